@@ -2,5 +2,18 @@
 //! infrastructure. The pipeline: profile → targets → engine → probes → facts (→ checks → findings →
 //! reports in later stages). Probes gather facts and never judge them.
 
+pub mod cli;
+pub mod engine;
+pub mod facts;
+pub mod net;
+pub mod output;
 pub mod profile;
+pub mod target;
 pub mod tls;
+
+/// The current time as RFC 3339 UTC, for result documents.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

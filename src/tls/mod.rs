@@ -1,3 +1,8 @@
 //! TLS probing: the raw codec, the suite registry, and the sweep built on them.
 
 pub mod codec;
+pub mod exchange;
+pub mod hello;
+pub mod registry;
+pub mod rustls_probe;
+pub mod sweep;

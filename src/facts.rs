@@ -1,0 +1,158 @@
+//! The scan result document: facts per target, serialised to JSON. Its paths are a contract
+//! (documented in `docs/json.md`, schema in `docs/scan-result.schema.json`, checked for drift by a
+//! test). Facts describe what the server did; they never say whether that is good.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::tls::registry::Protocol;
+
+/// Bumped on any incompatible change of the document's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ScanReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    /// The country profile the scan came from, when it came from one.
+    pub country: Option<CountryInfo>,
+    pub targets: Vec<TargetResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CountryInfo {
+    pub code: String,
+    pub name: String,
+    pub policy: Option<String>,
+    pub profile: String,
+}
+
+/// One endpoint at one address.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TargetResult {
+    /// The name as declared or typed (may be an IP literal).
+    pub host: String,
+    pub port: u16,
+    /// The address scanned; null when the name could not be resolved.
+    pub address: Option<String>,
+    /// The SNI sent (null for IP literals).
+    pub sni: Option<String>,
+    /// Service declared for the endpoint (`tls`, `https`, …).
+    pub service: String,
+    pub sector: Option<String>,
+    pub operator: Option<String>,
+    /// Why the target could not be assessed (fully), or null. Partial facts are kept.
+    pub error: Option<String>,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub tls: Option<TlsFacts>,
+}
+
+/// What the TLS sweep saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct TlsFacts {
+    /// Accepted protocols, oldest first.
+    pub protocols: Vec<Protocol>,
+    /// Per protocol tried: accepted or not, and how the server said no.
+    pub protocol_details: BTreeMap<Protocol, ProtocolDetail>,
+    /// Accepted suites per accepted protocol (IANA names), in the server's order where it
+    /// enforces one, else in the order postura offered them.
+    pub cipher_suites: BTreeMap<Protocol, Vec<String>>,
+    /// Whether the server chooses by its own order (null: fewer than two suites, not testable).
+    pub server_preference: BTreeMap<Protocol, Option<bool>>,
+    /// Groups the server accepts for key exchange (IANA names), in its order of preference.
+    pub groups: Vec<String>,
+    /// The protocol `groups` was enumerated over (TLS 1.3 when available, else TLS 1.2 ECDHE).
+    pub groups_protocol: Option<Protocol>,
+    /// Every distinct ephemeral key-exchange parameter seen in ServerKeyExchange (TLS ≤ 1.2).
+    pub key_exchange: Vec<KeyExchangeFact>,
+    pub extensions: ExtensionFacts,
+    /// Whether the server refuses a downgraded handshake carrying TLS_FALLBACK_SCSV
+    /// (null: fewer than two protocols, not testable).
+    pub fallback_scsv: Option<bool>,
+    /// The certificate chain as sent, leaf first, PEM.
+    pub chain_pem: Vec<String>,
+    /// The protocol whose handshake delivered `chain_pem`.
+    pub chain_protocol: Option<Protocol>,
+    /// A stapled OCSP response (DER, base64), if the server sent one.
+    pub ocsp_staple_base64: Option<String>,
+    /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
+    pub tls13_handshake: Option<Tls13Handshake>,
+    /// Every TCP connection opened to the target by the sweep.
+    pub connections: u32,
+    /// Probes that failed without stopping the sweep (what, and why).
+    pub probe_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ProtocolDetail {
+    pub accepted: bool,
+    /// How the server answered when it refused: `alert:protocol_version`,
+    /// `negotiated:TLSv1.2`, `alert:handshake_failure`, `closed`, … Null when accepted.
+    pub refusal: Option<String>,
+    /// Probe failure (timeout, reset…) that left the answer unknown.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct KeyExchangeFact {
+    pub protocol: Protocol,
+    /// `DH`, `ECDH` or `RSA` (export RSA).
+    pub kind: String,
+    /// Named group for ECDH (and for DH when the prime is an RFC 7919 group).
+    pub group: Option<String>,
+    /// Size in bits: DH prime, RSA modulus, or the curve's size.
+    pub bits: Option<u32>,
+    /// A suite whose handshake used these parameters.
+    pub cipher_suite: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ExtensionFacts {
+    /// RFC 5746 renegotiation_info answered (null: no TLS ≤ 1.2 handshake).
+    pub secure_renegotiation: Option<bool>,
+    /// The server chose a compression method other than null (CRIME).
+    pub compression: Option<bool>,
+    /// The server announced session tickets (TLS ≤ 1.2 ServerHello).
+    pub session_ticket: Option<bool>,
+    /// The server answered status_request (OCSP stapling offered).
+    pub ocsp_stapling: Option<bool>,
+    /// RFC 7627 extended master secret.
+    pub extended_master_secret: Option<bool>,
+    /// Encrypt-then-MAC (RFC 7366).
+    pub encrypt_then_mac: Option<bool>,
+    /// The heartbeat extension is answered (RFC 6520).
+    pub heartbeat: Option<bool>,
+    /// ALPN protocols the server selected when offered (of `h2`, `http/1.1`).
+    pub alpn: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Tls13Handshake {
+    pub completed: bool,
+    pub error: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub group: Option<String>,
+    pub alpn: Option<String>,
+    pub ocsp_stapled: bool,
+    pub chain_length: usize,
+}
+
+/// The published JSON Schema of the scan result.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(ScanReport);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

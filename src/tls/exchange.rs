@@ -1,0 +1,175 @@
+//! One ClientHello out, the server's first flight back: the single network primitive of the
+//! sweep. The flight is read until ServerHelloDone, a TLS 1.3 ServerHello or HelloRetryRequest
+//! (whose rest is encrypted), an alert, or the end of the stream — within the connection's time
+//! and a size cap — and then the connection is dropped without completing the handshake.
+
+use crate::net::{Connector, NetError};
+use crate::tls::codec::{
+    content_type, handshake_type, Alert, CertificateMessage, CertificateStatus, CodecError, HandshakeReassembler,
+    Record, ServerHello, Sslv2ServerHello,
+};
+
+/// The most a server may send in its first flight before postura gives up on it.
+pub const MAX_FLIGHT_BYTES: usize = 512 * 1024;
+/// The largest single handshake message accepted (a long certificate chain fits easily).
+const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+
+/// What a server sent back to one ClientHello.
+#[derive(Debug, Default, Clone)]
+pub struct ServerFlight {
+    pub server_hello: Option<ServerHello>,
+    pub certificates: Option<Vec<Vec<u8>>>,
+    pub server_key_exchange: Option<Vec<u8>>,
+    pub certificate_status: Option<CertificateStatus>,
+    pub hello_done: bool,
+    pub alert: Option<Alert>,
+    /// The server closed the connection (after whatever is recorded above).
+    pub closed: bool,
+}
+
+/// How to read the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Stop as soon as the ServerHello is in: the suite choice is all that is needed.
+    ServerHello,
+    /// Also read Certificate, ServerKeyExchange and CertificateStatus (TLS ≤ 1.2).
+    HelloDone,
+}
+
+/// Send a TLS ClientHello and read the flight.
+pub async fn exchange(connector: &Connector, hello: &[u8], until: Until) -> Result<ServerFlight, NetError> {
+    let mut connection = connector.connect().await?;
+    connection.send(hello).await?;
+
+    let mut flight = ServerFlight::default();
+    let mut buffer = Vec::new();
+    let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_MESSAGE);
+    let mut received_total = 0usize;
+    loop {
+        // Take every complete record out of the buffer before reading more.
+        while let Some((record, consumed)) = Record::decode(&buffer).map_err(not_tls(&buffer))? {
+            buffer.drain(..consumed);
+            match record.content_type {
+                content_type::ALERT => {
+                    flight.alert = Some(Alert::decode(&record.fragment).map_err(protocol_error)?);
+                    return Ok(flight);
+                }
+                content_type::HANDSHAKE => {
+                    reassembler.push(&record.fragment);
+                    while let Some(message) = reassembler.next_message().map_err(protocol_error)? {
+                        if take_message(&mut flight, message.handshake_type, &message.body)? {
+                            return Ok(flight);
+                        }
+                        if until == Until::ServerHello && flight.server_hello.is_some() {
+                            return Ok(flight);
+                        }
+                    }
+                }
+                // TLS 1.3 middlebox compatibility, or encrypted data we cannot read: the clear
+                // part of the flight is over.
+                content_type::CHANGE_CIPHER_SPEC | content_type::APPLICATION_DATA if flight.server_hello.is_some() => {
+                    return Ok(flight);
+                }
+                other => return Err(NetError::Protocol(format!("unexpected record type {other} before ServerHello"))),
+            }
+        }
+        let n = connection.receive(&mut buffer, MAX_FLIGHT_BYTES.saturating_sub(received_total)).await;
+        match n {
+            Ok(0) | Err(NetError::Reset) if flight.server_hello.is_some() => {
+                flight.closed = true;
+                return Ok(flight);
+            }
+            Ok(0) => return Err(NetError::Closed),
+            Ok(n) => received_total += n,
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Record one handshake message; true when the flight is complete.
+fn take_message(flight: &mut ServerFlight, kind: u8, body: &[u8]) -> Result<bool, NetError> {
+    match kind {
+        handshake_type::SERVER_HELLO => {
+            let hello = ServerHello::decode(body).map_err(protocol_error)?;
+            let tls13 = hello.is_hello_retry_request() || hello.selected_version().map_err(protocol_error)? >= 0x0304;
+            flight.server_hello = Some(hello);
+            // The rest of a TLS 1.3 flight is encrypted.
+            Ok(tls13)
+        }
+        handshake_type::CERTIFICATE => {
+            flight.certificates = Some(CertificateMessage::decode(body).map_err(protocol_error)?.certificates);
+            Ok(false)
+        }
+        handshake_type::SERVER_KEY_EXCHANGE => {
+            flight.server_key_exchange = Some(body.to_vec());
+            Ok(false)
+        }
+        handshake_type::CERTIFICATE_STATUS => {
+            flight.certificate_status = Some(CertificateStatus::decode(body).map_err(protocol_error)?);
+            Ok(false)
+        }
+        handshake_type::SERVER_HELLO_DONE => {
+            flight.hello_done = true;
+            Ok(true)
+        }
+        // CertificateRequest and anything unexpected: keep reading until ServerHelloDone.
+        _ => Ok(false),
+    }
+}
+
+fn protocol_error(error: CodecError) -> NetError {
+    NetError::Protocol(error.to_string())
+}
+
+/// A peer whose very first bytes are not a TLS record is not a TLS server: say what it sent.
+fn not_tls(buffer: &[u8]) -> impl Fn(CodecError) -> NetError + '_ {
+    move |error| NetError::Protocol(format!("not TLS ({error}); first bytes: {}", printable_prefix(buffer)))
+}
+
+/// A short, safe rendering of what a peer sent, for error messages.
+pub fn printable_prefix(bytes: &[u8]) -> String {
+    let prefix = &bytes[..bytes.len().min(24)];
+    if prefix.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("\"{}\"", String::from_utf8_lossy(prefix))
+    } else {
+        prefix.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join("")
+    }
+}
+
+/// The answer to an SSLv2 CLIENT-HELLO.
+#[derive(Debug, Clone)]
+pub enum Sslv2Answer {
+    Hello(Sslv2ServerHello),
+    /// The server answered in TLS (an alert, usually) or closed: no SSLv2.
+    Refused(String),
+}
+
+pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2Answer, NetError> {
+    let mut connection = connector.connect().await?;
+    connection.send(hello).await?;
+    let mut buffer = Vec::new();
+    loop {
+        match Sslv2ServerHello::decode_record(&buffer) {
+            Ok(Some((hello, _))) => return Ok(Sslv2Answer::Hello(hello)),
+            Ok(None) => {}
+            Err(error) => match Record::decode(&buffer) {
+                Ok(Some((record, _))) => {
+                    if record.content_type == content_type::ALERT {
+                        if let Ok(alert) = Alert::decode(&record.fragment) {
+                            return Ok(Sslv2Answer::Refused(format!("alert:{}", alert.description_name())));
+                        }
+                    }
+                    return Ok(Sslv2Answer::Refused("answered in TLS".into()));
+                }
+                // The start of a TLS record: read on until it is whole.
+                Ok(None) => {}
+                Err(_) => return Ok(Sslv2Answer::Refused(format!("no SSLv2 hello ({error})"))),
+            },
+        }
+        match connection.receive(&mut buffer, 64 * 1024).await {
+            Ok(0) | Err(NetError::Reset) => return Ok(Sslv2Answer::Refused("closed".into())),
+            Ok(_) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
