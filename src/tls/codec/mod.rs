@@ -11,6 +11,14 @@
 
 use thiserror::Error;
 
+mod hello;
+mod reader;
+mod record;
+mod server;
+mod sslv2;
+#[cfg(test)]
+mod tests;
+
 /// Why bytes from the network could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CodecError {
@@ -95,7 +103,10 @@ pub enum ClientExtension {
     EncryptThenMac,
     /// `n` zero bytes of padding (RFC 7685).
     Padding(usize),
-    Unknown { extension_type: u16, data: Vec<u8> },
+    Unknown {
+        extension_type: u16,
+        data: Vec<u8>,
+    },
 }
 
 /// A ClientHello for SSLv3 and TLS 1.0–1.3.
@@ -116,20 +127,24 @@ pub struct ClientHello {
 impl ClientHello {
     /// The handshake message (4-byte header + body), without the record header.
     pub fn encode_handshake(&self) -> Vec<u8> {
-        todo!()
+        hello::encode_handshake(self)
     }
 
     /// The complete record(s) to write to the socket. When the handshake message would be 256–511
     /// bytes long and extensions are present but no `Padding` is, a padding extension is added so
-    /// that it reaches 512 bytes (F5 / RFC 7685 workaround).
+    /// that it reaches 512 bytes (F5 / RFC 7685 workaround). A message of 508–511 bytes cannot
+    /// reach exactly 512 with a non-empty padding extension (its header alone is 4 bytes, and an
+    /// empty last extension breaks some servers), so it gets 1 byte of padding, as OpenSSL does.
+    /// A message above 16384 bytes is split over several records.
     pub fn encode_record(&self) -> Vec<u8> {
-        todo!()
+        hello::encode_record(self)
     }
 
     /// Decode a handshake message body produced by `encode_handshake` (with its 4-byte header).
+    /// The record header is not part of it: `record_version` comes back as 0x0300 when
+    /// `client_version` is 0x0300, else 0x0301.
     pub fn decode_handshake(bytes: &[u8]) -> Result<ClientHello, CodecError> {
-        let _ = bytes;
-        todo!()
+        hello::decode_handshake(bytes)
     }
 }
 
@@ -154,37 +169,42 @@ pub struct ServerHello {
 
 impl ServerHello {
     /// Decode a handshake body (without the 4-byte handshake header).
+    /// Without a handshake header the end of a body is only known from its length, so a body of
+    /// a ServerHello with extensions cut right after compression_method decodes as a ServerHello
+    /// without extensions; go through `HandshakeMessage` framing to detect such a cut.
     pub fn decode(body: &[u8]) -> Result<ServerHello, CodecError> {
-        let _ = body;
-        todo!()
+        server::decode_server_hello(body)
     }
     /// Encode as a handshake body (without header). Used by tests and fuzz round-trips.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        server::encode_server_hello(self)
     }
     pub fn is_hello_retry_request(&self) -> bool {
         self.random == HELLO_RETRY_REQUEST_RANDOM
     }
     pub fn extension(&self, extension_type: u16) -> Option<&RawExtension> {
-        self.extensions.as_ref()?.iter().find(|e| e.extension_type == extension_type)
+        self.extensions
+            .as_ref()?
+            .iter()
+            .find(|e| e.extension_type == extension_type)
     }
     /// The negotiated version: supported_versions (2 bytes) when present, else legacy_version.
     /// An ill-formed supported_versions extension is an error.
     pub fn selected_version(&self) -> Result<u16, CodecError> {
-        todo!()
+        server::selected_version(self)
     }
     /// The key_share group: in an HRR the extension is just the 2-byte group; in a ServerHello it
     /// is group + length-prefixed key. `Ok(None)` when absent.
     pub fn key_share_group(&self) -> Result<Option<u16>, CodecError> {
-        todo!()
+        server::key_share_group(self)
     }
     /// The ALPN protocol the server selected (`Ok(None)` when absent).
     pub fn alpn_protocol(&self) -> Result<Option<Vec<u8>>, CodecError> {
-        todo!()
+        server::alpn_protocol(self)
     }
     /// Heartbeat mode when the extension is present.
     pub fn heartbeat_mode(&self) -> Result<Option<u8>, CodecError> {
-        todo!()
+        server::heartbeat_mode(self)
     }
 }
 
@@ -195,12 +215,12 @@ pub struct CertificateMessage {
 }
 
 impl CertificateMessage {
+    /// Zero-length certificate entries are accepted and kept as sent.
     pub fn decode(body: &[u8]) -> Result<CertificateMessage, CodecError> {
-        let _ = body;
-        todo!()
+        server::decode_certificate(body)
     }
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        server::encode_certificate(self)
     }
 }
 
@@ -209,7 +229,11 @@ impl CertificateMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyExchangeParams {
     /// Finite-field DH (DHE/ADH): prime p, generator g, server public Ys (big-endian, as sent).
-    Dh { p: Vec<u8>, g: Vec<u8>, public: Vec<u8> },
+    Dh {
+        p: Vec<u8>,
+        g: Vec<u8>,
+        public: Vec<u8>,
+    },
     /// ECDHE/AECDH with a named curve (curve_type 3).
     EcdhNamed { group: u16, public: Vec<u8> },
     /// ECDHE with explicit curve parameters (curve_type 1 or 2): parameters not decoded.
@@ -221,7 +245,11 @@ pub enum KeyExchangeParams {
 impl KeyExchangeParams {
     /// Size in bits of the DH prime or RSA modulus (leading zero bytes ignored); None for EC.
     pub fn modulus_bits(&self) -> Option<u32> {
-        todo!()
+        match self {
+            KeyExchangeParams::Dh { p, .. } => Some(server::bit_length(p)),
+            KeyExchangeParams::Rsa { modulus, .. } => Some(server::bit_length(modulus)),
+            KeyExchangeParams::EcdhNamed { .. } | KeyExchangeParams::EcdhExplicit { .. } => None,
+        }
     }
 }
 
@@ -235,16 +263,19 @@ pub enum KeyExchangeKind {
 
 /// Parse the params at the start of a ServerKeyExchange body. The signature that follows (if any)
 /// is not checked or required to be well-formed: only the params are decoded, and trailing bytes
-/// after them are allowed here (they are the signature).
-pub fn decode_server_key_exchange(body: &[u8], kind: KeyExchangeKind) -> Result<KeyExchangeParams, CodecError> {
-    let _ = (body, kind);
-    todo!()
+/// after them are allowed here (they are the signature). Fields RFC 5246/4492 declare non-empty
+/// (p, g, Ys, the EC point, modulus, exponent) are `Invalid` when empty.
+pub fn decode_server_key_exchange(
+    body: &[u8],
+    kind: KeyExchangeKind,
+) -> Result<KeyExchangeParams, CodecError> {
+    server::decode_server_key_exchange(body, kind)
 }
 
-/// Encode params (no signature). Used by tests and round-trips.
+/// Encode params (no signature). Used by tests and round-trips. `EcdhExplicit` is written as its
+/// curve_type byte alone, since the explicit curve is not modelled.
 pub fn encode_server_key_exchange(params: &KeyExchangeParams) -> Vec<u8> {
-    let _ = params;
-    todo!()
+    server::encode_server_key_exchange(params)
 }
 
 /// CertificateStatus (RFC 6066): status_type 1 = ocsp, with the DER OCSPResponse.
@@ -255,12 +286,12 @@ pub struct CertificateStatus {
 }
 
 impl CertificateStatus {
+    /// Any status_type is decoded with the u24-length framing; the caller checks it is 1.
     pub fn decode(body: &[u8]) -> Result<CertificateStatus, CodecError> {
-        let _ = body;
-        todo!()
+        server::decode_certificate_status(body)
     }
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        server::encode_certificate_status(self)
     }
 }
 
@@ -272,9 +303,9 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Exactly two bytes; the level is not checked (some servers send odd ones).
     pub fn decode(fragment: &[u8]) -> Result<Alert, CodecError> {
-        let _ = fragment;
-        todo!()
+        record::decode_alert(fragment)
     }
     pub fn encode(&self) -> Vec<u8> {
         vec![self.level, self.description]
@@ -282,7 +313,10 @@ impl Alert {
     /// RFC names ("handshake_failure", "protocol_version", "inappropriate_fallback", ...), or
     /// "unknown(N)".
     pub fn description_name(&self) -> String {
-        todo!()
+        match record::alert_name(self.description) {
+            Some(name) => name.to_string(),
+            None => format!("unknown({})", self.description),
+        }
     }
 }
 
@@ -316,12 +350,15 @@ impl Record {
     /// `Ok(Some((record, consumed)))` on success. An unknown content type (not 20–24), a major
     /// version other than 3, or a length above MAX_RECORD_FRAGMENT is `Invalid` (this is how a
     /// non-TLS peer is recognised early).
+    /// Each header byte is checked as soon as it is in `buf`, so even a 1-byte `buf` of garbage
+    /// is `Invalid`.
     pub fn decode(buf: &[u8]) -> Result<Option<(Record, usize)>, CodecError> {
-        let _ = buf;
-        todo!()
+        record::decode_record(buf)
     }
+    /// A fragment longer than 65535 bytes (which no u16 length can describe) is written as
+    /// consecutive records.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        record::encode_record(self)
     }
 }
 
@@ -333,8 +370,13 @@ pub struct HandshakeMessage {
 }
 
 impl HandshakeMessage {
+    /// Type, u24 length, body. A body beyond 2^24-1 bytes (which TLS cannot carry) is cut.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        record::encode_handshake_message(self)
+    }
+    /// Exactly one whole message (4-byte header + body); trailing bytes are `Invalid`.
+    pub fn decode(bytes: &[u8]) -> Result<HandshakeMessage, CodecError> {
+        record::decode_handshake_message(bytes)
     }
 }
 
@@ -348,17 +390,19 @@ pub struct HandshakeReassembler {
 
 impl HandshakeReassembler {
     pub fn new(max_message_len: usize) -> Self {
-        HandshakeReassembler { max_message_len, pending: Vec::new() }
+        HandshakeReassembler {
+            max_message_len,
+            pending: Vec::new(),
+        }
     }
     /// Add the fragment of one handshake record.
     pub fn push(&mut self, fragment: &[u8]) {
-        let _ = (fragment, &self.pending, self.max_message_len);
-        todo!()
+        self.pending.extend_from_slice(fragment);
     }
     /// Take the next complete message, `Ok(None)` if none is complete yet; an announced length
     /// above the limit is `Invalid`.
     pub fn next_message(&mut self) -> Result<Option<HandshakeMessage>, CodecError> {
-        todo!()
+        record::reassembler_next(self)
     }
     /// Bytes received that do not yet form a whole message.
     pub fn pending_len(&self) -> usize {
@@ -368,15 +412,16 @@ impl HandshakeReassembler {
 
 /// SSLv2 CLIENT-HELLO in SSLv2 record framing (2-byte header, high bit set), version 0x0002,
 /// with 3-byte cipher specs, no session id and the given 16-byte challenge.
+/// Each spec is written as its low 24 bits; specs beyond what one record holds (10914) are dropped.
 pub fn encode_sslv2_client_hello(cipher_specs: &[u32], challenge: &[u8; 16]) -> Vec<u8> {
-    let _ = (cipher_specs, challenge);
-    todo!()
+    sslv2::encode_client_hello(cipher_specs, challenge)
 }
 
 /// Decode an SSLv2 CLIENT-HELLO record (for round-trip tests): (version, cipher specs, challenge).
+/// Exactly one record (2- or 3-byte header); any session id is skipped; a challenge outside
+/// 16..=32 bytes is `Invalid`.
 pub fn decode_sslv2_client_hello(record: &[u8]) -> Result<(u16, Vec<u32>, Vec<u8>), CodecError> {
-    let _ = record;
-    todo!()
+    sslv2::decode_client_hello(record)
 }
 
 /// SSLv2 SERVER-HELLO.
@@ -394,12 +439,12 @@ impl Sslv2ServerHello {
     /// Try to take one SSLv2 record holding a SERVER-HELLO (message type 4) from the front of
     /// `buf`, 2- or 3-byte record header. `Ok(None)`: need more bytes. Another SSLv2 message type
     /// (e.g. ERROR = 0) or a TLS record header is `Invalid`.
+    /// A TLS record header here means bytes 0x15 or 0x16 followed by 0x03.
     pub fn decode_record(buf: &[u8]) -> Result<Option<(Sslv2ServerHello, usize)>, CodecError> {
-        let _ = buf;
-        todo!()
+        sslv2::decode_server_hello(buf)
     }
     /// Encode as one SSLv2 record with a 2-byte header (tests, round-trips).
     pub fn encode_record(&self) -> Vec<u8> {
-        todo!()
+        sslv2::encode_server_hello(self)
     }
 }
