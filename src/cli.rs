@@ -156,7 +156,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     for text in &args.targets {
         let spec = parse_target(text).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
         if let Some(scope) = &scope {
-            if !scope.allows_name(&spec.host) {
+            if !scope.allows_host(&spec.host) {
                 anyhow::bail!("target '{text}' is outside the profile's declared scope");
             }
         }

@@ -168,6 +168,11 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
                 facts.ocsp_staple_base64 = Some(base64::engine::general_purpose::STANDARD.encode(staple));
             }
         }
+        // Without a TLS ≤ 1.2 ServerHello to read it from, a staple in the TLS 1.3 handshake
+        // is the only sign of OCSP stapling.
+        if facts.extensions.ocsp_stapling.is_none() && probe.summary.completed {
+            facts.extensions.ocsp_stapling = Some(probe.summary.ocsp_stapled);
+        }
         if let Some(alpn) = &probe.summary.alpn {
             facts.extensions.alpn.push(alpn.clone());
         }
