@@ -369,7 +369,8 @@ mod tests {
         tls13.sort_unstable();
         assert_eq!(tls13, vec![0x1301, 0x1302, 0x1303, 0x1304, 0x1305]);
         assert_eq!(registry.name(0xC02F), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!(registry.name(0xFEFE), "UNKNOWN_0xFEFE");
+        assert_eq!(registry.name(0xFEFE), "SSL_RSA_FIPS_WITH_DES_CBC_SHA");
+        assert_eq!(registry.name(0x0A0A), "UNKNOWN_0x0A0A");
     }
 
     #[test]
