@@ -484,24 +484,33 @@ async fn enumerate_groups(
     (found, Some(protocol), None)
 }
 
-/// RFC 7507: offer the second-highest protocol with TLS_FALLBACK_SCSV; a server that knows it
-/// answers inappropriate_fallback. Not testable with fewer than two TLS protocols.
+/// RFC 7507: offer the version just below the best one with TLS_FALLBACK_SCSV; a server that
+/// knows the signal answers inappropriate_fallback. Servers check the signal before the version,
+/// so this works even when the lower version is not accepted (a TLS 1.3-only server); when it
+/// is refused for another reason, the answer is unknown (null).
 async fn fallback_scsv(target: &SweepTarget, scans: &BTreeMap<Protocol, ProtocolScan>) -> (Option<bool>, Option<NetError>) {
-    let accepted: Vec<Protocol> = scans.iter().filter(|(_, s)| s.accepted()).map(|(&p, _)| p).collect();
-    if accepted.len() < 2 {
+    let Some(best) = scans.iter().filter(|(_, s)| s.accepted()).map(|(&p, _)| p).max() else {
         return (None, None);
-    }
-    let below_best = accepted[accepted.len() - 2];
-    let Some(scan) = scans.get(&below_best) else {
-        return (None, None);
+    };
+    let below = match best {
+        Protocol::Tls13 => Protocol::Tls12,
+        Protocol::Tls12 => Protocol::Tls11,
+        Protocol::Tls11 => Protocol::Tls10,
+        Protocol::Tls10 => Protocol::Sslv3,
+        Protocol::Sslv3 | Protocol::Sslv2 => return (None, None),
+    };
+    let below_accepted = scans.get(&below).is_some_and(ProtocolScan::accepted);
+    let suites: Vec<u16> = match scans.get(&below).filter(|s| s.accepted()) {
+        Some(scan) => scan.chosen.iter().copied().take(MAX_SUITES_PER_HELLO - 2).collect(),
+        None => registry().legacy_candidates(below).into_iter().take(MAX_SUITES_PER_HELLO - 2).collect(),
     };
     let mut options = HelloOptions::new(target.sni.clone());
     options.fallback_scsv = true;
-    let suites: Vec<u16> = scan.chosen.iter().copied().take(MAX_SUITES_PER_HELLO - 2).collect();
-    let hello = build_hello(below_best, &suites, &options);
-    match classify(below_best, &suites, exchange(&target.connector, &hello, Until::ServerHello).await) {
+    let hello = build_hello(below, &suites, &options);
+    match classify(below, &suites, exchange(&target.connector, &hello, Until::ServerHello).await) {
         Ok(answer) if is_inappropriate_fallback(&answer) => (Some(true), None),
         Ok(Answer::Chose { .. }) => (Some(false), None),
+        Ok(_) if !below_accepted => (None, None),
         Ok(other) => (None, Some(NetError::Protocol(format!("inconclusive answer {other:?}")))),
         Err(error) => (None, Some(error)),
     }
