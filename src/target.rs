@@ -95,10 +95,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
         return Err("empty target".into());
     }
     let (host, port) = split_host_port(text)?;
-    let port = match port {
-        Some(port) => port,
-        None => 443,
-    };
+    let port = port.unwrap_or(443);
     validate_host(&host)?;
     Ok(TargetSpec {
         host,

@@ -727,7 +727,7 @@ fn certificate_round_trips() {
 
 fn all_key_exchange_params() -> Vec<(KeyExchangeKind, KeyExchangeParams)> {
     let mut p = vec![0x00];
-    p.extend(std::iter::repeat(0xff).take(256));
+    p.extend(std::iter::repeat_n(0xff, 256));
     vec![
         (
             KeyExchangeKind::Dh,
