@@ -295,3 +295,40 @@ fn all_addresses_scans_every_pinned_address() {
     let options = ScanOptions { all_addresses: false, ..Default::default() };
     assert_eq!(scan_all(vec![target], options).len(), 1);
 }
+
+#[test]
+fn per_host_limit_holds_across_targets_sharing_an_address() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    // A slow server that refuses every hello after 100 ms and records how many connections it
+    // ever held at once.
+    let listener = std::net::TcpListener::bind(alloc_endpoint()).unwrap();
+    let address = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (open_in, most_in) = (open.clone(), most.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (open, most) = (open_in.clone(), most_in.clone());
+            std::thread::spawn(move || {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let mut stream = stream;
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = stream.write_all(&[21, 3, 3, 0, 2, 2, 40]);
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let specs = vec![spec("a.postura.test", address), spec("b.postura.test", address), spec("c.postura.test", address)];
+    let options = ScanOptions { per_host: 2, concurrency: 8, timeout: Duration::from_secs(5), ..Default::default() };
+    let results = scan_all(specs, options);
+    assert_eq!(results.len(), 3);
+    let connections: u32 = results.iter().map(|r| tls(r).connections).sum();
+    assert!(connections >= 9, "each target was probed: {connections}");
+    assert_eq!(most.load(Ordering::SeqCst), 2, "never more than --per-host connections at once");
+}
