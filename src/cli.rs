@@ -9,12 +9,20 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::checks::catalog::{load_dir, Catalog, CatalogError};
+use crate::checks::evaluate::Exception;
+use crate::checks::model::{Severity, Status};
+use crate::checks::policy::{Policy, DEFAULT_POLICY};
+use crate::checks::schema_paths::FactSchema;
+use crate::checks::Assessor;
 use crate::engine::{run, Progress, ScanOptions};
 use crate::facts::{CountryInfo, ScanReport, ToolInfo, SCHEMA_VERSION};
 use crate::profile::Profile;
 use crate::target::{apply_pins, parse_resolve, parse_target, specs_from_profile, TargetSpec};
 
 pub const EXIT_OK: u8 = 0;
+/// A failing finding at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
@@ -38,6 +46,37 @@ pub enum Command {
     Profile(ProfileCommand),
     /// Print the JSON Schema of the scan result document.
     Schema,
+    /// The check catalog: list, show, validate.
+    #[command(subcommand)]
+    Checks(ChecksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecksCommand {
+    /// List the checks (id, severity, title).
+    List {
+        /// Only this category (tls, http, certificate, dns, mail, resolver).
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
+        lang: String,
+        /// Add the checks of DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        checks: Vec<PathBuf>,
+    },
+    /// Show one check: rule, facts, parameters, references, remediation.
+    Show {
+        id: String,
+        #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
+        lang: String,
+        /// Add the checks of DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        checks: Vec<PathBuf>,
+    },
+    /// Validate check files (the built-in catalog, or DIR); errors name file:line:column.
+    Validate {
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +119,18 @@ pub struct ScanArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Policy baseline (name, or a .toml file); default: the profile's, else mozilla-intermediate.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
+    /// Add (or override, by id) the checks of DIR (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub checks: Vec<PathBuf>,
+    /// Exit 1 when a failing finding has at least this severity.
+    #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high", "critical"])]
+    pub fail_on: Option<String>,
+    /// Language of check titles and remediation.
+    #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
+    pub lang: String,
 }
 
 /// Run the parsed command; errors that are the user's are reported with exit code 2.
@@ -106,6 +157,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Checks(command) => checks_command(command),
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -113,6 +165,69 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+    }
+}
+
+fn catalog_errors(errors: Vec<CatalogError>) -> anyhow::Error {
+    let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    anyhow::anyhow!("invalid checks:\n{}", lines.join("\n"))
+}
+
+/// The built-in catalog plus the checks of `dirs`.
+pub fn load_catalog(dirs: &[PathBuf]) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::builtin().map_err(catalog_errors)?;
+    let schemas = FactSchema::new();
+    for dir in dirs {
+        catalog.add_dir(dir, &schemas, false).map_err(catalog_errors)?;
+    }
+    Ok(catalog)
+}
+
+fn checks_command(command: ChecksCommand) -> ExitCode {
+    let result = match command {
+        ChecksCommand::List { category, lang, checks } => load_catalog(&checks).map(|catalog| {
+            for check in catalog.checks.iter().filter(|c| category.as_ref().is_none_or(|k| &c.category == k)) {
+                println!("{:<34} {:<9} {:<12} {}", check.id, check.severity.name(), check.category, check.text(&lang).title);
+            }
+            EXIT_OK
+        }),
+        ChecksCommand::Show { id, lang, checks } => load_catalog(&checks).and_then(|catalog| {
+            let check = catalog.get(&id).ok_or_else(|| anyhow::anyhow!("no check '{id}' (see `postura checks list`)"))?;
+            let text = check.text(&lang);
+            println!("{}  [{}] {}", check.id, check.severity.name(), text.title);
+            println!("category:    {}", check.category);
+            println!("applies to:  {}", check.applies_to.name());
+            println!("facts:       {}", check.facts.iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join(", "));
+            println!("rule:        {}", check.rule_source);
+            for (name, source, _) in &check.evidence {
+                println!("evidence:    {name} = {source}");
+            }
+            for (name, value) in &check.params {
+                println!("parameter:   {name} = {value}");
+            }
+            println!("references:  {}", check.references.join("; "));
+            println!("remediation: {}", text.remediation);
+            println!("defined in:  {}:{}", check.source.display(), check.line);
+            Ok(EXIT_OK)
+        }),
+        ChecksCommand::Validate { dir } => match dir {
+            None => Catalog::builtin().map(|c| {
+                println!("ok: {} checks", c.checks.len());
+                EXIT_OK
+            }),
+            Some(dir) => load_dir(&dir, &FactSchema::new(), false).map(|checks| {
+                println!("ok: {} checks in {}", checks.len(), dir.display());
+                EXIT_OK
+            }),
+        }
+        .map_err(catalog_errors),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("postura: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
     }
 }
 
@@ -133,9 +248,15 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     };
     let pins = args.resolve.iter().map(|r| parse_resolve(r)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
 
+    let catalog = load_catalog(&args.checks)?;
+    let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
+
     let mut specs: Vec<TargetSpec> = Vec::new();
     let mut country = None;
     let mut scope = None;
+    let mut profile_policy = None;
+    let mut exceptions = Vec::new();
+    let mut sector_weights = std::collections::BTreeMap::new();
     if let Some(path) = &args.profile {
         let profile = Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (profile_specs, skipped) = specs_from_profile(&profile);
@@ -152,7 +273,28 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             profile: path.display().to_string(),
         });
         scope = Some(profile.scope.clone());
+        profile_policy = profile.policy.clone();
+        sector_weights = profile.sector_weights.clone();
+        for exception in &profile.exceptions {
+            if catalog.get(&exception.check).is_none() {
+                anyhow::bail!(
+                    "{}:{}: exception for unknown check '{}' (see `postura checks list`)",
+                    path.display(),
+                    exception.line,
+                    exception.check
+                );
+            }
+            exceptions.push(Exception {
+                check: exception.check.clone(),
+                target: exception.target.clone(),
+                reason: exception.reason.clone(),
+                approved_by: exception.approved_by.clone(),
+                expires: exception.expires.clone(),
+            });
+        }
     }
+    let policy_name = args.policy.clone().or(profile_policy).unwrap_or_else(|| DEFAULT_POLICY.to_string());
+    let policy = Policy::load(&policy_name, &catalog).map_err(catalog_errors)?;
     for text in &args.targets {
         let spec = parse_target(text).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
         if let Some(scope) = &scope {
@@ -193,14 +335,24 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     .await;
     bar.finish_and_clear();
 
-    let report = ScanReport {
+    let mut report = ScanReport {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo { name: "postura".into(), version: env!("CARGO_PKG_VERSION").into() },
         started_at,
         finished_at: crate::now_rfc3339(),
         country,
         targets,
+        assessment: None,
     };
+    let assessor = Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: args.lang.clone(),
+        exceptions,
+        sector_weights,
+        today: std::env::var("POSTURA_TODAY").unwrap_or_else(|_| crate::checks::today()),
+    };
+    assessor.assess(&mut report);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)? + "\n";
         if json_to_stdout {
@@ -212,5 +364,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     if !args.quiet && !json_to_stdout {
         print!("{}", crate::output::summary(&report));
     }
-    Ok(EXIT_OK)
+    let gate_failed = fail_on.is_some_and(|threshold| {
+        report.targets.iter().flat_map(|t| &t.findings).any(|f| f.status == Status::Fail && f.severity >= threshold)
+    });
+    Ok(if gate_failed { EXIT_FINDINGS } else { EXIT_OK })
 }

@@ -125,6 +125,10 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         started_at,
         duration_ms: 0,
         tls: None,
+        http: None,
+        findings: Vec::new(),
+        grade: None,
+        score: None,
     };
     let (Some(address), None) = (job.address, &job.error) else {
         return result;
@@ -142,6 +146,17 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         Err(_) => {
             result.error = Some("target deadline exceeded".into());
             result.tls = Some(TlsFacts { connections: connector.connections(), ..TlsFacts::default() });
+        }
+    }
+    // HTTP facts for web endpoints, within what is left of the target's deadline.
+    if job.spec.service == "https" && result.error.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = options.timeout.min(left);
+        if !timeout.is_zero() {
+            let probe = crate::web::probe(&job.spec.host, address, timeout);
+            if let Ok(facts) = tokio::time::timeout(left + Duration::from_secs(1), probe).await {
+                result.http = Some(facts);
+            }
         }
     }
     result.duration_ms = started.elapsed().as_millis() as u64;

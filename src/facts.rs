@@ -22,6 +22,8 @@ pub struct ScanReport {
     /// The country profile the scan came from, when it came from one.
     pub country: Option<CountryInfo>,
     pub targets: Vec<TargetResult>,
+    /// Scores and the country index, when checks were evaluated.
+    pub assessment: Option<crate::checks::model::Assessment>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -57,6 +59,15 @@ pub struct TargetResult {
     pub started_at: String,
     pub duration_ms: u64,
     pub tls: Option<TlsFacts>,
+    /// HTTP facts for `https` endpoints (HSTS, redirect from http://).
+    pub http: Option<crate::web::HttpFacts>,
+    /// Check verdicts (empty when checks were not run).
+    #[serde(default)]
+    pub findings: Vec<crate::checks::model::Finding>,
+    /// SSL Labs-style grade of the TLS configuration.
+    pub grade: Option<crate::checks::model::Grade>,
+    /// Score from the findings.
+    pub score: Option<crate::checks::model::Score>,
 }
 
 /// What the TLS sweep saw.
@@ -75,6 +86,13 @@ pub struct TlsFacts {
     pub groups: Vec<String>,
     /// The protocol `groups` was enumerated over (TLS 1.3 when available, else TLS 1.2 ECDHE).
     pub groups_protocol: Option<Protocol>,
+    /// Properties of every accepted suite, one entry per protocol and suite (derived from the
+    /// registry, for checks and reports).
+    #[serde(default)]
+    pub suites: Vec<SuiteFact>,
+    /// Properties of every accepted group.
+    #[serde(default)]
+    pub group_details: Vec<GroupFact>,
     /// Every distinct ephemeral key-exchange parameter seen in ServerKeyExchange (TLS ≤ 1.2).
     pub key_exchange: Vec<KeyExchangeFact>,
     pub extensions: ExtensionFacts,
@@ -93,6 +111,38 @@ pub struct TlsFacts {
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
     pub probe_errors: Vec<String>,
+}
+
+/// An accepted suite with the properties checks and grades reason about.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SuiteFact {
+    pub protocol: Protocol,
+    pub name: String,
+    /// `ECDHE`, `DHE`, `RSA`, `RSA_EXPORT`, `STATIC_DH`, `TLS13` or `OTHER` (PSK, SRP, GOST…).
+    pub key_exchange: String,
+    pub authentication: String,
+    pub encryption: String,
+    /// Symmetric key bits (0 for NULL).
+    pub bits: u32,
+    pub mac: String,
+    pub aead: bool,
+    pub forward_secrecy: bool,
+    pub export: bool,
+    pub null_encryption: bool,
+    pub anonymous: bool,
+    pub rc4: bool,
+    /// A 64-bit block cipher (3DES, DES, IDEA, RC2): SWEET32.
+    pub block_64bit: bool,
+    pub cbc: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct GroupFact {
+    pub name: String,
+    /// `EC`, `FF` (finite field) or `HYBRID` (post-quantum hybrid).
+    pub kind: String,
+    /// Classical security size in bits (curve size or modulus size).
+    pub bits: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -155,4 +205,11 @@ pub fn schema_json() -> String {
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+impl TargetResult {
+    /// The certificate facts as JSON, when the certificate stage produced them.
+    pub fn certificate_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()?.get("certificate").filter(|v| !v.is_null()).cloned()
+    }
 }

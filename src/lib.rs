@@ -2,6 +2,7 @@
 //! infrastructure. The pipeline: profile → targets → engine → probes → facts (→ checks → findings →
 //! reports in later stages). Probes gather facts and never judge them.
 
+pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod facts;
@@ -10,6 +11,7 @@ pub mod output;
 pub mod profile;
 pub mod target;
 pub mod tls;
+pub mod web;
 
 /// The current time as RFC 3339 UTC, for result documents.
 pub fn now_rfc3339() -> String {

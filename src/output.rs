@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::checks::model::{Finding, Status};
 use crate::facts::{ScanReport, TargetResult, TlsFacts};
 use crate::tls::registry::Protocol;
 
@@ -9,6 +10,18 @@ pub fn summary(report: &ScanReport) -> String {
     let mut out = String::new();
     for target in &report.targets {
         target_block(&mut out, target);
+    }
+    if let Some(assessment) = &report.assessment {
+        let index = assessment.index.map_or("n/a".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            out,
+            "policy {}: index {index} / 100 — {} failing, {} passing, {} excepted, {} inconclusive findings",
+            assessment.policy,
+            assessment.counts.fail,
+            assessment.counts.pass,
+            assessment.counts.excepted,
+            assessment.counts.inconclusive
+        );
     }
     let failed = report.targets.iter().filter(|t| t.error.is_some()).count();
     let _ = writeln!(
@@ -52,7 +65,35 @@ fn target_block(out: &mut String, target: &TargetResult) {
     if let Some(tls) = &target.tls {
         tls_lines(out, tls);
     }
+    findings_lines(out, target);
     out.push('\n');
+}
+
+fn findings_lines(out: &mut String, target: &TargetResult) {
+    if let Some(grade) = &target.grade {
+        let caps = if grade.caps.is_empty() { String::new() } else { format!("  (caps: {})", grade.caps.join("; ")) };
+        let _ = writeln!(out, "  grade         {}  score {}{}", grade.grade, grade.score, caps);
+    }
+    if target.findings.is_empty() {
+        return;
+    }
+    if let Some(score) = &target.score {
+        let value = score.value.map_or("n/a".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            out,
+            "  checks        score {value}: {} failed, {} passed, {} excepted, {} inconclusive",
+            score.failed, score.passed, score.excepted, score.inconclusive
+        );
+    }
+    let mut failing: Vec<&Finding> = target.findings.iter().filter(|f| f.status == Status::Fail).collect();
+    failing.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.check.cmp(&b.check)));
+    for finding in failing {
+        let _ = writeln!(out, "    FAIL {:<9} {:<32} {}", finding.severity.name(), finding.check, clean(&finding.title));
+    }
+    for finding in target.findings.iter().filter(|f| f.status == Status::Excepted) {
+        let until = finding.exception.as_ref().map_or(String::new(), |e| format!(" (until {})", e.expires));
+        let _ = writeln!(out, "    EXCEPTED {:<5} {:<32} {}{}", finding.severity.name(), finding.check, clean(&finding.title), until);
+    }
 }
 
 fn tls_lines(out: &mut String, tls: &TlsFacts) {

@@ -26,7 +26,7 @@ use std::str::FromStr;
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// A validated country profile.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Profile {
     /// Where it was read from (for messages).
     pub source: PathBuf,
@@ -39,6 +39,24 @@ pub struct Profile {
     /// Zones for DNS and mail hygiene (used by later DNS work).
     pub domains: Vec<Domain>,
     pub scope: Scope,
+    /// Sector → weight in the country index (sectors not listed weigh 1).
+    pub sector_weights: std::collections::BTreeMap<String, f64>,
+    /// Comply-or-explain exceptions.
+    pub exceptions: Vec<ProfileException>,
+}
+
+/// An accepted risk: a failing check on one target or zone, with who approved it and until when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProfileException {
+    pub check: String,
+    /// `host:port`, `host` or a zone name.
+    pub target: String,
+    pub reason: String,
+    pub approved_by: String,
+    /// YYYY-MM-DD.
+    pub expires: String,
+    /// 1-based line in the profile (for messages about unknown check ids).
+    pub line: usize,
 }
 
 /// One service to probe. In a loaded profile `host` is lower case without a trailing dot

@@ -100,7 +100,8 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     Ok(TargetSpec {
         host,
         port,
-        service: "tls".into(),
+        // Port 443 is the web: its HTTP hygiene (HSTS, redirect) is assessed too.
+        service: if port == 443 { "https".into() } else { "tls".into() },
         pinned: Vec::new(),
         sector: None,
         operator: None,

@@ -319,8 +319,10 @@ fn per_host_limit_holds_across_targets_sharing_an_address() {
                 let mut buffer = [0u8; 4096];
                 let _ = stream.read(&mut buffer);
                 std::thread::sleep(Duration::from_millis(100));
-                let _ = stream.write_all(&[21, 3, 3, 0, 2, 2, 40]);
+                // Count the connection as closed before the client can see the answer, or a
+                // client's next connection could be counted while this thread is still running.
                 open.fetch_sub(1, Ordering::SeqCst);
+                let _ = stream.write_all(&[21, 3, 3, 0, 2, 2, 40]);
             });
         }
     });

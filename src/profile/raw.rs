@@ -29,6 +29,21 @@ pub(super) struct RawProfile {
     pub endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     pub domains: Vec<RawDomain>,
+    /// Sector weights in the country index.
+    #[serde(default)]
+    pub weights: std::collections::BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub exceptions: Vec<RawException>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawException {
+    pub check: Spanned<String>,
+    pub target: Spanned<String>,
+    pub reason: Spanned<String>,
+    pub approved_by: Spanned<String>,
+    pub expires: Spanned<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +155,16 @@ pub(super) const ROOT: Table = Table {
             "an array of tables, written [[domains]]",
             "one [[domains]] table (double brackets) per domain",
         ),
+        key(
+            "weights",
+            "a table of sector = weight (a number ≥ 0)",
+            "[weights] cctld = 3",
+        ),
+        key(
+            "exceptions",
+            "an array of tables, written [[exceptions]]",
+            "one [[exceptions]] table per accepted risk (check, target, reason, approved_by, expires)",
+        ),
     ],
 };
 
@@ -196,6 +221,21 @@ pub(super) const TABLES: &[Table] = &[
             ),
             SECTOR,
             OPERATOR,
+        ],
+    },
+    Table {
+        name: "exceptions",
+        header: "[[exceptions]]",
+        keys: &[
+            key("check", "a check id", "check = \"tls.protocol.tls10\""),
+            key(
+                "target",
+                "HOST:PORT, HOST or a zone name",
+                "target = \"www.example.uy:443\"",
+            ),
+            key("reason", "a string", "reason = \"legacy terminals until the 2027 upgrade\""),
+            key("approved_by", "a string naming who accepted the risk", "approved_by = \"CISO, URSEC\""),
+            key("expires", "a date YYYY-MM-DD", "expires = 2027-03-31"),
         ],
     },
     Table {

@@ -12,8 +12,8 @@ use std::path::Path;
 use serde_spanned::Spanned;
 
 use super::diagnostic::{self, closest, Diagnostic};
-use super::raw::{RawDomain, RawEndpoint, RawProfile, RawScope, VersionProbe};
-use super::{Domain, Endpoint, Profile, Scope, Service, SCHEMA_VERSION};
+use super::raw::{RawDomain, RawEndpoint, RawException, RawProfile, RawScope, VersionProbe};
+use super::{Domain, Endpoint, Profile, ProfileException, Scope, Service, SCHEMA_VERSION};
 
 /// Sectors that reports group by; others are accepted but these are the documented vocabulary.
 const COMMON_SECTORS: &[&str] = &[
@@ -60,6 +60,10 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
         );
     }
 
+    let sector_weights = v.weights(&raw.weights);
+    let exceptions: Vec<ProfileException> =
+        raw.exceptions.iter().filter_map(|e| v.exception(e, &scope)).collect();
+
     if !v.diagnostics.is_empty() {
         return Err(v.diagnostics);
     }
@@ -72,6 +76,8 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
             endpoints,
             domains,
             scope: scope.scope,
+            sector_weights,
+            exceptions,
         }),
         // Unreachable: a missing value always comes with a diagnostic.
         _ => Err(vec![Diagnostic::new(
@@ -202,6 +208,99 @@ impl Validator<'_> {
             "name a file of profiles/policies/ without its .toml extension, e.g. policy = \"mozilla-intermediate\"; or remove `policy`",
         );
         None
+    }
+
+    fn weights(
+        &mut self,
+        raw: &std::collections::BTreeMap<String, Spanned<toml::Value>>,
+    ) -> std::collections::BTreeMap<String, f64> {
+        let mut weights = std::collections::BTreeMap::new();
+        for (sector, value) in raw {
+            let number = match value.get_ref() {
+                toml::Value::Integer(i) => Some(*i as f64),
+                toml::Value::Float(f) => Some(*f),
+                _ => None,
+            };
+            match number {
+                Some(w) if w.is_finite() && w >= 0.0 => {
+                    weights.insert(sector.clone(), w);
+                }
+                _ => self.error(
+                    value.span().start,
+                    format!("weights.{sector} must be a number of 0 or more"),
+                    format!("write it as {sector} = 2"),
+                ),
+            }
+        }
+        weights
+    }
+
+    fn exception(&mut self, raw: &RawException, scope: &CheckedScope) -> Option<ProfileException> {
+        let before = self.diagnostics.len();
+        let check = raw.check.get_ref().trim().to_string();
+        let id_ok = check.split('.').count() >= 2
+            && check.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        if !id_ok {
+            self.error(
+                raw.check.span().start,
+                format!("exceptions.check \"{check}\" is not a check id"),
+                "use an id from `postura checks list`, e.g. check = \"tls.protocol.tls10\"",
+            );
+        }
+        let target = raw.target.get_ref().trim().to_ascii_lowercase();
+        let host = match target.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() && !host.contains(':') => host,
+            _ => target.as_str(),
+        };
+        if host.is_empty() {
+            self.error(
+                raw.target.span().start,
+                "exceptions.target is empty",
+                "name the endpoint as HOST:PORT or HOST, or a zone",
+            );
+        } else if scope.names_usable && !scope.scope.allows_host(host) {
+            self.error(
+                raw.target.span().start,
+                format!("exceptions.target \"{target}\" is outside the declared scope"),
+                scope_help(host, "the exception's target"),
+            );
+        }
+        for (value, field) in [(&raw.reason, "reason"), (&raw.approved_by, "approved_by")] {
+            if value.get_ref().trim().is_empty() {
+                self.error(
+                    value.span().start,
+                    format!("exceptions.{field} is empty"),
+                    "comply-or-explain needs the reason and who approved it",
+                );
+            }
+        }
+        let expires = match raw.expires.get_ref() {
+            toml::Value::Datetime(d) if d.date.is_some() && d.time.is_none() => d.to_string(),
+            toml::Value::String(s) if is_date(s) => s.clone(),
+            _ => {
+                self.error(
+                    raw.expires.span().start,
+                    "exceptions.expires must be a date",
+                    "write it as expires = 2027-03-31",
+                );
+                String::new()
+            }
+        };
+        if self.diagnostics.len() != before {
+            return None;
+        }
+        let line = self.text[..raw.check.span().start.min(self.text.len())].matches('\n').count() + 1;
+        Some(ProfileException {
+            check,
+            target,
+            reason: raw.reason.get_ref().trim().to_string(),
+            approved_by: raw.approved_by.get_ref().trim().to_string(),
+            expires,
+            line,
+        })
     }
 
     fn sector(&mut self, sector: &Spanned<String>) -> Option<String> {
@@ -759,4 +858,15 @@ fn scope_help(name: &str, what: &str) -> String {
 fn network_help(ip: IpAddr, what: &str) -> String {
     let prefix = if ip.is_ipv4() { 32 } else { 128 };
     format!("if it belongs to this assessment, add a network containing it to scope.networks (e.g. \"{ip}/{prefix}\"); otherwise correct {what}")
+}
+
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && parts[0].len() == 4
+        && parts[1].len() == 2
+        && parts[2].len() == 2
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && matches!(parts[1].parse::<u8>(), Ok(1..=12))
+        && matches!(parts[2].parse::<u8>(), Ok(1..=31))
 }

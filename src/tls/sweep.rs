@@ -184,6 +184,7 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.extensions.alpn.sort();
     facts.extensions.alpn.dedup();
     facts.protocols = facts.protocol_details.iter().filter(|(_, d)| d.accepted).map(|(&p, _)| p).collect();
+    crate::tls::derived::derive(&mut facts);
     facts.connections = target.connector.connections();
 
     let fatal = scans.values().find_map(|s| s.error.clone().filter(NetError::is_fatal_for_target));

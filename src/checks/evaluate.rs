@@ -1,0 +1,176 @@
+//! Evaluating compiled checks over collected facts. No network here: a check sees the facts
+//! document of one target (or zone, or resolver) and says pass or fail; when a fact it names is
+//! missing or errored it says inconclusive, never pass.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::catalog::{AppliesTo, Check};
+use super::model::{ExceptionNote, Finding, Status};
+use super::policy::Policy;
+
+/// A comply-or-explain exception from a country profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub check: String,
+    /// `host:port`, `host` (every port) or a zone name.
+    pub target: String,
+    pub reason: String,
+    pub approved_by: String,
+    /// YYYY-MM-DD; the exception holds through that day.
+    pub expires: String,
+}
+
+impl Exception {
+    fn matches(&self, check: &str, host: &str, port: Option<u16>) -> bool {
+        if self.check != check {
+            return false;
+        }
+        let wanted = self.target.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        wanted == host || port.is_some_and(|p| wanted == format!("{host}:{p}"))
+    }
+}
+
+/// The document a target's checks read: its facts, minus anything that cannot be trusted as
+/// complete. A target whose sweep stopped on an error has no `tls` facts for checks (its partial
+/// facts stay in the report as evidence); a protocol whose probe failed is left out of
+/// `protocol_details` so that a check about it is inconclusive.
+pub fn target_document(target: &crate::facts::TargetResult) -> Value {
+    let mut document = serde_json::to_value(target).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut document {
+        for field in super::schema_paths::OUTPUT_FIELDS {
+            map.remove(field);
+        }
+        if target.error.is_some() {
+            map.insert("tls".into(), Value::Null);
+        }
+        if let Some(Value::Object(tls)) = map.get_mut("tls") {
+            if let Some(Value::Object(details)) = tls.get_mut("protocol_details") {
+                details.retain(|_, d| d.get("error").is_none_or(Value::is_null));
+            }
+        }
+    }
+    document
+}
+
+/// Evaluate every check of `applies_to` that the policy selects.
+pub fn evaluate(
+    checks: &[Check],
+    policy: &Policy,
+    applies_to: AppliesTo,
+    document: &Value,
+    lang: &str,
+    name: (&str, Option<u16>),
+    exceptions: &[Exception],
+    today: &str,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let service = document.get("service").and_then(Value::as_str).unwrap_or("");
+    let applicable = |c: &&Check| c.services.is_empty() || c.services.iter().any(|s| s == service);
+    for check in checks.iter().filter(|c| c.applies_to == applies_to && policy.selects(&c.id)).filter(applicable) {
+        let mut finding = evaluate_one(check, policy, document, lang);
+        if finding.status == Status::Fail {
+            if let Some(exception) = exceptions.iter().find(|e| e.matches(&check.id, name.0, name.1)) {
+                let expired = exception.expires.as_str() < today;
+                finding.exception = Some(ExceptionNote {
+                    reason: exception.reason.clone(),
+                    approved_by: exception.approved_by.clone(),
+                    expires: exception.expires.clone(),
+                    expired,
+                });
+                if expired {
+                    finding.detail.insert("exception".into(), Value::String(format!("exception expired on {}", exception.expires)));
+                } else {
+                    finding.status = Status::Excepted;
+                }
+            }
+        }
+        findings.push(finding);
+    }
+    findings
+}
+
+fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) -> Finding {
+    let text = check.text(lang);
+    let mut finding = Finding {
+        check: check.id.clone(),
+        category: check.category.clone(),
+        status: Status::Inconclusive,
+        severity: policy.severity(check),
+        title: text.title.clone(),
+        detail: BTreeMap::new(),
+        remediation: text.remediation.clone(),
+        references: check.references.clone(),
+        exception: None,
+    };
+    let missing: Vec<&str> = check.facts.iter().filter(|f| f.lookup(document).is_none()).map(|f| f.text.as_str()).collect();
+    if !missing.is_empty() {
+        let mut reason = format!("missing fact(s): {}", missing.join(", "));
+        if let Some(error) = document.get("error").and_then(Value::as_str) {
+            reason.push_str(&format!(" (target error: {error})"));
+        }
+        finding.detail.insert("inconclusive".into(), Value::String(reason));
+        return finding;
+    }
+    let mut context = cel::Context::default();
+    if let Value::Object(map) = document {
+        for (key, value) in map {
+            if context.add_variable(key.as_str(), value.clone()).is_err() {
+                finding.detail.insert("inconclusive".into(), Value::String(format!("fact '{key}' cannot be given to the rule")));
+                return finding;
+            }
+        }
+    }
+    let params = Value::Object(policy.params(check).into_iter().collect());
+    if context.add_variable("params", params).is_err() {
+        finding.detail.insert("inconclusive".into(), Value::String("parameters cannot be given to the rule".into()));
+        return finding;
+    }
+    match check.rule.execute(&context) {
+        Ok(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
+        Ok(other) => {
+            finding.detail.insert("inconclusive".into(), Value::String(format!("rule returned {other:?}, not a boolean")));
+        }
+        Err(error) => {
+            finding.detail.insert("inconclusive".into(), Value::String(format!("rule could not be evaluated: {error}")));
+        }
+    }
+    for (name, _, program) in &check.evidence {
+        let value = match program.execute(&context) {
+            Ok(value) => cel_to_json(&value),
+            Err(error) => Value::String(format!("unavailable: {error}")),
+        };
+        finding.detail.insert(name.clone(), value);
+    }
+    finding
+}
+
+fn cel_to_json(value: &cel::Value) -> Value {
+    use cel::Value as V;
+    match value {
+        V::Null => Value::Null,
+        V::Bool(b) => Value::Bool(*b),
+        V::Int(i) => Value::from(*i),
+        V::UInt(u) => Value::from(*u),
+        V::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        V::String(s) => Value::String(s.to_string()),
+        V::List(items) => Value::Array(items.iter().map(cel_to_json).collect()),
+        V::Map(map) => Value::Object(
+            map.map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel::objects::Key::String(s) => s.to_string(),
+                        cel::objects::Key::Int(i) => i.to_string(),
+                        cel::objects::Key::Uint(u) => u.to_string(),
+                        cel::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    (key, cel_to_json(v))
+                })
+                .collect(),
+        ),
+        other => Value::String(format!("{other:?}")),
+    }
+}

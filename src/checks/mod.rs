@@ -1,0 +1,71 @@
+//! Checks as data: the catalog (`checks/*.toml`), policies (`profiles/policies/*.toml`), the
+//! evaluation of rules over facts into findings, grades, scores and the country index.
+//! Checks never touch the network.
+
+pub mod catalog;
+pub mod evaluate;
+pub mod grade;
+pub mod model;
+pub mod policy;
+pub mod schema_paths;
+pub mod score;
+
+use std::collections::BTreeMap;
+
+use catalog::{AppliesTo, Catalog};
+use evaluate::Exception;
+use model::{Assessment, Finding};
+use policy::Policy;
+
+use crate::facts::ScanReport;
+
+/// Everything needed to judge a scan.
+pub struct Assessor<'a> {
+    pub catalog: &'a Catalog,
+    pub policy: &'a Policy,
+    pub lang: String,
+    pub exceptions: Vec<Exception>,
+    pub sector_weights: BTreeMap<String, f64>,
+    /// YYYY-MM-DD: the day exceptions are judged against.
+    pub today: String,
+}
+
+impl Assessor<'_> {
+    /// Fill in findings, grades and scores of every target, and the country assessment.
+    pub fn assess(&self, report: &mut ScanReport) {
+        let mut items = Vec::new();
+        for target in &mut report.targets {
+            let document = evaluate::target_document(target);
+            target.findings = evaluate::evaluate(
+                &self.catalog.checks,
+                self.policy,
+                AppliesTo::Target,
+                &document,
+                &self.lang,
+                (&target.host, Some(target.port)),
+                &self.exceptions,
+                &self.today,
+            );
+            target.grade = grade::grade(target);
+            let score = score::score(&target.findings);
+            items.push((target.sector.clone().unwrap_or_else(|| "unspecified".into()), score.value));
+            target.score = Some(score);
+        }
+        let all: Vec<&Finding> = report.targets.iter().flat_map(|t| &t.findings).collect();
+        let (index, sectors) = score::index(&items, &self.sector_weights);
+        report.assessment = Some(Assessment {
+            policy: self.policy.name.clone(),
+            index,
+            formula: score::SCORE_FORMULA.into(),
+            sectors,
+            counts: score::count(&all),
+            checks_version: format!("{} checks from {}", self.catalog.checks.len(), self.catalog.sources.join(", ")),
+        });
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+}

@@ -1,0 +1,158 @@
+//! The values checks produce: severities, statuses, findings, grades and scores, as they appear
+//! in the JSON result.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How much a failing check matters. Ordered: `Info < Low < … < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Weight in scores (docs/scoring.md).
+    pub fn weight(self) -> f64 {
+        match self {
+            Severity::Info => 0.0,
+            Severity::Low => 1.0,
+            Severity::Medium => 3.0,
+            Severity::High => 6.0,
+            Severity::Critical => 10.0,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Severity, String> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.name() == text)
+            .ok_or_else(|| format!("unknown severity '{text}': use one of info, low, medium, high, critical"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The facts the check needs are missing or errored: never counted as a pass.
+    Inconclusive,
+    /// A failing check covered by a valid comply-or-explain exception.
+    Excepted,
+}
+
+/// One check's verdict on one target, zone or resolver.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub check: String,
+    pub category: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub title: String,
+    /// The fact values that decided it (evidence expressions of the check), or why it is
+    /// inconclusive.
+    pub detail: BTreeMap<String, serde_json::Value>,
+    pub remediation: String,
+    pub references: Vec<String>,
+    /// For excepted findings (and expired exceptions): the exception that applied.
+    pub exception: Option<ExceptionNote>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExceptionNote {
+    pub reason: String,
+    pub approved_by: String,
+    /// YYYY-MM-DD.
+    pub expires: String,
+    /// True when the exception's date has passed: the finding fails again.
+    pub expired: bool,
+}
+
+/// An SSL Labs-style grade of a TLS endpoint (docs/grading.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Grade {
+    /// A+, A, A-, B, C, D, E, F, T (untrusted) or M (name mismatch).
+    pub grade: String,
+    /// 0–100 before caps: 0.3·protocol + 0.3·key exchange + 0.4·cipher.
+    pub score: u32,
+    pub protocol_score: u32,
+    pub key_exchange_score: u32,
+    pub cipher_score: u32,
+    /// Each cap applied, as "B: TLS 1.0 accepted".
+    pub caps: Vec<String>,
+    /// Facts the grade could not use (e.g. no certificate facts): the grade is provisional.
+    pub missing: Vec<String>,
+}
+
+/// Score of one target, zone or resolver from its findings (docs/scoring.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Score {
+    /// 0–100, or null when no check was conclusive.
+    pub value: Option<f64>,
+    pub passed: usize,
+    pub failed: usize,
+    pub excepted: usize,
+    pub inconclusive: usize,
+}
+
+/// The country-level aggregation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Assessment {
+    pub policy: String,
+    /// 0–100, or null when nothing could be scored.
+    pub index: Option<f64>,
+    pub formula: String,
+    pub sectors: Vec<SectorScore>,
+    pub counts: FindingCounts,
+    pub checks_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SectorScore {
+    pub sector: String,
+    pub weight: f64,
+    /// Mean of the scored targets' values in this sector.
+    pub score: Option<f64>,
+    pub scored: usize,
+    pub unscored: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct FindingCounts {
+    pub pass: usize,
+    pub fail: usize,
+    pub inconclusive: usize,
+    pub excepted: usize,
+    /// Failing findings per severity.
+    pub fail_by_severity: BTreeMap<Severity, usize>,
+}
