@@ -169,6 +169,10 @@ fn example_profile_documents_every_service_and_key() {
         "sector",
         "operator",
         "[[domains]]",
+        "[weights]",
+        "[[exceptions]]",
+        "approved_by",
+        "expires",
     ] {
         assert!(text.contains(key), "example.toml does not mention {key}");
     }
@@ -1168,4 +1172,27 @@ fn missing_or_unquoted_values_get_help_for_their_key() {
         &["invalid TOML"],
         &["give `name` a value after `=`, e.g. name = \"example.uy\""],
     );
+}
+
+#[test]
+fn exceptions_and_weights_are_validated_with_locations() {
+    let base = "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\n[scope]\nnames = [\"example.uy\"]\n[[endpoints]]\nhost = \"www.example.uy\"\nservice = \"https\"\nsector = \"regulator\"\n";
+    let good = format!("{base}[weights]\nregulator = 2.5\n[[exceptions]]\ncheck = \"tls.protocol.tls10\"\ntarget = \"www.example.uy:443\"\nreason = \"r\"\napproved_by = \"a\"\nexpires = 2027-03-31\n");
+    let profile = Profile::parse(&good, Path::new("p.toml")).unwrap();
+    assert_eq!(profile.sector_weights.get("regulator"), Some(&2.5));
+    assert_eq!(profile.exceptions.len(), 1);
+    assert_eq!(profile.exceptions[0].expires, "2027-03-31");
+    assert_eq!(profile.exceptions[0].line, 14);
+
+    let bad_date = good.replace("expires = 2027-03-31", "expires = \"next year\"");
+    let error = Profile::parse(&bad_date, Path::new("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("p.toml:18:") && error.contains("expires must be a date"), "{error}");
+
+    let out_of_scope = good.replace("www.example.uy:443", "www.other.org:443");
+    let error = Profile::parse(&out_of_scope, Path::new("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("p.toml:15:") && error.contains("outside the declared scope"), "{error}");
+
+    let negative = good.replace("regulator = 2.5", "regulator = -1");
+    let error = Profile::parse(&negative, Path::new("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("p.toml:12:") && error.contains("weights.regulator"), "{error}");
 }

@@ -63,6 +63,9 @@ pub struct Check {
     pub text: BTreeMap<String, Text>,
     pub source: PathBuf,
     pub line: usize,
+    /// Part of the built-in catalog (selected by policies); checks added with `--checks` run
+    /// whatever the policy.
+    pub builtin: bool,
 }
 
 impl std::fmt::Debug for Check {
@@ -203,13 +206,9 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Parse one check file. `require_all_languages` is set for the built-in catalog.
-pub fn parse_file(
-    text: &str,
-    file: &Path,
-    schemas: &FactSchema,
-    require_all_languages: bool,
-) -> Result<Vec<Check>, Vec<CatalogError>> {
+/// Parse one check file. `builtin` marks the checks of the catalog directory (selected by
+/// policies) as opposed to those added with `--checks` (always run).
+pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<Check>, Vec<CatalogError>> {
     let error_at = |offset: usize, check: Option<&str>, message: String| {
         let (line, column) = line_column(text, offset);
         CatalogError { file: file.to_path_buf(), line, column, check: check.map(str::to_string), message }
@@ -318,8 +317,9 @@ pub fn parse_file(
             }
             texts.insert(lang.clone(), Text { title: t.title.clone(), remediation: t.remediation.clone() });
         }
-        let required: &[&str] = if require_all_languages { &LANGUAGES } else { &["en"] };
-        for lang in required {
+        // Missing translations fall back to English at run time; the shipped catalog's
+        // completeness is enforced by a test, so that a file dropped into checks/ still works.
+        for lang in &["en"] {
             if !texts.contains_key(*lang) {
                 errors.push(here(check_offset, format!("missing translation: add [check.text.{lang}] with title and remediation")));
             }
@@ -347,6 +347,7 @@ pub fn parse_file(
                     text: texts,
                     source: file.to_path_buf(),
                     line,
+                    builtin,
                 });
             }
         }
@@ -416,8 +417,8 @@ impl Catalog {
     }
 
     /// Add (or replace, by id) the checks of every `*.toml` file in `dir`.
-    pub fn add_dir(&mut self, dir: &Path, schemas: &FactSchema, require_all_languages: bool) -> Result<(), Vec<CatalogError>> {
-        let found = load_dir(dir, schemas, require_all_languages)?;
+    pub fn add_dir(&mut self, dir: &Path, schemas: &FactSchema, builtin: bool) -> Result<(), Vec<CatalogError>> {
+        let found = load_dir(dir, schemas, builtin)?;
         for check in found {
             self.checks.retain(|c| c.id != check.id);
             self.checks.push(check);
@@ -445,7 +446,7 @@ fn builtin_dir() -> Option<PathBuf> {
 }
 
 /// Parse every `*.toml` file of a directory; ids must be unique within it.
-pub fn load_dir(dir: &Path, schemas: &FactSchema, require_all_languages: bool) -> Result<Vec<Check>, Vec<CatalogError>> {
+pub fn load_dir(dir: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<Check>, Vec<CatalogError>> {
     let unreadable = |message: String| {
         vec![CatalogError { file: dir.to_path_buf(), line: 0, column: 0, check: None, message }]
     };
@@ -465,7 +466,7 @@ pub fn load_dir(dir: &Path, schemas: &FactSchema, require_all_languages: bool) -
                 continue;
             }
         };
-        match parse_file(&text, &file, schemas, require_all_languages) {
+        match parse_file(&text, &file, schemas, builtin) {
             Ok(found) => {
                 for check in found {
                     if let Some(first) = checks.iter().find(|c| c.id == check.id) {
@@ -510,5 +511,25 @@ mod tests {
     fn line_and_column_are_one_based() {
         assert_eq!(line_column("a\nbc\nd", 3), (2, 2));
         assert_eq!(line_column("abc", 0), (1, 1));
+    }
+}
+
+#[cfg(test)]
+mod builtin_tests {
+    use super::*;
+
+    #[test]
+    fn every_check_file_is_embedded_in_the_binary() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .map(|p| format!("checks/{}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = BUILTIN.iter().map(|(name, _)| name.to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "add new files of checks/ to BUILTIN in src/checks/catalog.rs");
     }
 }

@@ -69,7 +69,7 @@ pub fn evaluate(
     let mut findings = Vec::new();
     let service = document.get("service").and_then(Value::as_str).unwrap_or("");
     let applicable = |c: &&Check| c.services.is_empty() || c.services.iter().any(|s| s == service);
-    for check in checks.iter().filter(|c| c.applies_to == applies_to && policy.selects(&c.id)).filter(applicable) {
+    for check in checks.iter().filter(|c| c.applies_to == applies_to && (!c.builtin || policy.selects(&c.id))).filter(applicable) {
         let mut finding = evaluate_one(check, policy, document, lang);
         if finding.status == Status::Fail {
             if let Some(exception) = exceptions.iter().find(|e| e.matches(&check.id, name.0, name.1)) {
