@@ -1,0 +1,100 @@
+//! The HTTP probe of https endpoints against real nginx servers: HSTS parsed from the HTTPS
+//! answer, the redirect of plain http:// on port 80, and the http.* checks and A+ grade they
+//! decide.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use postura::checks::catalog::Catalog;
+use postura::checks::model::Status;
+use postura::checks::policy::Policy;
+use postura::checks::Assessor;
+use postura::engine::{run, ScanOptions};
+use postura::facts::{ScanReport, ToolInfo};
+use postura::target::TargetSpec;
+
+fn scan_https(address: std::net::SocketAddr) -> ScanReport {
+    let spec = TargetSpec {
+        host: TEST_HOST.into(),
+        port: address.port(),
+        service: "https".into(),
+        pinned: vec![address.ip()],
+        sector: Some("regulator".into()),
+        operator: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = ScanOptions { timeout: Duration::from_secs(5), ..Default::default() };
+    let targets = runtime.block_on(run(vec![spec], &options, None, |_| {}));
+    let mut report = ScanReport {
+        schema_version: 1,
+        tool: ToolInfo { name: "postura".into(), version: "test".into() },
+        started_at: String::new(),
+        finished_at: String::new(),
+        country: None,
+        targets,
+        assessment: None,
+    };
+    let catalog = Catalog::builtin().unwrap();
+    let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
+    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-01-01".into() }
+        .assess(&mut report);
+    report
+}
+
+fn status(report: &ScanReport, check: &str) -> Status {
+    report.targets[0].findings.iter().find(|f| f.check == check).unwrap_or_else(|| panic!("no finding {check}")).status
+}
+
+#[test]
+fn hsts_and_redirect_are_seen_and_earn_a_plus() {
+    let address = alloc_addr();
+    let https = Nginx::start(
+        address,
+        DEFAULT_PORT,
+        "ssl_protocols TLSv1.2 TLSv1.3;\nssl_ecdh_curve X25519:prime256v1:secp384r1;\nssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305;\nadd_header Strict-Transport-Security \"max-age=63072000; includeSubDomains\" always;",
+    );
+    let _plain = Nginx::start(address, 80, &format!("listen {address}:80;\nlocation / {{ return 301 https://$host$request_uri; }}"));
+    let report = scan_https(https.socket_addr());
+    let http = report.targets[0].http.as_ref().expect("http facts");
+    let hsts = http.https.as_ref().unwrap().hsts.as_ref().expect("HSTS header");
+    assert_eq!((hsts.max_age, hsts.include_subdomains, hsts.preload), (Some(63072000), true, false));
+    let redirect = http.redirect.as_ref().unwrap();
+    assert_eq!(redirect.listening, Some(true));
+    assert_eq!(redirect.status, Some(301));
+    assert_eq!(redirect.location.as_deref(), Some("https://postura.test/"));
+    assert!(redirect.to_https);
+    for check in ["http.hsts.missing", "http.hsts.short", "http.redirect.missing"] {
+        assert_eq!(status(&report, check), Status::Pass, "{check}");
+    }
+    // Protocol 100, key exchange 100 (X25519 and P-256/P-384 only), cipher (128 → 80, 256 → 100)
+    // → 90: 0.3·100 + 0.3·100 + 0.4·90 = 96 → A; no cap and HSTS ≥ 6 months → A+.
+    let grade = report.targets[0].grade.as_ref().unwrap();
+    assert_eq!((grade.grade.as_str(), grade.score), ("A+", 96), "{grade:?}");
+}
+
+#[test]
+fn missing_hsts_and_plain_http_without_redirect_fail() {
+    let address = alloc_addr();
+    let https = Nginx::start(address, DEFAULT_PORT, "ssl_protocols TLSv1.2 TLSv1.3;");
+    let _plain = Nginx::start(address, 80, &format!("listen {address}:80;"));
+    let report = scan_https(https.socket_addr());
+    assert_eq!(status(&report, "http.hsts.missing"), Status::Fail);
+    assert_eq!(status(&report, "http.hsts.short"), Status::Inconclusive, "no header, no max-age to judge");
+    assert_eq!(status(&report, "http.redirect.missing"), Status::Fail);
+    let redirect = report.targets[0].http.as_ref().unwrap().redirect.as_ref().unwrap();
+    assert_eq!((redirect.status, redirect.to_https), (Some(200), false));
+    let grade = report.targets[0].grade.as_ref().unwrap();
+    assert_ne!(grade.grade, "A+", "no HSTS, no A+");
+}
+
+#[test]
+fn nothing_on_port_80_needs_no_redirect() {
+    let https = Nginx::start_auto("ssl_protocols TLSv1.2 TLSv1.3;\nadd_header Strict-Transport-Security \"max-age=300\" always;");
+    let report = scan_https(https.socket_addr());
+    let redirect = report.targets[0].http.as_ref().unwrap().redirect.as_ref().unwrap();
+    assert_eq!(redirect.listening, Some(false));
+    assert_eq!(status(&report, "http.redirect.missing"), Status::Pass);
+    assert_eq!(status(&report, "http.hsts.short"), Status::Fail, "max-age=300 is under the policy's two years");
+}
