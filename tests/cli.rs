@@ -108,3 +108,35 @@ fn profile_scan_refuses_targets_outside_its_scope() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("outside the profile's declared scope"), "{}", stderr(&output));
 }
+
+#[test]
+fn profile_exceptions_apply_until_their_date() {
+    let server = OpenSslServer::start_auto(&["-no_tls1_3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("zz.toml");
+    let text = format!(
+        "schema_version = 1\n[country]\ncode = \"ZZ\"\nname = \"Test\"\n[scope]\nnames = [\"postura.test\"]\nnetworks = [\"127.0.0.0/8\"]\n[weights]\noperator = 2\n[[endpoints]]\nhost = \"postura.test\"\nport = {}\nservice = \"tls\"\naddress = \"{}\"\nsector = \"operator\"\n[[exceptions]]\ncheck = \"tls.protocol.no_tls13\"\ntarget = \"postura.test:{}\"\nreason = \"upgrade planned\"\napproved_by = \"CISO\"\nexpires = 2030-06-30\n",
+        server.port, server.addr, server.port
+    );
+    std::fs::write(&profile, text).unwrap();
+    let run = |today: &str| {
+        let json = dir.path().join(format!("{today}.json"));
+        let output = Command::new(env!("CARGO_BIN_EXE_postura"))
+            .args(["scan", "--quiet", "--profile", profile.to_str().unwrap(), "--json", json.to_str().unwrap(), "--fail-on", "low"])
+            .env("POSTURA_TODAY", today)
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let finding = doc["targets"][0]["findings"].as_array().unwrap().iter().find(|f| f["check"] == "tls.protocol.no_tls13").cloned().unwrap();
+        (output.status.code(), finding, doc["assessment"].clone())
+    };
+    let (_, finding, assessment) = run("2030-06-30");
+    assert_eq!(finding["status"], "excepted");
+    assert_eq!(finding["exception"]["approved_by"], "CISO");
+    assert_eq!(assessment["counts"]["excepted"], 1);
+    assert_eq!(assessment["sectors"][0]["weight"], 2.0);
+    let (code, finding, _) = run("2030-07-01");
+    assert_eq!(finding["status"], "fail");
+    assert_eq!(finding["exception"]["expired"], true);
+    assert_eq!(code, Some(1), "--fail-on low: the expired exception's finding gates");
+}
