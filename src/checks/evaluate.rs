@@ -55,41 +55,49 @@ pub fn target_document(target: &crate::facts::TargetResult) -> Value {
     document
 }
 
-/// Evaluate every check of `applies_to` that the policy selects.
-pub fn evaluate(
-    checks: &[Check],
-    policy: &Policy,
-    applies_to: AppliesTo,
-    document: &Value,
-    lang: &str,
-    name: (&str, Option<u16>),
-    exceptions: &[Exception],
-    today: &str,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let service = document.get("service").and_then(Value::as_str).unwrap_or("");
-    let applicable = |c: &&Check| c.services.is_empty() || c.services.iter().any(|s| s == service);
-    for check in checks.iter().filter(|c| c.applies_to == applies_to && (!c.builtin || policy.selects(&c.id))).filter(applicable) {
-        let mut finding = evaluate_one(check, policy, document, lang);
-        if finding.status == Status::Fail {
-            if let Some(exception) = exceptions.iter().find(|e| e.matches(&check.id, name.0, name.1)) {
-                let expired = exception.expires.as_str() < today;
-                finding.exception = Some(ExceptionNote {
-                    reason: exception.reason.clone(),
-                    approved_by: exception.approved_by.clone(),
-                    expires: exception.expires.clone(),
-                    expired,
-                });
-                if expired {
-                    finding.detail.insert("exception".into(), Value::String(format!("exception expired on {}", exception.expires)));
-                } else {
-                    finding.status = Status::Excepted;
+/// What findings are judged against: the catalog, the policy, the language, the exceptions and
+/// the day.
+pub struct Judge<'a> {
+    pub checks: &'a [Check],
+    pub policy: &'a Policy,
+    pub lang: &'a str,
+    pub exceptions: &'a [Exception],
+    /// YYYY-MM-DD.
+    pub today: &'a str,
+}
+
+impl Judge<'_> {
+    /// Evaluate every applicable check of `applies_to` over `document` (the facts of the target
+    /// or zone called `name`, on `port` for targets).
+    pub fn findings(&self, applies_to: AppliesTo, document: &Value, name: &str, port: Option<u16>) -> Vec<Finding> {
+        let service = document.get("service").and_then(Value::as_str).unwrap_or("");
+        let applicable = |c: &&Check| c.services.is_empty() || c.services.iter().any(|s| s == service);
+        let selected = |c: &&Check| c.applies_to == applies_to && (!c.builtin || self.policy.selects(&c.id));
+        let mut findings = Vec::new();
+        for check in self.checks.iter().filter(selected).filter(applicable) {
+            let mut finding = evaluate_one(check, self.policy, document, self.lang);
+            if finding.status == Status::Fail {
+                if let Some(exception) = self.exceptions.iter().find(|e| e.matches(&check.id, name, port)) {
+                    let expired = exception.expires.as_str() < self.today;
+                    finding.exception = Some(ExceptionNote {
+                        reason: exception.reason.clone(),
+                        approved_by: exception.approved_by.clone(),
+                        expires: exception.expires.clone(),
+                        expired,
+                    });
+                    if expired {
+                        finding
+                            .detail
+                            .insert("exception".into(), Value::String(format!("exception expired on {}", exception.expires)));
+                    } else {
+                        finding.status = Status::Excepted;
+                    }
                 }
             }
+            findings.push(finding);
         }
-        findings.push(finding);
+        findings
     }
-    findings
 }
 
 fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) -> Finding {

@@ -33,19 +33,17 @@ pub struct Assessor<'a> {
 impl Assessor<'_> {
     /// Fill in findings, grades and scores of every target, and the country assessment.
     pub fn assess(&self, report: &mut ScanReport) {
+        let judge = evaluate::Judge {
+            checks: &self.catalog.checks,
+            policy: self.policy,
+            lang: &self.lang,
+            exceptions: &self.exceptions,
+            today: &self.today,
+        };
         let mut items = Vec::new();
         for target in &mut report.targets {
             let document = evaluate::target_document(target);
-            target.findings = evaluate::evaluate(
-                &self.catalog.checks,
-                self.policy,
-                AppliesTo::Target,
-                &document,
-                &self.lang,
-                (&target.host, Some(target.port)),
-                &self.exceptions,
-                &self.today,
-            );
+            target.findings = judge.findings(AppliesTo::Target, &document, &target.host, Some(target.port));
             target.grade = grade::grade(target);
             let score = score::score(&target.findings);
             items.push((target.sector.clone().unwrap_or_else(|| "unspecified".into()), score.value));
