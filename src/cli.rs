@@ -77,6 +77,14 @@ pub struct ScanArgs {
     /// Scan every IPv4 and IPv6 address of each name, not just the first.
     #[arg(long)]
     pub all_addresses: bool,
+    /// A PEM bundle of extra trust anchors (a national or private PKI), judged as its own trust
+    /// store beside Mozilla's (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Make no revocation or AIA fetches (OCSP, CRL, caIssuers): for scans that must not phone
+    /// out. Stapled OCSP responses are still validated.
+    #[arg(long)]
+    pub no_revocation: bool,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -124,7 +132,16 @@ fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
+    let mut stores = vec![crate::cert::TrustStore::mozilla()];
+    for path in &args.ca_file {
+        stores.push(crate::cert::TrustStore::from_pem_file(path)?);
+    }
     let options = ScanOptions {
+        cert: crate::cert::CertOptions {
+            stores: std::sync::Arc::new(stores),
+            online: !args.no_revocation,
+            ..Default::default()
+        },
         concurrency: args.concurrency as usize,
         per_host: args.per_host as usize,
         timeout: seconds("timeout", args.timeout)?,

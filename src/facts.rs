@@ -57,6 +57,8 @@ pub struct TargetResult {
     pub started_at: String,
     pub duration_ms: u64,
     pub tls: Option<TlsFacts>,
+    /// The certificate chain's analysis (null when no certificate was received).
+    pub certificate: Option<crate::cert::CertificateFacts>,
 }
 
 /// What the TLS sweep saw.

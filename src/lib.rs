@@ -2,6 +2,7 @@
 //! infrastructure. The pipeline: profile → targets → engine → probes → facts (→ checks → findings →
 //! reports in later stages). Probes gather facts and never judge them.
 
+pub mod cert;
 pub mod cli;
 pub mod engine;
 pub mod facts;
