@@ -274,20 +274,26 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
     let mut used_aia = false;
     let mut complete = facts.self_signed || anchored(&leaf);
     let mut hops = 0;
-    while !complete {
+    loop {
         let Some(current) = path.last().cloned() else { break };
+        if is_self_signed(&current) {
+            break;
+        }
+        // Sent issuers are followed even past an anchored certificate, so that a sent root
+        // counts as part of the path rather than as an unrelated certificate.
         let found = pool.iter().position(|candidate| {
             current.issued_by(candidate) && !path.iter().any(|on_path| on_path.der == candidate.der)
         });
         match found {
-            Some(index) => {
+            Some(index) if index < sent_pool || !complete => {
                 let issuer = pool[index].clone();
-                complete = is_self_signed(&issuer) || anchored(&issuer);
+                complete |= is_self_signed(&issuer) || anchored(&issuer);
                 used_aia |= index >= sent_pool;
                 path.push(issuer);
             }
-            None => {
-                if !options.online || hops >= MAX_AIA_HOPS || current.ca_issuers_urls.is_empty() {
+            _ => {
+                if complete
+                    || !options.online || hops >= MAX_AIA_HOPS || current.ca_issuers_urls.is_empty() {
                     break;
                 }
                 hops += 1;
