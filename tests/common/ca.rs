@@ -544,5 +544,3 @@ impl TestCa {
 /// Seconds in a day, for validity offsets.
 pub const DAY: i64 = 86_400;
 
-/// How long to wait for something bounded by a fetch limit.
-pub const FETCH_SLACK: Duration = Duration::from_secs(3);
