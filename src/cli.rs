@@ -132,8 +132,10 @@ fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
+    let profile = args.profile.as_ref().map(|path| Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))).transpose()?;
     let mut stores = vec![crate::cert::TrustStore::mozilla()];
-    for path in &args.ca_file {
+    let profile_ca_files = profile.iter().flat_map(|p| p.ca_files.iter());
+    for path in profile_ca_files.chain(&args.ca_file) {
         stores.push(crate::cert::TrustStore::from_pem_file(path)?);
     }
     let options = ScanOptions {
@@ -153,9 +155,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut specs: Vec<TargetSpec> = Vec::new();
     let mut country = None;
     let mut scope = None;
-    if let Some(path) = &args.profile {
-        let profile = Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (profile_specs, skipped) = specs_from_profile(&profile);
+    if let (Some(path), Some(profile)) = (&args.profile, &profile) {
+        let (profile_specs, skipped) = specs_from_profile(profile);
         for note in skipped {
             if !args.quiet {
                 eprintln!("postura: {note}");
