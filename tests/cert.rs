@@ -561,3 +561,45 @@ fn analysis_runs_without_a_network_for_pem_input() {
     assert!(facts.hostname_match);
     assert!(facts.revocation.no_pointer);
 }
+
+/// The binary as a user runs it: `--ca-file` adds a store named by its path, `--no-revocation`
+/// makes no fetches, and the JSON carries `targets[].certificate`.
+#[test]
+fn cli_ca_file_and_no_revocation() {
+    let ca = TestCa::shared();
+    let leaf = ca.issue(&LeafSpec::default());
+    let server = serve(&leaf, &[], &[]);
+    let root = ca.root_cert.display().to_string();
+    let resolve = format!("{TEST_HOST}:{}:{}", server.port, server.addr);
+    let target = format!("{TEST_HOST}:{}", server.port);
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["scan", target.as_str(), "--resolve", resolve.as_str(), "--ca-file", root.as_str(), "--json", "-", "--quiet"];
+        args.extend(extra);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    // The leaf alone: with fetches the intermediate comes through AIA and the path is trusted.
+    let online = run(&[]);
+    let cert = &online["targets"][0]["certificate"];
+    assert_eq!(cert["trusted"], false);
+    assert_eq!(cert["trust"][&root]["trusted"], true, "{cert:#}");
+    assert_eq!(cert["chain_complete"], false);
+    assert_eq!(cert["revocation"]["crl"]["status"], "good");
+    assert_eq!(cert["fetches"], 2, "caIssuers and the CRL");
+    // Without fetches nothing completes the chain.
+    let offline = run(&["--no-revocation"]);
+    let cert = &offline["targets"][0]["certificate"];
+    assert_eq!(cert["trust"][&root]["trusted"], false);
+    assert_eq!(cert["trust"][&root]["reason_code"], "unknown_issuer");
+    assert_eq!(cert["revocation"]["online_checks"], false);
+    assert_eq!(cert["revocation"]["crl"], serde_json::Value::Null);
+    assert_eq!(cert["fetches"], 0);
+
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_postura"))
+        .args(["scan", "example.test", "--ca-file", "/nonexistent/ca.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("CA file /nonexistent/ca.pem"));
+}
