@@ -84,7 +84,9 @@ fn leaf_times(leaf: &IssuedLeaf) -> (i64, i64) {
     let pem = std::fs::read_to_string(&leaf.cert).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
     let parsed = parse_certificate(&der).unwrap();
     (parsed.not_before, parsed.not_after)
 }
@@ -105,7 +107,12 @@ fn cab_limit(issued: i64) -> i64 {
 }
 
 fn rsa2048() -> KeyFacts {
-    KeyFacts { r#type: "RSA".into(), bits: Some(2048), curve: None, rsa_exponent: Some(65537) }
+    KeyFacts {
+        r#type: "RSA".into(),
+        bits: Some(2048),
+        curve: None,
+        rsa_exponent: Some(65537),
+    }
 }
 
 fn intermediate_subject() -> String {
@@ -120,21 +127,31 @@ fn root_subject() -> String {
 fn good_chain() {
     let ca = TestCa::shared();
     let (port, ocsp_url) = ca.responder_endpoint();
-    let leaf = ca.issue(&LeafSpec { ips: vec!["127.0.0.1".into()], ocsp_url: Some(ocsp_url.clone()), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        ips: vec!["127.0.0.1".into()],
+        ocsp_url: Some(ocsp_url.clone()),
+        ..LeafSpec::default()
+    });
     let responder = ca.start_responder(port);
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, not_after) = leaf_times(&leaf);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     assert_eq!(facts.error, None);
     assert!(!facts.trusted, "not a Mozilla root");
-    assert_eq!(facts.trust["mozilla"].reason_code.as_deref(), Some("unknown_issuer"));
+    assert_eq!(
+        facts.trust["mozilla"].reason_code.as_deref(),
+        Some("unknown_issuer")
+    );
     let verdict = &facts.trust[&root_store()];
     assert!(verdict.trusted, "{verdict:?}");
     assert_eq!(verdict.path, vec![intermediate_subject(), root_subject()]);
     assert!(!facts.expired);
     assert!(!facts.not_yet_valid);
     assert_eq!(facts.lifetime_days, Some(90));
-    assert_eq!(facts.days_left, Some((not_after - facts_now(&facts)).div_euclid(86_400)));
+    assert_eq!(
+        facts.days_left,
+        Some((not_after - facts_now(&facts)).div_euclid(86_400))
+    );
     assert_eq!(facts.cab_max_lifetime_days, Some(cab_limit(not_before)));
     assert!(facts.hostname_match);
     assert_eq!(facts.hostname_match_via.as_deref(), Some("dns_san"));
@@ -147,8 +164,14 @@ fn good_chain() {
     assert!(facts.unrelated_certificates.is_empty());
     assert!(facts.ca_issuers_fetched.is_empty());
     assert_eq!(facts.key, rsa2048());
-    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha256WithRSAEncryption"));
-    assert_eq!(facts.extended_key_usage, Some(vec!["serverAuth".to_string()]));
+    assert_eq!(
+        facts.signature_algorithm.as_deref(),
+        Some("sha256WithRSAEncryption")
+    );
+    assert_eq!(
+        facts.extended_key_usage,
+        Some(vec!["serverAuth".to_string()])
+    );
     assert!(facts.eku_server_auth);
     assert!(!facts.must_staple);
     assert_eq!(facts.sct_count, 0);
@@ -158,7 +181,12 @@ fn good_chain() {
     assert_eq!(revocation.crl_urls, vec![ca.crl_url()]);
     assert_eq!(revocation.stapled, None);
     let ocsp = revocation.ocsp.as_ref().expect("ocsp checked");
-    assert_eq!(ocsp.status, RevocationStatus::Good, "{ocsp:?}\n{}", responder.diagnostics());
+    assert_eq!(
+        ocsp.status,
+        RevocationStatus::Good,
+        "{ocsp:?}\n{}",
+        responder.diagnostics()
+    );
     assert_eq!(ocsp.signer.as_deref(), Some("delegated"));
     let crl = revocation.crl.as_ref().expect("crl checked");
     assert_eq!(crl.status, RevocationStatus::Good, "{crl:?}");
@@ -174,19 +202,35 @@ fn good_chain() {
 }
 
 fn facts_now(facts: &CertificateFacts) -> i64 {
-    time::OffsetDateTime::parse(&facts.checked_at, &time::format_description::well_known::Rfc3339)
-        .unwrap()
-        .unix_timestamp()
+    time::OffsetDateTime::parse(
+        &facts.checked_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp()
 }
 
 #[test]
 fn expired() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { validity: Validity::Offsets { start: -100 * DAY, end: -10 * DAY }, ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        validity: Validity::Offsets {
+            start: -100 * DAY,
+            end: -10 * DAY,
+        },
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, not_after) = leaf_times(&leaf);
     let now = not_after + 10 * DAY;
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(now)) });
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(now))
+        },
+    );
     assert!(facts.expired);
     assert!(!facts.not_yet_valid);
     assert_eq!(facts.days_left, Some(-10));
@@ -195,7 +239,13 @@ fn expired() {
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
     assert_eq!(verdict.reason_code.as_deref(), Some("expired"));
-    assert_eq!(verdict.reason, facts.subject.as_ref().map(|subject| format!("{subject} expired")));
+    assert_eq!(
+        verdict.reason,
+        facts
+            .subject
+            .as_ref()
+            .map(|subject| format!("{subject} expired"))
+    );
     assert!(facts.certificates[0].expired);
     assert!(!facts.certificates[1].expired);
     assert!(facts.hostname_match);
@@ -210,10 +260,23 @@ fn expired() {
 #[test]
 fn not_yet_valid() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { validity: Validity::Offsets { start: 10 * DAY, end: 100 * DAY }, ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        validity: Validity::Offsets {
+            start: 10 * DAY,
+            end: 100 * DAY,
+        },
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before - 10 * DAY)) });
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(not_before - 10 * DAY))
+        },
+    );
     assert!(facts.not_yet_valid);
     assert!(!facts.expired);
     assert_eq!(facts.days_left, Some(100));
@@ -226,17 +289,34 @@ fn not_yet_valid() {
 #[test]
 fn expiring_in_seven_days() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { validity: Validity::Days(7), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        validity: Validity::Days(7),
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before)) });
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(not_before))
+        },
+    );
     assert_eq!(facts.days_left, Some(7));
     assert_eq!(facts.lifetime_days, Some(7));
     assert!(!facts.expired);
     assert!(facts.trust[&root_store()].trusted);
     // One second before the end: still 0 whole days left, not expired.
     let (_, not_after) = leaf_times(&leaf);
-    let last = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_after - 1)) });
+    let last = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(not_after - 1))
+        },
+    );
     assert_eq!(last.days_left, Some(0));
     assert!(!last.expired);
 }
@@ -244,7 +324,10 @@ fn expiring_in_seven_days() {
 #[test]
 fn self_signed() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { issuer: Issuer::SelfSigned, ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        issuer: Issuer::SelfSigned,
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[], &[]);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     assert!(facts.self_signed);
@@ -252,11 +335,21 @@ fn self_signed() {
     for store in ["mozilla".to_string(), root_store()] {
         let verdict = &facts.trust[&store];
         assert!(!verdict.trusted);
-        assert_eq!(verdict.reason_code.as_deref(), Some("self_signed"), "{store}: {verdict:?}");
+        assert_eq!(
+            verdict.reason_code.as_deref(),
+            Some("self_signed"),
+            "{store}: {verdict:?}"
+        );
     }
-    assert!(facts.chain_complete, "nothing is missing from a self-signed chain");
+    assert!(
+        facts.chain_complete,
+        "nothing is missing from a self-signed chain"
+    );
     assert!(facts.chain_in_order);
-    assert!(!facts.anchor_sent, "the leaf is not counted as a sent anchor");
+    assert!(
+        !facts.anchor_sent,
+        "the leaf is not counted as a sent anchor"
+    );
     assert!(facts.hostname_match);
     assert!(facts.revocation.no_pointer);
     assert_eq!(facts.revocation.ocsp, None);
@@ -267,15 +360,45 @@ fn self_signed() {
 #[test]
 fn wrong_host() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { names: vec!["other.test".into(), "*.postura.test".into()], ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        names: vec!["other.test".into(), "*.postura.test".into()],
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
-    assert!(!facts.hostname_match, "*.postura.test does not cover postura.test");
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
+    assert!(
+        !facts.hostname_match,
+        "*.postura.test does not cover postura.test"
+    );
     assert_eq!(facts.hostname_match_via, None);
-    assert!(facts.trust[&root_store()].trusted, "trust does not depend on the name");
-    let sub = scan("www.postura.test", server.socket_addr(), CertOptions { online: false, ..options(None) });
+    assert!(
+        facts.trust[&root_store()].trusted,
+        "trust does not depend on the name"
+    );
+    let sub = scan(
+        "www.postura.test",
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(sub.hostname_match);
-    let deep = scan("a.www.postura.test", server.socket_addr(), CertOptions { online: false, ..options(None) });
+    let deep = scan(
+        "a.www.postura.test",
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(!deep.hostname_match);
 }
 
@@ -284,24 +407,48 @@ fn missing_intermediate_is_completed_through_aia() {
     let ca = TestCa::shared();
     let leaf = ca.issue(&LeafSpec::default());
     let server = serve(&leaf, &[], &[]);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: true, ..options(None) });
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: true,
+            ..options(None)
+        },
+    );
     assert!(!facts.chain_complete);
     assert_eq!(facts.ca_issuers_fetched.len(), 1);
     assert_eq!(facts.ca_issuers_fetched[0].url, ca.ca_issuers_url());
     assert_eq!(facts.ca_issuers_fetched[0].error, None);
     let verdict = &facts.trust[&root_store()];
-    assert!(verdict.trusted, "the fetched intermediate completes the path: {verdict:?}");
+    assert!(
+        verdict.trusted,
+        "the fetched intermediate completes the path: {verdict:?}"
+    );
     assert_eq!(facts.certificates.len(), 2);
     assert_eq!(facts.certificates[1].source, "aia");
     assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
-    assert!(facts.chain_in_order, "one certificate is trivially in order");
+    assert!(
+        facts.chain_in_order,
+        "one certificate is trivially in order"
+    );
 
     // Without fetches the chain stays incomplete and untrusted.
-    let offline = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
+    let offline = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(!offline.chain_complete);
     assert!(offline.ca_issuers_fetched.is_empty());
     let verdict = &offline.trust[&root_store()];
-    assert_eq!(verdict.reason_code.as_deref(), Some("unknown_issuer"), "{verdict:?}");
+    assert_eq!(
+        verdict.reason_code.as_deref(),
+        Some("unknown_issuer"),
+        "{verdict:?}"
+    );
 }
 
 #[test]
@@ -309,7 +456,14 @@ fn wrong_order_and_root_sent() {
     let ca = TestCa::shared();
     let leaf = ca.issue(&LeafSpec::default());
     let reversed = serve(&leaf, &[&ca.root_cert, &ca.intermediate_cert], &[]);
-    let facts = scan(TEST_HOST, reversed.socket_addr(), CertOptions { online: false, ..options(None) });
+    let facts = scan(
+        TEST_HOST,
+        reversed.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(!facts.chain_in_order);
     assert!(facts.anchor_sent);
     assert!(facts.chain_complete);
@@ -317,7 +471,14 @@ fn wrong_order_and_root_sent() {
     assert!(facts.trust[&root_store()].trusted);
 
     let with_root = serve(&leaf, &[&ca.intermediate_cert, &ca.root_cert], &[]);
-    let facts = scan(TEST_HOST, with_root.socket_addr(), CertOptions { online: false, ..options(None) });
+    let facts = scan(
+        TEST_HOST,
+        with_root.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(facts.chain_in_order);
     assert!(facts.anchor_sent);
     assert!(facts.chain_complete);
@@ -325,8 +486,23 @@ fn wrong_order_and_root_sent() {
 
     // An unrelated certificate and a duplicate.
     let pki = Pki::shared();
-    let messy = serve(&leaf, &[&ca.intermediate_cert, &pki.intermediate_cert, &ca.intermediate_cert], &[]);
-    let facts = scan(TEST_HOST, messy.socket_addr(), CertOptions { online: false, ..options(None) });
+    let messy = serve(
+        &leaf,
+        &[
+            &ca.intermediate_cert,
+            &pki.intermediate_cert,
+            &ca.intermediate_cert,
+        ],
+        &[],
+    );
+    let facts = scan(
+        TEST_HOST,
+        messy.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(!facts.chain_in_order);
     assert!(!facts.anchor_sent);
     assert_eq!(facts.unrelated_certificates, vec![2]);
@@ -336,15 +512,33 @@ fn wrong_order_and_root_sent() {
 #[test]
 fn rsa_1024_leaf_on_nginx() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { key: "rsa:1024".into(), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        key: "rsa:1024".into(),
+        ..LeafSpec::default()
+    });
     let chain = ca.chain_file("rsa1024", &[&leaf.cert, &ca.intermediate_cert]);
     let nginx = Nginx::start_auto(&format!(
         "ssl_certificate {};\nssl_certificate_key {};\nssl_ciphers DEFAULT:@SECLEVEL=0;\n",
         chain.display(),
         leaf.key.display()
     ));
-    let facts = scan(TEST_HOST, nginx.socket_addr(), CertOptions { online: false, ..options(None) });
-    assert_eq!(facts.key, KeyFacts { r#type: "RSA".into(), bits: Some(1024), curve: None, rsa_exponent: Some(65537) });
+    let facts = scan(
+        TEST_HOST,
+        nginx.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
+    assert_eq!(
+        facts.key,
+        KeyFacts {
+            r#type: "RSA".into(),
+            bits: Some(1024),
+            curve: None,
+            rsa_exponent: Some(65537)
+        }
+    );
     // webpki checks the keys that sign, not the leaf's own key size: the path is valid.
     assert!(facts.trust[&root_store()].trusted);
     assert!(facts.chain_complete && facts.chain_in_order);
@@ -353,36 +547,83 @@ fn rsa_1024_leaf_on_nginx() {
 #[test]
 fn rsa_1024_issuer_is_named() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { issuer: Issuer::WeakIntermediate, ..LeafSpec::default() });
-    let server = serve(&leaf, &[&ca.weak_intermediate_cert], &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
+    let leaf = ca.issue(&LeafSpec {
+        issuer: Issuer::WeakIntermediate,
+        ..LeafSpec::default()
+    });
+    let server = serve(
+        &leaf,
+        &[&ca.weak_intermediate_cert],
+        &["-cipher", "DEFAULT:@SECLEVEL=0"],
+    );
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
-    assert_eq!(verdict.reason_code.as_deref(), Some("weak_rsa_key"), "{verdict:?}");
+    assert_eq!(
+        verdict.reason_code.as_deref(),
+        Some("weak_rsa_key"),
+        "{verdict:?}"
+    );
     assert_eq!(
         verdict.reason.as_deref(),
         Some("issuer O=Postura Test, CN=Postura Weak 1024 Intermediate CA has an RSA key of 1024 bits")
     );
     assert!(facts.chain_complete && facts.chain_in_order);
-    assert_eq!(facts.certificates[1].key.as_ref().and_then(|k| k.bits), Some(1024));
+    assert_eq!(
+        facts.certificates[1].key.as_ref().and_then(|k| k.bits),
+        Some(1024)
+    );
     assert!(facts.revocation.no_pointer);
 }
 
 #[test]
 fn sha1_signed_leaf_is_named() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { digest: "sha1".into(), ..LeafSpec::default() });
-    let server = serve(&leaf, &[&ca.intermediate_cert], &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
-    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha1WithRSAEncryption"));
+    let leaf = ca.issue(&LeafSpec {
+        digest: "sha1".into(),
+        ..LeafSpec::default()
+    });
+    let server = serve(
+        &leaf,
+        &[&ca.intermediate_cert],
+        &["-cipher", "DEFAULT:@SECLEVEL=0"],
+    );
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
+    assert_eq!(
+        facts.signature_algorithm.as_deref(),
+        Some("sha1WithRSAEncryption")
+    );
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
-    assert_eq!(verdict.reason_code.as_deref(), Some("sha1_signature"), "{verdict:?}");
+    assert_eq!(
+        verdict.reason_code.as_deref(),
+        Some("sha1_signature"),
+        "{verdict:?}"
+    );
     assert_eq!(
         verdict.reason,
-        facts.subject.as_ref().map(|subject| format!("leaf certificate {subject} is signed with sha1WithRSAEncryption (SHA-1)"))
+        facts.subject.as_ref().map(|subject| format!(
+            "leaf certificate {subject} is signed with sha1WithRSAEncryption (SHA-1)"
+        ))
     );
-    assert!(verdict.reason.as_deref().is_some_and(|r| r.contains("CN=postura.test")));
+    assert!(verdict
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("CN=postura.test")));
     // The structure is still analysed: the SHA-1 signature checks out with the issuer's key.
     assert!(facts.chain_complete && facts.chain_in_order);
 }
@@ -390,15 +631,37 @@ fn sha1_signed_leaf_is_named() {
 #[test]
 fn lifetime_825_days() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { validity: Validity::Days(825), key: "ec".into(), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        validity: Validity::Days(825),
+        key: "ec".into(),
+        ..LeafSpec::default()
+    });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before + 3600)) });
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(not_before + 3600))
+        },
+    );
     assert_eq!(facts.lifetime_days, Some(825));
     assert_eq!(facts.days_left, Some(824));
     assert_eq!(facts.cab_max_lifetime_days, Some(cab_limit(not_before)));
-    assert_eq!(facts.key, KeyFacts { r#type: "EC".into(), bits: Some(256), curve: Some("P-256".into()), rsa_exponent: None });
-    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha256WithRSAEncryption"));
+    assert_eq!(
+        facts.key,
+        KeyFacts {
+            r#type: "EC".into(),
+            bits: Some(256),
+            curve: Some("P-256".into()),
+            rsa_exponent: None
+        }
+    );
+    assert_eq!(
+        facts.signature_algorithm.as_deref(),
+        Some("sha256WithRSAEncryption")
+    );
     assert!(facts.trust[&root_store()].trusted);
 }
 
@@ -406,15 +669,27 @@ fn lifetime_825_days() {
 fn revoked_through_ocsp_crl_and_staple() {
     let ca = TestCa::shared();
     let (port, ocsp_url) = ca.responder_endpoint();
-    let leaf = ca.issue(&LeafSpec { ocsp_url: Some(ocsp_url), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        ocsp_url: Some(ocsp_url),
+        ..LeafSpec::default()
+    });
     ca.revoke(&leaf);
     let responder = ca.start_responder(port);
     let staple = ca.ocsp_response(&leaf);
-    let server = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", staple.to_str().unwrap()]);
+    let server = serve(
+        &leaf,
+        &[&ca.intermediate_cert],
+        &["-status_file", staple.to_str().unwrap()],
+    );
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     let revocation = &facts.revocation;
     let ocsp = revocation.ocsp.as_ref().expect("ocsp");
-    assert_eq!(ocsp.status, RevocationStatus::Revoked, "{ocsp:?}\n{}", responder.diagnostics());
+    assert_eq!(
+        ocsp.status,
+        RevocationStatus::Revoked,
+        "{ocsp:?}\n{}",
+        responder.diagnostics()
+    );
     assert_eq!(ocsp.reason.as_deref(), Some("reason: keyCompromise"));
     assert_eq!(ocsp.signer.as_deref(), Some("delegated"));
     assert!(ocsp.revocation_time.is_some());
@@ -432,15 +707,36 @@ fn revoked_through_ocsp_crl_and_staple() {
 #[test]
 fn must_staple_with_and_without_a_staple() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec { must_staple: true, ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        must_staple: true,
+        ..LeafSpec::default()
+    });
     let bare = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(TEST_HOST, bare.socket_addr(), CertOptions { online: false, ..options(None) });
+    let facts = scan(
+        TEST_HOST,
+        bare.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(facts.must_staple);
     assert_eq!(facts.revocation.stapled, None);
 
     let staple = ca.ocsp_response(&leaf);
-    let stapling = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", staple.to_str().unwrap()]);
-    let facts = scan(TEST_HOST, stapling.socket_addr(), CertOptions { online: false, ..options(None) });
+    let stapling = serve(
+        &leaf,
+        &[&ca.intermediate_cert],
+        &["-status_file", staple.to_str().unwrap()],
+    );
+    let facts = scan(
+        TEST_HOST,
+        stapling.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     assert!(facts.must_staple);
     let stapled = facts.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Good, "{stapled:?}");
@@ -448,19 +744,43 @@ fn must_staple_with_and_without_a_staple() {
 
     // The same staple is stale a week later (nextUpdate is one day after thisUpdate).
     let (not_before, _) = leaf_times(&leaf);
-    let later = scan(TEST_HOST, stapling.socket_addr(), CertOptions { online: false, ..options(Some(not_before + 7 * DAY)) });
+    let later = scan(
+        TEST_HOST,
+        stapling.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(Some(not_before + 7 * DAY))
+        },
+    );
     let stapled = later.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Error);
-    assert_eq!(stapled.reason.as_deref(), Some("stale: nextUpdate has passed"));
+    assert_eq!(
+        stapled.reason.as_deref(),
+        Some("stale: nextUpdate has passed")
+    );
 
     // A staple about another certificate is refused.
     let other = ca.issue(&LeafSpec::default());
     let foreign = ca.ocsp_response(&other);
-    let wrong = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", foreign.to_str().unwrap()]);
-    let facts = scan(TEST_HOST, wrong.socket_addr(), CertOptions { online: false, ..options(None) });
+    let wrong = serve(
+        &leaf,
+        &[&ca.intermediate_cert],
+        &["-status_file", foreign.to_str().unwrap()],
+    );
+    let facts = scan(
+        TEST_HOST,
+        wrong.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
     let stapled = facts.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Error);
-    assert_eq!(stapled.reason.as_deref(), Some("the response has no entry for this certificate (CertID mismatch)"));
+    assert_eq!(
+        stapled.reason.as_deref(),
+        Some("the response has no entry for this certificate (CertID mismatch)")
+    );
 }
 
 /// Hostile revocation and AIA endpoints: each fetch ends within its bound with a reason.
@@ -471,7 +791,11 @@ fn hostile_fetches_end_within_bounds() {
     hostile.route("/hang", Route::Hang);
     hostile.route("/loop", Route::RedirectLoop);
     hostile.route("/huge", Route::Huge(50 * 1024 * 1024));
-    let limits = FetchLimits { timeout: Duration::from_secs(2), max_bytes: 1024 * 1024, max_redirects: 3 };
+    let limits = FetchLimits {
+        timeout: Duration::from_secs(2),
+        max_bytes: 1024 * 1024,
+        max_redirects: 3,
+    };
     let cases = [
         ("/hang", "timeout after 2000 ms"),
         ("/loop", "too many redirects (limit 3)"),
@@ -488,12 +812,23 @@ fn hostile_fetches_end_within_bounds() {
         // The leaf alone: the intermediate must come through AIA, which is hostile too.
         let server = serve(&leaf, &[], &[]);
         let started = Instant::now();
-        let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { fetch_limits: limits, ..options(None) });
+        let facts = scan(
+            TEST_HOST,
+            server.socket_addr(),
+            CertOptions {
+                fetch_limits: limits,
+                ..options(None)
+            },
+        );
         let elapsed = started.elapsed();
         // AIA, then OCSP and CRL side by side: two fetch bounds, plus the sweep.
         assert!(elapsed < Duration::from_secs(20), "{path}: {elapsed:?}");
         assert_eq!(facts.ca_issuers_fetched.len(), 1, "{path}");
-        assert_eq!(facts.ca_issuers_fetched[0].error.as_deref(), Some(expected), "{path} (AIA)");
+        assert_eq!(
+            facts.ca_issuers_fetched[0].error.as_deref(),
+            Some(expected),
+            "{path} (AIA)"
+        );
         // The issuer stayed unknown, so OCSP and CRL answers could not be checked: the
         // fetches are not even made.
         let ocsp = facts.revocation.ocsp.as_ref().expect("ocsp");
@@ -504,10 +839,21 @@ fn hostile_fetches_end_within_bounds() {
     // With the issuer sent, OCSP and CRL fetches are made and bounded.
     for (path, expected) in cases {
         let url = hostile.url(path);
-        let leaf = ca.issue(&LeafSpec { ocsp_url: Some(url.clone()), crl_url: Some(url.clone()), ..LeafSpec::default() });
+        let leaf = ca.issue(&LeafSpec {
+            ocsp_url: Some(url.clone()),
+            crl_url: Some(url.clone()),
+            ..LeafSpec::default()
+        });
         let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
         let started = Instant::now();
-        let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { fetch_limits: limits, ..options(None) });
+        let facts = scan(
+            TEST_HOST,
+            server.socket_addr(),
+            CertOptions {
+                fetch_limits: limits,
+                ..options(None)
+            },
+        );
         let elapsed = started.elapsed();
         assert!(elapsed < Duration::from_secs(15), "{path}: {elapsed:?}");
         for check in [&facts.revocation.ocsp, &facts.revocation.crl] {
@@ -535,7 +881,10 @@ fn non_http_urls_are_not_fetched() {
     for check in [&facts.revocation.ocsp, &facts.revocation.crl] {
         let check = check.as_ref().expect("reported");
         assert_eq!(check.status, RevocationStatus::Error);
-        assert_eq!(check.reason.as_deref(), Some("not an http or https URL: not fetched"));
+        assert_eq!(
+            check.reason.as_deref(),
+            Some("not an http or https URL: not fetched")
+        );
     }
 }
 
@@ -548,13 +897,20 @@ fn analysis_runs_without_a_network_for_pem_input() {
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     let options = CertOptions {
-        stores: Arc::new(vec![TrustStore::mozilla(), TrustStore::from_pem_file(&pki.root_cert).unwrap()]),
+        stores: Arc::new(vec![
+            TrustStore::mozilla(),
+            TrustStore::from_pem_file(&pki.root_cert).unwrap(),
+        ]),
         online: false,
         ..CertOptions::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let facts = runtime.block_on(analyze(
-        CertInput { chain_pem: &chain, ocsp_staple_base64: None, name: "localhost" },
+        CertInput {
+            chain_pem: &chain,
+            ocsp_staple_base64: None,
+            name: "localhost",
+        },
         &options,
     ));
     assert!(facts.trust[&pki.root_cert.display().to_string()].trusted);
@@ -573,10 +929,28 @@ fn cli_ca_file_and_no_revocation() {
     let resolve = format!("{TEST_HOST}:{}:{}", server.port, server.addr);
     let target = format!("{TEST_HOST}:{}", server.port);
     let run = |extra: &[&str]| -> serde_json::Value {
-        let mut args = vec!["scan", target.as_str(), "--resolve", resolve.as_str(), "--ca-file", root.as_str(), "--json", "-", "--quiet"];
+        let mut args = vec![
+            "scan",
+            target.as_str(),
+            "--resolve",
+            resolve.as_str(),
+            "--ca-file",
+            root.as_str(),
+            "--json",
+            "-",
+            "--quiet",
+        ];
         args.extend(extra);
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postura"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).unwrap()
     };
     // The leaf alone: with fetches the intermediate comes through AIA and the path is trusted.

@@ -12,10 +12,17 @@ use libfuzzer_sys::fuzz_target;
 use postura::cert::{analyze, CertInput, CertOptions, TrustStore};
 
 fn split(data: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
-    let Some((&count, mut rest)) = data.split_first() else { return (Vec::new(), Vec::new()) };
+    let Some((&count, mut rest)) = data.split_first() else {
+        return (Vec::new(), Vec::new());
+    };
     let mut chain = Vec::new();
     for _ in 0..=(count % 4) {
-        let Some(length) = rest.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else { break };
+        let Some(length) = rest
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            break;
+        };
         let end = (2 + length).min(rest.len());
         chain.push(rest[2..end].to_vec());
         rest = &rest[end..];
@@ -26,12 +33,26 @@ fn split(data: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
 fuzz_target!(|data: &[u8]| {
     use base64::Engine as _;
     let (chain, staple) = split(data);
-    let chain_pem: Vec<String> = chain.iter().map(|der| postura::tls::sweep::pem("CERTIFICATE", der)).collect();
+    let chain_pem: Vec<String> = chain
+        .iter()
+        .map(|der| postura::tls::sweep::pem("CERTIFICATE", der))
+        .collect();
     let staple = base64::engine::general_purpose::STANDARD.encode(staple);
-    let options = CertOptions { stores: Arc::new(vec![TrustStore::mozilla()]), online: false, ..CertOptions::default() };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let options = CertOptions {
+        stores: Arc::new(vec![TrustStore::mozilla()]),
+        online: false,
+        ..CertOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(analyze(
-        CertInput { chain_pem: &chain_pem, ocsp_staple_base64: Some(&staple), name: "postura.test" },
+        CertInput {
+            chain_pem: &chain_pem,
+            ocsp_staple_base64: Some(&staple),
+            name: "postura.test",
+        },
         &options,
     ));
 });

@@ -21,7 +21,11 @@ pub struct FetchLimits {
 impl Default for FetchLimits {
     fn default() -> Self {
         // CRLs of large CAs reach a few MB; OCSP responses and certificates are a few KB.
-        FetchLimits { timeout: Duration::from_secs(10), max_bytes: 10 * 1024 * 1024, max_redirects: 3 }
+        FetchLimits {
+            timeout: Duration::from_secs(10),
+            max_bytes: 10 * 1024 * 1024,
+            max_redirects: 3,
+        }
     }
 }
 
@@ -43,10 +47,18 @@ impl Fetcher {
             .user_agent(concat!("postura/", env!("CARGO_PKG_VERSION")))
             .build();
         match built {
-            Ok(client) => Fetcher { client: Some(client), client_error: None, limits, count: AtomicU32::new(0) },
-            Err(error) => {
-                Fetcher { client: None, client_error: Some(error.to_string()), limits, count: AtomicU32::new(0) }
-            }
+            Ok(client) => Fetcher {
+                client: Some(client),
+                client_error: None,
+                limits,
+                count: AtomicU32::new(0),
+            },
+            Err(error) => Fetcher {
+                client: None,
+                client_error: Some(error.to_string()),
+                limits,
+                count: AtomicU32::new(0),
+            },
         }
     }
 
@@ -59,24 +71,46 @@ impl Fetcher {
         self.fetch(url, None).await
     }
 
-    pub async fn post(&self, url: &str, content_type: &str, body: Vec<u8>) -> (FetchRecord, Option<Vec<u8>>) {
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (FetchRecord, Option<Vec<u8>>) {
         self.fetch(url, Some((content_type, body))).await
     }
 
-    async fn fetch(&self, url: &str, post: Option<(&str, Vec<u8>)>) -> (FetchRecord, Option<Vec<u8>>) {
-        let failed = |error: String| (FetchRecord { url: url.to_string(), error: Some(error), bytes: 0 }, None);
+    async fn fetch(
+        &self,
+        url: &str,
+        post: Option<(&str, Vec<u8>)>,
+    ) -> (FetchRecord, Option<Vec<u8>>) {
+        let failed = |error: String| {
+            (
+                FetchRecord {
+                    url: url.to_string(),
+                    error: Some(error),
+                    bytes: 0,
+                },
+                None,
+            )
+        };
         let lower = url.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return failed("not an http or https URL: not fetched".into());
         }
         let Some(client) = &self.client else {
-            return failed(format!("no HTTP client: {}", self.client_error.clone().unwrap_or_default()));
+            return failed(format!(
+                "no HTTP client: {}",
+                self.client_error.clone().unwrap_or_default()
+            ));
         };
         self.count.fetch_add(1, Ordering::Relaxed);
         let request = match post {
-            Some((content_type, body)) => {
-                client.post(url).header(reqwest::header::CONTENT_TYPE, content_type).body(body)
-            }
+            Some((content_type, body)) => client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
             None => client.get(url),
         };
         let limits = self.limits;
@@ -86,7 +120,10 @@ impl Fetcher {
             if !status.is_success() {
                 return Err(format!("HTTP status {}", status.as_u16()));
             }
-            if response.content_length().is_some_and(|length| length > limits.max_bytes as u64) {
+            if response
+                .content_length()
+                .is_some_and(|length| length > limits.max_bytes as u64)
+            {
                 return Err(format!(
                     "body too large: {} bytes announced, limit {}",
                     response.content_length().unwrap_or_default(),
@@ -96,7 +133,10 @@ impl Fetcher {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, limits))? {
                 if body.len() + chunk.len() > limits.max_bytes {
-                    return Err(format!("body too large: over the {} byte limit", limits.max_bytes));
+                    return Err(format!(
+                        "body too large: over the {} byte limit",
+                        limits.max_bytes
+                    ));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -105,7 +145,14 @@ impl Fetcher {
         match tokio::time::timeout(limits.timeout, work).await {
             Err(_) => failed(format!("timeout after {} ms", limits.timeout.as_millis())),
             Ok(Err(error)) => failed(error),
-            Ok(Ok(body)) => (FetchRecord { url: url.to_string(), error: None, bytes: body.len() }, Some(body)),
+            Ok(Ok(body)) => (
+                FetchRecord {
+                    url: url.to_string(),
+                    error: None,
+                    bytes: body.len(),
+                },
+                Some(body),
+            ),
         }
     }
 }

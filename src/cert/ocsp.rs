@@ -22,7 +22,10 @@ pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// The DER OCSPRequest asking about `leaf` (issued by `issuer`).
 pub fn build_request(leaf: &ParsedCert, issuer: &ParsedCert) -> Vec<u8> {
-    let algorithm = der::sequence(&[&der::encode(der::TAG_OID, OID_SHA1), &der::encode(der::TAG_NULL, &[])]);
+    let algorithm = der::sequence(&[
+        &der::encode(der::TAG_OID, OID_SHA1),
+        &der::encode(der::TAG_NULL, &[]),
+    ]);
     let name_hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &leaf.issuer_raw);
     let key_hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &issuer.public_key);
     let cert_id = der::sequence(&[
@@ -59,7 +62,10 @@ fn error(reason: impl Into<String>) -> OcspOutcome {
 }
 
 fn strip_zeros(integer: &[u8]) -> &[u8] {
-    let start = integer.iter().position(|b| *b != 0).unwrap_or(integer.len());
+    let start = integer
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(integer.len());
     &integer[start..]
 }
 
@@ -101,17 +107,25 @@ fn rfc3339(seconds: i64) -> String {
 /// SCTs in an OCSP single extension (an OCTET STRING wrapping the TLS-encoded list).
 fn ocsp_scts(extensions: &Element<'_>) -> Vec<SctFact> {
     let mut found = Vec::new();
-    let Some(list) = extensions.reader().expect(der::TAG_SEQUENCE) else { return found };
+    let Some(list) = extensions.reader().expect(der::TAG_SEQUENCE) else {
+        return found;
+    };
     let mut reader = list.reader();
     while let Some(extension) = reader.next() {
         let mut fields = extension.reader();
-        let Some(oid) = fields.expect(der::TAG_OID) else { continue };
+        let Some(oid) = fields.expect(der::TAG_OID) else {
+            continue;
+        };
         if oid.content != OID_CT_OCSP_SCTS {
             continue;
         }
         let _critical = fields.optional(0x01);
-        let Some(outer) = fields.expect(der::TAG_OCTET_STRING) else { continue };
-        let Some(inner) = der::single(outer.content, der::TAG_OCTET_STRING) else { continue };
+        let Some(outer) = fields.expect(der::TAG_OCTET_STRING) else {
+            continue;
+        };
+        let Some(inner) = der::single(outer.content, der::TAG_OCTET_STRING) else {
+            continue;
+        };
         found.extend(tls_sct_list(inner.content, "ocsp"));
     }
     found
@@ -120,13 +134,18 @@ fn ocsp_scts(extensions: &Element<'_>) -> Vec<SctFact> {
 /// Parses a TLS-encoded SignedCertificateTimestampList (RFC 6962 §3.3): log ids and timestamps.
 pub fn tls_sct_list(bytes: &[u8], source: &str) -> Vec<SctFact> {
     let mut found = Vec::new();
-    let Some(total) = bytes.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+    let Some(total) = bytes
+        .get(..2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
         return found;
     };
     let mut rest = bytes.get(2..2 + total).unwrap_or_default();
     while rest.len() >= 2 {
         let length = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        let Some(sct) = rest.get(2..2 + length) else { break };
+        let Some(sct) = rest.get(2..2 + length) else {
+            break;
+        };
         rest = &rest[2 + length..];
         // version (1) | log id (32) | timestamp (8) | …
         if let (Some(log_id), Some(stamp)) = (sct.get(1..33), sct.get(33..41)) {
@@ -144,7 +163,12 @@ pub fn tls_sct_list(bytes: &[u8], source: &str) -> Vec<SctFact> {
 }
 
 /// Parses and validates an OCSPResponse about `leaf` at time `now` (Unix seconds).
-pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, now: i64) -> OcspOutcome {
+pub fn validate_response(
+    bytes: &[u8],
+    leaf: &ParsedCert,
+    issuer: &ParsedCert,
+    now: i64,
+) -> OcspOutcome {
     let Some(response) = der::single(bytes, der::TAG_SEQUENCE) else {
         return error("malformed OCSP response (not one DER SEQUENCE)");
     };
@@ -154,7 +178,12 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
     };
     match status.content {
         [0] => {}
-        [code] => return error(format!("responder answered {}", responder_status_name(*code))),
+        [code] => {
+            return error(format!(
+                "responder answered {}",
+                responder_status_name(*code)
+            ))
+        }
         _ => return error("malformed OCSP response (bad responseStatus)"),
     }
     let basic = (|| {
@@ -181,7 +210,11 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
     let Some((tbs, algorithm_oid, signature, certs)) = parsed else {
         return error("malformed BasicOCSPResponse");
     };
-    let Some(signature_bits) = signature.content.split_first().filter(|(unused, _)| **unused == 0).map(|(_, s)| s)
+    let Some(signature_bits) = signature
+        .content
+        .split_first()
+        .filter(|(unused, _)| **unused == 0)
+        .map(|(_, s)| s)
     else {
         return error("malformed OCSP signature");
     };
@@ -206,7 +239,9 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
     let mut signer_problem = None;
     match by(issuer) {
         SignatureCheck::Valid => signer = Some("issuer"),
-        SignatureCheck::Unsupported(what) => signer_problem = Some(format!("signature algorithm not checkable: {what}")),
+        SignatureCheck::Unsupported(what) => {
+            signer_problem = Some(format!("signature algorithm not checkable: {what}"))
+        }
         SignatureCheck::Invalid => {}
     }
     if signer.is_none() {
@@ -228,11 +263,20 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
                 continue;
             }
             if !candidate.issued_by(issuer) {
-                signer_problem = Some(format!("signed by {}, which the issuer did not sign", candidate.subject));
+                signer_problem = Some(format!(
+                    "signed by {}, which the issuer did not sign",
+                    candidate.subject
+                ));
             } else if !candidate.ocsp_signing {
-                signer_problem = Some(format!("signed by {}, which lacks the OCSPSigning EKU", candidate.subject));
+                signer_problem = Some(format!(
+                    "signed by {}, which lacks the OCSPSigning EKU",
+                    candidate.subject
+                ));
             } else if now < candidate.not_before || now > candidate.not_after {
-                signer_problem = Some(format!("signed by {}, outside its validity", candidate.subject));
+                signer_problem = Some(format!(
+                    "signed by {}, outside its validity",
+                    candidate.subject
+                ));
             } else {
                 signer = Some("delegated");
                 break;
@@ -249,24 +293,36 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
     let responder = data.next();
     let produced = data.expect(der::TAG_GENERALIZED_TIME);
     let responses = data.expect(der::TAG_SEQUENCE);
-    let (Some(_responder), Some(_produced), Some(responses)) = (responder, produced, responses) else {
+    let (Some(_responder), Some(_produced), Some(responses)) = (responder, produced, responses)
+    else {
         return error("malformed OCSP ResponseData");
     };
     let mut list = responses.reader();
     while let Some(single) = list.next() {
         let mut fields = single.reader();
-        let Some(cert_id) = fields.expect(der::TAG_SEQUENCE) else { continue };
+        let Some(cert_id) = fields.expect(der::TAG_SEQUENCE) else {
+            continue;
+        };
         if cert_id_matches(&cert_id, leaf, issuer) != Some(true) {
             continue;
         }
-        let Some(cert_status) = fields.next() else { return error("malformed SingleResponse") };
-        let this_update = fields.expect(der::TAG_GENERALIZED_TIME).and_then(|t| der::generalized_time(&t));
+        let Some(cert_status) = fields.next() else {
+            return error("malformed SingleResponse");
+        };
+        let this_update = fields
+            .expect(der::TAG_GENERALIZED_TIME)
+            .and_then(|t| der::generalized_time(&t));
         let next_update = fields
             .optional(der::context(0))
             .and_then(|wrapper| wrapper.reader().expect(der::TAG_GENERALIZED_TIME))
             .and_then(|t| der::generalized_time(&t));
-        let scts = fields.optional(der::context(1)).map(|e| ocsp_scts(&e)).unwrap_or_default();
-        let Some(this_update) = this_update else { return error("malformed thisUpdate") };
+        let scts = fields
+            .optional(der::context(1))
+            .map(|e| ocsp_scts(&e))
+            .unwrap_or_default();
+        let Some(this_update) = this_update else {
+            return error("malformed thisUpdate");
+        };
         let mut check = RevocationCheck {
             status: RevocationStatus::Error,
             reason: None,
@@ -289,8 +345,10 @@ pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, n
             0xa1 => {
                 check.status = RevocationStatus::Revoked;
                 let mut info = cert_status.reader();
-                check.revocation_time =
-                    info.expect(der::TAG_GENERALIZED_TIME).and_then(|t| der::generalized_time(&t)).map(rfc3339);
+                check.revocation_time = info
+                    .expect(der::TAG_GENERALIZED_TIME)
+                    .and_then(|t| der::generalized_time(&t))
+                    .map(rfc3339);
                 check.reason = info
                     .optional(der::context(0))
                     .and_then(|wrapper| wrapper.reader().expect(der::TAG_ENUMERATED))
@@ -321,7 +379,13 @@ fn asn1_oid_text(content: &[u8]) -> Option<String> {
             value = 0;
         }
     }
-    Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
+    Some(
+        parts
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 #[cfg(test)]
@@ -330,8 +394,14 @@ mod tests {
 
     #[test]
     fn oid_text() {
-        assert_eq!(asn1_oid_text(OID_OCSP_BASIC).as_deref(), Some("1.3.6.1.5.5.7.48.1.1"));
-        assert_eq!(asn1_oid_text(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]).as_deref(), Some("1.2.840.113549.1.1.11"));
+        assert_eq!(
+            asn1_oid_text(OID_OCSP_BASIC).as_deref(),
+            Some("1.3.6.1.5.5.7.48.1.1")
+        );
+        assert_eq!(
+            asn1_oid_text(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]).as_deref(),
+            Some("1.2.840.113549.1.1.11")
+        );
     }
 
     #[test]

@@ -229,9 +229,24 @@ impl TestCa {
         openssl(
             &d,
             &[
-                "req", "-x509", "-config", s(&cnf), "-extensions", "root", "-newkey", "rsa:2048",
-                "-nodes", "-keyout", s(&root_key), "-out", s(&root_cert), "-subj",
-                "/O=Postura Test/CN=Postura Revocation Root CA", "-days", "3650", "-sha256",
+                "req",
+                "-x509",
+                "-config",
+                s(&cnf),
+                "-extensions",
+                "root",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                s(&root_key),
+                "-out",
+                s(&root_cert),
+                "-subj",
+                "/O=Postura Test/CN=Postura Revocation Root CA",
+                "-days",
+                "3650",
+                "-sha256",
             ],
         );
         let sign_ca = |name: &str, key_spec: &str, subject: &str| -> PathBuf {
@@ -241,16 +256,43 @@ impl TestCa {
             openssl(
                 &d,
                 &[
-                    "req", "-new", "-config", s(&cnf), "-newkey", key_spec, "-nodes", "-keyout",
-                    s(&key), "-out", s(&csr), "-subj", subject,
+                    "req",
+                    "-new",
+                    "-config",
+                    s(&cnf),
+                    "-newkey",
+                    key_spec,
+                    "-nodes",
+                    "-keyout",
+                    s(&key),
+                    "-out",
+                    s(&csr),
+                    "-subj",
+                    subject,
                 ],
             );
             openssl(
                 &d,
                 &[
-                    "x509", "-req", "-in", s(&csr), "-CA", s(&root_cert), "-CAkey", s(&root_key),
-                    "-set_serial", &format!("{}", rand::random::<u32>() | 1), "-days", "3650",
-                    "-sha256", "-extfile", s(&cnf), "-extensions", "inter", "-out", s(&cert),
+                    "x509",
+                    "-req",
+                    "-in",
+                    s(&csr),
+                    "-CA",
+                    s(&root_cert),
+                    "-CAkey",
+                    s(&root_key),
+                    "-set_serial",
+                    &format!("{}", rand::random::<u32>() | 1),
+                    "-days",
+                    "3650",
+                    "-sha256",
+                    "-extfile",
+                    s(&cnf),
+                    "-extensions",
+                    "inter",
+                    "-out",
+                    s(&cert),
                 ],
             );
             cert
@@ -260,8 +302,11 @@ impl TestCa {
             "rsa:2048",
             "/O=Postura Test/CN=Postura Revocation Intermediate CA",
         );
-        let weak_intermediate_cert =
-            sign_ca("weak", "rsa:1024", "/O=Postura Test/CN=Postura Weak 1024 Intermediate CA");
+        let weak_intermediate_cert = sign_ca(
+            "weak",
+            "rsa:1024",
+            "/O=Postura Test/CN=Postura Weak 1024 Intermediate CA",
+        );
         // The delegated OCSP signer, issued by the intermediate through its database.
         let ocsp_key = d.join("ocsp.key");
         let ocsp_csr = d.join("ocsp.csr");
@@ -269,19 +314,48 @@ impl TestCa {
         openssl(
             &d,
             &[
-                "req", "-new", "-config", s(&cnf), "-newkey", "rsa:2048", "-nodes", "-keyout",
-                s(&ocsp_key), "-out", s(&ocsp_csr), "-subj", "/O=Postura Test/CN=Postura OCSP Responder",
+                "req",
+                "-new",
+                "-config",
+                s(&cnf),
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                s(&ocsp_key),
+                "-out",
+                s(&ocsp_csr),
+                "-subj",
+                "/O=Postura Test/CN=Postura OCSP Responder",
             ],
         );
         openssl(
             &d,
             &[
-                "ca", "-config", s(&cnf), "-name", "ca_inter", "-batch", "-notext", "-in", s(&ocsp_csr),
-                "-out", s(&ocsp_cert), "-extfile", s(&cnf), "-extensions", "ocsp_signer", "-days", "3650",
+                "ca",
+                "-config",
+                s(&cnf),
+                "-name",
+                "ca_inter",
+                "-batch",
+                "-notext",
+                "-in",
+                s(&ocsp_csr),
+                "-out",
+                s(&ocsp_cert),
+                "-extfile",
+                s(&cnf),
+                "-extensions",
+                "ocsp_signer",
+                "-days",
+                "3650",
             ],
         );
         let http = HttpServer::start();
-        let der = openssl(&d, &["x509", "-in", s(&intermediate_cert), "-outform", "DER"]);
+        let der = openssl(
+            &d,
+            &["x509", "-in", s(&intermediate_cert), "-outform", "DER"],
+        );
         http.route("/intermediate.der", Route::Body(der));
         let ca = TestCa {
             dir,
@@ -314,7 +388,19 @@ impl TestCa {
     fn publish_crl(&self) {
         let d = self.dir();
         let pem = d.join("intermediate.crl.pem");
-        openssl(d, &["ca", "-config", s(&self.cnf), "-name", "ca_inter", "-gencrl", "-out", s(&pem)]);
+        openssl(
+            d,
+            &[
+                "ca",
+                "-config",
+                s(&self.cnf),
+                "-name",
+                "ca_inter",
+                "-gencrl",
+                "-out",
+                s(&pem),
+            ],
+        );
         let der = openssl(d, &["crl", "-in", s(&pem), "-outform", "DER"]);
         self.http.route("/intermediate.crl", Route::Body(der));
     }
@@ -357,9 +443,15 @@ impl TestCa {
         // Not `wait_ready`: a TCP connect-and-close probe wedges `openssl ocsp` 3.0 for good
         // (every later request times out). Wait for its banner instead.
         let started = std::time::Instant::now();
-        while !process.stderr().contains("waiting for OCSP client connections") {
+        while !process
+            .stderr()
+            .contains("waiting for OCSP client connections")
+        {
             if let Some(status) = process.exited() {
-                panic!("harness: openssl ocsp exited with {status}\n{}", process.diagnostics());
+                panic!(
+                    "harness: openssl ocsp exited with {status}\n{}",
+                    process.diagnostics()
+                );
             }
             if started.elapsed() > super::process::READY_LIMIT {
                 panic!("harness: openssl ocsp not ready\n{}", process.diagnostics());
@@ -433,9 +525,14 @@ impl TestCa {
         let subject = format!(
             "/OU=leaf {}/CN={}",
             *counter,
-            spec.names.first().map(String::as_str).unwrap_or("postura leaf")
+            spec.names
+                .first()
+                .map(String::as_str)
+                .unwrap_or("postura leaf")
         );
-        let mut req: Vec<String> = ["req", "-new", "-config", cnf, "-nodes"].map(String::from).to_vec();
+        let mut req: Vec<String> = ["req", "-new", "-config", cnf, "-nodes"]
+            .map(String::from)
+            .to_vec();
         if spec.key == "ec" {
             req.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"].map(String::from));
         } else {
@@ -455,7 +552,9 @@ impl TestCa {
         let digest = format!("-{}", spec.digest);
         if spec.issuer == Issuer::SelfSigned {
             let mut args = req.clone();
-            args.extend(["-x509", "-out", s(&cert), "-extensions", "leaf", "-config"].map(String::from));
+            args.extend(
+                ["-x509", "-out", s(&cert), "-extensions", "leaf", "-config"].map(String::from),
+            );
             // req -x509 takes its extensions from a config: the leaf section lives in ext.cnf,
             // appended to a copy of the CA config.
             let combined = sub.join("req.cnf");
@@ -468,7 +567,9 @@ impl TestCa {
             args.push(digest);
             match spec.validity {
                 Validity::Days(days) => args.extend(["-days".to_string(), days.to_string()]),
-                Validity::Offsets { .. } => panic!("harness: self-signed leaves take Validity::Days"),
+                Validity::Offsets { .. } => {
+                    panic!("harness: self-signed leaves take Validity::Days")
+                }
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             openssl(&sub, &refs);
@@ -476,10 +577,29 @@ impl TestCa {
             req.extend(["-out", s(&csr)].map(String::from));
             let refs: Vec<&str> = req.iter().map(String::as_str).collect();
             openssl(&sub, &refs);
-            let section = if spec.issuer == Issuer::Intermediate { "ca_inter" } else { "ca_weak" };
+            let section = if spec.issuer == Issuer::Intermediate {
+                "ca_inter"
+            } else {
+                "ca_weak"
+            };
             let mut args: Vec<String> = [
-                "ca", "-config", cnf, "-name", section, "-batch", "-notext", "-in", s(&csr), "-out",
-                s(&cert), "-extfile", s(&ext), "-extensions", "leaf", "-md", &spec.digest,
+                "ca",
+                "-config",
+                cnf,
+                "-name",
+                section,
+                "-batch",
+                "-notext",
+                "-in",
+                s(&csr),
+                "-out",
+                s(&cert),
+                "-extfile",
+                s(&ext),
+                "-extensions",
+                "leaf",
+                "-md",
+                &spec.digest,
             ]
             .map(String::from)
             .to_vec();
@@ -487,7 +607,11 @@ impl TestCa {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             openssl(&sub, &refs);
         }
-        IssuedLeaf { cert, key, dir: sub }
+        IssuedLeaf {
+            cert,
+            key,
+            dir: sub,
+        }
     }
 
     /// Revokes a leaf of the intermediate (keyCompromise) and republishes the CRL.
@@ -497,8 +621,15 @@ impl TestCa {
             openssl(
                 self.dir(),
                 &[
-                    "ca", "-config", s(&self.cnf), "-name", "ca_inter", "-revoke", s(&leaf.cert),
-                    "-crl_reason", "keyCompromise",
+                    "ca",
+                    "-config",
+                    s(&self.cnf),
+                    "-name",
+                    "ca_inter",
+                    "-revoke",
+                    s(&leaf.cert),
+                    "-crl_reason",
+                    "keyCompromise",
                 ],
             );
             self.publish_crl();
@@ -513,17 +644,35 @@ impl TestCa {
         openssl(
             &leaf.dir,
             &[
-                "ocsp", "-issuer", s(&self.intermediate_cert), "-cert", s(&leaf.cert), "-no_nonce",
-                "-reqout", s(&request),
+                "ocsp",
+                "-issuer",
+                s(&self.intermediate_cert),
+                "-cert",
+                s(&leaf.cert),
+                "-no_nonce",
+                "-reqout",
+                s(&request),
             ],
         );
         let _guard = self.lock.lock().unwrap();
         openssl(
             &leaf.dir,
             &[
-                "ocsp", "-index", s(&self.dir().join("inter").join("index.txt")), "-CA",
-                s(&self.intermediate_cert), "-rsigner", s(&self.ocsp_cert), "-rkey", s(&self.ocsp_key),
-                "-ndays", "1", "-reqin", s(&request), "-respout", s(&response),
+                "ocsp",
+                "-index",
+                s(&self.dir().join("inter").join("index.txt")),
+                "-CA",
+                s(&self.intermediate_cert),
+                "-rsigner",
+                s(&self.ocsp_cert),
+                "-rkey",
+                s(&self.ocsp_key),
+                "-ndays",
+                "1",
+                "-reqin",
+                s(&request),
+                "-respout",
+                s(&response),
             ],
         );
         response
@@ -531,7 +680,9 @@ impl TestCa {
 
     /// Concatenates PEM files into one chain file next to the first.
     pub fn chain_file(&self, name: &str, parts: &[&Path]) -> PathBuf {
-        let path = self.dir().join(format!("{name}-{}.pem", rand::random::<u32>()));
+        let path = self
+            .dir()
+            .join(format!("{name}-{}.pem", rand::random::<u32>()));
         let mut text = Vec::new();
         for part in parts {
             text.extend(std::fs::read(part).expect("harness: read chain part"));
@@ -543,4 +694,3 @@ impl TestCa {
 
 /// Seconds in a day, for validity offsets.
 pub const DAY: i64 = 86_400;
-

@@ -47,7 +47,9 @@ impl HttpServer {
     pub fn start() -> HttpServer {
         let endpoint = alloc_endpoint();
         let listener = TcpListener::bind(endpoint).expect("harness: bind HTTP server");
-        listener.set_nonblocking(true).expect("harness: nonblocking");
+        listener
+            .set_nonblocking(true)
+            .expect("harness: nonblocking");
         let addr = listener.local_addr().expect("harness: local addr");
         let state = Arc::new(State::default());
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
@@ -135,19 +137,21 @@ fn serve(mut stream: TcpStream, state: &State, addr: SocketAddr) {
         }
     }
     state.requests.fetch_add(1, Ordering::SeqCst);
-    let path = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
     let route = state.routes.lock().unwrap().get(&path).cloned();
     match route {
         None => {
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
         }
         Some(Route::Body(body)) => {
             let _ = stream.write_all(
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes(),
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
             );
             let _ = stream.write_all(&body);
         }
