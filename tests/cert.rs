@@ -977,3 +977,75 @@ fn cli_ca_file_and_no_revocation() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("CA file /nonexistent/ca.pem"));
 }
+
+/// A leaf without subjectAltName matches only through its CN, and says so.
+#[test]
+fn common_name_only_leaf() {
+    let ca = TestCa::shared();
+    let leaf = ca.issue(&LeafSpec {
+        san: false,
+        ..LeafSpec::default()
+    });
+    let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
+    assert!(!facts.san_present);
+    assert!(facts.san_dns.is_empty());
+    assert_eq!(facts.common_names, vec![TEST_HOST.to_string()]);
+    assert!(facts.hostname_match);
+    assert_eq!(facts.hostname_match_via.as_deref(), Some("common_name"));
+    // webpki ignores the CN; the path itself is still valid.
+    assert!(facts.trust[&root_store()].trusted);
+}
+
+/// The TLS encoding (RFC 6962 §3.3) of one SCT with an empty signature.
+fn sct(log_byte: u8, millis: u64) -> Vec<u8> {
+    let mut body = vec![0u8];
+    body.extend([log_byte; 32]);
+    body.extend(millis.to_be_bytes());
+    body.extend([0, 0]); // no extensions
+    body.extend([4, 3, 0, 2, 0xab, 0xcd]); // sha256/ecdsa, 2 signature bytes
+    let mut out = (body.len() as u16).to_be_bytes().to_vec();
+    out.extend(body);
+    out
+}
+
+/// SCTs embedded in the leaf (precertificate SCT list extension) are counted and listed.
+#[test]
+fn embedded_scts_are_listed() {
+    use base64::Engine as _;
+    let ca = TestCa::shared();
+    let mut list = sct(0x11, 1_767_225_600_000);
+    list.extend(sct(0x22, 1_767_225_601_500));
+    let mut tls_list = (list.len() as u16).to_be_bytes().to_vec();
+    tls_list.extend(list);
+    let mut octets = vec![0x04, tls_list.len() as u8];
+    octets.extend(&tls_list);
+    let hex: String = octets.iter().map(|b| format!("{b:02X}")).collect();
+    let leaf = ca.issue(&LeafSpec {
+        extra_extensions: vec![format!("1.3.6.1.4.1.11129.2.4.2 = DER:{hex}")],
+        ..LeafSpec::default()
+    });
+    let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
+    let facts = scan(
+        TEST_HOST,
+        server.socket_addr(),
+        CertOptions {
+            online: false,
+            ..options(None)
+        },
+    );
+    assert_eq!(facts.sct_count, 2);
+    let base64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(facts.scts[0].source, "certificate");
+    assert_eq!(facts.scts[0].log_id, base64.encode([0x11; 32]));
+    assert_eq!(facts.scts[0].timestamp, "2026-01-01T00:00:00Z");
+    assert_eq!(facts.scts[1].log_id, base64.encode([0x22; 32]));
+    assert_eq!(facts.scts[1].timestamp, "2026-01-01T00:00:01Z");
+}

@@ -65,6 +65,11 @@ pub struct LeafSpec {
     pub digest: String,
     pub validity: Validity,
     pub must_staple: bool,
+    /// Put the names in a subjectAltName (false: only in the subject CN, as legacy leaves do).
+    pub san: bool,
+    /// Extra lines for the leaf's extension section, e.g. a raw
+    /// `1.3.6.1.4.1.11129.2.4.2 = DER:…` (embedded SCT list).
+    pub extra_extensions: Vec<String>,
     pub issuer: Issuer,
     /// OCSP responder URL (none by default: see [`TestCa::responder_endpoint`]).
     pub ocsp_url: Option<String>,
@@ -82,6 +87,8 @@ impl Default for LeafSpec {
             digest: "sha256".into(),
             validity: Validity::Days(90),
             must_staple: false,
+            san: true,
+            extra_extensions: Vec::new(),
             issuer: Issuer::Intermediate,
             ocsp_url: None,
             crl_url: None,
@@ -482,7 +489,7 @@ impl TestCa {
             "[leaf]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = {key_usage}\n\
              extendedKeyUsage = serverAuth\nsubjectKeyIdentifier = hash\n"
         );
-        if !san.is_empty() {
+        if spec.san && !san.is_empty() {
             extensions.push_str(&format!("subjectAltName = {}\n", san.join(",")));
         }
         if spec.issuer != Issuer::SelfSigned {
@@ -517,6 +524,10 @@ impl TestCa {
         }
         if spec.must_staple {
             extensions.push_str("tlsfeature = status_request\n");
+        }
+        for line in &spec.extra_extensions {
+            extensions.push_str(line);
+            extensions.push('\n');
         }
         std::fs::write(&ext, extensions).expect("harness: write ext");
         let cnf = s(&self.cnf);
