@@ -116,6 +116,14 @@ pub struct ScanArgs {
     /// Scan every IPv4 and IPv6 address of each name, not just the first.
     #[arg(long)]
     pub all_addresses: bool,
+    /// A PEM bundle of extra trust anchors (a national or private PKI), judged as its own trust
+    /// store beside Mozilla's (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Make no revocation or AIA fetches (OCSP, CRL, caIssuers): for scans that must not phone
+    /// out. Stapled OCSP responses are still validated.
+    #[arg(long)]
+    pub no_revocation: bool,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -239,7 +247,18 @@ fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
+    let profile = args.profile.as_ref().map(|path| Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))).transpose()?;
+    let mut stores = vec![crate::cert::TrustStore::mozilla()];
+    let profile_ca_files = profile.iter().flat_map(|p| p.ca_files.iter());
+    for path in profile_ca_files.chain(&args.ca_file) {
+        stores.push(crate::cert::TrustStore::from_pem_file(path)?);
+    }
     let options = ScanOptions {
+        cert: crate::cert::CertOptions {
+            stores: std::sync::Arc::new(stores),
+            online: !args.no_revocation,
+            ..Default::default()
+        },
         concurrency: args.concurrency as usize,
         per_host: args.per_host as usize,
         timeout: seconds("timeout", args.timeout)?,
@@ -257,9 +276,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut profile_policy = None;
     let mut exceptions = Vec::new();
     let mut sector_weights = std::collections::BTreeMap::new();
-    if let Some(path) = &args.profile {
-        let profile = Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (profile_specs, skipped) = specs_from_profile(&profile);
+    if let (Some(path), Some(profile)) = (&args.profile, &profile) {
+        let (profile_specs, skipped) = specs_from_profile(profile);
         for note in skipped {
             if !args.quiet {
                 eprintln!("postura: {note}");

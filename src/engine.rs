@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
+use crate::cert::{analyze, CertInput, CertOptions, CertificateFacts};
 use crate::facts::{TargetResult, TlsFacts};
 use crate::net::{Connector, HostLimiter};
 use crate::profile::Scope;
@@ -28,6 +29,8 @@ pub struct ScanOptions {
     pub deadline: Duration,
     /// Scan every address of a name (IPv4 and IPv6) instead of the first.
     pub all_addresses: bool,
+    /// Certificate analysis: trust stores, whether to fetch (AIA, OCSP, CRL), the clock.
+    pub cert: CertOptions,
 }
 
 impl Default for ScanOptions {
@@ -38,6 +41,7 @@ impl Default for ScanOptions {
             timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(300),
             all_addresses: false,
+            cert: CertOptions::default(),
         }
     }
 }
@@ -125,6 +129,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         started_at,
         duration_ms: 0,
         tls: None,
+        certificate: None,
         http: None,
         findings: Vec::new(),
         grade: None,
@@ -147,6 +152,24 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
             result.error = Some("target deadline exceeded".into());
             result.tls = Some(TlsFacts { connections: connector.connections(), ..TlsFacts::default() });
         }
+    }
+    if let Some(tls) = result.tls.as_ref().filter(|tls| !tls.chain_pem.is_empty()) {
+        let input = CertInput {
+            chain_pem: &tls.chain_pem,
+            ocsp_staple_base64: tls.ocsp_staple_base64.as_deref(),
+            name: &job.spec.host,
+        };
+        // Fetches are bounded one by one; this bounds their sum (AIA hops, then OCSP and CRL
+        // side by side).
+        let budget = options.cert.fetch_limits.timeout * 6 + Duration::from_secs(2);
+        result.certificate = Some(match tokio::time::timeout(budget, analyze(input, &options.cert)).await {
+            Ok(facts) => facts,
+            Err(_) => CertificateFacts {
+                error: Some("certificate analysis exceeded its time budget".into()),
+                checked_name: job.spec.host.clone(),
+                ..CertificateFacts::default()
+            },
+        });
     }
     // HTTP facts for web endpoints, within what is left of the target's deadline.
     if job.spec.service == "https" && result.error.is_none() {

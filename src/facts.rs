@@ -59,6 +59,8 @@ pub struct TargetResult {
     pub started_at: String,
     pub duration_ms: u64,
     pub tls: Option<TlsFacts>,
+    /// The certificate chain's analysis (null when no certificate was received).
+    pub certificate: Option<crate::cert::CertificateFacts>,
     /// HTTP facts for `https` endpoints (HSTS, redirect from http://).
     pub http: Option<crate::web::HttpFacts>,
     /// Check verdicts (empty when checks were not run).

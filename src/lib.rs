@@ -3,6 +3,7 @@
 //! reports in later stages). Probes gather facts and never judge them.
 
 pub mod checks;
+pub mod cert;
 pub mod cli;
 pub mod engine;
 pub mod facts;

@@ -35,6 +35,9 @@ pub struct Profile {
     pub country_name: String,
     /// Name of the policy baseline (`profiles/policies/<name>.toml`), if given.
     pub policy: Option<String>,
+    /// CA bundles (PEM) of the country's own PKI, judged as trust stores beside Mozilla's;
+    /// resolved against the profile's directory.
+    pub ca_files: Vec<PathBuf>,
     pub endpoints: Vec<Endpoint>,
     /// Zones for DNS and mail hygiene (used by later DNS work).
     pub domains: Vec<Domain>,

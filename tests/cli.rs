@@ -20,7 +20,7 @@ fn help_lists_the_scan_options() {
     let output = postura(&["scan", "--help"]);
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--profile", "--resolve", "--json", "--concurrency", "--per-host", "--timeout", "--deadline", "--all-addresses", "--quiet"] {
+    for flag in ["--profile", "--resolve", "--json", "--concurrency", "--per-host", "--timeout", "--deadline", "--all-addresses", "--ca-file", "--no-revocation", "--quiet"] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }

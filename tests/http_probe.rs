@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use postura::cert::{CertOptions, TrustStore};
 use postura::checks::catalog::Catalog;
 use postura::checks::model::Status;
 use postura::checks::policy::Policy;
@@ -25,7 +26,10 @@ fn scan_https(address: std::net::SocketAddr) -> ScanReport {
         operator: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let options = ScanOptions { timeout: Duration::from_secs(5), ..Default::default() };
+    // The lab's root is this country's declared CA.
+    let stores = vec![TrustStore::mozilla(), TrustStore::from_pem_file(&Pki::shared().root_cert).unwrap()];
+    let cert = CertOptions { stores: std::sync::Arc::new(stores), ..Default::default() };
+    let options = ScanOptions { timeout: Duration::from_secs(5), cert, ..Default::default() };
     let targets = runtime.block_on(run(vec![spec], &options, None, |_| {}));
     let mut report = ScanReport {
         schema_version: 1,
@@ -68,10 +72,12 @@ fn hsts_and_redirect_are_seen_and_earn_a_plus() {
     for check in ["http.hsts.missing", "http.hsts.short", "http.redirect.missing"] {
         assert_eq!(status(&report, check), Status::Pass, "{check}");
     }
-    // Protocol 100, key exchange 100 (X25519 and P-256/P-384 only), cipher (128 → 80, 256 → 100)
-    // → 90: 0.3·100 + 0.3·100 + 0.4·90 = 96 → A; no cap and HSTS ≥ 6 months → A+.
+    // Protocol 100; key exchange 90 (X25519/P-256/P-384 give 100, the RSA-2048 certificate key
+    // 2048–4095 bits → 90); cipher (128 → 80, 256 → 100) → 90: 0.3·100 + 0.3·90 + 0.4·90 = 93
+    // → A; trusted chain, no cap, HSTS ≥ 6 months → A+.
     let grade = report.targets[0].grade.as_ref().unwrap();
-    assert_eq!((grade.grade.as_str(), grade.score), ("A+", 96), "{grade:?}");
+    assert_eq!((grade.grade.as_str(), grade.score), ("A+", 93), "{grade:?}");
+    assert!(grade.missing.is_empty(), "{grade:?}");
 }
 
 #[test]

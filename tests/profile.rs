@@ -1196,3 +1196,31 @@ fn exceptions_and_weights_are_validated_with_locations() {
     let error = Profile::parse(&negative, Path::new("p.toml")).unwrap_err().to_string();
     assert!(error.contains("p.toml:12:") && error.contains("weights.regulator"), "{error}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// country.ca_files
+
+#[test]
+fn ca_files_are_resolved_against_the_profile_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("national.pem"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    let text = "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\nca_files = [\"national.pem\", \"missing.pem\"]\n\
+                [scope]\nnames = [\"example.uy\"]\n[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n";
+    let path = dir.path().join("uy.toml");
+    std::fs::write(&path, text).unwrap();
+    let errors = match Profile::load(&path) {
+        Ok(p) => panic!("missing CA file accepted: {p:?}"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(error_count(&errors), 1, "{errors}");
+    assert_block(
+        &errors,
+        &path.display().to_string(),
+        (5, 29),
+        &["`country.ca_files` entry \"missing.pem\"", "is not a readable file"],
+        &["relative to the profile file"],
+    );
+    std::fs::write(&path, text.replace(", \"missing.pem\"", "")).unwrap();
+    let profile = Profile::load(&path).unwrap();
+    assert_eq!(profile.ca_files, vec![dir.path().join("national.pem")]);
+}

@@ -381,6 +381,7 @@ fn macro_variables(source: &str) -> BTreeSet<String> {
 const BUILTIN: &[(&str, &str)] = &[
     ("checks/tls.toml", include_str!("../../checks/tls.toml")),
     ("checks/http.toml", include_str!("../../checks/http.toml")),
+    ("checks/cert.toml", include_str!("../../checks/cert.toml")),
 ];
 
 /// The catalog: every check by id.

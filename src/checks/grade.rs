@@ -164,7 +164,10 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&Value>, hsts_max_age: Op
     }
     if let Some(c) = certificate {
         let flag = |name: &str| c.get(name).and_then(Value::as_bool);
-        if flag("trusted") == Some(false) {
+        // Trusted by any store: Mozilla's, or a national CA bundle the country declared.
+        let trusted_somewhere = flag("trusted") == Some(true)
+            || c.get("trust").and_then(Value::as_object).is_some_and(|t| t.values().any(|v| v.get("trusted").and_then(Value::as_bool) == Some(true)));
+        if flag("trusted").is_some() && !trusted_somewhere {
             cap("T", "certificate not trusted");
         }
         if flag("expired") == Some(true) {

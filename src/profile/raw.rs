@@ -52,6 +52,8 @@ pub(super) struct RawCountry {
     pub code: Spanned<String>,
     pub name: Spanned<String>,
     pub policy: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ca_files: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +186,11 @@ pub(super) const TABLES: &[Table] = &[
                 "policy",
                 "a string naming a file of profiles/policies/ without .toml",
                 "policy = \"mozilla-intermediate\"",
+            ),
+            key(
+                "ca_files",
+                "an array of paths (relative to the profile) of PEM CA bundles",
+                "ca_files = [\"uy-national-root.pem\"]",
             ),
         ],
     },

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_spanned::Spanned;
 
@@ -41,6 +41,7 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
     let country_code = v.country_code(&raw.country.code);
     let country_name = v.non_empty(&raw.country.name, "country.name", "name = \"Uruguay\"");
     let policy = raw.country.policy.as_ref().and_then(|p| v.policy(p));
+    let ca_files: Vec<PathBuf> = raw.country.ca_files.iter().filter_map(|f| v.ca_file(f, source)).collect();
     let scope = v.scope(&raw.scope);
     let endpoints: Vec<Endpoint> = raw
         .endpoints
@@ -73,6 +74,7 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
             country_code,
             country_name,
             policy,
+            ca_files,
             endpoints,
             domains,
             scope: scope.scope,
@@ -206,6 +208,22 @@ impl Validator<'_> {
             policy.span().start,
             format!("`country.policy` {value:?} is not a policy name: it must be lower-case kebab-case (letters, digits, hyphens)"),
             "name a file of profiles/policies/ without its .toml extension, e.g. policy = \"mozilla-intermediate\"; or remove `policy`",
+        );
+        None
+    }
+
+    /// A CA bundle path, relative to the profile's directory; it must be a readable file.
+    fn ca_file(&mut self, file: &Spanned<String>, source: &Path) -> Option<PathBuf> {
+        let value = file.get_ref();
+        let base = source.parent().unwrap_or_else(|| Path::new(""));
+        let path = base.join(value);
+        if !value.is_empty() && std::fs::File::open(&path).is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file())) {
+            return Some(path);
+        }
+        self.error(
+            file.span().start,
+            format!("`country.ca_files` entry {value:?}: {} is not a readable file", path.display()),
+            "give the path of a PEM CA bundle, relative to the profile file, e.g. ca_files = [\"uy-national-root.pem\"]",
         );
         None
     }

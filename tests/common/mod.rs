@@ -10,6 +10,10 @@
 //! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`; [`net::closed_port`].
 //! - [`oracle`]: `openssl_accepted_suites` / `openssl_accepts_protocol` — ground truth from
 //!   `openssl s_client`, one suite per run, 8 runs in parallel.
+//! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
+//!   a real `openssl ocsp` responder, delegated OCSP signer, RSA-1024 intermediate) and
+//!   `issue(&LeafSpec)` for expired/not-yet-valid/SHA-1/RSA-1024/must-staple/self-signed leaves.
+//! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
 //! # Rules
@@ -88,14 +92,18 @@
 //! Mozilla intermediate ≈1.1 s, gnutls NORMAL ≈1.9 s.
 #![allow(dead_code, unused_imports)]
 
+pub mod ca;
 pub mod hostile;
+pub mod http;
 pub mod net;
 pub mod oracle;
 pub mod pki;
 pub mod process;
 pub mod servers;
 
+pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
 pub use hostile::{GarbageServer, HostilePeer, SilentServer, TrickleServer};
+pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
 pub use oracle::{
     candidate_suites, openssl_accepted_suites, openssl_accepts_protocol, s_client, Suite,
