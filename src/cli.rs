@@ -51,7 +51,8 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT.
+    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT; `dns://ZONE` for a
+    /// zone's DNS and mail hygiene; `resolver://ADDRESS[:PORT]` for a declared resolver.
     pub targets: Vec<String>,
     /// Scan the endpoints a country profile declares (within its declared scope).
     #[arg(long, value_name = "FILE")]
@@ -77,6 +78,23 @@ pub struct ScanArgs {
     /// Scan every IPv4 and IPv6 address of each name, not just the first.
     #[arg(long)]
     pub all_addresses: bool,
+    /// Start DNS delegation walks at the root servers of this hints file (named.root format)
+    /// instead of the IANA root servers: for labs and internal namespaces.
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
+    /// Use this resolver (ADDRESS[:PORT]) for ordinary DNS lookups (MX, TXT, CAA, NS
+    /// addresses) instead of iterating from the roots.
+    #[arg(long, value_name = "ADDRESS[:PORT]")]
+    pub dns_resolver: Option<String>,
+    /// A name in a correctly signed zone: a validating resolver sets AD for it.
+    #[arg(long, value_name = "NAME")]
+    pub dns_signed_name: Option<String>,
+    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL.
+    #[arg(long, value_name = "NAME")]
+    pub dns_bogus_name: Option<String>,
+    /// Seconds allowed per DNS query.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub dns_timeout: f64,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -134,6 +152,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let pins = args.resolve.iter().map(|r| parse_resolve(r)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
 
     let mut specs: Vec<TargetSpec> = Vec::new();
+    let mut zones: Vec<String> = Vec::new();
+    let mut resolvers: Vec<std::net::SocketAddr> = Vec::new();
     let mut country = None;
     let mut scope = None;
     if let Some(path) = &args.profile {
@@ -145,6 +165,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             }
         }
         specs.extend(profile_specs);
+        zones.extend(profile.domains.iter().map(|d| d.name.clone()));
+        for endpoint in profile.endpoints.iter().filter(|e| e.service == crate::profile::Service::DnsResolver) {
+            resolvers.extend(resolver_addresses(&endpoint.host, endpoint.port, endpoint.address).await?);
+        }
         country = Some(CountryInfo {
             code: profile.country_code.clone(),
             name: profile.country_name.clone(),
@@ -154,6 +178,29 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         scope = Some(profile.scope.clone());
     }
     for text in &args.targets {
+        if let Some(zone) = text.strip_prefix("dns://") {
+            let zone = zone.trim_end_matches('/');
+            if zone != "." {
+                parse_target(zone).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
+            }
+            if let Some(scope) = &scope {
+                if !scope.allows_host(zone.trim_end_matches('.')) {
+                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
+                }
+            }
+            zones.push(zone.to_string());
+            continue;
+        }
+        if let Some(address) = text.strip_prefix("resolver://") {
+            let address = parse_dns_server(address.trim_end_matches('/')).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
+            if let Some(scope) = &scope {
+                if !scope.allows_address(address.ip()) {
+                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
+                }
+            }
+            resolvers.push(address);
+            continue;
+        }
         let spec = parse_target(text).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
         if let Some(scope) = &scope {
             if !scope.allows_host(&spec.host) {
@@ -162,7 +209,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         }
         specs.push(spec);
     }
-    if specs.is_empty() {
+    if specs.is_empty() && zones.is_empty() && resolvers.is_empty() {
         anyhow::bail!("nothing to scan: give TARGET arguments or --profile FILE (see `postura scan --help`)");
     }
     apply_pins(&mut specs, &pins);
@@ -182,15 +229,34 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         );
     }
 
+    let mut dns_options = crate::dns::DnsOptions {
+        timeout: seconds("dns-timeout", args.dns_timeout)?,
+        deadline: options.deadline,
+        concurrency: options.concurrency,
+        validation_names: crate::dns::resolver::ValidationNames {
+            signed: args.dns_signed_name.clone(),
+            bogus: args.dns_bogus_name.clone(),
+        },
+        ..crate::dns::DnsOptions::default()
+    };
+    if let Some(path) = &args.root_hints {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--root-hints: cannot read {}", path.display()))?;
+        dns_options.roots = crate::dns::iterate::Roots::from_hints(&text).map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
+    }
+    if let Some(text) = &args.dns_resolver {
+        dns_options.resolver = Some(parse_dns_server(text).map_err(|e| anyhow::anyhow!("--dns-resolver: {e}"))?);
+    }
+
     let started_at = crate::now_rfc3339();
-    let targets = run(specs, &options, scope, |event| match event {
+    let dns_work = crate::dns::run(zones, resolvers, &dns_options);
+    let tls_work = run(specs, &options, scope, |event| match event {
         Progress::Planned(n) => bar.set_length(n as u64),
         Progress::Finished(result) => {
             bar.inc(1);
             bar.set_message(format!("{}:{}", result.host, result.port));
         }
-    })
-    .await;
+    });
+    let (targets, (zones, resolvers)) = tokio::join!(tls_work, dns_work);
     bar.finish_and_clear();
 
     let report = ScanReport {
@@ -200,6 +266,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         finished_at: crate::now_rfc3339(),
         country,
         targets,
+        zones,
+        resolvers,
     };
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)? + "\n";
@@ -213,4 +281,21 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         print!("{}", crate::output::summary(&report));
     }
     Ok(EXIT_OK)
+}
+
+/// `ADDRESS[:PORT]` or `[V6]:PORT` of a DNS server (default port 53).
+pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    text.parse::<std::net::SocketAddr>().map_err(|_| format!("'{text}' is not ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)"))
+}
+
+/// Addresses of a profile's resolver endpoint: its pin, its IP literal, or its name resolved.
+async fn resolver_addresses(host: &str, port: u16, pinned: Option<std::net::IpAddr>) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    if let Some(ip) = pinned.or_else(|| host.parse().ok()) {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let found = tokio::net::lookup_host((host, port)).await.with_context(|| format!("resolver endpoint {host}: name resolution failed"))?;
+    Ok(found.collect())
 }

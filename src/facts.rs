@@ -22,6 +22,12 @@ pub struct ScanReport {
     /// The country profile the scan came from, when it came from one.
     pub country: Option<CountryInfo>,
     pub targets: Vec<TargetResult>,
+    /// Zones assessed for DNS and mail hygiene (`dns://ZONE`, profile `domains`).
+    #[serde(default)]
+    pub zones: Vec<crate::dns::facts::ZoneFacts>,
+    /// Declared resolvers (`resolver://ADDRESS`, profile endpoints of service `dns-resolver`).
+    #[serde(default)]
+    pub resolvers: Vec<crate::dns::facts::ResolverFacts>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

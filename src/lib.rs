@@ -3,6 +3,7 @@
 //! reports in later stages). Probes gather facts and never judge them.
 
 pub mod cli;
+pub mod dns;
 pub mod engine;
 pub mod facts;
 pub mod net;

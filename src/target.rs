@@ -75,6 +75,8 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
     for endpoint in &profile.endpoints {
         match endpoint.service {
             Https | Tls | Smtps | Imaps | Pop3s => specs.push(TargetSpec::from_endpoint(endpoint)),
+            // Resolvers are assessed by the DNS probes (`crate::dns::resolver`), not swept.
+            DnsResolver => {}
             other => skipped.push(format!(
                 "{}:{} ({}): not scanned yet by this version",
                 endpoint.host,
