@@ -249,14 +249,20 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
 
     let started_at = crate::now_rfc3339();
     let dns_work = crate::dns::run(zones, resolvers, &dns_options);
-    let tls_work = run(specs, &options, scope, |event| match event {
+    let progress = |event: Progress| match event {
         Progress::Planned(n) => bar.set_length(n as u64),
         Progress::Finished(result) => {
             bar.inc(1);
             bar.set_message(format!("{}:{}", result.host, result.port));
         }
-    });
-    let (targets, (zones, resolvers)) = tokio::join!(tls_work, dns_work);
+    };
+    let tls_work = run(specs, &options, scope.clone(), progress);
+    let (mut targets, (zones, resolvers)) = tokio::join!(tls_work, dns_work);
+    // MX hosts found in the zones become STARTTLS targets on port 25, swept like the others.
+    let mx_specs = mx_targets(&zones);
+    if !mx_specs.is_empty() {
+        targets.extend(run(mx_specs, &options, scope, progress).await);
+    }
     bar.finish_and_clear();
 
     let report = ScanReport {
@@ -298,4 +304,22 @@ async fn resolver_addresses(host: &str, port: u16, pinned: Option<std::net::IpAd
     }
     let found = tokio::net::lookup_host((host, port)).await.with_context(|| format!("resolver endpoint {host}: name resolution failed"))?;
     Ok(found.collect())
+}
+
+/// One `smtp-starttls` target (port 25) per MX exchange of the assessed zones, pinned to the
+/// addresses the DNS probes found; a Null MX or an exchange without address gives none.
+fn mx_targets(zones: &[crate::dns::facts::ZoneFacts]) -> Vec<TargetSpec> {
+    let mut specs: Vec<TargetSpec> = Vec::new();
+    for zone in zones {
+        let Some(mail) = &zone.mail else { continue };
+        for mx in &mail.mx {
+            let host = mx.exchange.trim_end_matches('.').to_string();
+            let pinned: Vec<std::net::IpAddr> = mx.addresses.iter().filter_map(|a| a.parse().ok()).collect();
+            if host.is_empty() || pinned.is_empty() || specs.iter().any(|s| s.host == host) {
+                continue;
+            }
+            specs.push(TargetSpec { host, port: 25, service: "smtp-starttls".into(), pinned, sector: None, operator: None });
+        }
+    }
+    specs
 }

@@ -9,6 +9,7 @@ pub mod facts;
 pub mod net;
 pub mod output;
 pub mod profile;
+pub mod starttls;
 pub mod target;
 pub mod tls;
 

@@ -482,6 +482,43 @@ fn dns_lab_facts() {
     }
     assert_eq!(hostile.soa.as_ref().unwrap().serials, vec![5]);
 
+    // The MX hosts were swept as STARTTLS targets on port 25: mx1 upgrades (OpenSSL behind a
+    // scripted SMTP dialogue), mx2 does not offer STARTTLS.
+    let mx: Vec<(&str, u16, &str, Option<&str>)> = report
+        .targets
+        .iter()
+        .map(|t| {
+            (
+                t.host.as_str(),
+                t.port,
+                t.service.as_str(),
+                t.address.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mx,
+        vec![
+            ("mx1.mail.test", 25, "smtp-starttls", Some(MX_STARTTLS)),
+            ("mx2.mail.test", 25, "smtp-starttls", Some(MX_PLAIN))
+        ]
+    );
+    let mx1 = &report.targets[0];
+    assert_eq!(mx1.error, None, "{mx1:#?}");
+    let tls = mx1.tls.as_ref().unwrap();
+    assert!(
+        tls.protocols
+            .contains(&postura::tls::registry::Protocol::Tls12)
+            && tls
+                .protocols
+                .contains(&postura::tls::registry::Protocol::Tls13)
+    );
+    assert_eq!(tls.chain_pem.len(), 2);
+    assert_eq!(
+        report.targets[1].error.as_deref(),
+        Some("protocol error: STARTTLS not offered (not in the EHLO reply)")
+    );
+
     // Resolvers: Unbound validates; BIND with recursion for anyone and no validation does not.
     assert_eq!(report.resolvers.len(), 2);
     let unbound = &report.resolvers[0];

@@ -13,6 +13,8 @@
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
+//! - 127.0.25.1:25 mx1.mail.test, SMTP with STARTTLS; 127.0.25.2:25 mx2.mail.test, without
+//!   (scripted shims from `super::mail`, relaying to an `openssl s_server` on 127.0.25.1:4433)
 //!
 //! Zones are signed at start with `dnssec-keygen`/`dnssec-signzone` (ECDSA P-256 unless said otherwise): healthy.test
 //! with RSA-2048 keys and NSEC3 (0 iterations, no salt), expired.test with inception/expiration in 2020.
@@ -55,6 +57,11 @@ pub const SILENT: &str = "127.0.26.1";
 pub const GARBAGE: &str = "127.0.26.2";
 pub const LOOPING: &str = "127.0.26.3";
 pub const UNBOUND: &str = "127.0.30.1";
+/// mx1.mail.test: SMTP with STARTTLS (scripted shim on port 25, relaying to `openssl s_server`
+/// on port 4433 of the same address).
+pub const MX_STARTTLS: &str = "127.0.25.1";
+/// mx2.mail.test: SMTP without STARTTLS.
+pub const MX_PLAIN: &str = "127.0.25.2";
 
 /// A network namespace, deleted on Drop.
 pub struct Netns {
@@ -480,6 +487,7 @@ impl Drop for HostileDns {
 pub struct DnsLab {
     servers: Vec<ServerProcess>,
     hostile: Vec<HostileDns>,
+    mail: Vec<super::mail::StarttlsShim>,
     pub hints: PathBuf,
     pub root_ds: String,
     pub dir: TempDir,
@@ -501,6 +509,7 @@ impl DnsLab {
         let mut lab = DnsLab {
             servers: Vec::new(),
             hostile: Vec::new(),
+            mail: Vec::new(),
             hints: dir.path().join("root.hints"),
             root_ds,
             dir,
@@ -543,6 +552,7 @@ impl DnsLab {
         );
         lab.start_bind("bind-open", BIND_OPEN, true, &[("open.test", &open)]);
         lab.start_unbound();
+        lab.start_mail();
         lab.hostile = lab.netns.enter(|| {
             vec![
                 HostileDns::serve(format!("{SILENT}:53").parse().unwrap(), Hostility::Silent),
@@ -563,8 +573,12 @@ impl DnsLab {
             .expect("harness: temp dir")
     }
 
-    fn wait_ready(&mut self, mut server: ServerProcess, address: &str) {
-        let addr: SocketAddr = format!("{address}:53").parse().unwrap();
+    fn wait_ready(&mut self, server: ServerProcess, address: &str) {
+        self.wait_ready_at(server, format!("{address}:53").parse().unwrap());
+    }
+
+    fn wait_ready_at(&mut self, mut server: ServerProcess, addr: SocketAddr) {
+        let address = addr.ip();
         let start = Instant::now();
         loop {
             if let Some(status) = server.exited() {
@@ -628,6 +642,46 @@ impl DnsLab {
         command.arg("-d").arg("-c").arg(&conf_path);
         let server = ServerProcess::spawn("unbound", command, dir);
         self.wait_ready(server, UNBOUND);
+    }
+
+    fn start_mail(&mut self) {
+        let pki = super::pki::Pki::shared();
+        let dir = self.server_dir("s_server");
+        let mut command = self.netns.command(&find_program("openssl"));
+        command
+            .args([
+                "s_server",
+                "-accept",
+                &format!("{MX_STARTTLS}:4433"),
+                "-rev",
+                "-cert",
+            ])
+            .arg(&pki.rsa.cert)
+            .arg("-key")
+            .arg(&pki.rsa.key)
+            .arg("-cert_chain")
+            .arg(&pki.intermediate_cert);
+        command.current_dir(dir.path());
+        let server = ServerProcess::spawn("openssl s_server", command, dir);
+        let backend: SocketAddr = format!("{MX_STARTTLS}:4433").parse().unwrap();
+        self.wait_ready_at(server, backend);
+        self.mail = self.netns.enter(move || {
+            use super::mail::{MailProtocol, StarttlsShim};
+            vec![
+                StarttlsShim::start_at(
+                    format!("{MX_STARTTLS}:25").parse().unwrap(),
+                    MailProtocol::Smtp,
+                    true,
+                    backend,
+                ),
+                StarttlsShim::start_at(
+                    format!("{MX_PLAIN}:25").parse().unwrap(),
+                    MailProtocol::Smtp,
+                    false,
+                    backend,
+                ),
+            ]
+        });
     }
 
     /// Run `postura ARGS` inside the lab's namespace; returns (exit status, stdout, stderr).

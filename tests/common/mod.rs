@@ -90,6 +90,7 @@
 
 pub mod dns;
 pub mod hostile;
+pub mod mail;
 pub mod net;
 pub mod oracle;
 pub mod pki;
