@@ -97,12 +97,6 @@ fn dns_lab_facts() {
         &hints,
         "--dns-timeout",
         "1",
-        "--dns-signed-name",
-        "www.healthy.test",
-        "--dns-bogus-name",
-        "www.expired.test",
-        "resolver://127.0.30.1",
-        "resolver://127.0.23.1",
     ];
     let targets: Vec<String> = ZONES.iter().map(|z| format!("dns://{z}")).collect();
     args.extend(targets.iter().map(String::as_str));
@@ -288,6 +282,9 @@ fn dns_lab_facts() {
         (Some(true), Some(false), Some(3))
     );
     assert_eq!(ns.recursion_offered, Some(true));
+    // A fresh BIND resolver answers `NS .` from its root hints as a referral (Zonemaster's
+    // NAMESERVER07 UPWARD_REFERRAL on the same server).
+    assert_eq!(ns.upward_referral, Some(true));
     assert_eq!(
         (
             ns.recursion.rcode.as_deref(),
@@ -519,7 +516,26 @@ fn dns_lab_facts() {
         Some("protocol error: STARTTLS not offered (not in the EHLO reply)")
     );
 
-    // Resolvers: Unbound validates; BIND with recursion for anyone and no validation does not.
+    // Resolvers, in a second run: the resolver probes fill BIND's cache, after which it answers
+    // `NS .` from the cache instead of with the upward referral asserted above.
+    let (status, stdout, stderr) = lab.postura(&[
+        "scan",
+        "--quiet",
+        "--json",
+        "-",
+        "--dns-timeout",
+        "1",
+        "--dns-signed-name",
+        "www.healthy.test",
+        "--dns-bogus-name",
+        "www.expired.test",
+        "resolver://127.0.30.1",
+        "resolver://127.0.23.1",
+    ]);
+    assert!(status.success(), "{stderr}\n{}", lab.diagnostics());
+    let report: ScanReport = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.zones.is_empty() && report.targets.is_empty());
+    // Unbound validates; BIND with recursion for anyone and no validation does not.
     assert_eq!(report.resolvers.len(), 2);
     let unbound = &report.resolvers[0];
     assert_eq!(

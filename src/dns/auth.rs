@@ -124,6 +124,24 @@ pub async fn probe_nameserver(
         }
     }
 
+    // Before the recursion probe: an open resolver answers `NS .` from its cache once that
+    // probe has filled it, and a cached answer is not a referral.
+    facts.upward_referral = match client
+        .query(address, &Question::new(".", rtype::NS), Transport::Udp)
+        .await
+    {
+        Ok(answer) if zone != "." => {
+            let root_referral = answer.message.answers.is_empty()
+                && answer
+                    .message
+                    .authorities
+                    .iter()
+                    .any(|r| matches!(r.data, RData::NS(_)) && name_text(&r.name) == ".");
+            Some(!answer.message.metadata.authoritative && answer.rcode == 0 && root_referral)
+        }
+        _ => None,
+    };
+
     // Recursion: a question outside the zone (the root's SOA) with RD set.
     let recursion = client
         .query(
@@ -177,26 +195,6 @@ pub async fn probe_nameserver(
         .await;
     facts.aaaa = query_fact(&aaaa);
 
-    facts.upward_referral = match client
-        .query(address, &Question::new(".", rtype::NS), Transport::Udp)
-        .await
-    {
-        Ok(answer) if zone != "." => {
-            let root_ns = |records: &[hickory_proto::rr::Record]| {
-                records
-                    .iter()
-                    .any(|r| matches!(r.data, RData::NS(_)) && name_text(&r.name) == ".")
-            };
-            Some(
-                !answer.message.metadata.authoritative
-                    && answer.rcode == 0
-                    && (root_ns(&answer.message.authorities)
-                        || (root_ns(&answer.message.answers)
-                            && !answer.message.metadata.recursion_available)),
-            )
-        }
-        _ => None,
-    };
     facts.queries = client.scoped_queries();
     facts
 }

@@ -128,7 +128,8 @@ pub struct NameserverFacts {
     pub edns: EdnsFacts,
     /// AAAA at the apex (RD off): must be answered, not dropped.
     pub aaaa: QueryFact,
-    /// `NS .` answered with a referral to the root (AA clear, root NS in authority or answer).
+    /// `NS .` (RD off) answered with a referral to the root: AA clear, no answer, root NS in the
+    /// authority section.
     pub upward_referral: Option<bool>,
     /// Queries to this address.
     pub queries: u32,
