@@ -533,7 +533,8 @@ fn dns_lab_facts() {
         "resolver://127.0.23.1",
     ]);
     assert!(status.success(), "{stderr}\n{}", lab.diagnostics());
-    let report: ScanReport = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report: ScanReport =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert!(report.zones.is_empty() && report.targets.is_empty());
     // Unbound validates; BIND with recursion for anyone and no validation does not.
     assert_eq!(report.resolvers.len(), 2);
@@ -552,5 +553,24 @@ fn dns_lab_facts() {
     assert_eq!(
         (bind.authentic_data, bind.bogus_query.rcode.as_deref()),
         (Some(false), Some("NOERROR"))
+    );
+
+    // The human summary names the same facts.
+    let (status, stdout, stderr) = lab.postura(&[
+        "scan",
+        "--root-hints",
+        &hints,
+        "--dns-timeout",
+        "1",
+        "dns://open.test",
+    ]);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stdout.contains("ns.open.test. 127.0.23.1  serial 3 · recursion yes · AXFR yes · version 9.18.49-1~deb12u3-Debian · EDNS OPT yes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("DNSSEC        insecure (no DS at the parent, no DNSKEY)"),
+        "{stdout}"
     );
 }
