@@ -260,6 +260,15 @@ fn dns_lab_facts() {
         ),
         (Some("NXDOMAIN"), Some("NSEC3"), true)
     );
+    // NXDOMAIN with NSEC3: closest encloser, next closer and wildcard proofs (2 or 3 NSEC3s).
+    assert!((2..=3).contains(&denial.signatures.len()), "{denial:?}");
+    assert!(
+        denial
+            .signatures
+            .iter()
+            .all(|s| s.covers == "NSEC3" && s.valid && s.seconds_left > 0),
+        "{denial:?}"
+    );
     assert!(dnssec.errors.is_empty(), "{:?}", dnssec.errors);
     let mail = healthy.mail.as_ref().unwrap();
     assert!(
@@ -352,6 +361,15 @@ fn dns_lab_facts() {
             .as_ref()
             .map(|d| (d.kind.as_deref(), d.signed)),
         Some((Some("NSEC"), true))
+    );
+    // The NSEC proofs verify but expired with the rest (Zonemaster: DS10_NSEC_RRSIG_VERIFY_ERROR).
+    let proofs = &dnssec.denial.as_ref().unwrap().signatures;
+    assert!(
+        !proofs.is_empty()
+            && proofs
+                .iter()
+                .all(|s| s.covers == "NSEC" && s.valid && s.expiration == 1580515200),
+        "{proofs:?}"
     );
 
     // Inconsistent: serial 1 on BIND, 2 on Knot; parent says ns1+ns2, child says ns1+ns3.
@@ -554,6 +572,52 @@ fn dns_lab_facts() {
         (bind.authentic_data, bind.bogus_query.rcode.as_deref()),
         (Some(false), Some("NOERROR"))
     );
+
+    // A country profile: its `domains` are zones, its `dns-resolver` endpoints are resolvers.
+    let profile = lab.dir.path().join("lab.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Lab\"\n[scope]\nnames = [\"test\"]\nnetworks = [\"127.0.0.0/8\"]\n\
+             [[endpoints]]\nhost = \"{UNBOUND}\"\nservice = \"dns-resolver\"\nsector = \"operator\"\n\
+             [[domains]]\nname = \"open.test\"\nsector = \"government\"\n"
+        ),
+    )
+    .unwrap();
+    let profile = profile.display().to_string();
+    let (status, stdout, stderr) = lab.postura(&[
+        "scan",
+        "--quiet",
+        "--json",
+        "-",
+        "--root-hints",
+        &hints,
+        "--dns-timeout",
+        "1",
+        "--profile",
+        &profile,
+    ]);
+    assert!(status.success(), "{stderr}");
+    let report: ScanReport =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        report
+            .zones
+            .iter()
+            .map(|z| z.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["open.test."]
+    );
+    assert_eq!(report.zones[0].nameservers[0].axfr.open, Some(true));
+    assert_eq!(
+        report
+            .resolvers
+            .iter()
+            .map(|r| (r.address.as_str(), r.open))
+            .collect::<Vec<_>>(),
+        vec![("127.0.30.1:53", Some(true))]
+    );
+    assert!(report.targets.is_empty());
 
     // The human summary names the same facts.
     let (status, stdout, stderr) = lab.postura(&[

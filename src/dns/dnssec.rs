@@ -172,36 +172,14 @@ pub async fn assess(
     let current = now();
     for (record_type, set, sigs) in &signatures_by_set {
         for sig in sigs {
-            let input = sig.input();
-            let inception = input.sig_inception.get();
-            let expiration = input.sig_expiration.get();
-            let verified = keys
-                .iter()
-                .filter(|(key, tag)| {
-                    *tag == input.key_tag && key.public_key().algorithm() == input.algorithm
-                })
-                .map(|(key, _)| key.verify_rrsig(&zone_name, DNSClass::IN, sig, set.iter()))
-                .collect::<Vec<_>>();
-            let valid = verified.iter().any(|r| r.is_ok());
-            let error = if valid {
-                None
-            } else if verified.is_empty() {
-                Some(format!("no DNSKEY with tag {}", input.key_tag))
-            } else {
-                verified
-                    .iter()
-                    .find_map(|r| r.as_ref().err().map(|e| e.to_string()))
-            };
-            facts.signatures.push(SignatureFact {
-                covers: record_type.to_string(),
-                key_tag: input.key_tag,
-                algorithm: u8::from(input.algorithm),
-                inception,
-                expiration,
-                seconds_left: expiration as i64 - current,
-                valid,
-                error,
-            });
+            facts.signatures.push(signature_fact(
+                &keys,
+                &zone_name,
+                *record_type,
+                set,
+                sig,
+                current,
+            ));
         }
     }
 
@@ -237,7 +215,24 @@ pub async fn assess(
                             RecordType::NSEC | RecordType::NSEC3
                         ) =>
                     {
-                        denial.signed = true
+                        denial.signed = true;
+                        // Each proof RRset is verified under its own owner name.
+                        let covered = sig.input().type_covered;
+                        let set: Vec<Record> = answer
+                            .message
+                            .authorities
+                            .iter()
+                            .filter(|r| r.record_type() == covered && r.name == record.name)
+                            .cloned()
+                            .collect();
+                        denial.signatures.push(signature_fact(
+                            &keys,
+                            &record.name,
+                            covered,
+                            &set,
+                            sig,
+                            current,
+                        ));
                     }
                     _ => {}
                 }
@@ -266,6 +261,47 @@ pub async fn assess(
     facts.status = status.into();
     facts.reason = reason;
     facts
+}
+
+/// One RRSIG over `set` (owned by `owner`): its window, and whether a DNSKEY of the zone with
+/// its tag and algorithm verifies it.
+fn signature_fact(
+    keys: &[(DNSKEY, u16)],
+    owner: &hickory_proto::rr::Name,
+    covers: RecordType,
+    set: &[Record],
+    sig: &RRSIG,
+    now: i64,
+) -> SignatureFact {
+    let input = sig.input();
+    let expiration = input.sig_expiration.get();
+    let verified: Vec<_> = keys
+        .iter()
+        .filter(|(key, tag)| {
+            *tag == input.key_tag && key.public_key().algorithm() == input.algorithm
+        })
+        .map(|(key, _)| key.verify_rrsig(owner, DNSClass::IN, sig, set.iter()))
+        .collect();
+    let valid = verified.iter().any(|r| r.is_ok());
+    let error = if valid {
+        None
+    } else if verified.is_empty() {
+        Some(format!("no DNSKEY with tag {}", input.key_tag))
+    } else {
+        verified
+            .iter()
+            .find_map(|r| r.as_ref().err().map(|e| e.to_string()))
+    };
+    SignatureFact {
+        covers: covers.to_string(),
+        key_tag: input.key_tag,
+        algorithm: u8::from(input.algorithm),
+        inception: input.sig_inception.get(),
+        expiration,
+        seconds_left: expiration as i64 - now,
+        valid,
+        error,
+    }
 }
 
 /// Secure, insecure or bogus, and why, from the facts already gathered.

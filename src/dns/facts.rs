@@ -266,6 +266,8 @@ pub struct DenialFact {
     pub kind: Option<String>,
     /// The proof records carried RRSIGs.
     pub signed: bool,
+    /// Those RRSIGs (`covers` is `NSEC` or `NSEC3`), windows and verification as for the apex.
+    pub signatures: Vec<SignatureFact>,
 }
 
 /// Mail records at the zone apex.
