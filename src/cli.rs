@@ -94,6 +94,9 @@ pub struct ScanArgs {
     /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL.
     #[arg(long, value_name = "NAME")]
     pub dns_bogus_name: Option<String>,
+    /// IP → ASN table (`PREFIX ASN` per line) for the nameservers' AS diversity.
+    #[arg(long, value_name = "FILE")]
+    pub asn_table: Option<PathBuf>,
     /// Seconds allowed per DNS query.
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     pub dns_timeout: f64,
@@ -244,6 +247,11 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.root_hints {
         let text = std::fs::read_to_string(path).with_context(|| format!("--root-hints: cannot read {}", path.display()))?;
         dns_options.roots = crate::dns::iterate::Roots::from_hints(&text).map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.asn_table {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--asn-table: cannot read {}", path.display()))?;
+        let table = crate::dns::asn::AsnTable::parse(&text).map_err(|e| anyhow::anyhow!("--asn-table {}: {e}", path.display()))?;
+        dns_options.asn_table = Some(std::sync::Arc::new(table));
     }
     if let Some(text) = &args.dns_resolver {
         dns_options.resolver = Some(parse_dns_server(text).map_err(|e| anyhow::anyhow!("--dns-resolver: {e}"))?);

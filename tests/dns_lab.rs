@@ -88,6 +88,14 @@ fn assert_well_behaved(ns: &NameserverFacts, serial: u32) {
 fn dns_lab_facts() {
     let lab = DnsLab::start();
     let hints = lab.hints.display().to_string();
+    // BIND "a" and "open" in one AS, Knot "b" in another; 127.0.24.0/24 in none.
+    let asn_table = lab.dir.path().join("asn.txt");
+    std::fs::write(
+        &asn_table,
+        "127.0.21.0/24 64501\n127.0.23.0/24 64501\n127.0.22.0/24 AS64502\n",
+    )
+    .unwrap();
+    let asn_table = asn_table.display().to_string();
     let mut args = vec![
         "scan",
         "--quiet",
@@ -97,6 +105,8 @@ fn dns_lab_facts() {
         &hints,
         "--dns-timeout",
         "1",
+        "--asn-table",
+        &asn_table,
     ];
     let targets: Vec<String> = ZONES.iter().map(|z| format!("dns://{z}")).collect();
     args.extend(targets.iter().map(String::as_str));
@@ -136,6 +146,8 @@ fn dns_lab_facts() {
     );
     assert!(delegation.ipv6_prefixes.is_empty());
     assert_eq!((delegation.ns_with_ipv4, delegation.ns_with_ipv6), (2, 0));
+    assert_eq!(delegation.asns, Some(vec![64501, 64502]));
+    assert!(delegation.addresses_without_asn.is_empty());
     assert_eq!(delegation.special_purpose.len(), 2);
     assert!(delegation
         .special_purpose
@@ -284,6 +296,7 @@ fn dns_lab_facts() {
         open.delegation.as_ref().unwrap().parent_ns,
         vec!["ns.open.test."]
     );
+    assert_eq!(open.delegation.as_ref().unwrap().asns, Some(vec![64501]));
     assert_eq!(open.nameservers.len(), 1);
     let ns = &open.nameservers[0];
     assert_eq!(
@@ -398,6 +411,8 @@ fn dns_lab_facts() {
         ]
     );
     assert_eq!(delegation.addresses, vec![BIND_A, KNOT_B, NOTHING]);
+    assert_eq!(delegation.asns, Some(vec![64501, 64502]));
+    assert_eq!(delegation.addresses_without_asn, vec![NOTHING]);
     assert_eq!(inconsistent.soa.as_ref().unwrap().serials, vec![1, 2]);
     assert_eq!(
         inconsistent.soa.as_ref().unwrap().fields_consistent,

@@ -49,6 +49,10 @@ pub struct DelegationFacts {
     pub ipv6_prefixes: Vec<String>,
     /// Addresses in IANA special-purpose ranges (loopback, private, documentation…), with the range.
     pub special_purpose: Vec<SpecialAddress>,
+    /// Distinct origin ASNs of the addresses, from `--asn-table` (null: no table given).
+    pub asns: Option<Vec<u32>>,
+    /// Addresses the table has no prefix for.
+    pub addresses_without_asn: Vec<String>,
     /// Number of NS names with at least one IPv6 address.
     pub ns_with_ipv6: usize,
     /// Number of NS names with at least one IPv4 address.

@@ -3,6 +3,7 @@
 //! built here and decoded by hickory-proto (`wire`); probes gather facts (`facts`) and never
 //! judge them.
 
+pub mod asn;
 pub mod auth;
 pub mod caa;
 pub mod dnssec;
@@ -39,6 +40,8 @@ pub struct DnsOptions {
     /// Zones assessed at once.
     pub concurrency: usize,
     pub validation_names: ValidationNames,
+    /// IP → ASN table for the nameservers' AS diversity (None: not given).
+    pub asn_table: Option<Arc<asn::AsnTable>>,
 }
 
 impl Default for DnsOptions {
@@ -50,6 +53,7 @@ impl Default for DnsOptions {
             deadline: Duration::from_secs(300),
             concurrency: 4,
             validation_names: ValidationNames::default(),
+            asn_table: None,
         }
     }
 }
@@ -94,7 +98,7 @@ pub async fn run(
             // The probes bound themselves by the deadline; this guards against one that does not.
             let facts = match tokio::time::timeout_at(
                 deadline + Duration::from_secs(2),
-                zone::assess_zone(&lookups, &zone),
+                zone::assess_zone(&lookups, &zone, options.asn_table.as_deref()),
             )
             .await
             {

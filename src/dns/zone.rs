@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::dns::asn::AsnTable;
 use crate::dns::auth::probe_nameserver;
 use crate::dns::facts::{
     AddressRecord, DelegationFacts, NameserverFacts, NsName, SpecialAddress, ZoneFacts, ZoneSoa,
@@ -21,7 +22,7 @@ use crate::dns::{caa, dnssec, mail};
 const PARALLEL_SERVERS: usize = 4;
 
 /// Assess one zone.
-pub async fn assess_zone(lookups: &Lookups, zone: &str) -> ZoneFacts {
+pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTable>) -> ZoneFacts {
     let started = Instant::now();
     let before = lookups.client.queries_sent();
     let zone = fqdn(zone);
@@ -96,7 +97,7 @@ pub async fn assess_zone(lookups: &Lookups, zone: &str) -> ZoneFacts {
     }
     nameservers.sort_by(|a, b| (&a.name, &a.address).cmp(&(&b.name, &b.address)));
 
-    facts.delegation = Some(delegation_facts(&referral, &names, &child_ns));
+    facts.delegation = Some(delegation_facts(&referral, &names, &child_ns, asn_table));
     facts.soa = Some(zone_soa(&nameservers));
     let authoritative: Vec<SocketAddr> = nameservers
         .iter()
@@ -198,6 +199,7 @@ fn delegation_facts(
     referral: &Referral,
     names: &BTreeMap<String, NsName>,
     child_ns: &BTreeSet<String>,
+    asn_table: Option<&AsnTable>,
 ) -> DelegationFacts {
     let mut users: BTreeMap<IpAddr, BTreeSet<&str>> = BTreeMap::new();
     for entry in names.values() {
@@ -261,6 +263,22 @@ fn delegation_facts(
                 })
             })
             .collect(),
+        asns: asn_table.map(|table| {
+            let found: BTreeSet<u32> = addresses
+                .iter()
+                .filter_map(|ip| table.lookup(*ip))
+                .collect();
+            found.into_iter().collect()
+        }),
+        addresses_without_asn: asn_table
+            .map(|table| {
+                addresses
+                    .iter()
+                    .filter(|ip| table.lookup(**ip).is_none())
+                    .map(|ip| ip.to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
         ns_with_ipv6: names.values().filter(|e| has(e, true)).count(),
         ns_with_ipv4: names.values().filter(|e| has(e, false)).count(),
     }
