@@ -160,6 +160,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut zones: Vec<String> = Vec::new();
     let mut resolvers: Vec<std::net::SocketAddr> = Vec::new();
     let mut country = None;
+    let mut profile_dns = crate::profile::DnsSettings::default();
     let mut scope = None;
     if let Some(path) = &args.profile {
         let profile = Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -174,6 +175,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         for endpoint in profile.endpoints.iter().filter(|e| e.service == crate::profile::Service::DnsResolver) {
             resolvers.extend(resolver_addresses(&endpoint.host, endpoint.port, endpoint.address).await?);
         }
+        profile_dns = profile.dns.clone();
         country = Some(CountryInfo {
             code: profile.country_code.clone(),
             name: profile.country_name.clone(),
@@ -238,9 +240,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         timeout: seconds("dns-timeout", args.dns_timeout)?,
         deadline: options.deadline,
         concurrency: options.concurrency,
+        // The command line overrides the profile's `[dns]` names.
         validation_names: crate::dns::resolver::ValidationNames {
-            signed: args.dns_signed_name.clone(),
-            bogus: args.dns_bogus_name.clone(),
+            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name),
+            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name),
         },
         ..crate::dns::DnsOptions::default()
     };

@@ -36,9 +36,20 @@ pub struct Profile {
     /// Name of the policy baseline (`profiles/policies/<name>.toml`), if given.
     pub policy: Option<String>,
     pub endpoints: Vec<Endpoint>,
-    /// Zones for DNS and mail hygiene (used by later DNS work).
+    /// Zones for DNS and mail hygiene.
     pub domains: Vec<Domain>,
+    /// Settings of the DNS probes (`[dns]`).
+    pub dns: DnsSettings,
     pub scope: Scope,
+}
+
+/// The `[dns]` table: names that tell whether a declared resolver validates DNSSEC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DnsSettings {
+    /// A name in a correctly signed zone (a validating resolver sets AD).
+    pub validation_signed_name: Option<String>,
+    /// A name in a zone with broken signatures (a validating resolver answers SERVFAIL).
+    pub validation_bogus_name: Option<String>,
 }
 
 /// One service to probe. In a loaded profile `host` is lower case without a trailing dot

@@ -595,7 +595,8 @@ fn dns_lab_facts() {
         format!(
             "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Lab\"\n[scope]\nnames = [\"test\"]\nnetworks = [\"127.0.0.0/8\"]\n\
              [[endpoints]]\nhost = \"{UNBOUND}\"\nservice = \"dns-resolver\"\nsector = \"operator\"\n\
-             [[domains]]\nname = \"open.test\"\nsector = \"government\"\n"
+             [[domains]]\nname = \"open.test\"\nsector = \"government\"\n\
+             [dns]\nvalidation_signed_name = \"www.healthy.test\"\nvalidation_bogus_name = \"www.expired.test\"\n"
         ),
     )
     .unwrap();
@@ -628,9 +629,9 @@ fn dns_lab_facts() {
         report
             .resolvers
             .iter()
-            .map(|r| (r.address.as_str(), r.open))
+            .map(|r| (r.address.as_str(), r.open, r.validates))
             .collect::<Vec<_>>(),
-        vec![("127.0.30.1:53", Some(true))]
+        vec![("127.0.30.1:53", Some(true), Some(true))]
     );
     assert!(report.targets.is_empty());
 

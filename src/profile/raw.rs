@@ -29,6 +29,14 @@ pub(super) struct RawProfile {
     pub endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     pub domains: Vec<RawDomain>,
+    pub dns: Option<RawDns>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    pub validation_signed_name: Option<Spanned<String>>,
+    pub validation_bogus_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +148,11 @@ pub(super) const ROOT: Table = Table {
             "an array of tables, written [[domains]]",
             "one [[domains]] table (double brackets) per domain",
         ),
+        key(
+            "dns",
+            "a table",
+            "a [dns] table naming the names that tell a validating resolver, e.g. [dns] validation_signed_name = \"www.example.uy\"",
+        ),
     ],
 };
 
@@ -209,6 +222,22 @@ pub(super) const TABLES: &[Table] = &[
             ),
             SECTOR,
             OPERATOR,
+        ],
+    },
+    Table {
+        name: "dns",
+        header: "[dns]",
+        keys: &[
+            key(
+                "validation_signed_name",
+                "a string holding a DNS name in a correctly signed zone",
+                "validation_signed_name = \"www.example.uy\"",
+            ),
+            key(
+                "validation_bogus_name",
+                "a string holding a DNS name in a zone whose signatures are broken",
+                "validation_bogus_name = \"www.dnssec-failed.org\"",
+            ),
         ],
     },
 ];
