@@ -270,11 +270,12 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         }
     };
     let tls_work = run(specs, &options, scope.clone(), progress);
-    let (mut targets, (zones, resolvers)) = tokio::join!(tls_work, dns_work);
+    let (mut targets, (mut zones, resolvers)) = tokio::join!(tls_work, dns_work);
     // MX hosts found in the zones become STARTTLS targets on port 25, swept like the others.
     let mx_specs = mx_targets(&zones);
     if !mx_specs.is_empty() {
         targets.extend(run(mx_specs, &options, scope, progress).await);
+        crate::dns::dane::match_served_chains(&mut zones, &targets);
     }
     bar.finish_and_clear();
 

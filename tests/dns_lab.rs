@@ -533,6 +533,39 @@ fn dns_lab_facts() {
             ("mx2.mail.test", 25, "smtp-starttls", Some(MX_PLAIN))
         ]
     );
+    // DANE: mx1's `3 1 1` matches the leaf it served, its `3 0 1` of zeros does not; mx2 sent no
+    // chain (no STARTTLS), so its record is not matched either way.
+    let spki = spki_sha256(&common::Pki::shared().rsa.cert);
+    let mail = zone(&report, "mail.test.").mail.as_ref().unwrap();
+    let mut tlsa: Vec<(&str, u8, u8, u8, String, Option<bool>)> = mail
+        .mx
+        .iter()
+        .flat_map(|m| {
+            m.tlsa.iter().map(move |t| {
+                (
+                    m.exchange.as_str(),
+                    t.usage,
+                    t.selector,
+                    t.matching,
+                    t.data.clone(),
+                    t.matches_chain,
+                )
+            })
+        })
+        .collect();
+    tlsa.sort();
+    assert_eq!(
+        tlsa,
+        vec![
+            ("mx1.mail.test.", 3, 0, 1, "0".repeat(64), Some(false)),
+            ("mx1.mail.test.", 3, 1, 1, spki.clone(), Some(true)),
+            ("mx2.mail.test.", 3, 1, 1, spki, None),
+        ]
+    );
+    assert!(mail
+        .mx
+        .iter()
+        .all(|m| m.tlsa_authentic_data == Some(false) && m.tlsa_error.is_none()));
     let mx1 = &report.targets[0];
     assert_eq!(mx1.error, None, "{mx1:#?}");
     let tls = mx1.tls.as_ref().unwrap();

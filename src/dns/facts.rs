@@ -296,6 +296,25 @@ pub struct MxFact {
     /// The exchange is itself an alias (CNAME).
     pub cname: bool,
     pub addresses: Vec<String>,
+    /// TLSA records at `_25._tcp.<exchange>` (DANE).
+    pub tlsa: Vec<TlsaFact>,
+    /// The TLSA answer carried AD (meaningful through a validating `--dns-resolver` only).
+    pub tlsa_authentic_data: Option<bool>,
+    pub tlsa_error: Option<String>,
+}
+
+/// One TLSA record (RFC 6698), and whether it matches the chain the MX served.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsaFact {
+    pub usage: u8,
+    pub selector: u8,
+    /// 0 exact, 1 SHA-256, 2 SHA-512.
+    pub matching: u8,
+    /// Association data, hex.
+    pub data: String,
+    /// Matches the chain seen by the STARTTLS sweep of the MX on port 25 (null: not swept, or no
+    /// chain).
+    pub matches_chain: Option<bool>,
 }
 
 /// SPF, evaluated for counting the way RFC 7208 §4.6.4 does.

@@ -54,6 +54,13 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
                                 );
                             }
                         }
+                        match crate::dns::dane::tlsa(lookups, &exchange).await {
+                            Ok((records, authentic)) => {
+                                fact.tlsa = records;
+                                fact.tlsa_authentic_data = Some(authentic);
+                            }
+                            Err(error) => fact.tlsa_error = Some(error),
+                        }
                     }
                     facts.mx.push(fact);
                 }

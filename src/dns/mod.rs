@@ -6,6 +6,7 @@
 pub mod asn;
 pub mod auth;
 pub mod caa;
+pub mod dane;
 pub mod dnssec;
 pub mod facts;
 pub mod iterate;

@@ -13,6 +13,8 @@
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
+//! - mail.test has TLSA `3 1 1` (matching the served leaf) and `3 0 1` (zeros) for mx1, and
+//!   `3 1 1` for mx2
 //! - 127.0.25.1:25 mx1.mail.test, SMTP with STARTTLS; 127.0.25.2:25 mx2.mail.test, without
 //!   (scripted shims from `super::mail`, relaying to an `openssl s_server` on 127.0.25.1:4433)
 //!
@@ -166,7 +168,7 @@ fn soa(zone: &str, mname: &str, serial: u32) -> String {
 }
 
 /// Zone files (unsigned) of the lab.
-fn zone_texts(serial_b: u32) -> Vec<(&'static str, String)> {
+fn zone_texts(serial_b: u32, spki_sha256: &str) -> Vec<(&'static str, String)> {
     let healthy = format!(
         "{}healthy.test. NS ns1.healthy.test.\nhealthy.test. NS ns2.healthy.test.\nns1.healthy.test. A {BIND_A}\nns2.healthy.test. A {KNOT_B}\nwww.healthy.test. A 127.0.21.80\n",
         soa("healthy.test", "ns1.healthy.test", 2024010101)
@@ -192,8 +194,11 @@ h1.mail.test. A 127.0.25.11\nh2.mail.test. A 127.0.25.12\nh3.mail.test. A 127.0.
 _dmarc.mail.test. TXT \"v=DMARC1; p=none; rua=mailto:dmarc@mail.test\"\n\
 _mta-sts.mail.test. TXT \"v=STSv1; id=20240101\"\n\
 _smtp._tls.mail.test. TXT \"v=TLSRPTv1; rua=mailto:tls@mail.test\"\n\
-mail.test. CAA 0 issue \"ca.test\"\n",
-        soa("mail.test", "ns1.mail.test", 7)
+mail.test. CAA 0 issue \"ca.test\"\n\
+_25._tcp.mx1.mail.test. TLSA 3 1 1 {spki_sha256}\n_25._tcp.mx1.mail.test. TLSA 3 0 1 {zeros}\n\
+_25._tcp.mx2.mail.test. TLSA 3 1 1 {spki_sha256}\n",
+        soa("mail.test", "ns1.mail.test", 7),
+        zeros = "0".repeat(64),
     );
     let open = format!(
         "{}open.test. NS ns.open.test.\nns.open.test. A {BIND_OPEN}\nwww.open.test. A 127.0.23.80\n",
@@ -297,13 +302,53 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).expect("harness: append");
 }
 
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (a DANE `3 1 1` association), in hex.
+pub fn spki_sha256(certificate: &Path) -> String {
+    let dir = tempfile::tempdir().expect("harness: temp dir");
+    let public = dir.path().join("public.pem");
+    let der = dir.path().join("public.der");
+    let pem = run(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            &certificate.display().to_string(),
+            "-noout",
+            "-pubkey",
+        ],
+    );
+    fs::write(&public, pem).expect("harness: public key");
+    run(
+        "openssl",
+        &[
+            "pkey",
+            "-pubin",
+            "-in",
+            &public.display().to_string(),
+            "-outform",
+            "DER",
+            "-out",
+            &der.display().to_string(),
+        ],
+    );
+    let digest = run(
+        "openssl",
+        &["dgst", "-sha256", "-r", &der.display().to_string()],
+    );
+    digest
+        .split_whitespace()
+        .next()
+        .expect("harness: digest")
+        .to_string()
+}
+
 const ECDSA: &[&str] = &["-a", "ECDSAP256SHA256"];
 /// RSA keys make healthy.test's DNSKEY answer larger than 512 bytes (the truncation probe).
 const RSA_2048: &[&str] = &["-a", "RSASHA256", "-b", "2048"];
 
 /// Build and sign every zone in `dir`; returns the root's DS set.
 fn build_zones(dir: &Path) -> String {
-    for (name, text) in zone_texts(2) {
+    for (name, text) in zone_texts(2, &spki_sha256(&super::pki::Pki::shared().rsa.cert)) {
         fs::write(dir.join(format!("{name}.zone")), text).expect("harness: write zone");
     }
     sign(
