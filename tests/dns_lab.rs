@@ -537,7 +537,8 @@ fn dns_lab_facts() {
     // chain (no STARTTLS), so its record is not matched either way.
     let spki = spki_sha256(&common::Pki::shared().rsa.cert);
     let mail = zone(&report, "mail.test.").mail.as_ref().unwrap();
-    let mut tlsa: Vec<(&str, u8, u8, u8, String, Option<bool>)> = mail
+    type TlsaRow<'a> = (&'a str, u8, u8, u8, String, Option<bool>);
+    let mut tlsa: Vec<TlsaRow> = mail
         .mx
         .iter()
         .flat_map(|m| {

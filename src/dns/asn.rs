@@ -40,7 +40,7 @@ impl AsnTable {
                 .map_err(|_| format!("line {}: '{asn}' is not an AS number", index + 1))?;
             entries.push((prefix.trunc(), asn));
         }
-        entries.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        entries.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.prefix_len()));
         Ok(AsnTable { entries })
     }
 
