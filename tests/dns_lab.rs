@@ -287,6 +287,7 @@ fn dns_lab_facts() {
         mail.mx.is_empty() && mail.spf.is_none() && mail.dmarc.is_none() && mail.errors.is_empty(),
         "{mail:?}"
     );
+    assert!(mail.mta_sts.is_empty() && mail.mta_sts_policy.is_none());
     assert_eq!(healthy.caa.as_ref().unwrap().found_at, None);
 
     // Single NS with open recursion, open AXFR and version disclosure (BIND).
@@ -465,6 +466,27 @@ fn dns_lab_facts() {
     );
     assert_eq!(dmarc.rua, vec!["mailto:dmarc@mail.test"]);
     assert_eq!(mail.mta_sts, vec!["v=STSv1; id=20240101"]);
+    let policy = mail.mta_sts_policy.as_ref().unwrap();
+    assert_eq!(
+        policy.url,
+        "https://mta-sts.mail.test/.well-known/mta-sts.txt"
+    );
+    assert_eq!(
+        (policy.http_status, policy.error.as_deref()),
+        (Some(200), None)
+    );
+    assert_eq!(
+        (
+            policy.version.as_deref(),
+            policy.mode.as_deref(),
+            policy.max_age
+        ),
+        (Some("STSv1"), Some("testing"), Some(86400))
+    );
+    assert_eq!(
+        (policy.mx.clone(), policy.certificate_verified),
+        (vec!["mx1.mail.test".to_string()], false)
+    );
     assert_eq!(mail.tls_rpt, vec!["v=TLSRPTv1; rua=mailto:tls@mail.test"]);
     let caa = mail_zone.caa.as_ref().unwrap();
     assert_eq!(caa.found_at.as_deref(), Some("mail.test."));

@@ -284,6 +284,8 @@ pub struct MailFacts {
     pub dmarc: Option<DmarcFacts>,
     /// `_mta-sts` TXT records (`v=STSv1`).
     pub mta_sts: Vec<String>,
+    /// The MTA-STS policy fetched over HTTPS (only when the TXT record exists).
+    pub mta_sts_policy: Option<MtaStsPolicy>,
     /// `_smtp._tls` TXT records (`v=TLSRPTv1`).
     pub tls_rpt: Vec<String>,
     pub errors: Vec<String>,
@@ -301,6 +303,22 @@ pub struct MxFact {
     /// The TLSA answer carried AD (meaningful through a validating `--dns-resolver` only).
     pub tlsa_authentic_data: Option<bool>,
     pub tlsa_error: Option<String>,
+}
+
+/// An MTA-STS policy file as served (RFC 8461 §3.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MtaStsPolicy {
+    pub url: String,
+    pub http_status: Option<u16>,
+    pub version: Option<String>,
+    /// `enforce`, `testing` or `none`.
+    pub mode: Option<String>,
+    pub mx: Vec<String>,
+    pub max_age: Option<u64>,
+    /// Always false here: the probe reads the policy whatever the certificate; the certificate
+    /// stage judges the chain.
+    pub certificate_verified: bool,
+    pub error: Option<String>,
 }
 
 /// One TLSA record (RFC 6698), and whether it matches the chain the MX served.

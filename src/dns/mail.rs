@@ -1,5 +1,6 @@
 //! Mail records of a zone: MX (and Null MX), SPF with the RFC 7208 §4.6.4 lookup counts done
-//! recursively through include/redirect, DMARC tags, MTA-STS and TLS-RPT TXT records.
+//! recursively through include/redirect, DMARC tags, MTA-STS (TXT and the policy over HTTPS)
+//! and TLS-RPT TXT records.
 
 use hickory_proto::rr::RData;
 
@@ -102,6 +103,10 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
                 .collect()
         }
         Err(error) => facts.errors.push(format!("MTA-STS: {error}")),
+    }
+    if !facts.mta_sts.is_empty() {
+        facts.mta_sts_policy =
+            Some(crate::dns::mta_sts::fetch(lookups, zone, lookups.client.timeout * 3).await);
     }
     match txt(lookups, &format!("_smtp._tls.{zone}")).await {
         Ok(records) => {

@@ -11,6 +11,7 @@ pub mod dnssec;
 pub mod facts;
 pub mod iterate;
 pub mod mail;
+pub mod mta_sts;
 pub mod resolver;
 pub mod transport;
 pub mod wire;

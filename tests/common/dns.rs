@@ -13,6 +13,7 @@
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
+//! - 127.0.25.3:443 mta-sts.mail.test, `openssl s_server -WWW` serving the MTA-STS policy
 //! - mail.test has TLSA `3 1 1` (matching the served leaf) and `3 0 1` (zeros) for mx1, and
 //!   `3 1 1` for mx2
 //! - 127.0.25.1:25 mx1.mail.test, SMTP with STARTTLS; 127.0.25.2:25 mx2.mail.test, without
@@ -62,6 +63,11 @@ pub const UNBOUND: &str = "127.0.30.1";
 /// mx1.mail.test: SMTP with STARTTLS (scripted shim on port 25, relaying to `openssl s_server`
 /// on port 4433 of the same address).
 pub const MX_STARTTLS: &str = "127.0.25.1";
+/// mta-sts.mail.test: HTTPS (`openssl s_server -WWW`) serving the MTA-STS policy.
+pub const MTA_STS: &str = "127.0.25.3";
+/// The policy it serves.
+pub const MTA_STS_POLICY: &str =
+    "version: STSv1\nmode: testing\nmx: mx1.mail.test\nmax_age: 86400\n";
 /// mx2.mail.test: SMTP without STARTTLS.
 pub const MX_PLAIN: &str = "127.0.25.2";
 
@@ -196,7 +202,8 @@ _mta-sts.mail.test. TXT \"v=STSv1; id=20240101\"\n\
 _smtp._tls.mail.test. TXT \"v=TLSRPTv1; rua=mailto:tls@mail.test\"\n\
 mail.test. CAA 0 issue \"ca.test\"\n\
 _25._tcp.mx1.mail.test. TLSA 3 1 1 {spki_sha256}\n_25._tcp.mx1.mail.test. TLSA 3 0 1 {zeros}\n\
-_25._tcp.mx2.mail.test. TLSA 3 1 1 {spki_sha256}\n",
+_25._tcp.mx2.mail.test. TLSA 3 1 1 {spki_sha256}\n\
+mta-sts.mail.test. A {MTA_STS}\n",
         soa("mail.test", "ns1.mail.test", 7),
         zeros = "0".repeat(64),
     );
@@ -710,6 +717,25 @@ impl DnsLab {
         let server = ServerProcess::spawn("openssl s_server", command, dir);
         let backend: SocketAddr = format!("{MX_STARTTLS}:4433").parse().unwrap();
         self.wait_ready_at(server, backend);
+        let web = self.server_dir("mta-sts");
+        fs::create_dir_all(web.path().join(".well-known")).expect("harness: web dir");
+        fs::write(web.path().join(".well-known/mta-sts.txt"), MTA_STS_POLICY)
+            .expect("harness: policy");
+        let mut command = self.netns.command(&find_program("openssl"));
+        command
+            .args([
+                "s_server",
+                "-accept",
+                &format!("{MTA_STS}:443"),
+                "-WWW",
+                "-cert",
+            ])
+            .arg(&pki.rsa.cert)
+            .arg("-key")
+            .arg(&pki.rsa.key);
+        command.current_dir(web.path());
+        let server = ServerProcess::spawn("openssl s_server -WWW", command, web);
+        self.wait_ready_at(server, format!("{MTA_STS}:443").parse().unwrap());
         self.mail = self.netns.enter(move || {
             use super::mail::{MailProtocol, StarttlsShim};
             vec![
