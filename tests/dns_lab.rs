@@ -411,9 +411,23 @@ fn dns_lab_facts() {
             ("ns3.inconsistent.test.", false, true)
         ]
     );
-    assert_eq!(delegation.addresses, vec![BIND_A, KNOT_B, NOTHING]);
+    // Glue and the child's own A record for ns2 differ: both addresses are probed.
+    let ns2 = &delegation.ns_names[1];
+    assert_eq!(
+        (ns2.glue.clone(), ns2.addresses.clone()),
+        (vec![KNOT_B.to_string()], vec![GLUE_ELSEWHERE.to_string()])
+    );
+    assert_eq!(
+        delegation.addresses,
+        vec![BIND_A, KNOT_B, GLUE_ELSEWHERE, NOTHING]
+    );
     assert_eq!(delegation.asns, Some(vec![64501, 64502]));
     assert_eq!(delegation.addresses_without_asn, vec![NOTHING]);
+    assert_eq!(inconsistent.nameservers.len(), 4);
+    assert_eq!(
+        server(inconsistent, GLUE_ELSEWHERE).soa_udp,
+        failed("connection refused")
+    );
     assert_eq!(inconsistent.soa.as_ref().unwrap().serials, vec![1, 2]);
     assert_eq!(
         inconsistent.soa.as_ref().unwrap().fields_consistent,

@@ -11,6 +11,7 @@
 //! - 127.0.22.1 Knot "b": healthy, expired, inconsistent (serial 2), mail; not lame.test
 //! - 127.0.23.1 BIND "open": open.test, single NS; recursion for anyone, AXFR open, version shown
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
+//! - 127.0.22.2 nothing (ns2.inconsistent.test's address in the child; its glue is 127.0.22.1)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
 //! - 127.0.25.3:443 mta-sts.mail.test, `openssl s_server -WWW` serving the MTA-STS policy
@@ -56,6 +57,9 @@ pub const BIND_A: &str = "127.0.21.1";
 pub const KNOT_B: &str = "127.0.22.1";
 pub const BIND_OPEN: &str = "127.0.23.1";
 pub const NOTHING: &str = "127.0.24.1";
+/// What inconsistent.test's own zone says ns2 is (the parent's glue says 127.0.22.1); nothing
+/// listens there.
+pub const GLUE_ELSEWHERE: &str = "127.0.22.2";
 pub const SILENT: &str = "127.0.26.1";
 pub const GARBAGE: &str = "127.0.26.2";
 pub const LOOPING: &str = "127.0.26.3";
@@ -185,7 +189,7 @@ fn zone_texts(serial_b: u32, spki_sha256: &str) -> Vec<(&'static str, String)> {
     );
     let inconsistent = |serial: u32| {
         format!(
-            "{}inconsistent.test. NS ns1.inconsistent.test.\ninconsistent.test. NS ns3.inconsistent.test.\nns1.inconsistent.test. A {BIND_A}\nns2.inconsistent.test. A {KNOT_B}\nns3.inconsistent.test. A {NOTHING}\n",
+            "{}inconsistent.test. NS ns1.inconsistent.test.\ninconsistent.test. NS ns3.inconsistent.test.\nns1.inconsistent.test. A {BIND_A}\nns2.inconsistent.test. A {GLUE_ELSEWHERE}\nns3.inconsistent.test. A {NOTHING}\n",
             soa("inconsistent.test", "ns1.inconsistent.test", serial)
         )
     };
