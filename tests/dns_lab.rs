@@ -148,6 +148,22 @@ fn dns_lab_facts() {
     assert_eq!((delegation.ns_with_ipv4, delegation.ns_with_ipv6), (2, 0));
     assert_eq!(delegation.asns, Some(vec![64501, 64502]));
     assert!(delegation.addresses_without_asn.is_empty());
+    let reverse: Vec<(&str, Option<&str>, Vec<String>)> = delegation
+        .reverse
+        .iter()
+        .map(|r| (r.address.as_str(), r.rcode.as_deref(), r.names.clone()))
+        .collect();
+    assert_eq!(
+        reverse,
+        vec![
+            (
+                BIND_A,
+                Some("NOERROR"),
+                vec!["ns1.healthy.test.".to_string()]
+            ),
+            (KNOT_B, Some("NXDOMAIN"), vec![])
+        ]
+    );
     assert_eq!(delegation.special_purpose.len(), 2);
     assert!(delegation
         .special_purpose

@@ -49,6 +49,8 @@ pub struct DelegationFacts {
     pub ipv6_prefixes: Vec<String>,
     /// Addresses in IANA special-purpose ranges (loopback, private, documentation…), with the range.
     pub special_purpose: Vec<SpecialAddress>,
+    /// Reverse DNS (PTR) of every address.
+    pub reverse: Vec<ReverseFact>,
     /// Distinct origin ASNs of the addresses, from `--asn-table` (null: no table given).
     pub asns: Option<Vec<u32>>,
     /// Addresses the table has no prefix for.
@@ -63,6 +65,16 @@ pub struct DelegationFacts {
 pub struct AddressRecord {
     pub name: String,
     pub address: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReverseFact {
+    pub address: String,
+    /// RCODE of the PTR lookup (null: no answer).
+    pub rcode: Option<String>,
+    /// PTR targets, sorted.
+    pub names: Vec<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

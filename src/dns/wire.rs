@@ -18,6 +18,7 @@ pub mod rtype {
     pub const NS: u16 = 2;
     pub const CNAME: u16 = 5;
     pub const SOA: u16 = 6;
+    pub const PTR: u16 = 12;
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const AAAA: u16 = 28;
@@ -326,6 +327,24 @@ pub fn name_text(name: &Name) -> String {
     fqdn(&name.to_ascii())
 }
 
+/// The reverse-mapping name of an address (`in-addr.arpa.` / `ip6.arpa.`).
+pub fn reverse_name(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0])
+        }
+        std::net::IpAddr::V6(v6) => {
+            let mut name = String::new();
+            for byte in v6.octets().iter().rev() {
+                name.push_str(&format!("{:x}.{:x}.", byte & 0x0f, byte >> 4));
+            }
+            name.push_str("ip6.arpa.");
+            name
+        }
+    }
+}
+
 /// Whether `name` is `zone` or below it (both in postura's form).
 pub fn is_subdomain(name: &str, zone: &str) -> bool {
     zone == "." || name == zone || name.ends_with(&format!(".{zone}"))
@@ -419,6 +438,20 @@ mod tests {
             decode_answer(&bytes, 9),
             Err(DecodeFailure::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(
+            reverse_name("192.0.2.53".parse().unwrap()),
+            "53.2.0.192.in-addr.arpa."
+        );
+        let v6 = reverse_name("2001:db8::1".parse().unwrap());
+        assert!(
+            v6.starts_with("1.0.0.0.") && v6.ends_with(".8.b.d.0.1.0.0.2.ip6.arpa."),
+            "{v6}"
+        );
+        assert_eq!(v6.split('.').count(), 32 + 3);
     }
 
     #[test]

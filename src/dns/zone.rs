@@ -12,10 +12,12 @@ use tokio::time::Instant;
 use crate::dns::asn::AsnTable;
 use crate::dns::auth::probe_nameserver;
 use crate::dns::facts::{
-    AddressRecord, DelegationFacts, NameserverFacts, NsName, SpecialAddress, ZoneFacts, ZoneSoa,
+    AddressRecord, DelegationFacts, NameserverFacts, NsName, ReverseFact, SpecialAddress,
+    ZoneFacts, ZoneSoa,
 };
+use crate::dns::iterate::rcode_name;
 use crate::dns::iterate::{record_address, Lookups, Referral};
-use crate::dns::wire::{fqdn, rtype};
+use crate::dns::wire::{fqdn, name_text, reverse_name, rtype};
 use crate::dns::{caa, dnssec, mail};
 
 /// Nameserver addresses probed at once within one zone.
@@ -97,7 +99,9 @@ pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTa
     }
     nameservers.sort_by(|a, b| (&a.name, &a.address).cmp(&(&b.name, &b.address)));
 
-    facts.delegation = Some(delegation_facts(&referral, &names, &child_ns, asn_table));
+    let mut delegation = delegation_facts(&referral, &names, &child_ns, asn_table);
+    delegation.reverse = reverse(lookups, &delegation.addresses).await;
+    facts.delegation = Some(delegation);
     facts.soa = Some(zone_soa(&nameservers));
     let authoritative: Vec<SocketAddr> = nameservers
         .iter()
@@ -116,6 +120,37 @@ pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTa
     facts.queries = lookups.client.queries_sent() - before;
     facts.duration_ms = started.elapsed().as_millis() as u64;
     facts
+}
+
+/// PTR of every nameserver address.
+async fn reverse(lookups: &Lookups, addresses: &[String]) -> Vec<ReverseFact> {
+    let mut out = Vec::new();
+    for address in addresses {
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            continue;
+        };
+        let mut fact = ReverseFact {
+            address: address.clone(),
+            ..ReverseFact::default()
+        };
+        match lookups.lookup(&reverse_name(ip), rtype::PTR).await {
+            Ok(found) => {
+                fact.rcode = found.rcode.map(rcode_name);
+                fact.names = found
+                    .records
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        hickory_proto::rr::RData::PTR(target) => Some(name_text(&target.0)),
+                        _ => None,
+                    })
+                    .collect();
+                fact.names.sort();
+            }
+            Err(error) => fact.error = Some(error),
+        }
+        out.push(fact);
+    }
+    out
 }
 
 /// Authoritative A/AAAA for every NS name (CNAMEs and failures recorded).
@@ -270,6 +305,7 @@ fn delegation_facts(
                 .collect();
             found.into_iter().collect()
         }),
+        reverse: Vec::new(),
         addresses_without_asn: asn_table
             .map(|table| {
                 addresses

@@ -15,6 +15,7 @@
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
 //! - 127.0.25.3:443 mta-sts.mail.test, `openssl s_server -WWW` serving the MTA-STS policy
+//! - 21.0.127.in-addr.arpa (delegated from the root, on BIND "a"): PTR for 127.0.21.1 only
 //! - mail.test has TLSA `3 1 1` (matching the served leaf) and `3 0 1` (zeros) for mx1, and
 //!   `3 1 1` for mx2
 //! - 127.0.25.1:25 mx1.mail.test, SMTP with STARTTLS; 127.0.25.2:25 mx2.mail.test, without
@@ -276,7 +277,8 @@ fn tld_text() -> String {
 
 fn root_text() -> String {
     format!(
-        "$TTL 86400\n. IN SOA a.root-servers.lab. hostmaster.root-servers.lab. 1 1800 900 604800 86400\n. NS a.root-servers.lab.\na.root-servers.lab. A {ROOT}\ntest. NS ns.nic.test.\nns.nic.test. A {TLD}\n"
+        "$TTL 86400\n. IN SOA a.root-servers.lab. hostmaster.root-servers.lab. 1 1800 900 604800 86400\n. NS a.root-servers.lab.\na.root-servers.lab. A {ROOT}\ntest. NS ns.nic.test.\nns.nic.test. A {TLD}\n\
+         21.0.127.in-addr.arpa. NS ns1.healthy.test.\n"
     )
 }
 
@@ -376,6 +378,14 @@ fn build_zones(dir: &Path) -> String {
         ECDSA,
         &["-P", "-s", "20200101000000", "-e", "20200201000000"],
     );
+    fs::write(
+        dir.join("reverse.zone"),
+        format!(
+            "{}21.0.127.in-addr.arpa. NS ns1.healthy.test.\n1.21.0.127.in-addr.arpa. PTR ns1.healthy.test.\n",
+            soa("21.0.127.in-addr.arpa", "ns1.healthy.test", 1)
+        ),
+    )
+    .expect("harness: write zone");
     fs::write(dir.join("test.zone"), tld_text()).expect("harness: write zone");
     for child in ["healthy.test.", "expired.test."] {
         let ds = fs::read_to_string(dir.join(format!("dsset-{child}"))).expect("harness: dsset");
@@ -581,6 +591,7 @@ impl DnsLab {
             z("open.test.zone"),
             z("hostile.test.zone"),
         );
+        let reverse = z("reverse.zone");
 
         lab.start_knot("knot-root", ROOT, &[(".", &root_signed)]);
         lab.start_bind("bind-tld", TLD, false, &[("test", &tld_signed)]);
@@ -594,6 +605,7 @@ impl DnsLab {
                 ("inconsistent.test", &inconsistent_a),
                 ("mail.test", &mail),
                 ("hostile.test", &hostile),
+                ("21.0.127.in-addr.arpa", &reverse),
             ],
         );
         lab.start_knot(
