@@ -12,6 +12,9 @@ use common::dns::*;
 use postura::dns::facts::{NameserverFacts, QueryFact, ZoneFacts};
 use postura::facts::ScanReport;
 
+/// Per query: long enough for a loaded 2-core CI machine, short enough for the silent server.
+const DNS_TIMEOUT: &str = "3";
+
 const ZONES: [&str; 7] = [
     "healthy.test",
     "open.test",
@@ -104,7 +107,7 @@ fn dns_lab_facts() {
         "--root-hints",
         &hints,
         "--dns-timeout",
-        "1",
+        DNS_TIMEOUT,
         "--asn-table",
         &asn_table,
     ];
@@ -124,8 +127,9 @@ fn dns_lab_facts() {
             .collect::<Vec<_>>(),
         ZONES.map(|z| format!("{z}.")).to_vec()
     );
-    // Hostile servers cost at most a few query timeouts (1 s each), never the whole deadline.
-    assert!(elapsed.as_secs() < 20, "scan took {elapsed:?}");
+    // Hostile servers cost a few query timeouts (the silent one: SOA over UDP and TCP), never
+    // the whole deadline (300 s).
+    assert!(elapsed.as_secs() < 30, "scan took {elapsed:?}");
 
     // Healthy and signed (RSA-2048, NSEC3), on BIND and Knot.
     let healthy = zone(&report, "healthy.test.");
@@ -537,8 +541,8 @@ fn dns_lab_facts() {
     assert_eq!(
         (silent.soa_udp.clone(), silent.soa_tcp.clone()),
         (
-            failed("no answer within 1000 ms"),
-            failed("no answer within 1000 ms")
+            failed("no answer within 3000 ms"),
+            failed("no answer within 3000 ms")
         )
     );
     assert_eq!(
@@ -643,7 +647,7 @@ fn dns_lab_facts() {
         "--json",
         "-",
         "--dns-timeout",
-        "1",
+        DNS_TIMEOUT,
         "--dns-signed-name",
         "www.healthy.test",
         "--dns-bogus-name",
@@ -695,7 +699,7 @@ fn dns_lab_facts() {
         "--root-hints",
         &hints,
         "--dns-timeout",
-        "1",
+        DNS_TIMEOUT,
         "--profile",
         &profile,
     ]);
@@ -727,7 +731,7 @@ fn dns_lab_facts() {
         "--root-hints",
         &hints,
         "--dns-timeout",
-        "1",
+        DNS_TIMEOUT,
         "dns://open.test",
     ]);
     assert!(status.success(), "{stderr}");
