@@ -15,7 +15,7 @@ use postura::facts::ScanReport;
 /// Per query: long enough for a loaded 2-core CI machine, short enough for the silent server.
 const DNS_TIMEOUT: &str = "3";
 
-const ZONES: [&str; 7] = [
+const ZONES: [&str; 8] = [
     "healthy.test",
     "open.test",
     "lame.test",
@@ -23,6 +23,7 @@ const ZONES: [&str; 7] = [
     "inconsistent.test",
     "mail.test",
     "hostile.test",
+    "alias.test",
 ];
 
 fn zone<'a>(report: &'a ScanReport, name: &str) -> &'a ZoneFacts {
@@ -366,6 +367,16 @@ fn dns_lab_facts() {
     assert_eq!(ns.soa_udp.rcode.as_deref(), Some("REFUSED"));
     assert_eq!(ns.soa_tcp.rcode.as_deref(), Some("REFUSED"));
     assert!(lame.delegation.as_ref().unwrap().child_ns.is_empty());
+    // Its in-zone NS name cannot be resolved (the only server refuses): the reason is kept.
+    let lame_ns = &lame.delegation.as_ref().unwrap().ns_names[0];
+    assert_eq!(
+        (lame_ns.glue.clone(), lame_ns.addresses.clone()),
+        (vec![KNOT_B.to_string()], vec![])
+    );
+    assert_eq!(
+        lame_ns.error.as_deref(),
+        Some("no usable answer from the servers of lame.test.: 127.0.22.1:53: REFUSED")
+    );
     assert_eq!(lame.soa.as_ref().unwrap().serials, Vec::<u32>::new());
 
     // Signed with expired RRSIGs (2020-01-01 to 2020-02-01), on BIND and Knot.
@@ -531,6 +542,32 @@ fn dns_lab_facts() {
             .collect::<Vec<_>>(),
         vec![(false, "issue", "ca.test")]
     );
+
+    // An NS name that is an alias: the CNAME is reported, and the address is used twice.
+    let alias = zone(&report, "alias.test.");
+    assert_eq!(alias.error, None);
+    let delegation = alias.delegation.as_ref().unwrap();
+    let names: Vec<(&str, Option<&str>, Vec<String>)> = delegation
+        .ns_names
+        .iter()
+        .map(|n| (n.name.as_str(), n.cname.as_deref(), n.addresses.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("ns1.alias.test.", None, vec![KNOT_B.to_string()]),
+            (
+                "ns2.alias.test.",
+                Some("ns1.alias.test."),
+                vec![KNOT_B.to_string()]
+            ),
+        ]
+    );
+    assert_eq!(delegation.shared_addresses, vec![KNOT_B]);
+    assert_eq!(alias.nameservers.len(), 2);
+    for ns in &alias.nameservers {
+        assert_well_behaved(ns, 9);
+    }
 
     // Hostile: silent, garbage and compression-loop servers beside one good BIND.
     let hostile = zone(&report, "hostile.test.");

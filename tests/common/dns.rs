@@ -10,6 +10,7 @@
 //!   recursion off, `version none`, transfers refused
 //! - 127.0.22.1 Knot "b": healthy, expired, inconsistent (serial 2), mail; not lame.test
 //! - 127.0.23.1 BIND "open": open.test, single NS; recursion for anyone, AXFR open, version shown
+//! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice)
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.22.2 nothing (ns2.inconsistent.test's address in the child; its glue is 127.0.22.1)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
@@ -221,7 +222,13 @@ mta-sts.mail.test. A {MTA_STS}\n",
 ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.test. A {GARBAGE}\nloop.hostile.test. A {LOOPING}\n",
         soa("hostile.test", "ns1.hostile.test", 5)
     );
+    // Served by Knot only (BIND refuses to load a zone whose NS target is a CNAME).
+    let alias = format!(
+        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\n",
+        soa("alias.test", "ns1.alias.test", 9)
+    );
     vec![
+        ("alias.test", alias),
         ("healthy.test", healthy),
         ("expired.test", expired),
         ("inconsistent.test", inconsistent(1)),
@@ -235,7 +242,11 @@ ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.t
 fn tld_text() -> String {
     let mut text = soa("test", "ns.nic.test", 1);
     text.push_str(&format!("test. NS ns.nic.test.\nns.nic.test. A {TLD}\n"));
-    let delegations: [(&str, &[(&str, &str)]); 7] = [
+    let delegations: [(&str, &[(&str, &str)]); 8] = [
+        (
+            "alias",
+            &[("ns1.alias.test", KNOT_B), ("ns2.alias.test", KNOT_B)],
+        ),
         (
             "healthy",
             &[("ns1.healthy.test", BIND_A), ("ns2.healthy.test", KNOT_B)],
@@ -591,6 +602,7 @@ impl DnsLab {
             z("open.test.zone"),
             z("hostile.test.zone"),
         );
+        let alias = z("alias.test.zone");
         let reverse = z("reverse.zone");
 
         lab.start_knot("knot-root", ROOT, &[(".", &root_signed)]);
@@ -616,6 +628,7 @@ impl DnsLab {
                 ("expired.test", &expired),
                 ("inconsistent.test", &inconsistent_b),
                 ("mail.test", &mail),
+                ("alias.test", &alias),
             ],
         );
         lab.start_bind("bind-open", BIND_OPEN, true, &[("open.test", &open)]);
