@@ -53,8 +53,9 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT; `dns://ZONE` for a
-    /// zone's DNS and mail hygiene; `resolver://ADDRESS[:PORT]` for a declared resolver.
+    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT;
+    /// smtp://HOST[:PORT], imap://…, pop3://… for STARTTLS (ports 25, 143, 110); dns://ZONE for a
+    /// zone's DNS and mail hygiene; resolver://ADDRESS[:PORT] for a declared resolver.
     pub targets: Vec<String>,
     /// Scan the endpoints a country profile declares (within its declared scope).
     #[arg(long, value_name = "FILE")]
@@ -187,6 +188,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     for text in &args.targets {
         if let Some(zone) = text.strip_prefix("dns://") {
             let zone = zone.trim_end_matches('/');
+            if zone.contains([':', '/', '[']) {
+                anyhow::bail!("target '{text}': a zone is a DNS name, without port or path (dns://example.org)");
+            }
             if zone != "." {
                 parse_target(zone).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
             }
