@@ -264,6 +264,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         dns_options.resolver = Some(parse_dns_server(text).map_err(|e| anyhow::anyhow!("--dns-resolver: {e}"))?);
     }
 
+    dns_options.scope = scope.clone().map(std::sync::Arc::new);
     let started_at = crate::now_rfc3339();
     let dns_work = crate::dns::run(zones, resolvers, &dns_options);
     let progress = |event: Progress| match event {

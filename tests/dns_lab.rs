@@ -762,6 +762,40 @@ fn dns_lab_facts() {
     );
     assert!(report.targets.is_empty());
 
+    // Nameserver addresses outside the profile's declared networks are not probed.
+    let narrow = lab.dir.path().join("narrow.toml");
+    std::fs::write(
+        &narrow,
+        "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Lab\"\n[scope]\nnames = [\"test\"]\nnetworks = [\"127.0.21.0/24\"]\n\
+         [[domains]]\nname = \"healthy.test\"\nsector = \"cctld\"\n",
+    )
+    .unwrap();
+    let narrow = narrow.display().to_string();
+    let (status, stdout, stderr) = lab.postura(&[
+        "scan",
+        "--quiet",
+        "--json",
+        "-",
+        "--root-hints",
+        &hints,
+        "--dns-timeout",
+        DNS_TIMEOUT,
+        "--profile",
+        &narrow,
+    ]);
+    assert!(status.success(), "{stderr}");
+    let report: ScanReport =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let healthy = zone(&report, "healthy.test.");
+    assert_well_behaved(server(healthy, BIND_A), 2024010101);
+    let outside = server(healthy, KNOT_B);
+    let reason = "out of scope: 127.0.22.1 is not in the profile's declared networks; not probed";
+    assert_eq!(
+        (outside.soa_udp.clone(), outside.soa_tcp.clone()),
+        (failed(reason), failed(reason))
+    );
+    assert_eq!((outside.authoritative, outside.queries), (None, 0));
+
     // The human summary names the same facts.
     let (status, stdout, stderr) = lab.postura(&[
         "scan",

@@ -44,6 +44,8 @@ pub struct DnsOptions {
     pub validation_names: ValidationNames,
     /// IP → ASN table for the nameservers' AS diversity (None: not given).
     pub asn_table: Option<Arc<asn::AsnTable>>,
+    /// A profile's scope: nameserver addresses outside its networks are not probed.
+    pub scope: Option<Arc<crate::profile::Scope>>,
 }
 
 impl Default for DnsOptions {
@@ -56,6 +58,7 @@ impl Default for DnsOptions {
             concurrency: 4,
             validation_names: ValidationNames::default(),
             asn_table: None,
+            scope: None,
         }
     }
 }
@@ -100,7 +103,12 @@ pub async fn run(
             // The probes bound themselves by the deadline; this guards against one that does not.
             let facts = match tokio::time::timeout_at(
                 deadline + Duration::from_secs(2),
-                zone::assess_zone(&lookups, &zone, options.asn_table.as_deref()),
+                zone::assess_zone(
+                    &lookups,
+                    &zone,
+                    options.asn_table.as_deref(),
+                    options.scope.as_deref(),
+                ),
             )
             .await
             {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::dns::asn::AsnTable;
 use crate::dns::auth::probe_nameserver;
+use crate::dns::facts::QueryFact;
 use crate::dns::facts::{
     AddressRecord, DelegationFacts, NameserverFacts, NsName, ReverseFact, SpecialAddress,
     ZoneFacts, ZoneSoa,
@@ -19,12 +20,18 @@ use crate::dns::iterate::rcode_name;
 use crate::dns::iterate::{record_address, Lookups, Referral};
 use crate::dns::wire::{fqdn, name_text, reverse_name, rtype};
 use crate::dns::{caa, dnssec, mail};
+use crate::profile::Scope;
 
 /// Nameserver addresses probed at once within one zone.
 const PARALLEL_SERVERS: usize = 4;
 
 /// Assess one zone.
-pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTable>) -> ZoneFacts {
+pub async fn assess_zone(
+    lookups: &Lookups,
+    zone: &str,
+    asn_table: Option<&AsnTable>,
+    scope: Option<&Scope>,
+) -> ZoneFacts {
     let started = Instant::now();
     let before = lookups.client.queries_sent();
     let zone = fqdn(zone);
@@ -66,7 +73,7 @@ pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTa
     }
     resolve_names(lookups, &mut names).await;
     let mut probed: BTreeSet<(String, IpAddr)> = BTreeSet::new();
-    let mut nameservers = probe_all(lookups, &zone, &names, &mut probed).await;
+    let mut nameservers = probe_all(lookups, &zone, &names, &mut probed, scope).await;
 
     // The child's own NS set may name servers the parent does not: probe those too.
     let child_ns: BTreeSet<String> = nameservers
@@ -94,7 +101,7 @@ pub async fn assess_zone(lookups: &Lookups, zone: &str, asn_table: Option<&AsnTa
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         resolve_names(lookups, &mut new_names).await;
-        nameservers.extend(probe_all(lookups, &zone, &new_names, &mut probed).await);
+        nameservers.extend(probe_all(lookups, &zone, &new_names, &mut probed, scope).await);
         names.extend(new_names);
     }
     nameservers.sort_by(|a, b| (&a.name, &a.address).cmp(&(&b.name, &b.address)));
@@ -190,12 +197,16 @@ async fn resolve_names(lookups: &Lookups, names: &mut BTreeMap<String, NsName>) 
 }
 
 /// Probe every (name, address) not probed yet, a few at a time.
+/// Addresses outside a profile's declared networks are not probed (as for TLS targets): their
+/// entry says so, and ordinary lookups may still use them.
 async fn probe_all(
     lookups: &Lookups,
     zone: &str,
     names: &BTreeMap<String, NsName>,
     probed: &mut BTreeSet<(String, IpAddr)>,
+    scope: Option<&Scope>,
 ) -> Vec<NameserverFacts> {
+    let mut out = Vec::new();
     let gate = Arc::new(Semaphore::new(PARALLEL_SERVERS));
     let mut tasks = tokio::task::JoinSet::new();
     for entry in names.values() {
@@ -207,6 +218,25 @@ async fn probe_all(
             .collect();
         for ip in addresses {
             if !probed.insert((entry.name.clone(), ip)) {
+                continue;
+            }
+            if scope.is_some_and(|scope| !scope.allows_address(ip)) {
+                let reason = format!(
+                    "out of scope: {ip} is not in the profile's declared networks; not probed"
+                );
+                out.push(NameserverFacts {
+                    name: entry.name.clone(),
+                    address: ip.to_string(),
+                    soa_udp: QueryFact {
+                        error: Some(reason.clone()),
+                        ..QueryFact::default()
+                    },
+                    soa_tcp: QueryFact {
+                        error: Some(reason),
+                        ..QueryFact::default()
+                    },
+                    ..NameserverFacts::default()
+                });
                 continue;
             }
             let (client, gate, name, zone) = (
@@ -221,7 +251,6 @@ async fn probe_all(
             });
         }
     }
-    let mut out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         if let Ok(facts) = joined {
             out.push(facts);
