@@ -128,6 +128,8 @@ pub struct Lookup {
     /// The CNAME chain followed, in order.
     pub cnames: Vec<String>,
     pub authentic_data: bool,
+    /// Why there was no final answer (then `rcode` is None).
+    pub error: Option<String>,
 }
 
 /// Looks names up, from the roots or through one resolver, and caches zone cuts.
@@ -297,9 +299,7 @@ impl Lookups {
         let found = self.lookup_at_depth(name, qtype, 0).await;
         match found.rcode {
             None => Err(found
-                .cnames
-                .last()
-                .cloned()
+                .error
                 .unwrap_or_else(|| format!("lookup of {name} failed"))),
             Some(_) => Ok(found),
         }
@@ -343,7 +343,7 @@ impl Lookups {
                     Ok(answer) => answer,
                     Err(error) => {
                         lookup.rcode = None;
-                        lookup.cnames.push(error);
+                        lookup.error = Some(error);
                         return lookup;
                     }
                 };
