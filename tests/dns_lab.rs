@@ -564,6 +564,20 @@ fn dns_lab_facts() {
         ]
     );
     assert_eq!(delegation.shared_addresses, vec![KNOT_B]);
+    // It also publishes a Null MX (RFC 7505): no SMTP target comes from it.
+    let mail = alias.mail.as_ref().unwrap();
+    assert!(mail.null_mx);
+    assert_eq!(
+        mail.mx
+            .iter()
+            .map(|m| (m.preference, m.exchange.as_str(), m.addresses.len()))
+            .collect::<Vec<_>>(),
+        vec![(0, ".", 0)]
+    );
+    assert!(!report
+        .targets
+        .iter()
+        .any(|t| t.host.is_empty() || t.host == "."));
     assert_eq!(alias.nameservers.len(), 2);
     for ns in &alias.nameservers {
         assert_well_behaved(ns, 9);

@@ -10,7 +10,7 @@
 //!   recursion off, `version none`, transfers refused
 //! - 127.0.22.1 Knot "b": healthy, expired, inconsistent (serial 2), mail; not lame.test
 //! - 127.0.23.1 BIND "open": open.test, single NS; recursion for anyone, AXFR open, version shown
-//! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice)
+//! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice); Null MX
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.22.2 nothing (ns2.inconsistent.test's address in the child; its glue is 127.0.22.1)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
@@ -224,7 +224,7 @@ ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.t
     );
     // Served by Knot only (BIND refuses to load a zone whose NS target is a CNAME).
     let alias = format!(
-        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\n",
+        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\nalias.test. MX 0 .\n",
         soa("alias.test", "ns1.alias.test", 9)
     );
     vec![
