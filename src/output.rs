@@ -173,7 +173,12 @@ fn zone_block(out: &mut String, zone: &crate::dns::facts::ZoneFacts) {
             (_, Some(true)) => format!("lame ({})", ns.soa_udp.rcode.as_deref().unwrap_or("?")),
             _ => format!("serial {}", ns.soa.as_ref().map(|s| s.serial.to_string()).unwrap_or_else(|| "?".into())),
         };
-        let version = ns.version_bind.text.as_deref().or(ns.version_server.text.as_deref()).map(clean).unwrap_or_else(|| "hidden".into());
+        let version = match (&ns.version_bind.text, &ns.version_server.text) {
+            (Some(text), _) | (None, Some(text)) => clean(text),
+            // Hidden only when the server answered at least one of the two questions.
+            _ if ns.version_bind.rcode.is_some() || ns.version_server.rcode.is_some() => "hidden".into(),
+            _ => "n/a".into(),
+        };
         let _ = writeln!(
             out,
             "  {} {}  {} · recursion {} · AXFR {} · version {} · EDNS OPT {}",

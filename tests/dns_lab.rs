@@ -472,6 +472,11 @@ fn dns_lab_facts() {
         (failed("connection refused"), failed("connection refused"))
     );
     assert_eq!((ns3.authoritative, ns3.lame), (None, None));
+    // Nothing listens there: asked twice (SOA over UDP and TCP), then left alone.
+    assert_eq!(
+        (ns3.queries, ns3.axfr.error.as_deref()),
+        (2, Some("not asked: no answer to SOA over UDP or TCP"))
+    );
 
     // Mail: SPF with 11 lookups (1 void), DMARC p=none, MTA-STS, TLS-RPT, CAA.
     let mail_zone = zone(&report, "mail.test.");

@@ -74,10 +74,11 @@ pub async fn probe_nameserver(
         .query(address, &Question::new(zone, rtype::SOA), Transport::Udp)
         .await;
     facts.soa_udp = query_fact(&soa_udp);
-    // A server that never answers (or the deadline) is not asked eleven more times.
+    // A server that never answers, or where nothing listens (ICMP port unreachable), is not
+    // asked eleven more times.
     let unreachable = matches!(
         soa_udp,
-        Err(QueryError::Timeout(_)) | Err(QueryError::Deadline)
+        Err(QueryError::Timeout(_) | QueryError::Deadline | QueryError::Refused)
     );
     let soa_tcp = client
         .query(address, &Question::new(zone, rtype::SOA), Transport::Tcp)
