@@ -37,6 +37,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the scan variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan targets given on the command line or declared in a country profile.
@@ -90,7 +92,9 @@ pub enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT.
+    /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT;
+    /// smtp://HOST[:PORT], imap://…, pop3://… for STARTTLS (ports 25, 143, 110); dns://ZONE for a
+    /// zone's DNS and mail hygiene; resolver://ADDRESS[:PORT] for a declared resolver.
     pub targets: Vec<String>,
     /// Scan the endpoints a country profile declares (within its declared scope).
     #[arg(long, value_name = "FILE")]
@@ -124,6 +128,26 @@ pub struct ScanArgs {
     /// out. Stapled OCSP responses are still validated.
     #[arg(long)]
     pub no_revocation: bool,
+    /// Start DNS delegation walks at the root servers of this hints file (named.root format)
+    /// instead of the IANA root servers: for labs and internal namespaces.
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
+    /// Use this resolver (ADDRESS[:PORT]) for ordinary DNS lookups (MX, TXT, CAA, NS
+    /// addresses) instead of iterating from the roots.
+    #[arg(long, value_name = "ADDRESS[:PORT]")]
+    pub dns_resolver: Option<String>,
+    /// A name in a correctly signed zone: a validating resolver sets AD for it.
+    #[arg(long, value_name = "NAME")]
+    pub dns_signed_name: Option<String>,
+    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL.
+    #[arg(long, value_name = "NAME")]
+    pub dns_bogus_name: Option<String>,
+    /// IP → ASN table (`PREFIX ASN` per line) for the nameservers' AS diversity.
+    #[arg(long, value_name = "FILE")]
+    pub asn_table: Option<PathBuf>,
+    /// Seconds allowed per DNS query.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub dns_timeout: f64,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -271,7 +295,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
 
     let mut specs: Vec<TargetSpec> = Vec::new();
+    let mut zones: Vec<String> = Vec::new();
+    let mut resolvers: Vec<std::net::SocketAddr> = Vec::new();
     let mut country = None;
+    let mut profile_dns = crate::profile::DnsSettings::default();
     let mut scope = None;
     let mut profile_policy = None;
     let mut exceptions = Vec::new();
@@ -284,6 +311,11 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             }
         }
         specs.extend(profile_specs);
+        zones.extend(profile.domains.iter().map(|d| d.name.clone()));
+        for endpoint in profile.endpoints.iter().filter(|e| e.service == crate::profile::Service::DnsResolver) {
+            resolvers.extend(resolver_addresses(&endpoint.host, endpoint.port, endpoint.address).await?);
+        }
+        profile_dns = profile.dns.clone();
         country = Some(CountryInfo {
             code: profile.country_code.clone(),
             name: profile.country_name.clone(),
@@ -314,6 +346,32 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let policy_name = args.policy.clone().or(profile_policy).unwrap_or_else(|| DEFAULT_POLICY.to_string());
     let policy = Policy::load(&policy_name, &catalog).map_err(catalog_errors)?;
     for text in &args.targets {
+        if let Some(zone) = text.strip_prefix("dns://") {
+            let zone = zone.trim_end_matches('/');
+            if zone.contains([':', '/', '[']) {
+                anyhow::bail!("target '{text}': a zone is a DNS name, without port or path (dns://example.org)");
+            }
+            if zone != "." {
+                parse_target(zone).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
+            }
+            if let Some(scope) = &scope {
+                if !scope.allows_host(zone.trim_end_matches('.')) {
+                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
+                }
+            }
+            zones.push(zone.to_string());
+            continue;
+        }
+        if let Some(address) = text.strip_prefix("resolver://") {
+            let address = parse_dns_server(address.trim_end_matches('/')).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
+            if let Some(scope) = &scope {
+                if !scope.allows_address(address.ip()) {
+                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
+                }
+            }
+            resolvers.push(address);
+            continue;
+        }
         let spec = parse_target(text).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
         if let Some(scope) = &scope {
             if !scope.allows_host(&spec.host) {
@@ -322,7 +380,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         }
         specs.push(spec);
     }
-    if specs.is_empty() {
+    if specs.is_empty() && zones.is_empty() && resolvers.is_empty() {
         anyhow::bail!("nothing to scan: give TARGET arguments or --profile FILE (see `postura scan --help`)");
     }
     apply_pins(&mut specs, &pins);
@@ -342,15 +400,48 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         );
     }
 
+    let mut dns_options = crate::dns::DnsOptions {
+        timeout: seconds("dns-timeout", args.dns_timeout)?,
+        deadline: options.deadline,
+        concurrency: options.concurrency,
+        // The command line overrides the profile's `[dns]` names.
+        validation_names: crate::dns::resolver::ValidationNames {
+            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name),
+            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name),
+        },
+        ..crate::dns::DnsOptions::default()
+    };
+    if let Some(path) = &args.root_hints {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--root-hints: cannot read {}", path.display()))?;
+        dns_options.roots = crate::dns::iterate::Roots::from_hints(&text).map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.asn_table {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--asn-table: cannot read {}", path.display()))?;
+        let table = crate::dns::asn::AsnTable::parse(&text).map_err(|e| anyhow::anyhow!("--asn-table {}: {e}", path.display()))?;
+        dns_options.asn_table = Some(std::sync::Arc::new(table));
+    }
+    if let Some(text) = &args.dns_resolver {
+        dns_options.resolver = Some(parse_dns_server(text).map_err(|e| anyhow::anyhow!("--dns-resolver: {e}"))?);
+    }
+
+    dns_options.scope = scope.clone().map(std::sync::Arc::new);
     let started_at = crate::now_rfc3339();
-    let targets = run(specs, &options, scope, |event| match event {
+    let dns_work = crate::dns::run(zones, resolvers, &dns_options);
+    let progress = |event: Progress| match event {
         Progress::Planned(n) => bar.set_length(n as u64),
         Progress::Finished(result) => {
             bar.inc(1);
             bar.set_message(format!("{}:{}", result.host, result.port));
         }
-    })
-    .await;
+    };
+    let tls_work = run(specs, &options, scope.clone(), progress);
+    let (mut targets, (mut zones, resolvers)) = tokio::join!(tls_work, dns_work);
+    // MX hosts found in the zones become STARTTLS targets on port 25, swept like the others.
+    let mx_specs = mx_targets(&zones);
+    if !mx_specs.is_empty() {
+        targets.extend(run(mx_specs, &options, scope, progress).await);
+        crate::dns::dane::match_served_chains(&mut zones, &targets);
+    }
     bar.finish_and_clear();
 
     let mut report = ScanReport {
@@ -361,6 +452,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         country,
         targets,
         assessment: None,
+        zones,
+        resolvers,
     };
     let assessor = Assessor {
         catalog: &catalog,
@@ -386,4 +479,39 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         report.targets.iter().flat_map(|t| &t.findings).any(|f| f.status == Status::Fail && f.severity >= threshold)
     });
     Ok(if gate_failed { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// `ADDRESS[:PORT]` or `[V6]:PORT` of a DNS server (default port 53).
+pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    text.parse::<std::net::SocketAddr>().map_err(|_| format!("'{text}' is not ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)"))
+}
+
+/// Addresses of a profile's resolver endpoint: its pin, its IP literal, or its name resolved.
+async fn resolver_addresses(host: &str, port: u16, pinned: Option<std::net::IpAddr>) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    if let Some(ip) = pinned.or_else(|| host.parse().ok()) {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let found = tokio::net::lookup_host((host, port)).await.with_context(|| format!("resolver endpoint {host}: name resolution failed"))?;
+    Ok(found.collect())
+}
+
+/// One `smtp-starttls` target (port 25) per MX exchange of the assessed zones, pinned to the
+/// addresses the DNS probes found; a Null MX or an exchange without address gives none.
+fn mx_targets(zones: &[crate::dns::facts::ZoneFacts]) -> Vec<TargetSpec> {
+    let mut specs: Vec<TargetSpec> = Vec::new();
+    for zone in zones {
+        let Some(mail) = &zone.mail else { continue };
+        for mx in &mail.mx {
+            let host = mx.exchange.trim_end_matches('.').to_string();
+            let pinned: Vec<std::net::IpAddr> = mx.addresses.iter().filter_map(|a| a.parse().ok()).collect();
+            if host.is_empty() || pinned.is_empty() || specs.iter().any(|s| s.host == host) {
+                continue;
+            }
+            specs.push(TargetSpec { host, port: 25, service: "smtp-starttls".into(), pinned, sector: None, operator: None });
+        }
+    }
+    specs
 }

@@ -139,7 +139,8 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         return result;
     };
     let deadline = started + options.deadline;
-    let connector = Connector::new(address, options.timeout, deadline, limiter);
+    let connector = Connector::new(address, options.timeout, deadline, limiter)
+        .with_starttls(crate::starttls::Starttls::for_service(&job.spec.service));
     let target = SweepTarget { connector: connector.clone(), sni: job.spec.sni() };
     // The sweep bounds every step by the deadline itself and keeps partial facts; this outer
     // bound only guards against a step that was not bounded.

@@ -24,6 +24,12 @@ pub struct ScanReport {
     pub targets: Vec<TargetResult>,
     /// Scores and the country index, when checks were evaluated.
     pub assessment: Option<crate::checks::model::Assessment>,
+    /// Zones assessed for DNS and mail hygiene (`dns://ZONE`, profile `domains`).
+    #[serde(default)]
+    pub zones: Vec<crate::dns::facts::ZoneFacts>,
+    /// Declared resolvers (`resolver://ADDRESS`, profile endpoints of service `dns-resolver`).
+    #[serde(default)]
+    pub resolvers: Vec<crate::dns::facts::ResolverFacts>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -5,11 +5,13 @@
 pub mod checks;
 pub mod cert;
 pub mod cli;
+pub mod dns;
 pub mod engine;
 pub mod facts;
 pub mod net;
 pub mod output;
 pub mod profile;
+pub mod starttls;
 pub mod target;
 pub mod tls;
 pub mod web;

@@ -106,6 +106,8 @@ pub struct Connector {
     pub deadline: Instant,
     limiter: Arc<HostLimiter>,
     connections: Arc<AtomicU32>,
+    /// A plaintext dialogue to run on every new connection before TLS (SMTP, IMAP, POP3).
+    starttls: Option<crate::starttls::Starttls>,
 }
 
 /// An open connection holding its per-address permit until dropped.
@@ -119,7 +121,13 @@ pub struct Connection {
 
 impl Connector {
     pub fn new(address: SocketAddr, timeout: Duration, deadline: Instant, limiter: Arc<HostLimiter>) -> Connector {
-        Connector { address, timeout, deadline, limiter, connections: Arc::new(AtomicU32::new(0)) }
+        Connector { address, timeout, deadline, limiter, connections: Arc::new(AtomicU32::new(0)), starttls: None }
+    }
+
+    /// Run this STARTTLS dialogue on every connection before handing it to the caller.
+    pub fn with_starttls(mut self, starttls: Option<crate::starttls::Starttls>) -> Connector {
+        self.starttls = starttls;
+        self
     }
 
     pub fn connections(&self) -> u32 {
@@ -152,7 +160,11 @@ impl Connector {
             Ok(Ok(stream)) => stream,
         };
         let _ = stream.set_nodelay(true);
-        Ok(Connection { stream, expires, deadline_bound, _permit: permit })
+        let mut connection = Connection { stream, expires, deadline_bound, _permit: permit };
+        if let Some(protocol) = self.starttls {
+            crate::starttls::upgrade(&mut connection, protocol).await?;
+        }
+        Ok(connection)
     }
 }
 

@@ -23,6 +23,19 @@ pub fn summary(report: &ScanReport) -> String {
             assessment.counts.inconclusive
         );
     }
+    for zone in &report.zones {
+        zone_block(&mut out, zone);
+    }
+    for resolver in &report.resolvers {
+        let _ = writeln!(
+            out,
+            "resolver {}  open {} · validates {}{}\n",
+            clean(&resolver.address),
+            yes_no(resolver.open),
+            yes_no(resolver.validates),
+            resolver.error.as_deref().map(|e| format!(" · error {}", clean(e))).unwrap_or_default()
+        );
+    }
     let failed = report.targets.iter().filter(|t| t.error.is_some()).count();
     let _ = writeln!(
         out,
@@ -31,6 +44,15 @@ pub fn summary(report: &ScanReport) -> String {
         failed,
         report.targets.iter().filter_map(|t| t.tls.as_ref()).map(|t| t.connections).sum::<u32>()
     );
+    if !report.zones.is_empty() || !report.resolvers.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} zone(s) and {} resolver(s) assessed, {} DNS queries for the zones",
+            report.zones.len(),
+            report.resolvers.len(),
+            report.zones.iter().map(|z| z.queries).sum::<u32>()
+        );
+    }
     out
 }
 
@@ -159,4 +181,86 @@ fn tls_lines(out: &mut String, tls: &TlsFacts) {
     for error in &tls.probe_errors {
         let _ = writeln!(out, "  probe error   {}", clean(error));
     }
+}
+
+fn names(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.iter().map(|n| clean(n)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn zone_block(out: &mut String, zone: &crate::dns::facts::ZoneFacts) {
+    let _ = writeln!(out, "zone {}  {} queries, {:.1} s", clean(&zone.name), zone.queries, zone.duration_ms as f64 / 1000.0);
+    if let Some(error) = &zone.error {
+        let _ = writeln!(out, "  error         {}", clean(error));
+    }
+    if let Some(delegation) = &zone.delegation {
+        let _ = writeln!(out, "  parent        {} (NS {})", clean(&delegation.parent), names(&delegation.parent_ns));
+        let _ = writeln!(out, "  child NS      {}", names(&delegation.child_ns));
+        let _ = writeln!(
+            out,
+            "  addresses     {} (IPv4 /24s {}, IPv6 /48s {}, {} special-purpose)",
+            names(&delegation.addresses),
+            delegation.ipv4_prefixes.len(),
+            delegation.ipv6_prefixes.len(),
+            delegation.special_purpose.len()
+        );
+    }
+    for ns in &zone.nameservers {
+        let reach = match (&ns.soa_udp.error, ns.lame) {
+            (Some(error), None) => format!("no answer ({})", clean(error)),
+            (_, Some(true)) => format!("lame ({})", ns.soa_udp.rcode.as_deref().unwrap_or("?")),
+            _ => format!("serial {}", ns.soa.as_ref().map(|s| s.serial.to_string()).unwrap_or_else(|| "?".into())),
+        };
+        let version = match (&ns.version_bind.text, &ns.version_server.text) {
+            (Some(text), _) | (None, Some(text)) => clean(text),
+            // Hidden only when the server answered at least one of the two questions.
+            _ if ns.version_bind.rcode.is_some() || ns.version_server.rcode.is_some() => "hidden".into(),
+            _ => "n/a".into(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}  {} · recursion {} · AXFR {} · version {} · EDNS OPT {}",
+            clean(&ns.name),
+            clean(&ns.address),
+            reach,
+            yes_no(ns.recursion_offered),
+            yes_no(ns.axfr.open),
+            version,
+            yes_no(ns.edns.opt_returned)
+        );
+    }
+    if let Some(soa) = &zone.soa {
+        if !soa.serials.is_empty() {
+            let serials: Vec<String> = soa.serials.iter().map(|s| s.to_string()).collect();
+            let _ = writeln!(out, "  SOA serials   {}", serials.join(" "));
+        }
+    }
+    if let Some(dnssec) = &zone.dnssec {
+        let _ = writeln!(
+            out,
+            "  DNSSEC        {}{}",
+            clean(&dnssec.status),
+            dnssec.reason.as_deref().map(|r| format!(" ({})", clean(r))).unwrap_or_default()
+        );
+    }
+    if let Some(mail) = &zone.mail {
+        let mx: Vec<String> = mail.mx.iter().map(|m| format!("{} {}", m.preference, clean(&m.exchange))).collect();
+        let spf = mail
+            .spf
+            .as_ref()
+            .map(|s| format!("{} lookups, {} void, all {}", s.dns_lookups, s.void_lookups, s.all.as_deref().unwrap_or("none")))
+            .unwrap_or_else(|| "none".into());
+        let dmarc = mail.dmarc.as_ref().and_then(|d| d.p.clone()).map(|p| format!("p={}", clean(&p))).unwrap_or_else(|| "none".into());
+        let _ = writeln!(out, "  mail          MX {} · SPF {} · DMARC {}", if mx.is_empty() { "none".into() } else { mx.join(", ") }, spf, dmarc);
+    }
+    if let Some(caa) = &zone.caa {
+        if let Some(at) = &caa.found_at {
+            let records: Vec<String> = caa.records.iter().map(|r| format!("{} {}", clean(&r.tag), clean(&r.value))).collect();
+            let _ = writeln!(out, "  CAA           at {}: {}", clean(at), records.join(", "));
+        }
+    }
+    out.push('\n');
 }

@@ -39,8 +39,10 @@ pub struct Profile {
     /// resolved against the profile's directory.
     pub ca_files: Vec<PathBuf>,
     pub endpoints: Vec<Endpoint>,
-    /// Zones for DNS and mail hygiene (used by later DNS work).
+    /// Zones for DNS and mail hygiene.
     pub domains: Vec<Domain>,
+    /// Settings of the DNS probes (`[dns]`).
+    pub dns: DnsSettings,
     pub scope: Scope,
     /// Sector → weight in the country index (sectors not listed weigh 1).
     pub sector_weights: std::collections::BTreeMap<String, f64>,
@@ -60,6 +62,15 @@ pub struct ProfileException {
     pub expires: String,
     /// 1-based line in the profile (for messages about unknown check ids).
     pub line: usize,
+}
+
+/// The `[dns]` table: names that tell whether a declared resolver validates DNSSEC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DnsSettings {
+    /// A name in a correctly signed zone (a validating resolver sets AD).
+    pub validation_signed_name: Option<String>,
+    /// A name in a zone with broken signatures (a validating resolver answers SERVFAIL).
+    pub validation_bogus_name: Option<String>,
 }
 
 /// One service to probe. In a loaded profile `host` is lower case without a trailing dot

@@ -66,15 +66,20 @@ fn service_name(service: crate::profile::Service) -> &'static str {
     }
 }
 
-/// Targets a profile declares for the TLS sweep (services that speak TLS from the first byte;
-/// STARTTLS and DNS services come with later stages and are skipped here).
+/// Targets a profile declares for the TLS sweep (services that speak TLS from the first byte,
+/// and STARTTLS services, which the connector upgrades first). Authoritative DNS endpoints are
+/// skipped here: their zones are assessed through the profile's `domains`.
 pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
     use crate::profile::Service::*;
     let mut specs = Vec::new();
     let mut skipped = Vec::new();
     for endpoint in &profile.endpoints {
         match endpoint.service {
-            Https | Tls | Smtps | Imaps | Pop3s => specs.push(TargetSpec::from_endpoint(endpoint)),
+            Https | Tls | Smtps | Imaps | Pop3s | SmtpStarttls | ImapStarttls | Pop3Starttls => {
+                specs.push(TargetSpec::from_endpoint(endpoint))
+            }
+            // Resolvers are assessed by the DNS probes (`crate::dns::resolver`), not swept.
+            DnsResolver => {}
             other => skipped.push(format!(
                 "{}:{} ({}): not scanned yet by this version",
                 endpoint.host,
@@ -86,22 +91,40 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
     (specs, skipped)
 }
 
-/// Parse `host[:port]`, `[v6]:port`, or a bare IPv6 literal; the default port is 443.
+/// Schemes accepted on the command line: (prefix, service, default port).
+const SCHEMES: [(&str, &str, u16); 5] = [
+    ("https://", "https", 443),
+    ("tls://", "tls", 443),
+    ("smtp://", "smtp-starttls", 25),
+    ("imap://", "imap-starttls", 143),
+    ("pop3://", "pop3-starttls", 110),
+];
+
+/// Parse `host[:port]`, `[v6]:port`, or a bare IPv6 literal, optionally after a scheme
+/// (`https://`, `tls://`, and `smtp://`, `imap://`, `pop3://` for STARTTLS); the default port is
+/// 443, or the scheme's.
 pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     let text = text.trim();
-    let text = text.strip_prefix("https://").or_else(|| text.strip_prefix("tls://")).unwrap_or(text);
+    let (text, service, default_port) = SCHEMES
+        .iter()
+        .find_map(|(prefix, service, port)| text.strip_prefix(prefix).map(|rest| (rest, *service, *port)))
+        .unwrap_or((text, "", 443));
     let text = text.trim_end_matches('/');
     if text.is_empty() {
         return Err("empty target".into());
     }
     let (host, port) = split_host_port(text)?;
-    let port = port.unwrap_or(443);
+    let port = port.unwrap_or(default_port);
     validate_host(&host)?;
     Ok(TargetSpec {
         host,
         port,
-        // Port 443 is the web: its HTTP hygiene (HSTS, redirect) is assessed too.
-        service: if port == 443 { "https".into() } else { "tls".into() },
+        // Without a scheme, port 443 is the web: its HTTP hygiene (HSTS, redirect) is assessed too.
+        service: match service {
+            "" if port == 443 => "https".into(),
+            "" => "tls".into(),
+            scheme => scheme.into(),
+        },
         pinned: Vec::new(),
         sector: None,
         operator: None,
@@ -257,6 +280,12 @@ mod tests {
         assert!(parse_target("example.org:99999").is_err());
         assert!(parse_target("exa mple.org").is_err());
         assert!(parse_target("[::1:443").is_err());
+        let t = parse_target("smtp://mx.example.org").unwrap();
+        assert_eq!((t.port, t.service.as_str()), (25, "smtp-starttls"));
+        let t = parse_target("imap://mail.example.org:1143").unwrap();
+        assert_eq!((t.port, t.service.as_str()), (1143, "imap-starttls"));
+        assert_eq!(parse_target("pop3://mail.example.org").unwrap().port, 110);
+        assert_eq!(parse_target("tls://example.org").unwrap().service, "tls");
     }
 
     #[test]

@@ -20,7 +20,12 @@ fn help_lists_the_scan_options() {
     let output = postura(&["scan", "--help"]);
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--profile", "--resolve", "--json", "--concurrency", "--per-host", "--timeout", "--deadline", "--all-addresses", "--ca-file", "--no-revocation", "--quiet"] {
+    for flag in [
+        "--profile", "--resolve", "--json", "--concurrency", "--per-host", "--timeout", "--deadline", "--all-addresses",
+        "--ca-file", "--no-revocation", "--quiet", "--root-hints", "--dns-resolver", "--dns-signed-name",
+        "--dns-bogus-name", "--dns-timeout", "--asn-table", "smtp://HOST", "dns://ZONE", "resolver://ADDRESS",
+        "--policy", "--checks", "--fail-on", "--lang",
+    ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }
@@ -37,6 +42,13 @@ fn usage_and_input_errors_exit_2_before_any_connection() {
         vec!["scan", "--profile", "/nonexistent/profile.toml"],
         vec!["scan", "example.test", "--json", "/nonexistent-dir/out.json"],
         vec!["frobnicate"],
+        vec!["scan", "dns://example.test:53"],
+        vec!["scan", "dns://bad zone"],
+        vec!["scan", "resolver://not-an-address"],
+        vec!["scan", "dns://example.test", "--root-hints", "/nonexistent/hints"],
+        vec!["scan", "dns://example.test", "--dns-resolver", "nope"],
+        vec!["scan", "dns://example.test", "--asn-table", "/nonexistent/asn.txt"],
+        vec!["scan", "smtp://example.test:0"],
     ] {
         let output = postura(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));

@@ -1223,4 +1223,23 @@ fn ca_files_are_resolved_against_the_profile_and_must_exist() {
     std::fs::write(&path, text.replace(", \"missing.pem\"", "")).unwrap();
     let profile = Profile::load(&path).unwrap();
     assert_eq!(profile.ca_files, vec![dir.path().join("national.pem")]);
+// ---------------------------------------------------------------------------------------------
+// [dns]: names that tell a validating resolver
+
+#[test]
+fn dns_validation_names_are_names_and_need_no_scope() {
+    let p = parse_ok(&with_head(
+        "[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nvalidation_signed_name = \"WWW.Example.UY.\"\nvalidation_bogus_name = \"www.dnssec-failed.org\"\n",
+    ));
+    assert_eq!(p.dns.validation_signed_name.as_deref(), Some("www.example.uy"));
+    assert_eq!(p.dns.validation_bogus_name.as_deref(), Some("www.dnssec-failed.org"));
+    let p = parse_ok(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n"));
+    assert_eq!(p.dns, Default::default());
+    // Line 8 is [[domains]]; the bad name is on line 12.
+    let errors = parse_error(&with_head(
+        "[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nvalidation_bogus_name = \"not a name\"\n",
+    ));
+    assert_block(&errors, "t.toml", (12, 25), &["`dns.validation_bogus_name`", "not a valid DNS name"], &[]);
+    let errors = parse_error(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nsigned = \"x.uy\"\n"));
+    assert!(errors.contains("validation_signed_name"), "{errors}");
 }

@@ -34,6 +34,7 @@ pub(super) struct RawProfile {
     pub weights: std::collections::BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
     pub exceptions: Vec<RawException>,
+    pub dns: Option<RawDns>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +45,13 @@ pub(super) struct RawException {
     pub reason: Spanned<String>,
     pub approved_by: Spanned<String>,
     pub expires: Spanned<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    pub validation_signed_name: Option<Spanned<String>>,
+    pub validation_bogus_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +175,11 @@ pub(super) const ROOT: Table = Table {
             "an array of tables, written [[exceptions]]",
             "one [[exceptions]] table per accepted risk (check, target, reason, approved_by, expires)",
         ),
+        key(
+            "dns",
+            "a table",
+            "a [dns] table naming the names that tell a validating resolver, e.g. [dns] validation_signed_name = \"www.example.uy\"",
+        ),
     ],
 };
 
@@ -256,6 +269,22 @@ pub(super) const TABLES: &[Table] = &[
             ),
             SECTOR,
             OPERATOR,
+        ],
+    },
+    Table {
+        name: "dns",
+        header: "[dns]",
+        keys: &[
+            key(
+                "validation_signed_name",
+                "a string holding a DNS name in a correctly signed zone",
+                "validation_signed_name = \"www.example.uy\"",
+            ),
+            key(
+                "validation_bogus_name",
+                "a string holding a DNS name in a zone whose signatures are broken",
+                "validation_bogus_name = \"www.dnssec-failed.org\"",
+            ),
         ],
     },
 ];

@@ -13,7 +13,7 @@ use serde_spanned::Spanned;
 
 use super::diagnostic::{self, closest, Diagnostic};
 use super::raw::{RawDomain, RawEndpoint, RawException, RawProfile, RawScope, VersionProbe};
-use super::{Domain, Endpoint, Profile, ProfileException, Scope, Service, SCHEMA_VERSION};
+use super::{DnsSettings, Domain, Endpoint, Profile, ProfileException, Scope, Service, SCHEMA_VERSION};
 
 /// Sectors that reports group by; others are accepted but these are the documented vocabulary.
 const COMMON_SECTORS: &[&str] = &[
@@ -53,6 +53,10 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
         .iter()
         .filter_map(|d| v.domain(d, &scope))
         .collect();
+    let dns = raw.dns.as_ref().map(|dns| DnsSettings {
+        validation_signed_name: dns.validation_signed_name.as_ref().and_then(|n| v.validation_name(n, "validation_signed_name")),
+        validation_bogus_name: dns.validation_bogus_name.as_ref().and_then(|n| v.validation_name(n, "validation_bogus_name")),
+    });
     if raw.endpoints.is_empty() && raw.domains.is_empty() {
         v.error(
             0,
@@ -77,6 +81,7 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
             ca_files,
             endpoints,
             domains,
+            dns: dns.unwrap_or_default(),
             scope: scope.scope,
             sector_weights,
             exceptions,
@@ -637,6 +642,21 @@ impl Validator<'_> {
                     problem.help.unwrap_or_else(|| {
                         "write a host name such as \"www.example.uy\" or an address such as \"192.0.2.10\"".to_string()
                     }),
+                );
+                None
+            }
+        }
+    }
+
+    /// A name a resolver is asked for (it need not be in the scope: it is not scanned).
+    fn validation_name(&mut self, raw: &Spanned<String>, field: &str) -> Option<String> {
+        match dns_name(raw.get_ref()) {
+            Ok(name) => Some(name),
+            Err(problem) => {
+                self.error(
+                    raw.span().start,
+                    format!("`dns.{field}` {:?} is not a valid DNS name: {}", raw.get_ref(), problem.reason),
+                    problem.help.unwrap_or_else(|| "write a name such as \"www.example.uy\"".to_string()),
                 );
                 None
             }

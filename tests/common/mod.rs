@@ -93,8 +93,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod ca;
+pub mod dns;
 pub mod hostile;
 pub mod http;
+pub mod mail;
 pub mod net;
 pub mod oracle;
 pub mod pki;

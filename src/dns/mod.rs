@@ -1,0 +1,165 @@
+//! DNS and mail hygiene probes: zones (delegation, nameservers, SOA, DNSSEC, mail, CAA) and
+//! declared resolvers. Queries go straight to chosen servers (`transport`), messages are
+//! built here and decoded by hickory-proto (`wire`); probes gather facts (`facts`) and never
+//! judge them.
+
+pub mod asn;
+pub mod auth;
+pub mod caa;
+pub mod dane;
+pub mod dnssec;
+pub mod facts;
+pub mod iterate;
+pub mod mail;
+pub mod mta_sts;
+pub mod resolver;
+pub mod transport;
+pub mod wire;
+pub mod zone;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::dns::facts::{ResolverFacts, ZoneFacts};
+use crate::dns::iterate::{Lookups, Roots};
+use crate::dns::resolver::ValidationNames;
+use crate::dns::transport::DnsClient;
+
+/// How the DNS part of a scan runs.
+#[derive(Debug, Clone)]
+pub struct DnsOptions {
+    pub roots: Roots,
+    /// Resolver for ordinary lookups (None: iterate from the roots).
+    pub resolver: Option<SocketAddr>,
+    /// Per query.
+    pub timeout: Duration,
+    /// Per zone and per resolver, everything included.
+    pub deadline: Duration,
+    /// Zones assessed at once.
+    pub concurrency: usize,
+    pub validation_names: ValidationNames,
+    /// IP → ASN table for the nameservers' AS diversity (None: not given).
+    pub asn_table: Option<Arc<asn::AsnTable>>,
+    /// A profile's scope: nameserver addresses outside its networks are not probed.
+    pub scope: Option<Arc<crate::profile::Scope>>,
+}
+
+impl Default for DnsOptions {
+    fn default() -> Self {
+        DnsOptions {
+            roots: Roots::iana(),
+            resolver: None,
+            timeout: Duration::from_secs(3),
+            deadline: Duration::from_secs(300),
+            concurrency: 4,
+            validation_names: ValidationNames::default(),
+            asn_table: None,
+            scope: None,
+        }
+    }
+}
+
+/// Text from the network made safe to print and store: control characters and non-UTF-8 bytes
+/// become escapes, and it is cut at 255 characters.
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.push_str(&format!("\\{:03}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\{b:03}"));
+        }
+    }
+    if out.chars().count() > 255 {
+        out = out.chars().take(255).collect();
+    }
+    out
+}
+
+/// Assess every zone and resolver, a few at a time; results in the order given.
+pub async fn run(
+    zones: Vec<String>,
+    resolvers: Vec<SocketAddr>,
+    options: &DnsOptions,
+) -> (Vec<ZoneFacts>, Vec<ResolverFacts>) {
+    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut zone_tasks = tokio::task::JoinSet::new();
+    for (index, zone) in zones.into_iter().enumerate() {
+        let (gate, options) = (gate.clone(), options.clone());
+        zone_tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let deadline = Instant::now() + options.deadline;
+            let client = DnsClient::new(options.timeout, deadline);
+            let lookups = Lookups::new(client, options.roots.clone(), options.resolver);
+            // The probes bound themselves by the deadline; this guards against one that does not.
+            let facts = match tokio::time::timeout_at(
+                deadline + Duration::from_secs(2),
+                zone::assess_zone(
+                    &lookups,
+                    &zone,
+                    options.asn_table.as_deref(),
+                    options.scope.as_deref(),
+                ),
+            )
+            .await
+            {
+                Ok(facts) => facts,
+                Err(_) => ZoneFacts {
+                    name: wire::fqdn(&zone),
+                    error: Some("zone deadline exceeded".into()),
+                    ..ZoneFacts::default()
+                },
+            };
+            (index, facts)
+        });
+    }
+    let mut resolver_tasks = tokio::task::JoinSet::new();
+    for (index, address) in resolvers.into_iter().enumerate() {
+        let (gate, options) = (gate.clone(), options.clone());
+        resolver_tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let client = DnsClient::new(options.timeout, Instant::now() + options.deadline);
+            (
+                index,
+                resolver::assess(&client, address, &options.validation_names).await,
+            )
+        });
+    }
+    let mut zone_results: Vec<(usize, ZoneFacts)> = Vec::new();
+    while let Some(joined) = zone_tasks.join_next().await {
+        if let Ok(entry) = joined {
+            zone_results.push(entry);
+        }
+    }
+    let mut resolver_results: Vec<(usize, ResolverFacts)> = Vec::new();
+    while let Some(joined) = resolver_tasks.join_next().await {
+        if let Ok(entry) = joined {
+            resolver_results.push(entry);
+        }
+    }
+    zone_results.sort_by_key(|(i, _)| *i);
+    resolver_results.sort_by_key(|(i, _)| *i);
+    (
+        zone_results.into_iter().map(|(_, f)| f).collect(),
+        resolver_results.into_iter().map(|(_, f)| f).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_controls_and_bad_bytes() {
+        assert_eq!(super::printable(b"BIND 9.18"), "BIND 9.18");
+        assert_eq!(super::printable(b"a\x1b[31m\xff"), "a\\027[31m\\255");
+        assert_eq!(super::printable(&[b'x'; 400]).len(), 255);
+    }
+}
