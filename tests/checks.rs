@@ -44,6 +44,8 @@ fn scan_report(address: SocketAddr) -> ScanReport {
         country: None,
         targets,
         assessment: None,
+        zones: Vec::new(),
+        resolvers: Vec::new(),
     }
 }
 

@@ -39,6 +39,8 @@ fn scan_https(address: std::net::SocketAddr) -> ScanReport {
         country: None,
         targets,
         assessment: None,
+        zones: Vec::new(),
+        resolvers: Vec::new(),
     };
     let catalog = Catalog::builtin().unwrap();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();

@@ -1223,6 +1223,8 @@ fn ca_files_are_resolved_against_the_profile_and_must_exist() {
     std::fs::write(&path, text.replace(", \"missing.pem\"", "")).unwrap();
     let profile = Profile::load(&path).unwrap();
     assert_eq!(profile.ca_files, vec![dir.path().join("national.pem")]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // [dns]: names that tell a validating resolver
 
