@@ -1049,3 +1049,27 @@ fn embedded_scts_are_listed() {
     assert_eq!(facts.scts[1].log_id, base64.encode([0x22; 32]));
     assert_eq!(facts.scts[1].timestamp, "2026-01-01T00:00:01Z");
 }
+
+/// caIssuers pointing at a PKCS#7 certs-only bundle (.p7c), as many CAs publish: the
+/// intermediate inside completes the path.
+#[test]
+fn aia_pkcs7_bundle_completes_the_chain() {
+    let ca = TestCa::shared();
+    let url = ca.http.url("/intermediate.p7c");
+    let leaf = ca.issue(&LeafSpec {
+        ca_issuers_url: Some(url.clone()),
+        crl_url: Some(String::new()),
+        ..LeafSpec::default()
+    });
+    let server = serve(&leaf, &[], &[]);
+    let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+    assert_eq!(facts.ca_issuers_fetched.len(), 1);
+    assert_eq!(facts.ca_issuers_fetched[0].url, url);
+    assert_eq!(facts.ca_issuers_fetched[0].error, None);
+    assert!(!facts.chain_complete);
+    assert!(facts.trust[&root_store()].trusted);
+    assert_eq!(facts.certificates[1].source, "aia");
+    assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
+    assert!(facts.revocation.no_pointer);
+    assert_eq!(facts.fetches, 1);
+}

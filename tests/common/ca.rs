@@ -1,6 +1,7 @@
 //! A revocation-capable test PKI built with `openssl ca` at test time: root → intermediate (with
 //! an `openssl ca` database, so leaves can be revoked), a weak RSA-1024 intermediate, a delegated
-//! OCSP signer (OCSPSigning EKU), an HTTP server for AIA caIssuers (`/intermediate.der`) and the
+//! OCSP signer (OCSPSigning EKU), an HTTP server for AIA caIssuers (`/intermediate.der`, and as
+//! PKCS#7 `/intermediate.p7c`) and the
 //! CRL (`/intermediate.crl`), and real `openssl ocsp` responders over the intermediate's database
 //! (one per test that needs one: `responder_endpoint` before issuing, `start_responder` after).
 //!
@@ -364,6 +365,19 @@ impl TestCa {
             &["x509", "-in", s(&intermediate_cert), "-outform", "DER"],
         );
         http.route("/intermediate.der", Route::Body(der));
+        // The same certificate as a PKCS#7 certs-only bundle, as many CAs publish it (.p7c).
+        let p7c = openssl(
+            &d,
+            &[
+                "crl2pkcs7",
+                "-nocrl",
+                "-certfile",
+                s(&intermediate_cert),
+                "-outform",
+                "DER",
+            ],
+        );
+        http.route("/intermediate.p7c", Route::Body(p7c));
         let ca = TestCa {
             dir,
             root_cert,
