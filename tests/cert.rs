@@ -1073,3 +1073,66 @@ fn aia_pkcs7_bundle_completes_the_chain() {
     assert!(facts.revocation.no_pointer);
     assert_eq!(facts.fetches, 1);
 }
+
+/// Staples signed by the issuer itself are accepted; staples signed by a certificate the issuer
+/// signed without the OCSPSigning EKU, or by another CA's key, are refused with the reason.
+#[test]
+fn staple_signers_are_checked() {
+    let ca = TestCa::shared();
+    let leaf = ca.issue(&LeafSpec::default());
+    let by_issuer =
+        ca.ocsp_response_signed_by(&leaf, &ca.intermediate_cert, &ca.intermediate_key());
+    // Another leaf of the same intermediate: issued by it, but no OCSPSigning EKU.
+    let other = ca.issue(&LeafSpec::default());
+    let by_leaf = ca.ocsp_response_signed_by(&leaf, &other.cert, &other.key);
+    // A CA the intermediate never signed.
+    let pki = Pki::shared();
+    let by_stranger =
+        ca.ocsp_response_signed_by(&leaf, &pki.intermediate_cert, &pki.intermediate_key);
+    let other_subject = {
+        let text = std::fs::read_to_string(&other.cert).unwrap();
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        use base64::Engine as _;
+        parse_certificate(
+            &base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+        .subject
+    };
+    let cases = [
+        (by_issuer, RevocationStatus::Good, None, Some("issuer")),
+        (
+            by_leaf,
+            RevocationStatus::Error,
+            Some(format!("signed by {other_subject}, which lacks the OCSPSigning EKU")),
+            None,
+        ),
+        (
+            by_stranger,
+            RevocationStatus::Error,
+            Some("signed by O=Postura Test, CN=Postura Test Intermediate CA, which the issuer did not sign".to_string()),
+            None,
+        ),
+    ];
+    for (response, status, reason, signer) in cases {
+        let server = serve(
+            &leaf,
+            &[&ca.intermediate_cert],
+            &["-status_file", response.to_str().unwrap()],
+        );
+        let facts = scan(
+            TEST_HOST,
+            server.socket_addr(),
+            CertOptions {
+                online: false,
+                ..options(None)
+            },
+        );
+        let stapled = facts.revocation.stapled.as_ref().expect("staple");
+        assert_eq!(stapled.status, status, "{stapled:?}");
+        assert_eq!(stapled.reason, reason);
+        assert_eq!(stapled.signer.as_deref(), signer);
+    }
+}

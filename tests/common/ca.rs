@@ -664,8 +664,21 @@ impl TestCa {
     /// A DER OCSP response about `leaf` from the database, signed by the delegated responder, as a
     /// server would staple it (`s_server -status_file`).
     pub fn ocsp_response(&self, leaf: &IssuedLeaf) -> PathBuf {
+        self.ocsp_response_signed_by(leaf, &self.ocsp_cert, &self.ocsp_key)
+    }
+
+    /// As [`TestCa::ocsp_response`], signed by `signer` with `signer_key` (the signer's
+    /// certificate is included in the response, as `openssl ocsp` does).
+    pub fn ocsp_response_signed_by(
+        &self,
+        leaf: &IssuedLeaf,
+        signer: &Path,
+        signer_key: &Path,
+    ) -> PathBuf {
         let request = leaf.dir.join("ocsp-request.der");
-        let response = leaf.dir.join("ocsp-response.der");
+        let response = leaf
+            .dir
+            .join(format!("ocsp-response-{}.der", rand::random::<u32>()));
         openssl(
             &leaf.dir,
             &[
@@ -689,9 +702,9 @@ impl TestCa {
                 "-CA",
                 s(&self.intermediate_cert),
                 "-rsigner",
-                s(&self.ocsp_cert),
+                s(signer),
                 "-rkey",
-                s(&self.ocsp_key),
+                s(signer_key),
                 "-ndays",
                 "1",
                 "-reqin",
@@ -701,6 +714,11 @@ impl TestCa {
             ],
         );
         response
+    }
+
+    /// The intermediate's private key (to sign OCSP responses as the issuer itself).
+    pub fn intermediate_key(&self) -> PathBuf {
+        self.dir().join("intermediate.key")
     }
 
     /// Concatenates PEM files into one chain file next to the first.
