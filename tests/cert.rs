@@ -1136,3 +1136,42 @@ fn staple_signers_are_checked() {
         assert_eq!(stapled.signer.as_deref(), signer);
     }
 }
+
+/// An OCSP responder and a CRL server that answer 200 with garbage, or an HTTP error: the
+/// answers are refused with the reason.
+#[test]
+fn garbage_revocation_answers_are_named() {
+    let ca = TestCa::shared();
+    let hostile = HttpServer::start();
+    hostile.route("/garbage", Route::Body(b"<html>not DER</html>".to_vec()));
+    let cases = [
+        (
+            hostile.url("/garbage"),
+            "malformed OCSP response (not one DER SEQUENCE)",
+            "malformed CRL",
+        ),
+        (hostile.url("/absent"), "HTTP status 404", "HTTP status 404"),
+    ];
+    for (url, ocsp_reason, crl_reason) in cases {
+        let leaf = ca.issue(&LeafSpec {
+            ocsp_url: Some(url.clone()),
+            crl_url: Some(url.clone()),
+            ..LeafSpec::default()
+        });
+        let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
+        let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+        let ocsp = facts.revocation.ocsp.as_ref().expect("ocsp");
+        assert_eq!(ocsp.status, RevocationStatus::Error);
+        assert_eq!(ocsp.reason.as_deref(), Some(ocsp_reason));
+        let crl = facts.revocation.crl.as_ref().expect("crl");
+        assert_eq!(crl.status, RevocationStatus::Error);
+        assert!(
+            crl.reason
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(crl_reason),
+            "{crl:?}"
+        );
+        assert_eq!(facts.fetches, 2);
+    }
+}
