@@ -194,6 +194,10 @@ fn good_chain() {
     assert_eq!(facts.fetches, 2);
     assert_eq!(facts.certificates.len(), 2);
     assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
+    // The intermediate was made for 3650 days when the CA was built, moments ago.
+    assert_eq!(facts.certificates[1].days_left, Some(3649));
+    assert!(!facts.certificates[1].expired);
+    assert!(facts.certificates[1].is_ca);
 
     // The same server scanned by IP literal: the IP SAN matches.
     let by_ip = scan("127.0.0.1", server.socket_addr(), options(None));
