@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::checks::model::{Finding, Status};
+use crate::cert::{CertificateFacts, RevocationCheck};
 use crate::facts::{ScanReport, TargetResult, TlsFacts};
 use crate::tls::registry::Protocol;
 
@@ -86,6 +87,9 @@ fn target_block(out: &mut String, target: &TargetResult) {
     }
     if let Some(tls) = &target.tls {
         tls_lines(out, tls);
+    }
+    if let Some(certificate) = &target.certificate {
+        certificate_lines(out, certificate);
     }
     findings_lines(out, target);
     out.push('\n');
@@ -263,4 +267,73 @@ fn zone_block(out: &mut String, zone: &crate::dns::facts::ZoneFacts) {
         }
     }
     out.push('\n');
+}
+
+fn revocation_word(check: &Option<RevocationCheck>) -> String {
+    match check {
+        None => "n/a".into(),
+        Some(check) => {
+            let status = serde_json::to_value(check.status).ok().and_then(|v| v.as_str().map(str::to_string));
+            let status = status.unwrap_or_default();
+            match &check.reason {
+                Some(reason) => format!("{status} ({})", clean(reason)),
+                None => status,
+            }
+        }
+    }
+}
+
+fn certificate_lines(out: &mut String, cert: &CertificateFacts) {
+    if let Some(error) = &cert.error {
+        let _ = writeln!(out, "  certificate   {}", clean(error));
+        return;
+    }
+    let key = match (&cert.key.curve, cert.key.bits) {
+        (Some(curve), _) => format!("{} {}", cert.key.r#type, curve),
+        (None, Some(bits)) => format!("{} {} bits", cert.key.r#type, bits),
+        (None, None) => cert.key.r#type.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "  certificate   {} · {} · {} · {} days left of {}",
+        clean(cert.subject.as_deref().unwrap_or("?")),
+        clean(&key),
+        clean(cert.signature_algorithm.as_deref().unwrap_or("?")),
+        cert.days_left.unwrap_or_default(),
+        cert.lifetime_days.unwrap_or_default()
+    );
+    let trust: Vec<String> = cert
+        .trust
+        .iter()
+        .map(|(store, verdict)| match &verdict.reason_code {
+            None => format!("{}: trusted", clean(store)),
+            Some(code) => format!("{}: not trusted ({code})", clean(store)),
+        })
+        .collect();
+    let _ = writeln!(out, "  trust         {}", trust.join(" · "));
+    let _ = writeln!(
+        out,
+        "  name          {} {}",
+        clean(&cert.checked_name),
+        match &cert.hostname_match_via {
+            Some(via) => format!("matches ({via})"),
+            None => "does not match".into(),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  path          complete {} · in order {} · anchor sent {} · self-signed {}",
+        yes_no(Some(cert.chain_complete)),
+        yes_no(Some(cert.chain_in_order)),
+        yes_no(Some(cert.anchor_sent)),
+        yes_no(Some(cert.self_signed))
+    );
+    let _ = writeln!(
+        out,
+        "  revocation    stapled {} · OCSP {} · CRL {} · must-staple {}",
+        revocation_word(&cert.revocation.stapled),
+        revocation_word(&cert.revocation.ocsp),
+        revocation_word(&cert.revocation.crl),
+        yes_no(Some(cert.must_staple))
+    );
 }

@@ -194,6 +194,10 @@ fn good_chain() {
     assert_eq!(facts.fetches, 2);
     assert_eq!(facts.certificates.len(), 2);
     assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
+    // The intermediate was made for 3650 days when the CA was built, moments ago.
+    assert_eq!(facts.certificates[1].days_left, Some(3649));
+    assert!(!facts.certificates[1].expired);
+    assert!(facts.certificates[1].is_ca);
 
     // The same server scanned by IP literal: the IP SAN matches.
     let by_ip = scan("127.0.0.1", server.socket_addr(), options(None));
@@ -1048,4 +1052,130 @@ fn embedded_scts_are_listed() {
     assert_eq!(facts.scts[0].timestamp, "2026-01-01T00:00:00Z");
     assert_eq!(facts.scts[1].log_id, base64.encode([0x22; 32]));
     assert_eq!(facts.scts[1].timestamp, "2026-01-01T00:00:01Z");
+}
+
+/// caIssuers pointing at a PKCS#7 certs-only bundle (.p7c), as many CAs publish: the
+/// intermediate inside completes the path.
+#[test]
+fn aia_pkcs7_bundle_completes_the_chain() {
+    let ca = TestCa::shared();
+    let url = ca.http.url("/intermediate.p7c");
+    let leaf = ca.issue(&LeafSpec {
+        ca_issuers_url: Some(url.clone()),
+        crl_url: Some(String::new()),
+        ..LeafSpec::default()
+    });
+    let server = serve(&leaf, &[], &[]);
+    let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+    assert_eq!(facts.ca_issuers_fetched.len(), 1);
+    assert_eq!(facts.ca_issuers_fetched[0].url, url);
+    assert_eq!(facts.ca_issuers_fetched[0].error, None);
+    assert!(!facts.chain_complete);
+    assert!(facts.trust[&root_store()].trusted);
+    assert_eq!(facts.certificates[1].source, "aia");
+    assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
+    assert!(facts.revocation.no_pointer);
+    assert_eq!(facts.fetches, 1);
+}
+
+/// Staples signed by the issuer itself are accepted; staples signed by a certificate the issuer
+/// signed without the OCSPSigning EKU, or by another CA's key, are refused with the reason.
+#[test]
+fn staple_signers_are_checked() {
+    let ca = TestCa::shared();
+    let leaf = ca.issue(&LeafSpec::default());
+    let by_issuer =
+        ca.ocsp_response_signed_by(&leaf, &ca.intermediate_cert, &ca.intermediate_key());
+    // Another leaf of the same intermediate: issued by it, but no OCSPSigning EKU.
+    let other = ca.issue(&LeafSpec::default());
+    let by_leaf = ca.ocsp_response_signed_by(&leaf, &other.cert, &other.key);
+    // A CA the intermediate never signed.
+    let pki = Pki::shared();
+    let by_stranger =
+        ca.ocsp_response_signed_by(&leaf, &pki.intermediate_cert, &pki.intermediate_key);
+    let other_subject = {
+        let text = std::fs::read_to_string(&other.cert).unwrap();
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        use base64::Engine as _;
+        parse_certificate(
+            &base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+        .subject
+    };
+    let cases = [
+        (by_issuer, RevocationStatus::Good, None, Some("issuer")),
+        (
+            by_leaf,
+            RevocationStatus::Error,
+            Some(format!("signed by {other_subject}, which lacks the OCSPSigning EKU")),
+            None,
+        ),
+        (
+            by_stranger,
+            RevocationStatus::Error,
+            Some("signed by O=Postura Test, CN=Postura Test Intermediate CA, which the issuer did not sign".to_string()),
+            None,
+        ),
+    ];
+    for (response, status, reason, signer) in cases {
+        let server = serve(
+            &leaf,
+            &[&ca.intermediate_cert],
+            &["-status_file", response.to_str().unwrap()],
+        );
+        let facts = scan(
+            TEST_HOST,
+            server.socket_addr(),
+            CertOptions {
+                online: false,
+                ..options(None)
+            },
+        );
+        let stapled = facts.revocation.stapled.as_ref().expect("staple");
+        assert_eq!(stapled.status, status, "{stapled:?}");
+        assert_eq!(stapled.reason, reason);
+        assert_eq!(stapled.signer.as_deref(), signer);
+    }
+}
+
+/// An OCSP responder and a CRL server that answer 200 with garbage, or an HTTP error: the
+/// answers are refused with the reason.
+#[test]
+fn garbage_revocation_answers_are_named() {
+    let ca = TestCa::shared();
+    let hostile = HttpServer::start();
+    hostile.route("/garbage", Route::Body(b"<html>not DER</html>".to_vec()));
+    let cases = [
+        (
+            hostile.url("/garbage"),
+            "malformed OCSP response (not one DER SEQUENCE)",
+            "malformed CRL",
+        ),
+        (hostile.url("/absent"), "HTTP status 404", "HTTP status 404"),
+    ];
+    for (url, ocsp_reason, crl_reason) in cases {
+        let leaf = ca.issue(&LeafSpec {
+            ocsp_url: Some(url.clone()),
+            crl_url: Some(url.clone()),
+            ..LeafSpec::default()
+        });
+        let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
+        let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+        let ocsp = facts.revocation.ocsp.as_ref().expect("ocsp");
+        assert_eq!(ocsp.status, RevocationStatus::Error);
+        assert_eq!(ocsp.reason.as_deref(), Some(ocsp_reason));
+        let crl = facts.revocation.crl.as_ref().expect("crl");
+        assert_eq!(crl.status, RevocationStatus::Error);
+        assert!(
+            crl.reason
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(crl_reason),
+            "{crl:?}"
+        );
+        assert_eq!(facts.fetches, 2);
+    }
 }

@@ -1,6 +1,7 @@
 //! A revocation-capable test PKI built with `openssl ca` at test time: root → intermediate (with
 //! an `openssl ca` database, so leaves can be revoked), a weak RSA-1024 intermediate, a delegated
-//! OCSP signer (OCSPSigning EKU), an HTTP server for AIA caIssuers (`/intermediate.der`) and the
+//! OCSP signer (OCSPSigning EKU), an HTTP server for AIA caIssuers (`/intermediate.der`, and as
+//! PKCS#7 `/intermediate.p7c`) and the
 //! CRL (`/intermediate.crl`), and real `openssl ocsp` responders over the intermediate's database
 //! (one per test that needs one: `responder_endpoint` before issuing, `start_responder` after).
 //!
@@ -364,6 +365,19 @@ impl TestCa {
             &["x509", "-in", s(&intermediate_cert), "-outform", "DER"],
         );
         http.route("/intermediate.der", Route::Body(der));
+        // The same certificate as a PKCS#7 certs-only bundle, as many CAs publish it (.p7c).
+        let p7c = openssl(
+            &d,
+            &[
+                "crl2pkcs7",
+                "-nocrl",
+                "-certfile",
+                s(&intermediate_cert),
+                "-outform",
+                "DER",
+            ],
+        );
+        http.route("/intermediate.p7c", Route::Body(p7c));
         let ca = TestCa {
             dir,
             root_cert,
@@ -650,8 +664,21 @@ impl TestCa {
     /// A DER OCSP response about `leaf` from the database, signed by the delegated responder, as a
     /// server would staple it (`s_server -status_file`).
     pub fn ocsp_response(&self, leaf: &IssuedLeaf) -> PathBuf {
+        self.ocsp_response_signed_by(leaf, &self.ocsp_cert, &self.ocsp_key)
+    }
+
+    /// As [`TestCa::ocsp_response`], signed by `signer` with `signer_key` (the signer's
+    /// certificate is included in the response, as `openssl ocsp` does).
+    pub fn ocsp_response_signed_by(
+        &self,
+        leaf: &IssuedLeaf,
+        signer: &Path,
+        signer_key: &Path,
+    ) -> PathBuf {
         let request = leaf.dir.join("ocsp-request.der");
-        let response = leaf.dir.join("ocsp-response.der");
+        let response = leaf
+            .dir
+            .join(format!("ocsp-response-{}.der", rand::random::<u32>()));
         openssl(
             &leaf.dir,
             &[
@@ -675,9 +702,9 @@ impl TestCa {
                 "-CA",
                 s(&self.intermediate_cert),
                 "-rsigner",
-                s(&self.ocsp_cert),
+                s(signer),
                 "-rkey",
-                s(&self.ocsp_key),
+                s(signer_key),
                 "-ndays",
                 "1",
                 "-reqin",
@@ -687,6 +714,11 @@ impl TestCa {
             ],
         );
         response
+    }
+
+    /// The intermediate's private key (to sign OCSP responses as the issuer itself).
+    pub fn intermediate_key(&self) -> PathBuf {
+        self.dir().join("intermediate.key")
     }
 
     /// Concatenates PEM files into one chain file next to the first.
