@@ -303,6 +303,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut profile_policy = None;
     let mut exceptions = Vec::new();
     let mut sector_weights = std::collections::BTreeMap::new();
+    let mut zone_sectors = std::collections::BTreeMap::new();
     if let (Some(path), Some(profile)) = (&args.profile, &profile) {
         let (profile_specs, skipped) = specs_from_profile(profile);
         for note in skipped {
@@ -324,6 +325,15 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         });
         scope = Some(profile.scope.clone());
         profile_policy = profile.policy.clone();
+        for domain in &profile.domains {
+            zone_sectors.insert(domain.name.trim_end_matches('.').to_string(), domain.sector.clone());
+        }
+        for endpoint in &profile.endpoints {
+            if endpoint.service == crate::profile::Service::DnsResolver {
+                let address = endpoint.address.map(|a| a.to_string()).unwrap_or_else(|| endpoint.host.clone());
+                zone_sectors.insert(address, endpoint.sector.clone());
+            }
+        }
         sector_weights = profile.sector_weights.clone();
         for exception in &profile.exceptions {
             if catalog.get(&exception.check).is_none() {
@@ -461,6 +471,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         lang: args.lang.clone(),
         exceptions,
         sector_weights,
+        sectors: zone_sectors,
         today: std::env::var("POSTURA_TODAY").unwrap_or_else(|_| crate::checks::today()),
     };
     assessor.assess(&mut report);

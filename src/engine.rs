@@ -130,6 +130,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         duration_ms: 0,
         tls: None,
         certificate: None,
+        starttls: None,
         http: None,
         findings: Vec::new(),
         grade: None,
@@ -171,6 +172,14 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
                 ..CertificateFacts::default()
             },
         });
+    }
+    if job.spec.service.ends_with("-starttls") {
+        let upgraded = result.tls.as_ref().is_some_and(|t| !t.protocols.is_empty());
+        result.starttls = match &result.error {
+            Some(error) if error.contains("STARTTLS not offered") => Some(false),
+            _ if upgraded => Some(true),
+            _ => None,
+        };
     }
     // HTTP facts for web endpoints, within what is left of the target's deadline.
     if job.spec.service == "https" && result.error.is_none() {

@@ -67,6 +67,10 @@ pub struct TargetResult {
     pub tls: Option<TlsFacts>,
     /// The certificate chain's analysis (null when no certificate was received).
     pub certificate: Option<crate::cert::CertificateFacts>,
+    /// For STARTTLS services: whether the server offered the upgrade (null: not a STARTTLS
+    /// service, or not known because the connection failed otherwise).
+    #[serde(default)]
+    pub starttls: Option<bool>,
     /// HTTP facts for `https` endpoints (HSTS, redirect from http://).
     pub http: Option<crate::web::HttpFacts>,
     /// Check verdicts (empty when checks were not run).

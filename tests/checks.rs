@@ -60,6 +60,7 @@ fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, today: 
         exceptions,
         sector_weights: Default::default(),
         today: today.into(),
+        sectors: Default::default(),
     }
     .assess(&mut report);
     report

@@ -132,6 +132,45 @@ fn dns_lab_facts() {
     // the whole deadline (300 s).
     assert!(elapsed.as_secs() < 30, "scan took {elapsed:?}");
 
+    // The checks' verdicts on the same facts (default policy). Every zone of the lab lacks IPv6
+    // nameservers, and all but mail.test lack CAA, SPF and DMARC: those fail everywhere.
+    let failing = |name: &str| -> std::collections::BTreeSet<String> {
+        let z = zone(&report, name);
+        z.findings.iter().filter(|f| f.status == postura::checks::model::Status::Fail).map(|f| f.check.clone()).collect()
+    };
+    let expect = |ids: &[&str]| -> std::collections::BTreeSet<String> { ids.iter().map(|s| s.to_string()).collect() };
+    let no_mail_records = ["dns.caa.missing", "dns.ns.no_ipv6", "mail.dmarc.missing", "mail.spf.missing"];
+    let with = |extra: &[&str]| expect(&[&no_mail_records[..], extra].concat());
+    // Knot discloses its version by default.
+    assert_eq!(failing("healthy.test."), with(&["dns.version.disclosed"]));
+    assert_eq!(
+        failing("open.test."),
+        with(&["dns.axfr.open", "dns.dnssec.unsigned", "dns.ns.count", "dns.ns.prefix_diversity", "dns.recursion.open", "dns.version.disclosed"])
+    );
+    assert_eq!(
+        failing("lame.test."),
+        with(&["dns.delegation.inconsistent", "dns.delegation.lame", "dns.dnssec.unsigned", "dns.ns.count", "dns.ns.prefix_diversity", "dns.version.disclosed"])
+    );
+    assert_eq!(failing("expired.test."), with(&["dns.dnssec.bogus", "dns.dnssec.rrsig_expired", "dns.version.disclosed"]));
+    assert_eq!(
+        failing("inconsistent.test."),
+        with(&["dns.delegation.inconsistent", "dns.dnssec.unsigned", "dns.soa.serial_mismatch", "dns.version.disclosed"])
+    );
+    // SPF with 11 lookups, DMARC p=none, and a TLSA record for mx2, which offers no STARTTLS at
+    // all (RFC 7672: a sender then cannot deliver): DANE fails.
+    assert_eq!(
+        failing("mail.test."),
+        expect(&["dns.dnssec.unsigned", "dns.ns.no_ipv6", "dns.version.disclosed", "mail.dane.invalid", "mail.dmarc.weak_policy", "mail.spf.lookup_limit"])
+    );
+    assert_eq!(failing("hostile.test."), with(&["dns.dnssec.unsigned", "dns.ns.prefix_diversity"]));
+    assert_eq!(failing("alias.test."), with(&["dns.dnssec.unsigned", "dns.ns.prefix_diversity", "dns.version.disclosed"]));
+    let lame_timers = zone(&report, "lame.test.").findings.iter().find(|f| f.check == "dns.soa.timers").unwrap();
+    assert_eq!(lame_timers.status, postura::checks::model::Status::Inconclusive, "no SOA from a lame zone: not a pass");
+    // The MX hosts, swept over STARTTLS, are targets with their own findings.
+    let starttls = |i: usize| report.targets[i].findings.iter().find(|f| f.check == "mail.starttls.missing").map(|f| f.status);
+    assert_eq!(starttls(0), Some(postura::checks::model::Status::Pass));
+    assert_eq!(starttls(1), Some(postura::checks::model::Status::Fail));
+
     // Healthy and signed (RSA-2048, NSEC3), on BIND and Knot.
     let healthy = zone(&report, "healthy.test.");
     assert_eq!(healthy.error, None);
@@ -733,6 +772,13 @@ fn dns_lab_facts() {
         (bind.authentic_data, bind.bogus_query.rcode.as_deref()),
         (Some(false), Some("NOERROR"))
     );
+    // Both answer anyone (the lab's clients are everyone on loopback); only BIND fails to validate.
+    let verdicts = |r: &postura::dns::facts::ResolverFacts| -> Vec<(String, postura::checks::model::Status)> {
+        r.findings.iter().map(|f| (f.check.clone(), f.status)).collect()
+    };
+    use postura::checks::model::Status::{Fail, Pass};
+    assert_eq!(verdicts(unbound), vec![("resolver.not_validating".into(), Pass), ("resolver.open".into(), Fail)]);
+    assert_eq!(verdicts(bind), vec![("resolver.not_validating".into(), Fail), ("resolver.open".into(), Fail)]);
 
     // A country profile: its `domains` are zones, its `dns-resolver` endpoints are resolvers.
     let profile = lab.dir.path().join("lab.toml");

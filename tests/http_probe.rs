@@ -44,7 +44,7 @@ fn scan_https(address: std::net::SocketAddr) -> ScanReport {
     };
     let catalog = Catalog::builtin().unwrap();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-01-01".into() }
+    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-01-01".into(), sectors: Default::default() }
         .assess(&mut report);
     report
 }

@@ -382,6 +382,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("checks/tls.toml", include_str!("../../checks/tls.toml")),
     ("checks/http.toml", include_str!("../../checks/http.toml")),
     ("checks/cert.toml", include_str!("../../checks/cert.toml")),
+    ("checks/dns.toml", include_str!("../../checks/dns.toml")),
+    ("checks/mail.toml", include_str!("../../checks/mail.toml")),
 ];
 
 /// The catalog: every check by id.

@@ -55,6 +55,17 @@ pub fn target_document(target: &crate::facts::TargetResult) -> Value {
     document
 }
 
+/// The document of a zone or resolver: its facts without the check outputs.
+pub fn plain_document<T: serde::Serialize>(facts: &T) -> Value {
+    let mut document = serde_json::to_value(facts).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut document {
+        for field in super::schema_paths::OUTPUT_FIELDS {
+            map.remove(field);
+        }
+    }
+    document
+}
+
 /// What findings are judged against: the catalog, the policy, the language, the exceptions and
 /// the day.
 pub struct Judge<'a> {
@@ -125,17 +136,11 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
     let mut context = cel::Context::default();
     if let Value::Object(map) = document {
         for (key, value) in map {
-            if context.add_variable(key.as_str(), value.clone()).is_err() {
-                finding.detail.insert("inconclusive".into(), Value::String(format!("fact '{key}' cannot be given to the rule")));
-                return finding;
-            }
+            context.add_variable_from_value(key.as_str(), json_to_cel(value));
         }
     }
     let params = Value::Object(policy.params(check).into_iter().collect());
-    if context.add_variable("params", params).is_err() {
-        finding.detail.insert("inconclusive".into(), Value::String("parameters cannot be given to the rule".into()));
-        return finding;
-    }
+    context.add_variable_from_value("params", json_to_cel(&params));
     match check.rule.execute(&context) {
         Ok(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
         Ok(other) => {
@@ -153,6 +158,29 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
         finding.detail.insert(name.clone(), value);
     }
     finding
+}
+
+/// Facts as CEL values. Every integer becomes a signed CEL `int`, so that rules can mix fact
+/// values, parameters and literals (`7 * soa.fields.refresh`) without int/uint overload errors.
+fn json_to_cel(value: &Value) -> cel::Value {
+    use std::sync::Arc;
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => cel::Value::Int(i),
+            (None, Some(u), _) => cel::Value::UInt(u),
+            (_, _, Some(f)) => cel::Value::Float(f),
+            _ => cel::Value::Null,
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        Value::Object(map) => {
+            let entries: std::collections::HashMap<cel::objects::Key, cel::Value> =
+                map.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v))).collect();
+            cel::Value::from(entries)
+        }
+    }
 }
 
 fn cel_to_json(value: &cel::Value) -> Value {

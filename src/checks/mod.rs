@@ -28,6 +28,8 @@ pub struct Assessor<'a> {
     pub sector_weights: BTreeMap<String, f64>,
     /// YYYY-MM-DD: the day exceptions are judged against.
     pub today: String,
+    /// Sector of each zone (from the profile's domains) and resolver (by address), for the index.
+    pub sectors: BTreeMap<String, String>,
 }
 
 impl Assessor<'_> {
@@ -49,7 +51,31 @@ impl Assessor<'_> {
             items.push((target.sector.clone().unwrap_or_else(|| "unspecified".into()), score.value));
             target.score = Some(score);
         }
-        let all: Vec<&Finding> = report.targets.iter().flat_map(|t| &t.findings).collect();
+        let sector_of = |name: &str| self.sectors.get(name).cloned().unwrap_or_else(|| "unspecified".into());
+        for zone in &mut report.zones {
+            let document = evaluate::plain_document(zone);
+            let name = zone.name.trim_end_matches('.').to_string();
+            zone.findings = judge.findings(AppliesTo::Zone, &document, &name, None);
+            let score = score::score(&zone.findings);
+            items.push((sector_of(&name), score.value));
+            zone.score = Some(score);
+        }
+        for resolver in &mut report.resolvers {
+            let document = evaluate::plain_document(resolver);
+            let host = resolver.address.rsplit_once(':').map_or(resolver.address.as_str(), |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            resolver.findings = judge.findings(AppliesTo::Resolver, &document, &host, None);
+            let score = score::score(&resolver.findings);
+            items.push((sector_of(&host), score.value));
+            resolver.score = Some(score);
+        }
+        let all: Vec<&Finding> = report
+            .targets
+            .iter()
+            .flat_map(|t| &t.findings)
+            .chain(report.zones.iter().flat_map(|z| &z.findings))
+            .chain(report.resolvers.iter().flat_map(|r| &r.findings))
+            .collect();
         let (index, sectors) = score::index(&items, &self.sector_weights);
         report.assessment = Some(Assessment {
             policy: self.policy.name.clone(),

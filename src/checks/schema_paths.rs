@@ -32,8 +32,11 @@ impl FactSchema {
     pub fn new() -> FactSchema {
         FactSchema {
             target: ScopeSchema { root: Some(schemars::schema_for!(crate::facts::TargetResult)), scope: AppliesTo::Target },
-            zone: ScopeSchema { root: None, scope: AppliesTo::Zone },
-            resolver: ScopeSchema { root: None, scope: AppliesTo::Resolver },
+            zone: ScopeSchema { root: Some(schemars::schema_for!(crate::dns::facts::ZoneFacts)), scope: AppliesTo::Zone },
+            resolver: ScopeSchema {
+                root: Some(schemars::schema_for!(crate::dns::facts::ResolverFacts)),
+                scope: AppliesTo::Resolver,
+            },
         }
     }
 

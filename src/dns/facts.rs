@@ -22,6 +22,12 @@ pub struct ZoneFacts {
     /// Every DNS query sent for this zone.
     pub queries: u32,
     pub duration_ms: u64,
+    /// Check verdicts (empty when checks were not run).
+    #[serde(default)]
+    pub findings: Vec<crate::checks::model::Finding>,
+    /// Score from the findings.
+    #[serde(default)]
+    pub score: Option<crate::checks::model::Score>,
 }
 
 /// The delegation as the parent publishes it, next to what the child says.
@@ -409,4 +415,10 @@ pub struct ResolverFacts {
     pub bogus_name: Option<String>,
     pub bogus_query: QueryFact,
     pub error: Option<String>,
+    /// Check verdicts (empty when checks were not run).
+    #[serde(default)]
+    pub findings: Vec<crate::checks::model::Finding>,
+    /// Score from the findings.
+    #[serde(default)]
+    pub score: Option<crate::checks::model::Score>,
 }
