@@ -452,6 +452,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         targets.extend(run(mx_specs, &options, scope, progress).await);
         crate::dns::dane::match_served_chains(&mut zones, &targets);
     }
+    crate::dns::attach_zone_caa(&mut targets, &zones);
     bar.finish_and_clear();
 
     let mut report = ScanReport {

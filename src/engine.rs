@@ -131,6 +131,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         tls: None,
         certificate: None,
         starttls: None,
+        caa: None,
         http: None,
         findings: Vec::new(),
         grade: None,

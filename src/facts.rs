@@ -67,6 +67,9 @@ pub struct TargetResult {
     pub tls: Option<TlsFacts>,
     /// The certificate chain's analysis (null when no certificate was received).
     pub certificate: Option<crate::cert::CertificateFacts>,
+    /// The CAA set of the scanned zone containing this host (when that zone was scanned too).
+    #[serde(default)]
+    pub caa: Option<crate::dns::facts::CaaFacts>,
     /// For STARTTLS services: whether the server offered the upgrade (null: not a STARTTLS
     /// service, or not known because the connection failed otherwise).
     #[serde(default)]

@@ -170,6 +170,31 @@ fn dns_lab_facts() {
     let starttls = |i: usize| report.targets[i].findings.iter().find(|f| f.check == "mail.starttls.missing").map(|f| f.status);
     assert_eq!(starttls(0), Some(postura::checks::model::Status::Pass));
     assert_eq!(starttls(1), Some(postura::checks::model::Status::Fail));
+    // CAA: mail.test allows only "ca.test"; mx1's certificate comes from the test PKI, which no
+    // CAA identifier table knows: a mismatch. A country that maps its CA to "ca.test" passes.
+    let caa = |report: &ScanReport| report.targets[0].findings.iter().find(|f| f.check == "cert.caa_mismatch").cloned().unwrap();
+    let finding = caa(&report);
+    assert_eq!(finding.status, postura::checks::model::Status::Fail, "{finding:?}");
+    assert_eq!(finding.detail["issue"], serde_json::json!(["ca.test"]));
+    let catalog = postura::checks::catalog::Catalog::builtin().unwrap();
+    let policy = postura::checks::policy::Policy::parse(
+        "name = \"lab\"\ntitle = \"lab\"\ninclude = [\"cert.*\"]\n[params.\"cert.caa_mismatch\".caa_identifiers]\n\"Postura Test\" = [\"ca.test\"]\n",
+        std::path::Path::new("lab-policy.toml"),
+        &catalog,
+    )
+    .unwrap();
+    let mut national = report.clone();
+    postura::checks::Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: "en".into(),
+        exceptions: vec![],
+        sector_weights: Default::default(),
+        sectors: Default::default(),
+        today: "2026-01-01".into(),
+    }
+    .assess(&mut national);
+    assert_eq!(caa(&national).status, postura::checks::model::Status::Pass);
 
     // Healthy and signed (RSA-2048, NSEC3), on BIND and Knot.
     let healthy = zone(&report, "healthy.test.");

@@ -163,3 +163,17 @@ mod tests {
         assert_eq!(super::printable(&[b'x'; 400]).len(), 255);
     }
 }
+
+/// Give each target the CAA set of the scanned zone that contains its host (the longest such
+/// zone), so that certificate checks can compare the issuer with it. The zone's CAA was found by
+/// climbing from the apex; a CAA set below the apex, at the host itself, is not looked up.
+pub fn attach_zone_caa(targets: &mut [crate::facts::TargetResult], zones: &[facts::ZoneFacts]) {
+    for target in targets {
+        let host = format!("{}.", target.host.trim_end_matches('.').to_ascii_lowercase());
+        let zone = zones
+            .iter()
+            .filter(|z| host == z.name || host.ends_with(&format!(".{}", z.name)))
+            .max_by_key(|z| z.name.len());
+        target.caa = zone.and_then(|z| z.caa.clone());
+    }
+}
