@@ -54,11 +54,59 @@ fn scan(host: &str, address: SocketAddr, cert: CertOptions) -> CertificateFacts 
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut results = runtime.block_on(run(vec![spec], &options, None, |_| {}));
+    record_certificate_verdicts(&results);
     let result = results.remove(0);
     match result.certificate {
         Some(facts) => facts,
         None => panic!("no certificate facts: {result:#?}"),
     }
+}
+
+thread_local! {
+    /// The failing `cert.*` checks of the last `scan` on this test's thread.
+    static CERT_FAILURES: std::cell::RefCell<std::collections::BTreeSet<String>> = Default::default();
+}
+
+/// Judge the scanned target with the default policy and remember its failing certificate checks.
+fn record_certificate_verdicts(results: &[postura::facts::TargetResult]) {
+    let catalog = postura::checks::catalog::Catalog::builtin().unwrap();
+    let policy = postura::checks::policy::Policy::load("mozilla-intermediate", &catalog).unwrap();
+    let mut report = postura::facts::ScanReport {
+        schema_version: 1,
+        tool: postura::facts::ToolInfo { name: "postura".into(), version: "test".into() },
+        started_at: String::new(),
+        finished_at: String::new(),
+        country: None,
+        targets: results.to_vec(),
+        assessment: None,
+        zones: Vec::new(),
+        resolvers: Vec::new(),
+    };
+    postura::checks::Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: "en".into(),
+        exceptions: vec![],
+        sector_weights: Default::default(),
+        sectors: Default::default(),
+        today: "2026-01-01".into(),
+    }
+    .assess(&mut report);
+    let failing = report.targets[0]
+        .findings
+        .iter()
+        .filter(|f| f.status == postura::checks::model::Status::Fail && f.check.starts_with("cert."))
+        .map(|f| f.check.clone())
+        .collect();
+    CERT_FAILURES.with(|c| *c.borrow_mut() = failing);
+}
+
+/// The failing certificate checks of the last scan are exactly `expected` (the test CA logs
+/// nothing, so `cert.no_sct` fails everywhere; `cert.no_ocsp_stapling` unless the case staples).
+fn assert_cert_failures(expected: &[&str]) {
+    let got = CERT_FAILURES.with(|c| c.borrow().clone());
+    let want: std::collections::BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+    assert_eq!(got, want, "failing certificate checks");
 }
 
 /// `openssl s_server` sending `leaf` then the certificates of `chain` (in that order).
@@ -136,6 +184,8 @@ fn good_chain() {
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, not_after) = leaf_times(&leaf);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.error, None);
     assert!(!facts.trusted, "not a Mozilla root");
     assert_eq!(
@@ -235,6 +285,8 @@ fn expired() {
             ..options(Some(now))
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.expired", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.expired);
     assert!(!facts.not_yet_valid);
     assert_eq!(facts.days_left, Some(-10));
@@ -281,6 +333,8 @@ fn not_yet_valid() {
             ..options(Some(not_before - 10 * DAY))
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.not_yet_valid", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.not_yet_valid);
     assert!(!facts.expired);
     assert_eq!(facts.days_left, Some(100));
@@ -307,6 +361,8 @@ fn expiring_in_seven_days() {
             ..options(Some(not_before))
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.expiring", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.days_left, Some(7));
     assert_eq!(facts.lifetime_days, Some(7));
     assert!(!facts.expired);
@@ -334,6 +390,8 @@ fn self_signed() {
     });
     let server = serve(&leaf, &[], &[]);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.self_signed", "cert.untrusted", "cert.no_revocation_info", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.self_signed);
     assert!(!facts.trusted);
     for store in ["mozilla".to_string(), root_store()] {
@@ -377,6 +435,8 @@ fn wrong_host() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.hostname_mismatch", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(
         !facts.hostname_match,
         "*.postura.test does not cover postura.test"
@@ -419,6 +479,8 @@ fn missing_intermediate_is_completed_through_aia() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.chain_incomplete", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(!facts.chain_complete);
     assert_eq!(facts.ca_issuers_fetched.len(), 1);
     assert_eq!(facts.ca_issuers_fetched[0].url, ca.ca_issuers_url());
@@ -468,6 +530,8 @@ fn wrong_order_and_root_sent() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.chain_order", "cert.anchor_sent", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(!facts.chain_in_order);
     assert!(facts.anchor_sent);
     assert!(facts.chain_complete);
@@ -534,6 +598,8 @@ fn rsa_1024_leaf_on_nginx() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.key_weak", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(
         facts.key,
         KeyFacts {
@@ -607,6 +673,8 @@ fn sha1_signed_leaf_is_named() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.signature_weak", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(
         facts.signature_algorithm.as_deref(),
         Some("sha1WithRSAEncryption")
@@ -650,6 +718,8 @@ fn lifetime_825_days() {
             ..options(Some(not_before + 3600))
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.lifetime_excessive", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.lifetime_days, Some(825));
     assert_eq!(facts.days_left, Some(824));
     assert_eq!(facts.cab_max_lifetime_days, Some(cab_limit(not_before)));
@@ -686,6 +756,8 @@ fn revoked_through_ocsp_crl_and_staple() {
         &["-status_file", staple.to_str().unwrap()],
     );
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.revoked", "cert.no_sct"]);
     let revocation = &facts.revocation;
     let ocsp = revocation.ocsp.as_ref().expect("ocsp");
     assert_eq!(
@@ -724,6 +796,8 @@ fn must_staple_with_and_without_a_staple() {
             ..options(None)
         },
     );
+    // The certificate checks' verdicts on the same facts (default policy).
+    assert_cert_failures(&["cert.must_staple_unmet", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.must_staple);
     assert_eq!(facts.revocation.stapled, None);
 
