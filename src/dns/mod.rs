@@ -154,16 +154,6 @@ pub async fn run(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn printable_escapes_controls_and_bad_bytes() {
-        assert_eq!(super::printable(b"BIND 9.18"), "BIND 9.18");
-        assert_eq!(super::printable(b"a\x1b[31m\xff"), "a\\027[31m\\255");
-        assert_eq!(super::printable(&[b'x'; 400]).len(), 255);
-    }
-}
-
 /// Give each target the CAA set of the scanned zone that contains its host (the longest such
 /// zone), so that certificate checks can compare the issuer with it. The zone's CAA was found by
 /// climbing from the apex; a CAA set below the apex, at the host itself, is not looked up.
@@ -175,5 +165,15 @@ pub fn attach_zone_caa(targets: &mut [crate::facts::TargetResult], zones: &[fact
             .filter(|z| host == z.name || host.ends_with(&format!(".{}", z.name)))
             .max_by_key(|z| z.name.len());
         target.caa = zone.and_then(|z| z.caa.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_controls_and_bad_bytes() {
+        assert_eq!(super::printable(b"BIND 9.18"), "BIND 9.18");
+        assert_eq!(super::printable(b"a\x1b[31m\xff"), "a\\027[31m\\255");
+        assert_eq!(super::printable(&[b'x'; 400]).len(), 255);
     }
 }
