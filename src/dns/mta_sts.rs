@@ -9,9 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::dns::facts::MtaStsPolicy;
@@ -20,45 +18,6 @@ use crate::dns::wire::rtype;
 
 /// RFC 8461 §3.2: policies are small; anything larger is not one.
 const MAX_POLICY_RESPONSE: usize = 64 * 1024;
-
-/// Takes any certificate: this probe reads the policy; the chain is assessed elsewhere.
-#[derive(Debug)]
-struct AnyCertificate(Vec<SignatureScheme>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.clone()
-    }
-}
 
 /// Fetch and parse the policy of `zone` (postura's form, trailing dot).
 pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPolicy {
@@ -93,11 +52,8 @@ pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPo
 
 async fn get(address: SocketAddr, host: &str) -> Result<Vec<u8>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(AnyCertificate(
-        provider
-            .signature_verification_algorithms
-            .supported_schemes(),
-    ));
+    // Any chain: this probe reads the policy; the certificate is assessed elsewhere.
+    let verifier = Arc::new(crate::tls::rustls_probe::RecordingVerifier::new(&provider));
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

@@ -24,10 +24,21 @@ struct Presented {
     ocsp: Vec<u8>,
 }
 
+/// Accepts any chain and remembers what was presented: probes read facts over TLS, and the
+/// certificate stage judges the chain separately.
 #[derive(Debug)]
-struct RecordingVerifier {
+pub struct RecordingVerifier {
     presented: Mutex<Presented>,
     schemes: Vec<SignatureScheme>,
+}
+
+impl RecordingVerifier {
+    pub fn new(provider: &rustls::crypto::CryptoProvider) -> RecordingVerifier {
+        RecordingVerifier {
+            presented: Mutex::new(Presented::default()),
+            schemes: provider.signature_verification_algorithms.supported_schemes(),
+        }
+    }
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -87,10 +98,7 @@ fn failed(error: String) -> Tls13Probe {
 
 pub async fn handshake(connector: &Connector, sni: Option<&str>) -> Tls13Probe {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(RecordingVerifier {
-        presented: Mutex::new(Presented::default()),
-        schemes: provider.signature_verification_algorithms.supported_schemes(),
-    });
+    let verifier = Arc::new(RecordingVerifier::new(&provider));
     let config = match rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
     {
