@@ -21,6 +21,9 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // As handlebars does: `=` and backquote end unquoted attribute values.
+            '=' => out.push_str("&#x3D;"),
+            '`' => out.push_str("&#x60;"),
             c if c.is_control() => out.push('?'),
             c => out.push(c),
         }

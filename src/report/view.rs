@@ -257,7 +257,8 @@ fn target_label(target: &TargetResult) -> String {
 
 fn items(document: &Document) -> Vec<Item<'_>> {
     let mut out = Vec::new();
-    for target in &document.report.targets {
+    let raw_targets = document.items("targets");
+    for (i, target) in document.report.targets.iter().enumerate() {
         out.push(Item {
             kind: "target",
             key: format!(
@@ -274,7 +275,7 @@ fn items(document: &Document) -> Vec<Item<'_>> {
             operator: target.operator.clone().unwrap_or_else(|| "–".into()),
             findings: target.findings.clone(),
             target: Some(target),
-            raw: None,
+            raw: raw_targets.get(i).copied(),
             error: target.error.clone(),
             score: target.score.as_ref().and_then(|s| s.value),
         });
@@ -494,28 +495,25 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
             "missing": clip(&g.missing.join(", "), 300),
         })
     });
-    let raw_section = |key: &str| -> Value {
-        let section = match (item.target, item.raw) {
-            (Some(target), _) => match key {
-                "certificate" => target.certificate_json(),
-                "http" => target
-                    .http
-                    .as_ref()
-                    .and_then(|h| serde_json::to_value(h).ok()),
-                _ => None,
-            },
-            (None, Some(raw)) => Some(raw.clone()),
-            _ => None,
-        };
-        match section {
-            Some(value) if !value.is_null() => Value::Array(fact_rows(&value)),
-            _ => Value::Null,
-        }
+    let rows = |value: Option<&Value>| match value {
+        Some(value) if !value.is_null() => Value::Array(fact_rows(value)),
+        _ => Value::Null,
     };
-    let (certificate, http, facts) = if item.target.is_some() {
-        (raw_section("certificate"), raw_section("http"), Value::Null)
-    } else {
-        (Value::Null, Value::Null, raw_section("facts"))
+    // A target's certificate facts come from the document's JSON (the certificate stage adds
+    // them); a zone's or resolver's facts are the whole item.
+    let (certificate, http, facts) = match item.target {
+        Some(target) => {
+            let http = target
+                .http
+                .as_ref()
+                .and_then(|h| serde_json::to_value(h).ok());
+            (
+                rows(item.raw.and_then(|r| r.get("certificate"))),
+                rows(http.as_ref()),
+                Value::Null,
+            )
+        }
+        None => (Value::Null, Value::Null, rows(item.raw)),
     };
     let target = item.target;
     json!({
