@@ -444,8 +444,10 @@ fn write_reports(
     csv: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     if let Some(path) = html {
-        let text = renderer.country(document, previous, catalog)?;
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        renderer.country_to(&mut out, document, previous, catalog)?;
+        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = csv {
         std::fs::write(path, renderer.csv(document, catalog)).with_context(|| format!("cannot write {}", path.display()))?;

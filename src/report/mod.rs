@@ -69,6 +69,8 @@ pub enum ReportError {
     Render { name: String, message: String },
     #[error("{0}")]
     Language(String),
+    #[error("writing the report: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// Templates and strings of one language, ready to render any number of reports.
@@ -136,8 +138,66 @@ impl Renderer {
         previous: Option<&Document>,
         catalog: Option<&Catalog>,
     ) -> Result<String, ReportError> {
-        let data = view::country(document, previous, &self.lang(catalog));
-        self.render("country", &data)
+        let mut out = Vec::new();
+        self.country_to(&mut out, document, previous, catalog)?;
+        String::from_utf8(out).map_err(|e| ReportError::Render {
+            name: "country".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The country report, written to `out` as it is rendered. The page is rendered with a
+    /// marker where each list of endpoints (zones, resolvers) goes; each item's details are
+    /// then rendered from one reused context and written in place. Memory holds the page
+    /// skeleton and one item, not ten thousand items' views and their HTML.
+    pub fn country_to(
+        &self,
+        out: &mut dyn std::io::Write,
+        document: &Document,
+        previous: Option<&Document>,
+        catalog: Option<&Catalog>,
+    ) -> Result<(), ReportError> {
+        let lang = self.lang(catalog);
+        let mut data = view::country(document, previous, &lang);
+        // Random, so that no text from the network can fake a marker.
+        let marker = format!("\u{1}postura-{:016x}:", rand::random::<u64>());
+        for (kind, field) in view::ITEM_KINDS {
+            if view::count_items(document, kind) > 0 {
+                data[field] = serde_json::Value::String(format!("{marker}{kind}\u{1}"));
+            }
+        }
+        let page = self.render("country", &data)?;
+        let error = |e: handlebars::RenderError| ReportError::Render {
+            name: "item".into(),
+            message: e.to_string(),
+        };
+        let mut context = handlebars::Context::wraps(
+            serde_json::json!({"t": &self.strings.text, "lang": &self.lang}),
+        )
+        .map_err(error)?;
+        let mut rest = page.as_str();
+        while let Some(at) = rest.find(&marker) {
+            out.write_all(rest[..at].as_bytes())?;
+            let after = &rest[at + marker.len()..];
+            let end = after.find('\u{1}').unwrap_or(after.len());
+            let kind = &after[..end];
+            view::each_item(document, &lang, kind, |item| {
+                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) =
+                    (context.data_mut(), item)
+                {
+                    root.extend(fields);
+                }
+                let html = self
+                    .handlebars
+                    .render_with_context("item", &context)
+                    .map_err(error)?;
+                out.write_all(html.as_bytes())?;
+                Ok::<(), ReportError>(())
+            })?;
+            rest = &after[(end + 1).min(after.len())..];
+        }
+        out.write_all(rest.as_bytes())?;
+        Ok(())
     }
 
     /// Several countries' scans side by side.

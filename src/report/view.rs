@@ -8,8 +8,10 @@
 //! any item with a name and `findings` gets the same finding lists, and its facts are shown as a
 //! key/value table. So they render as soon as a scan carries them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::i18n::Strings;
@@ -28,17 +30,67 @@ pub struct Document {
     pub raw: Value,
 }
 
+/// Fields of the scan document and of a target that this build reads through its types; the
+/// document's JSON is kept for everything else (a target's `certificate`, `zones`, `resolvers`,
+/// whatever later stages add). A test checks these lists against the types.
+pub const TYPED_FIELDS: [&str; 7] = [
+    "schema_version",
+    "tool",
+    "started_at",
+    "finished_at",
+    "country",
+    "targets",
+    "assessment",
+];
+pub const TYPED_TARGET_FIELDS: [&str; 15] = [
+    "host",
+    "port",
+    "address",
+    "sni",
+    "service",
+    "sector",
+    "operator",
+    "error",
+    "started_at",
+    "duration_ms",
+    "tls",
+    "http",
+    "findings",
+    "grade",
+    "score",
+];
+
+/// The JSON of a document minus what the types already hold: `targets` stays an array, one
+/// object per target with only its untyped fields.
+fn untyped(mut raw: Value) -> Value {
+    if let Value::Object(map) = &mut raw {
+        map.retain(|k, _| !TYPED_FIELDS.contains(&k.as_str()) || k == "targets");
+        if let Some(Value::Array(targets)) = map.get_mut("targets") {
+            for target in targets.iter_mut() {
+                if let Value::Object(fields) = target {
+                    fields.retain(|k, _| !TYPED_TARGET_FIELDS.contains(&k.as_str()));
+                }
+            }
+        }
+    }
+    raw
+}
+
 impl Document {
     pub fn from_report(report: ScanReport) -> Document {
-        let raw = serde_json::to_value(&report).unwrap_or(Value::Null);
+        // Serialised once to find fields the types here do not name (added by later stages).
+        let raw = untyped(serde_json::to_value(&report).unwrap_or(Value::Null));
         Document { report, raw }
     }
 
     /// Parse a scan document, keeping fields this build's types do not know.
     pub fn from_json(text: &str) -> Result<Document, serde_json::Error> {
         let raw: Value = serde_json::from_str(text)?;
-        let report: ScanReport = serde_json::from_value(raw.clone())?;
-        Ok(Document { report, raw })
+        let report: ScanReport = ScanReport::deserialize(&raw)?;
+        Ok(Document {
+            report,
+            raw: untyped(raw),
+        })
     }
 
     /// Zones or resolvers (`key`): every item of the top-level array, if the scan has one.
@@ -238,7 +290,7 @@ struct Item<'a> {
     label: String,
     sector: String,
     operator: String,
-    findings: Vec<Finding>,
+    findings: Cow<'a, [Finding]>,
     target: Option<&'a TargetResult>,
     raw: Option<&'a Value>,
     error: Option<String>,
@@ -273,7 +325,7 @@ fn items(document: &Document) -> Vec<Item<'_>> {
                 .clone()
                 .unwrap_or_else(|| "unspecified".into()),
             operator: target.operator.clone().unwrap_or_else(|| "–".into()),
-            findings: target.findings.clone(),
+            findings: Cow::Borrowed(&target.findings),
             target: Some(target),
             raw: raw_targets.get(i).copied(),
             error: target.error.clone(),
@@ -298,7 +350,7 @@ fn items(document: &Document) -> Vec<Item<'_>> {
                 label: name,
                 sector: text("sector").unwrap_or_else(|| "unspecified".into()),
                 operator: text("operator").unwrap_or_else(|| "–".into()),
-                findings,
+                findings: Cow::Owned(findings),
                 target: None,
                 raw: Some(raw),
                 error: text("error"),
@@ -324,7 +376,7 @@ fn failing_checks<'a>(items: &'a [Item<'a>]) -> Vec<Failing<'a>> {
     let mut by_check: BTreeMap<&str, Failing<'a>> = BTreeMap::new();
     let mut conclusive: BTreeMap<&str, usize> = BTreeMap::new();
     for item in items {
-        for finding in &item.findings {
+        for finding in item.findings.iter() {
             if finding.status != Status::Inconclusive {
                 *conclusive.entry(&finding.check).or_default() += 1;
             }
@@ -364,13 +416,16 @@ fn finding_row(lang: &Lang, finding: &Finding) -> Value {
         "severity": lang.severity(finding.severity),
         "sev_class": severity_class(finding.severity),
         "status": lang.status(finding.status),
-        "detail": detail_line(finding),
+        // The HTML shows the start of the evidence; the JSON and CSV carry all of it.
+        "detail": clip(&detail_line(finding), 120),
     })
 }
 
 /// An item's findings split the way a reader needs them: what fails first, then what is
 /// excepted or could not be tested, then the checks passed (as a compact list of ids).
-fn finding_lists(lang: &Lang, findings: &[Finding]) -> Value {
+/// When the item itself could not be tested (`errored`), its inconclusive findings all share
+/// that reason, shown once: they are listed by id like the passed ones.
+fn finding_lists(lang: &Lang, findings: &[Finding], errored: bool) -> Value {
     let mut failing: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.status == Status::Fail)
@@ -395,17 +450,47 @@ fn finding_lists(lang: &Lang, findings: &[Finding]) -> Value {
             row
         })
         .collect();
-    let passed: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.status == Status::Pass)
-        .map(|f| f.check.as_str())
-        .collect();
+    // Check ids grouped by their prefix ("tls.protocol: sslv2, sslv3"): every finding is listed,
+    // in a third of the bytes, which matters with ten thousand endpoints.
+    let grouped = |status: Status| {
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for finding in findings.iter().filter(|f| f.status == status) {
+            let (prefix, name) = finding
+                .check
+                .rsplit_once('.')
+                .unwrap_or(("", &finding.check));
+            groups.entry(prefix).or_default().push(name);
+        }
+        let count = groups.values().map(Vec::len).sum::<usize>();
+        let text: Vec<String> = groups
+            .iter()
+            .map(|(prefix, names)| format!("{prefix}: {}", names.join(", ")))
+            .collect();
+        (text.join("; "), count)
+    };
+    let (passed, passed_count) = grouped(Status::Pass);
+    let (inconclusive_ids, inconclusive_count) = if errored {
+        grouped(Status::Inconclusive)
+    } else {
+        (String::new(), 0)
+    };
+    let inconclusive: Vec<Value> = if errored {
+        Vec::new()
+    } else {
+        findings
+            .iter()
+            .filter(|f| f.status == Status::Inconclusive)
+            .map(|f| finding_row(lang, f))
+            .collect()
+    };
     json!({
         "failing": failing.iter().map(|f| finding_row(lang, f)).collect::<Vec<_>>(),
         "excepted": excepted,
-        "inconclusive": findings.iter().filter(|f| f.status == Status::Inconclusive).map(|f| finding_row(lang, f)).collect::<Vec<_>>(),
-        "passed": passed.join(", "),
-        "passed_count": passed.len(),
+        "inconclusive": inconclusive,
+        "inconclusive_ids": inconclusive_ids,
+        "inconclusive_count": inconclusive_count,
+        "passed": passed,
+        "passed_count": passed_count,
         "any": !findings.is_empty(),
     })
 }
@@ -422,35 +507,52 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
     let Some(tls) = &target.tls else {
         return Value::Null;
     };
-    let protocols: Vec<Value> = Protocol::ALL
+    // Accepted protocols with their suites; refused and untested ones on one line each, with
+    // how the server said no (or why the probe failed).
+    let mut accepted = Vec::new();
+    let mut refused: Vec<(String, Vec<&str>)> = Vec::new();
+    for (protocol, detail) in Protocol::ALL
         .iter()
         .rev()
         .filter_map(|p| tls.protocol_details.get(p).map(|d| (p, d)))
-        .map(|(p, d)| {
-            let state = if d.accepted {
-                lang.t("accepted")
-            } else if d.error.is_some() {
-                lang.t("not_tested")
-            } else {
-                lang.t("refused")
-            };
-            let order = match tls.server_preference.get(p).copied().flatten() {
+    {
+        if detail.accepted {
+            let order = match tls.server_preference.get(protocol).copied().flatten() {
                 Some(true) => lang.t("server_order"),
                 Some(false) => lang.t("client_order"),
                 None => String::new(),
             };
-            let suites = tls.cipher_suites.get(p).cloned().unwrap_or_default();
-            json!({
-                "name": p.name(),
-                "accepted": d.accepted,
-                "state": state,
-                "note": clip(d.refusal.as_deref().or(d.error.as_deref()).unwrap_or(""), 200),
+            let suites = tls
+                .cipher_suites
+                .get(protocol)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            accepted.push(json!({
+                "name": protocol.name(),
                 "order": order,
                 "suites": clip(&suites.join(", "), 4000),
                 "suite_count": suites.len(),
-            })
-        })
-        .collect();
+            }));
+        } else {
+            let (state, why) = match (&detail.error, &detail.refusal) {
+                (Some(error), _) => (lang.t("not_tested"), error.as_str()),
+                (None, refusal) => (String::new(), refusal.as_deref().unwrap_or("")),
+            };
+            let reason = clip(
+                &[state.as_str(), why]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(": "),
+                200,
+            );
+            match refused.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, names)) => names.push(protocol.name()),
+                None => refused.push((reason, vec![protocol.name()])),
+            }
+        }
+    }
     let kx: Vec<String> = tls
         .key_exchange
         .iter()
@@ -472,7 +574,12 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
         json!({"name": "ALPN", "value": clip(&e.alpn.join(", "), 200)}),
     ];
     json!({
-        "protocols": protocols,
+        "accepted": accepted,
+        "refused": refused
+            .iter()
+            .map(|(reason, names)| if reason.is_empty() { names.join(", ") } else { format!("{} ({reason})", names.join(", ")) })
+            .collect::<Vec<_>>()
+            .join("; "),
         "groups": clip(&tls.groups.join(", "), 1000),
         "key_exchange": clip(&kx.join(", "), 1000),
         "extensions": extensions,
@@ -482,7 +589,29 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
         ]),
         "connections": tls.connections,
         "probe_errors": tls.probe_errors.iter().take(20).map(|e| clip(e, 300)).collect::<Vec<_>>(),
+        "same_as": null,
     })
+}
+
+/// The parts of a TLS evidence view that make up a server's configuration (not its chain,
+/// connection count or probe errors), as a key for finding endpoints that share it.
+const CONFIGURATION: [&str; 5] = [
+    "accepted",
+    "refused",
+    "groups",
+    "key_exchange",
+    "extensions",
+];
+
+fn configuration_key(tls: &Value) -> Option<String> {
+    let map = tls.as_object()?;
+    Some(
+        CONFIGURATION
+            .iter()
+            .map(|k| map.get(*k).map(Value::to_string).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\u{0}"),
+    )
 }
 
 fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
@@ -528,7 +657,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "grade": grade,
         "score": lang.score(item.score),
         "failing_count": item.findings.iter().filter(|f| f.status == Status::Fail).count(),
-        "findings": finding_lists(lang, &item.findings),
+        "findings": finding_lists(lang, &item.findings, item.error.is_some()),
         "tls": target.map_or(Value::Null, |t| tls_evidence(lang, t)),
         "certificate": certificate,
         "http": http,
@@ -615,7 +744,7 @@ fn charts(lang: &Lang, items: &[Item], document: &Document) -> Value {
     let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
     let mut by_category: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     for item in items {
-        for finding in &item.findings {
+        for finding in item.findings.iter() {
             if finding.status == Status::Fail {
                 *by_severity.entry(finding.severity).or_default() += 1;
             }
@@ -710,14 +839,14 @@ fn changes(lang: &Lang, items: &[Item], previous: &Document) -> Value {
     let before_items = self::items(previous);
     let mut before: BTreeMap<(&str, &str), Status> = BTreeMap::new();
     for item in &before_items {
-        for finding in &item.findings {
+        for finding in item.findings.iter() {
             before.insert((item.key.as_str(), finding.check.as_str()), finding.status);
         }
     }
     let (mut new, mut regressed, mut resolved) = (Vec::new(), Vec::new(), Vec::new());
     let mut now_keys = BTreeSet::new();
     for item in items {
-        for finding in &item.findings {
+        for finding in item.findings.iter() {
             now_keys.insert((item.key.as_str(), finding.check.as_str()));
             let row = || {
                 json!({"target": clip(&item.label, 300), "check": finding.check, "title": lang.title(finding),
@@ -734,14 +863,10 @@ fn changes(lang: &Lang, items: &[Item], previous: &Document) -> Value {
             }
         }
     }
-    let gone = before_items
-        .iter()
-        .filter(|i| !items.iter().any(|n| n.key == i.key))
-        .count();
-    let added = items
-        .iter()
-        .filter(|i| !before_items.iter().any(|b| b.key == i.key))
-        .count();
+    let before_keys: BTreeSet<&str> = before_items.iter().map(|i| i.key.as_str()).collect();
+    let now_item_keys: BTreeSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    let gone = before_keys.difference(&now_item_keys).count();
+    let added = now_item_keys.difference(&before_keys).count();
     json!({
         "window": lang.strings.datetime(&previous.report.started_at),
         "new": new, "regressed": regressed, "resolved": resolved,
@@ -887,7 +1012,7 @@ pub fn country(document: &Document, previous: Option<&Document>, lang: &Lang) ->
 
     let mut checks_used: BTreeMap<&str, &Finding> = BTreeMap::new();
     for item in &items {
-        for finding in &item.findings {
+        for finding in item.findings.iter() {
             checks_used.entry(finding.check.as_str()).or_insert(finding);
         }
     }
@@ -958,9 +1083,10 @@ pub fn country(document: &Document, previous: Option<&Document>, lang: &Lang) ->
         "top_checks": top_checks,
         "changes": previous.map_or(Value::Null, |p| changes(lang, &items, p)),
         "exceptions": exceptions,
-        "endpoints": items.iter().filter(|i| i.kind == "target").enumerate().map(|(i, item)| item_view(lang, item, i)).collect::<Vec<_>>(),
-        "zones": zones.iter().enumerate().map(|(i, item)| item_view(lang, item, i)).collect::<Vec<_>>(),
-        "resolvers": resolvers.iter().enumerate().map(|(i, item)| item_view(lang, item, i)).collect::<Vec<_>>(),
+        // Filled in by the renderer, one item at a time (see `each_item`).
+        "endpoints_html": "",
+        "zones_html": "",
+        "resolvers_html": "",
         "methodology": {
             "checks": methodology_checks,
             "checks_version": assessment.map(|a| clip(&a.checks_version, 500)),
@@ -989,7 +1115,7 @@ pub fn summarise(document: &Document) -> CountrySummary {
     let report = &document.report;
     let items = items(document);
     let mut categories: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    for finding in items.iter().flat_map(|i| &i.findings) {
+    for finding in items.iter().flat_map(|i| i.findings.iter()) {
         categories.entry(finding.category.clone()).or_default()[match finding.status {
             Status::Pass => 0,
             Status::Fail => 1,
@@ -1102,4 +1228,125 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
         "tool": format!("postura {}", env!("CARGO_PKG_VERSION")),
         "formula": crate::checks::score::SCORE_FORMULA,
     })
+}
+
+/// The kinds of assessed items, in report order, with the field their rendered details go to.
+pub const ITEM_KINDS: [(&str, &str); 3] = [
+    ("target", "endpoints_html"),
+    ("zone", "zones_html"),
+    ("resolver", "resolvers_html"),
+];
+
+/// How many items of `kind` the document has.
+pub fn count_items(document: &Document, kind: &str) -> usize {
+    items(document).iter().filter(|i| i.kind == kind).count()
+}
+
+/// Call `render` with the view of each item of `kind` (endpoint, zone or resolver), one at a
+/// time: a country's thousands of endpoints are rendered without holding all their views.
+pub fn each_item<E>(
+    document: &Document,
+    lang: &Lang,
+    kind: &str,
+    mut render: impl FnMut(Value) -> Result<(), E>,
+) -> Result<(), E> {
+    // An endpoint whose TLS configuration is the same as an earlier one's says so and links to
+    // it instead of repeating the table: operators deploy one configuration on many endpoints,
+    // and a regulator wants to see that (and a 10,000-endpoint report stays small).
+    let mut seen: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    for (i, item) in items(document)
+        .iter()
+        .filter(|i| i.kind == kind)
+        .enumerate()
+    {
+        let mut view = item_view(lang, item, i);
+        if let Some(key) = configuration_key(&view["tls"]) {
+            match seen.get(&key) {
+                Some(first) => {
+                    if let Value::Object(tls) = &mut view["tls"] {
+                        for field in CONFIGURATION {
+                            tls.remove(field);
+                        }
+                        tls.insert("same_as".into(), first.clone());
+                    }
+                }
+                None => {
+                    seen.insert(
+                        key,
+                        json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}),
+                    );
+                }
+            }
+        }
+        render(view)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_field_lists_match_the_scan_types() {
+        let target: TargetResult = serde_json::from_value(json!({
+            "host": "h", "port": 1, "address": null, "sni": null, "service": "tls", "sector": null, "operator": null,
+            "error": null, "started_at": "", "duration_ms": 0, "tls": null, "http": null, "grade": null, "score": null,
+        }))
+        .unwrap();
+        let report = ScanReport {
+            schema_version: 1,
+            tool: crate::facts::ToolInfo {
+                name: "postura".into(),
+                version: "0".into(),
+            },
+            started_at: String::new(),
+            finished_at: String::new(),
+            country: None,
+            targets: vec![target],
+            assessment: None,
+        };
+        let value = serde_json::to_value(&report).unwrap();
+        let mut top: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = TYPED_FIELDS.to_vec();
+        top.sort();
+        expected.sort();
+        assert_eq!(top, expected, "update TYPED_FIELDS");
+        let mut fields: Vec<&str> = value["targets"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = TYPED_TARGET_FIELDS.to_vec();
+        fields.sort();
+        expected.sort();
+        // Fields typed here; a later stage's typed field (e.g. `certificate`) is read from the
+        // JSON until the report reads it through its type.
+        for field in &expected {
+            assert!(
+                fields.contains(field),
+                "TYPED_TARGET_FIELDS names {field}, which the type lacks"
+            );
+        }
+        assert!(
+            fields
+                .iter()
+                .all(|f| expected.contains(f) || *f == "certificate"),
+            "{fields:?}"
+        );
+        // Untyped fields survive; typed ones are not kept twice.
+        let raw = untyped(
+            json!({"targets": [{"host": "h", "certificate": {"subject": "s"}}], "zones": [], "tool": {}}),
+        );
+        assert_eq!(
+            raw,
+            json!({"targets": [{"certificate": {"subject": "s"}}], "zones": []})
+        );
+    }
 }
