@@ -142,19 +142,28 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
+/// Build and assess the synthetic scan, write it as the scan JSON `postura scan --json` writes.
+fn generate(n: usize, path: &std::path::Path) {
     let setup = Instant::now();
-    let raw = json!({
-        "schema_version": 1, "tool": {"name": "postura", "version": env!("CARGO_PKG_VERSION")},
-        "started_at": "2026-03-01T10:00:00Z", "finished_at": "2026-03-01T14:00:00Z",
-        "country": {"code": "ZZ", "name": "Benchland", "policy": "mozilla-intermediate", "profile": "zz.toml"},
-        "targets": (0..n).map(target).collect::<Vec<_>>(), "assessment": null,
-    });
-    let mut report: ScanReport = serde_json::from_value(raw).expect("synthetic scan");
+    let mut report = ScanReport {
+        schema_version: postura::facts::SCHEMA_VERSION,
+        tool: postura::facts::ToolInfo {
+            name: "postura".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        started_at: "2026-03-01T10:00:00Z".into(),
+        finished_at: "2026-03-01T14:00:00Z".into(),
+        country: Some(postura::facts::CountryInfo {
+            code: "ZZ".into(),
+            name: "Benchland".into(),
+            policy: Some("mozilla-intermediate".into()),
+            profile: "zz.toml".into(),
+        }),
+        targets: (0..n)
+            .map(|i| serde_json::from_value(target(i)).expect("synthetic target"))
+            .collect(),
+        assessment: None,
+    };
     let catalog = Catalog::builtin().expect("catalog");
     let policy = Policy::load("mozilla-intermediate", &catalog).expect("policy");
     Assessor {
@@ -167,27 +176,45 @@ fn main() {
     }
     .assess(&mut report);
     let findings: usize = report.targets.iter().map(|t| t.findings.len()).sum();
-    let document = Document::from_report(report);
-    let rss_before = peak_rss_kib();
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    serde_json::to_writer(file, &report).expect("write");
+    eprintln!(
+        "generated {}: {n} endpoints, {findings} findings, {:.1} MB, in {:.1} s",
+        path.display(),
+        std::fs::metadata(path).map_or(0, |m| m.len()) as f64 / 1e6,
+        setup.elapsed().as_secs_f64()
+    );
+}
+
+/// Load a scan JSON and render it as `postura report --input FILE --previous FILE --html --csv` does.
+fn render(path: &std::path::Path, out_dir: Option<&std::path::Path>) {
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let text = std::fs::read_to_string(path).expect("read the scan");
+    let document = Document::from_json(&text).expect("a scan document");
+    drop(text);
+    let catalog = Catalog::builtin().expect("catalog");
+    println!(
+        "load: {:.2} s wall ({:.2} s CPU) for {} endpoints; peak RSS {:.1} MB",
+        started.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
+        document.report.targets.len(),
+        peak_rss_kib() as f64 / 1024.0
+    );
     if std::env::var_os("BENCH_PROFILE").is_some() {
         profile_view(&document, &catalog);
     }
-    eprintln!(
-        "setup (synthetic facts + assessment): {:.1} s, {n} endpoints, {findings} findings",
-        setup.elapsed().as_secs_f64()
-    );
-
+    let rss_before = peak_rss_kib();
     for lang in ["en", "es"] {
         let renderer = Renderer::new(lang, None).expect("templates");
-        let out_dir = std::env::var_os("BENCH_REPORT_OUT").map(std::path::PathBuf::from);
         // Written to a file as it renders, the way `postura report --html` does.
         let html_path = out_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir)
+            .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf)
             .join(format!("bench-report-{lang}.html"));
         let started = Instant::now();
         let cpu = cpu_seconds();
         let mut out = std::io::BufWriter::new(std::fs::File::create(&html_path).expect("create"));
+        // The previous scan is the same one: the changes section is computed in full (and empty).
         renderer
             .country_to(&mut out, &document, Some(&document), Some(&catalog))
             .expect("render");
@@ -198,10 +225,13 @@ fn main() {
         let started = Instant::now();
         let csv = renderer.csv(&document, Some(&catalog));
         let csv_time = started.elapsed();
-        if let Some(dir) = &out_dir {
-            std::fs::write(dir.join(format!("bench-report-{lang}.csv")), &csv).expect("write");
-        } else {
-            let _ = std::fs::remove_file(&html_path);
+        match out_dir {
+            Some(dir) => {
+                std::fs::write(dir.join(format!("bench-report-{lang}.csv")), &csv).expect("write")
+            }
+            None => {
+                let _ = std::fs::remove_file(&html_path);
+            }
         }
         println!(
             "{lang}: HTML {:.2} s wall ({:.2} s CPU), {:.1} MB; CSV {:.2} s, {:.1} MB",
@@ -214,11 +244,33 @@ fn main() {
     }
     let rss_after = peak_rss_kib();
     println!(
-        "peak RSS: {:.1} MB before rendering (scan document in memory), {:.1} MB after (rendering added {:.1} MB)",
+        "peak RSS: {:.1} MB with the scan loaded, {:.1} MB after rendering (rendering added {:.1} MB)",
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0,
         (rss_after - rss_before) as f64 / 1024.0
     );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let out_dir = std::env::var_os("BENCH_REPORT_OUT").map(std::path::PathBuf::from);
+    match args.get(1).map(String::as_str) {
+        Some("generate") => {
+            let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+            generate(
+                n,
+                std::path::Path::new(args.get(3).map_or("bench-scan.json", String::as_str)),
+            );
+        }
+        Some("render") => render(
+            std::path::Path::new(args.get(2).map_or("bench-scan.json", String::as_str)),
+            out_dir.as_deref(),
+        ),
+        _ => {
+            eprintln!("usage: bench_report generate N FILE | bench_report render FILE");
+            std::process::exit(2);
+        }
+    }
 }
 
 #[allow(dead_code)]

@@ -101,6 +101,9 @@ mod tests {
         assert!(!chart.contains("<script>"));
         assert!(chart.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(chart.contains("&quot;50&quot;"));
-        assert!(chart.contains(r##"width="120.0" height="16.0" fill="#123456""##), "{chart}");
+        assert!(
+            chart.contains(r##"width="120.0" height="16.0" fill="#123456""##),
+            "{chart}"
+        );
     }
 }

@@ -649,7 +649,8 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "anchor": format!("{}-{index}", &item.kind[..1]),
         "label": clip(&item.label, 300),
         "address": target.and_then(|t| t.address.clone()),
-        "sni": target.and_then(|t| t.sni.as_deref().map(|s| clip(s, 300))),
+        // The SNI only when it differs from the host (the label shows host and address).
+        "sni": target.and_then(|t| t.sni.as_deref().filter(|s| *s != t.host).map(|s| clip(s, 300))),
         "service": target.map(|t| clip(&t.service, 60)),
         "sector": clip(&item.sector, 100),
         "operator": clip(&item.operator, 200),
