@@ -547,3 +547,45 @@ fn report_command_renders_saved_scans_regional_reports_and_template_overrides() 
     let output = postura().args(["report", "--input"]).arg(&scan).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "nothing to write is a usage error");
 }
+
+#[test]
+fn scan_writes_the_html_and_csv_reports_at_the_end() {
+    let server = OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (html, csv) = (dir.path().join("scan.html"), dir.path().join("scan.csv"));
+    let target = format!("{TEST_HOST}:{}", server.port);
+    let output = postura()
+        .args(["scan", "-q", "--lang", "fr", &target, "--resolve", &format!("{target}:{}", server.addr)])
+        .arg("--html")
+        .arg(&html)
+        .arg("--csv")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Rapport de posture") && page.contains(&format!("{TEST_HOST}:{}", server.port)));
+    assert!(page.contains("TLS 1.0 n&#x27;est pas accepté"), "the finding of this server, in French");
+    let rows = parse_csv(&std::fs::read_to_string(&csv).unwrap());
+    assert!(rows.iter().any(|r| r[6] == "tls.protocol.tls10" && r[8] == "fail"), "{rows:?}");
+
+    // An unwritable report path is refused before any connection is made.
+    let output = postura().args(["scan", "-q", &target, "--html", "/nonexistent-dir/x.html"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--html: cannot write"));
+}
+
+#[test]
+fn a_scan_without_checks_renders_its_facts_and_says_there_is_no_index() {
+    let mut report = hostile_free_report();
+    report.assessment = None;
+    for target in &mut report.targets {
+        target.findings.clear();
+        target.grade = None;
+        target.score = None;
+    }
+    let html = render(&report, "pt");
+    assert!(html.contains("As verificações não foram executadas nesta varredura"));
+    assert!(html.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "facts are still shown");
+    assert!(!html.contains("[missing text"));
+}
