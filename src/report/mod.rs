@@ -177,7 +177,7 @@ impl Renderer {
         .map_err(error)?;
         let mut rest = page.as_str();
         while let Some(at) = rest.find(&marker) {
-            out.write_all(rest[..at].as_bytes())?;
+            out.write_all(&rest.as_bytes()[..at])?;
             let after = &rest[at + marker.len()..];
             let end = after.find('\u{1}').unwrap_or(after.len());
             let kind = &after[..end];
