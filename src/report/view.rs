@@ -308,9 +308,19 @@ fn target_label(target: &TargetResult) -> String {
 }
 
 fn items(document: &Document) -> Vec<Item<'_>> {
+    items_of(document, None)
+}
+
+/// The items of one kind (`target`, `zone`, `resolver`), or of every kind.
+fn items_of<'a>(document: &'a Document, only: Option<&str>) -> Vec<Item<'a>> {
     let mut out = Vec::new();
     let raw_targets = document.items("targets");
-    for (i, target) in document.report.targets.iter().enumerate() {
+    let targets = if only.is_none_or(|k| k == "target") {
+        &document.report.targets[..]
+    } else {
+        &[]
+    };
+    for (i, target) in targets.iter().enumerate() {
         out.push(Item {
             kind: "target",
             key: format!(
@@ -333,6 +343,9 @@ fn items(document: &Document) -> Vec<Item<'_>> {
         });
     }
     for (kind, key) in [("zone", "zones"), ("resolver", "resolvers")] {
+        if only.is_some_and(|k| k != kind) {
+            continue;
+        }
         for raw in document.items(key) {
             let name = ["zone", "name", "host", "address"]
                 .iter()
@@ -838,7 +851,11 @@ pub fn sector_name(lang: &Lang, sector: &str) -> String {
 
 fn changes(lang: &Lang, items: &[Item], previous: &Document) -> Value {
     let before_items = self::items(previous);
-    let mut before: BTreeMap<(&str, &str), Status> = BTreeMap::new();
+    // Hashed: a country has hundreds of thousands of (item, check) pairs.
+    let mut before: std::collections::HashMap<(&str, &str), Status> =
+        std::collections::HashMap::with_capacity(
+            before_items.iter().map(|i| i.findings.len()).sum(),
+        );
     for item in &before_items {
         for finding in item.findings.iter() {
             before.insert((item.key.as_str(), finding.check.as_str()), finding.status);
@@ -1240,7 +1257,12 @@ pub const ITEM_KINDS: [(&str, &str); 3] = [
 
 /// How many items of `kind` the document has.
 pub fn count_items(document: &Document, kind: &str) -> usize {
-    items(document).iter().filter(|i| i.kind == kind).count()
+    match kind {
+        "target" => document.report.targets.len(),
+        "zone" => document.items("zones").len(),
+        "resolver" => document.items("resolvers").len(),
+        _ => 0,
+    }
 }
 
 /// Call `render` with the view of each item of `kind` (endpoint, zone or resolver), one at a
@@ -1255,7 +1277,7 @@ pub fn each_item<E>(
     // it instead of repeating the table: operators deploy one configuration on many endpoints,
     // and a regulator wants to see that (and a 10,000-endpoint report stays small).
     let mut seen: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
-    for (i, item) in items(document)
+    for (i, item) in items_of(document, Some(kind))
         .iter()
         .filter(|i| i.kind == kind)
         .enumerate()
@@ -1312,10 +1334,16 @@ mod tests {
         // Fields other stages add (`certificate`, `zones`, `resolvers`) are not listed: they
         // are read from the JSON, whether or not they are typed by then.
         for field in TYPED_FIELDS {
-            assert!(value.get(field).is_some(), "TYPED_FIELDS names {field}, which ScanReport lacks");
+            assert!(
+                value.get(field).is_some(),
+                "TYPED_FIELDS names {field}, which ScanReport lacks"
+            );
         }
         for field in TYPED_TARGET_FIELDS {
-            assert!(value["targets"][0].get(field).is_some(), "TYPED_TARGET_FIELDS names {field}, which TargetResult lacks");
+            assert!(
+                value["targets"][0].get(field).is_some(),
+                "TYPED_TARGET_FIELDS names {field}, which TargetResult lacks"
+            );
         }
         // Untyped fields survive; typed ones are not kept twice.
         let raw = untyped(
