@@ -1,9 +1,10 @@
-//! Benchmark of the reports on a synthetic country of N endpoints (default 10,000): builds
-//! realistic TLS facts (a mix of modern, intermediate and legacy servers, some unreachable),
-//! assesses them with the real check catalog, then times the HTML and CSV rendering and prints
-//! the sizes and the process's peak memory. Run with `bash scripts/bench-report [N]`.
-//! Not a test: the figures depend on the machine.
-
+//! Benchmark of the reports on a synthetic country of N endpoints (default 10,000).
+//! `generate N FILE` builds realistic TLS facts (a mix of modern, intermediate and legacy
+//! servers, some unreachable), assesses them with the real check catalog and saves the scan
+//! JSON; `render FILE` loads it in a fresh process and times the HTML (streamed to a file) and
+//! CSV reports, printing wall and CPU time, sizes and peak memory (`BENCH_PROFILE=1` adds the
+//! view-building times). Run with `bash scripts/bench-report [N]`. Not a test: the figures depend
+//! on the machine.
 use std::time::Instant;
 
 use postura::checks::catalog::Catalog;
@@ -273,7 +274,7 @@ fn main() {
     }
 }
 
-#[allow(dead_code)]
+/// Times of the view alone (without templates), with and without a previous scan.
 fn profile_view(document: &Document, catalog: &Catalog) {
     let strings = postura::report::i18n::load("en", None).unwrap();
     let lang = postura::report::view::Lang {
