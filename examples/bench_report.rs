@@ -5,6 +5,7 @@
 //! CSV reports, printing wall and CPU time, sizes and peak memory (`BENCH_PROFILE=1` adds the
 //! view-building times). Run with `bash scripts/bench-report [N]`. Not a test: the figures depend
 //! on the machine.
+
 use std::time::Instant;
 
 use postura::checks::catalog::Catalog;
