@@ -51,6 +51,39 @@ pub enum Command {
     /// The check catalog: list, show, validate.
     #[command(subcommand)]
     Checks(ChecksCommand),
+    /// Render a saved scan (`scan --json`) as an HTML report and/or CSV, or several countries'
+    /// scans as a regional HTML report (`--regional`).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The scan document to report on (written by `postura scan --json`).
+    #[arg(long, value_name = "FILE", required_unless_present = "regional", conflicts_with = "regional")]
+    pub input: Option<PathBuf>,
+    /// The previous scan of the same profile: adds new, resolved and regressed findings and the
+    /// index change.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    pub previous: Option<PathBuf>,
+    /// Several countries' scan documents, compared side by side in one HTML report.
+    #[arg(long, value_name = "FILE", num_args = 2..)]
+    pub regional: Vec<PathBuf>,
+    /// Write the HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write one CSV row per finding to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "regional")]
+    pub csv: Option<PathBuf>,
+    /// Language of the report (fixed strings, check titles and remediation, dates, numbers).
+    #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
+    pub lang: String,
+    /// Override the built-in templates with those of DIR (same names: country.hbs,
+    /// regional.hbs, partials/*.hbs, i18n/<lang>.toml).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Add the checks of DIR (repeatable), for titles and remediation of custom checks.
+    #[arg(long, value_name = "DIR")]
+    pub checks: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,9 +193,18 @@ pub struct ScanArgs {
     /// Exit 1 when a failing finding has at least this severity.
     #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high", "critical"])]
     pub fail_on: Option<String>,
-    /// Language of check titles and remediation.
+    /// Language of check titles and remediation (and of the HTML and CSV reports).
     #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
     pub lang: String,
+    /// Write the country report as one self-contained HTML file at the end of the scan.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write one CSV row per finding to FILE at the end of the scan.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Override the built-in report templates with those of DIR.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 /// Run the parsed command; errors that are the user's are reported with exit code 2.
@@ -190,6 +232,13 @@ pub async fn execute(cli: Cli) -> ExitCode {
             }
         },
         Command::Checks(command) => checks_command(command),
+        Command::Report(args) => match report(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => {
+                eprintln!("postura: {error:#}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -400,6 +449,18 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     if let (Some(path), false) = (&args.json, json_to_stdout) {
         std::fs::File::create(path).with_context(|| format!("--json: cannot write {}", path.display()))?;
     }
+    // Likewise for the reports; the templates are loaded now so that a broken override fails
+    // before the scan rather than after it.
+    let renderer = if args.html.is_some() || args.csv.is_some() {
+        Some(crate::report::Renderer::new(&args.lang, args.templates.as_deref())?)
+    } else {
+        None
+    };
+    for (flag, path) in [("--html", &args.html), ("--csv", &args.csv)] {
+        if let Some(path) = path {
+            std::fs::File::create(path).with_context(|| format!("{flag}: cannot write {}", path.display()))?;
+        }
+    }
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::hidden();
     if show_progress {
@@ -490,6 +551,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let gate_failed = fail_on.is_some_and(|threshold| {
         report.targets.iter().flat_map(|t| &t.findings).any(|f| f.status == Status::Fail && f.severity >= threshold)
     });
+    if let Some(renderer) = &renderer {
+        let document = crate::report::view::Document::from_report(report);
+        write_reports(renderer, &document, None, Some(&catalog), args.html.as_deref(), args.csv.as_deref())?;
+    }
     Ok(if gate_failed { EXIT_FINDINGS } else { EXIT_OK })
 }
 
@@ -526,4 +591,51 @@ fn mx_targets(zones: &[crate::dns::facts::ZoneFacts]) -> Vec<TargetSpec> {
         }
     }
     specs
+}
+
+fn write_reports(
+    renderer: &crate::report::Renderer,
+    document: &crate::report::view::Document,
+    previous: Option<&crate::report::view::Document>,
+    catalog: Option<&Catalog>,
+    html: Option<&std::path::Path>,
+    csv: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = html {
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        renderer.country_to(&mut out, document, previous, catalog)?;
+        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = csv {
+        std::fs::write(path, renderer.csv(document, catalog)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn read_document(path: &std::path::Path) -> anyhow::Result<crate::report::view::Document> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    crate::report::view::Document::from_json(&text).with_context(|| format!("{}: not a postura scan document", path.display()))
+}
+
+/// `postura report`: render saved scans. Titles and remediation are taken from the catalog in
+/// the report's language, so a scan made in English can be reported in Spanish.
+fn report(args: ReportArgs) -> anyhow::Result<u8> {
+    if args.html.is_none() && args.csv.is_none() {
+        anyhow::bail!("nothing to write: give --html FILE and/or --csv FILE");
+    }
+    let catalog = load_catalog(&args.checks)?;
+    let renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
+    if !args.regional.is_empty() {
+        let documents = args.regional.iter().map(|p| read_document(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let path = args.html.as_deref().ok_or_else(|| anyhow::anyhow!("--regional needs --html FILE"))?;
+        let text = renderer.regional(&documents, Some(&catalog))?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        return Ok(EXIT_OK);
+    }
+    let input = args.input.as_deref().ok_or_else(|| anyhow::anyhow!("give --input FILE or --regional FILE…"))?;
+    let document = read_document(input)?;
+    let previous = args.previous.as_deref().map(read_document).transpose()?;
+    write_reports(&renderer, &document, previous.as_ref(), Some(&catalog), args.html.as_deref(), args.csv.as_deref())?;
+    Ok(EXIT_OK)
 }

@@ -1,6 +1,6 @@
 //! postura: assesses the cybersecurity posture of a country's critical telecommunications
-//! infrastructure. The pipeline: profile → targets → engine → probes → facts (→ checks → findings →
-//! reports in later stages). Probes gather facts and never judge them.
+//! infrastructure. The pipeline: profile → targets → engine → probes → facts → checks → findings →
+//! reports. Probes gather facts and never judge them.
 
 pub mod checks;
 pub mod cert;
@@ -11,6 +11,7 @@ pub mod facts;
 pub mod net;
 pub mod output;
 pub mod profile;
+pub mod report;
 pub mod starttls;
 pub mod target;
 pub mod tls;
