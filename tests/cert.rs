@@ -69,29 +69,7 @@ thread_local! {
 
 /// Judge the scanned target with the default policy and remember its failing certificate checks.
 fn record_certificate_verdicts(results: &[postura::facts::TargetResult]) {
-    let catalog = postura::checks::catalog::Catalog::builtin().unwrap();
-    let policy = postura::checks::policy::Policy::load("mozilla-intermediate", &catalog).unwrap();
-    let mut report = postura::facts::ScanReport {
-        schema_version: 1,
-        tool: postura::facts::ToolInfo { name: "postura".into(), version: "test".into() },
-        started_at: String::new(),
-        finished_at: String::new(),
-        country: None,
-        targets: results.to_vec(),
-        assessment: None,
-        zones: Vec::new(),
-        resolvers: Vec::new(),
-    };
-    postura::checks::Assessor {
-        catalog: &catalog,
-        policy: &policy,
-        lang: "en".into(),
-        exceptions: vec![],
-        sector_weights: Default::default(),
-        sectors: Default::default(),
-        today: "2026-01-01".into(),
-    }
-    .assess(&mut report);
+    let report = common::assess::assess(&common::assess::report_of(results.to_vec()), "mozilla-intermediate", vec![], "2026-01-01");
     let failing = report.targets[0]
         .findings
         .iter()

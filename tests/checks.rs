@@ -9,60 +9,17 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use common::assess::{assess, scan_lab_target};
 use common::*;
-use postura::cert::{CertOptions, TrustStore};
 use postura::checks::catalog::Catalog;
 use postura::checks::evaluate::Exception;
 use postura::checks::model::Status;
 use postura::checks::policy::Policy;
-use postura::checks::Assessor;
-use postura::engine::{run, ScanOptions};
-use postura::facts::{ScanReport, ToolInfo};
-use postura::target::TargetSpec;
+use postura::facts::ScanReport;
 
 fn scan_report(address: SocketAddr) -> ScanReport {
-    let spec = TargetSpec {
-        host: TEST_HOST.into(),
-        port: address.port(),
-        service: "tls".into(),
-        pinned: vec![address.ip()],
-        sector: Some("operator".into()),
-        operator: None,
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    // The lab's root is this country's declared CA.
-    let stores = vec![TrustStore::mozilla(), TrustStore::from_pem_file(&Pki::shared().root_cert).unwrap()];
-    let cert = CertOptions { stores: std::sync::Arc::new(stores), ..Default::default() };
-    let options = ScanOptions { timeout: Duration::from_secs(10), cert, ..Default::default() };
-    let targets = runtime.block_on(run(vec![spec], &options, None, |_| {}));
-    assert_eq!(targets[0].error, None);
-    ScanReport {
-        schema_version: 1,
-        tool: ToolInfo { name: "postura".into(), version: "test".into() },
-        started_at: String::new(),
-        finished_at: String::new(),
-        country: None,
-        targets,
-        assessment: None,
-        zones: Vec::new(),
-        resolvers: Vec::new(),
-    }
-}
-
-fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, today: &str) -> ScanReport {
-    let catalog = Catalog::builtin().expect("built-in catalog");
-    let policy = Policy::load(policy, &catalog).expect("policy");
-    let mut report = report.clone();
-    Assessor {
-        catalog: &catalog,
-        policy: &policy,
-        lang: "en".into(),
-        exceptions,
-        sector_weights: Default::default(),
-        today: today.into(),
-        sectors: Default::default(),
-    }
-    .assess(&mut report);
+    let report = scan_lab_target(address, "tls", "operator", Duration::from_secs(10));
+    assert_eq!(report.targets[0].error, None);
     report
 }
 

@@ -6,47 +6,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::assess::{assess, scan_lab_target};
 use common::*;
-use postura::cert::{CertOptions, TrustStore};
-use postura::checks::catalog::Catalog;
 use postura::checks::model::Status;
-use postura::checks::policy::Policy;
-use postura::checks::Assessor;
-use postura::engine::{run, ScanOptions};
-use postura::facts::{ScanReport, ToolInfo};
-use postura::target::TargetSpec;
+use postura::facts::ScanReport;
 
 fn scan_https(address: std::net::SocketAddr) -> ScanReport {
-    let spec = TargetSpec {
-        host: TEST_HOST.into(),
-        port: address.port(),
-        service: "https".into(),
-        pinned: vec![address.ip()],
-        sector: Some("regulator".into()),
-        operator: None,
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    // The lab's root is this country's declared CA.
-    let stores = vec![TrustStore::mozilla(), TrustStore::from_pem_file(&Pki::shared().root_cert).unwrap()];
-    let cert = CertOptions { stores: std::sync::Arc::new(stores), ..Default::default() };
-    let options = ScanOptions { timeout: Duration::from_secs(5), cert, ..Default::default() };
-    let targets = runtime.block_on(run(vec![spec], &options, None, |_| {}));
-    let mut report = ScanReport {
-        schema_version: 1,
-        tool: ToolInfo { name: "postura".into(), version: "test".into() },
-        started_at: String::new(),
-        finished_at: String::new(),
-        country: None,
-        targets,
-        assessment: None,
-        zones: Vec::new(),
-        resolvers: Vec::new(),
-    };
-    let catalog = Catalog::builtin().unwrap();
-    let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-01-01".into(), sectors: Default::default() }
-        .assess(&mut report);
-    report
+    let report = scan_lab_target(address, "https", "regulator", Duration::from_secs(5));
+    assess(&report, "mozilla-intermediate", vec![], "2026-01-01")
 }
 
 fn status(report: &ScanReport, check: &str) -> Status {

@@ -92,6 +92,7 @@
 //! Mozilla intermediate ≈1.1 s, gnutls NORMAL ≈1.9 s.
 #![allow(dead_code, unused_imports)]
 
+pub mod assess;
 pub mod ca;
 pub mod dns;
 pub mod hostile;

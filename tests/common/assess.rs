@@ -1,0 +1,71 @@
+//! Scan a harness server with the engine and judge it with the real catalog: the shared steps of
+//! the checks, HTTP and certificate tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postura::cert::{CertOptions, TrustStore};
+use postura::checks::catalog::Catalog;
+use postura::checks::evaluate::Exception;
+use postura::checks::policy::Policy;
+use postura::checks::Assessor;
+use postura::engine::{run, ScanOptions};
+use postura::facts::{ScanReport, TargetResult, ToolInfo};
+use postura::target::TargetSpec;
+
+use super::pki::{Pki, TEST_HOST};
+
+/// Mozilla's roots plus the test PKI's root, standing for a country's declared national CA.
+pub fn lab_trust() -> CertOptions {
+    let stores = vec![TrustStore::mozilla(), TrustStore::from_pem_file(&Pki::shared().root_cert).unwrap()];
+    CertOptions { stores: Arc::new(stores), ..Default::default() }
+}
+
+/// A scan document around `targets`, as `postura scan` writes it before checks run.
+pub fn report_of(targets: Vec<TargetResult>) -> ScanReport {
+    ScanReport {
+        schema_version: 1,
+        tool: ToolInfo { name: "postura".into(), version: "test".into() },
+        started_at: String::new(),
+        finished_at: String::new(),
+        country: None,
+        targets,
+        assessment: None,
+        zones: Vec::new(),
+        resolvers: Vec::new(),
+    }
+}
+
+/// Scan `address` as TEST_HOST, declared with `service` and `sector`, trusting the test PKI.
+pub fn scan_lab_target(address: SocketAddr, service: &str, sector: &str, timeout: Duration) -> ScanReport {
+    let spec = TargetSpec {
+        host: TEST_HOST.into(),
+        port: address.port(),
+        service: service.into(),
+        pinned: vec![address.ip()],
+        sector: Some(sector.into()),
+        operator: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = ScanOptions { timeout, cert: lab_trust(), ..Default::default() };
+    report_of(runtime.block_on(run(vec![spec], &options, None, |_| {})))
+}
+
+/// A copy of `report` judged under `policy` with the built-in catalog, on the day `today`.
+pub fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, today: &str) -> ScanReport {
+    let catalog = Catalog::builtin().expect("built-in catalog");
+    let policy = Policy::load(policy, &catalog).expect("policy");
+    let mut report = report.clone();
+    Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: "en".into(),
+        exceptions,
+        sector_weights: Default::default(),
+        today: today.into(),
+        sectors: Default::default(),
+    }
+    .assess(&mut report);
+    report
+}
