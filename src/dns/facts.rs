@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 pub struct ZoneFacts {
     /// The zone, lower case with the trailing dot.
     pub name: String,
+    /// Sector and operator declared for the zone in the profile (null from the command line).
+    #[serde(default)]
+    pub sector: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
     /// Why the zone could not be (fully) assessed, or null. Partial facts are kept.
     pub error: Option<String>,
     pub delegation: Option<DelegationFacts>,
@@ -402,6 +407,11 @@ pub struct CaaRecord {
 pub struct ResolverFacts {
     /// `address:port`.
     pub address: String,
+    /// Sector and operator declared for the resolver in the profile (null from the command line).
+    #[serde(default)]
+    pub sector: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
     /// Answers a recursive query from postura (for the root's SOA) with RA set.
     pub open: Option<bool>,
     /// Sets AD for the signed name and answers SERVFAIL for the bogus one (null: not both
