@@ -5,8 +5,6 @@
 //! detail from a hostile server can start with anything. Such cells are prefixed with `'` (the
 //! OWASP "CSV injection" advice) and every cell is quoted per RFC 4180.
 
-use serde_json::Value;
-
 use super::view::{Document, Lang};
 use crate::checks::model::{Finding, Status};
 
@@ -104,35 +102,30 @@ pub fn render(document: &Document, lang: &Lang) -> String {
             finding_row(&mut out, lang, prefix, finding);
         }
     }
-    for (kind, key) in [("zone", "zones"), ("resolver", "resolvers")] {
-        for item in document
-            .raw
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("");
-            let name = ["zone", "name", "host", "address"]
-                .iter()
-                .map(|k| text(k))
-                .find(|s| !s.is_empty())
-                .unwrap_or("");
-            let findings: Vec<Finding> = item
-                .get("findings")
-                .and_then(|f| serde_json::from_value(f.clone()).ok())
-                .unwrap_or_default();
-            let prefix = [
-                country,
-                text("sector"),
-                text("operator"),
-                kind,
-                name,
-                text("address"),
-            ];
-            for finding in &findings {
-                finding_row(&mut out, lang, prefix, finding);
-            }
+    for zone in &document.report.zones {
+        let prefix = [
+            country,
+            zone.sector.as_deref().unwrap_or(""),
+            zone.operator.as_deref().unwrap_or(""),
+            "zone",
+            zone.name.as_str(),
+            "",
+        ];
+        for finding in &zone.findings {
+            finding_row(&mut out, lang, prefix, finding);
+        }
+    }
+    for resolver in &document.report.resolvers {
+        let prefix = [
+            country,
+            resolver.sector.as_deref().unwrap_or(""),
+            resolver.operator.as_deref().unwrap_or(""),
+            "resolver",
+            resolver.address.as_str(),
+            resolver.address.as_str(),
+        ];
+        for finding in &resolver.findings {
+            finding_row(&mut out, lang, prefix, finding);
         }
     }
     out
