@@ -47,7 +47,7 @@ impl Assessor<'_> {
             let document = evaluate::target_document(target);
             target.findings = judge.findings(AppliesTo::Target, &document, &target.host, Some(target.port));
             target.grade = grade::grade(target);
-            let score = score::score(&target.findings);
+            let score = score::score(&target.findings, &self.policy.score_caps);
             items.push((target.sector.clone().unwrap_or_else(|| "unspecified".into()), score.value));
             target.score = Some(score);
         }
@@ -56,7 +56,7 @@ impl Assessor<'_> {
             let document = evaluate::plain_document(zone);
             let name = zone.name.trim_end_matches('.').to_string();
             zone.findings = judge.findings(AppliesTo::Zone, &document, &name, None);
-            let score = score::score(&zone.findings);
+            let score = score::score(&zone.findings, &self.policy.score_caps);
             items.push((sector_of(&name), score.value));
             zone.score = Some(score);
         }
@@ -65,7 +65,7 @@ impl Assessor<'_> {
             let host = resolver.address.rsplit_once(':').map_or(resolver.address.as_str(), |(h, _)| h);
             let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
             resolver.findings = judge.findings(AppliesTo::Resolver, &document, &host, None);
-            let score = score::score(&resolver.findings);
+            let score = score::score(&resolver.findings, &self.policy.score_caps);
             items.push((sector_of(&host), score.value));
             resolver.score = Some(score);
         }
@@ -77,6 +77,7 @@ impl Assessor<'_> {
             .chain(report.resolvers.iter().flat_map(|r| &r.findings))
             .collect();
         let (index, sectors) = score::index(&items, &self.sector_weights);
+        let headline = score::headline(report, index);
         report.assessment = Some(Assessment {
             policy: self.policy.name.clone(),
             index,
@@ -84,6 +85,8 @@ impl Assessor<'_> {
             sectors,
             counts: score::count(&all),
             checks_version: format!("{} checks from {}", self.catalog.checks.len(), self.catalog.sources.join(", ")),
+            headline: Some(headline),
+            score_caps: self.policy.score_caps.table(),
         });
     }
 }

@@ -6,9 +6,9 @@
 //! OWASP "CSV injection" advice) and every cell is quoted per RFC 4180.
 
 use super::view::{Document, Lang};
-use crate::checks::model::{Finding, Status};
+use crate::checks::model::{Finding, Score, Status};
 
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 15] = [
     "country",
     "sector",
     "operator",
@@ -22,6 +22,9 @@ pub const HEADER: [&str; 13] = [
     "title",
     "detail",
     "exception_expires",
+    // The item's score (after its cap) and the cap's reason, on each of its rows.
+    "item_score",
+    "item_score_cap",
 ];
 
 /// One cell, quoted, with formula triggers neutralised.
@@ -49,7 +52,15 @@ fn row(out: &mut String, fields: &[&str]) {
     out.push_str("\r\n");
 }
 
-fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], finding: &Finding) {
+/// An item's score and the reason of its cap, as two cells.
+fn score_cells(score: Option<&Score>) -> [String; 2] {
+    [
+        score.and_then(|s| s.value).map_or_else(String::new, |v| format!("{v:.1}")),
+        score.and_then(|s| s.cap.as_ref()).map_or_else(String::new, |c| c.reason()),
+    ]
+}
+
+fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], score: &[String; 2], finding: &Finding) {
     let title = lang
         .catalog
         .and_then(|c| c.get(&finding.check))
@@ -75,6 +86,8 @@ fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], finding: &Findi
             &title,
             &super::view::detail_line(finding),
             expires,
+            &score[0],
+            &score[1],
         ],
     );
 }
@@ -98,8 +111,9 @@ pub fn render(document: &Document, lang: &Lang) -> String {
             label.as_str(),
             target.address.as_deref().unwrap_or(""),
         ];
+        let score = score_cells(target.score.as_ref());
         for finding in &target.findings {
-            finding_row(&mut out, lang, prefix, finding);
+            finding_row(&mut out, lang, prefix, &score, finding);
         }
     }
     for zone in &document.report.zones {
@@ -111,8 +125,9 @@ pub fn render(document: &Document, lang: &Lang) -> String {
             zone.name.as_str(),
             "",
         ];
+        let score = score_cells(zone.score.as_ref());
         for finding in &zone.findings {
-            finding_row(&mut out, lang, prefix, finding);
+            finding_row(&mut out, lang, prefix, &score, finding);
         }
     }
     for resolver in &document.report.resolvers {
@@ -124,8 +139,9 @@ pub fn render(document: &Document, lang: &Lang) -> String {
             resolver.address.as_str(),
             resolver.address.as_str(),
         ];
+        let score = score_cells(resolver.score.as_ref());
         for finding in &resolver.findings {
-            finding_row(&mut out, lang, prefix, finding);
+            finding_row(&mut out, lang, prefix, &score, finding);
         }
     }
     out

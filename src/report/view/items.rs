@@ -257,6 +257,8 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "error": item.error.map(|e| clip(e, 500)),
         "grade": grade,
         "score": lang.score(item.score_value()),
+        "score_cap": lang.score_cap(item.score),
+        "cap_limit": item.score.and_then(|s| s.cap.as_ref()).map(|c| lang.strings.number(c.limit, 0)),
         "failing_count": item.failing().count(),
         "findings": finding_lists(lang, item.findings, item.error.is_some()),
         "tls": target.map_or(Value::Null, |t| tls_evidence(lang, t)),

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{clip, Document, Item, Lang};
 use crate::checks::model::Finding;
+use crate::checks::score::CAPPED;
 
 pub(super) fn methodology(lang: &Lang, items: &[Item], document: &Document) -> Value {
     let assessment = document.report.assessment.as_ref();
@@ -25,11 +26,27 @@ pub(super) fn methodology(lang: &Lang, items: &[Item], document: &Document) -> V
             })
         })
         .collect();
+    // The policy's caps, most severe first, each with the band it sets.
+    let mut floor = 0.0;
+    let caps: Vec<Value> = CAPPED
+        .iter()
+        .filter_map(|severity| {
+            let limit = *assessment?.score_caps.get(severity)?;
+            let row = json!({
+                "severity": lang.severity(*severity),
+                "limit": lang.strings.number(limit, 0),
+                "floor": lang.strings.number(floor, 0),
+            });
+            floor = limit;
+            Some(row)
+        })
+        .collect();
     json!({
         "checks": checks,
         // As the assessment wrote it ("75 checks, built-in" or the override directory given by
         // the user): the report adds no path of its own.
         "checks_version": assessment.map(|a| clip(&a.checks_version, 500)),
         "formula": assessment.map(|a| a.formula.clone()),
+        "caps": caps,
     })
 }

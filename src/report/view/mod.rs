@@ -11,6 +11,7 @@
 
 mod changes;
 mod charts;
+mod headline;
 mod items;
 mod methodology;
 mod regional;
@@ -97,6 +98,22 @@ impl Lang<'_> {
 
     fn score(&self, value: Option<f64>) -> String {
         value.map_or_else(|| "–".to_string(), |v| self.strings.number(v, 1))
+    }
+
+    /// Why a score is capped, in this language ("capped at 25 by a critical failure:
+    /// tls.cipher.null; 77.3 before the cap"), or nothing when it is not.
+    fn score_cap(&self, score: Option<&Score>) -> Option<String> {
+        let score = score?;
+        let cap = score.cap.as_ref()?;
+        Some(self.strings.fill(
+            "score_cap",
+            &[
+                ("limit", &self.strings.number(cap.limit, 0)),
+                ("severity", &self.severity(cap.severity)),
+                ("checks", &clip(&cap.checks.join(", "), 400)),
+                ("raw", &self.score(score.raw)),
+            ],
+        ))
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    changes::changes, charts::charts, clip, items, methodology::methodology, score_class, sectors,
+    changes::changes, charts::charts, clip, headline, items, methodology::methodology, sectors,
     top_checks, Document, Lang,
 };
 
@@ -29,6 +29,7 @@ pub fn country_linking(
     let index = assessment.and_then(|a| a.index);
     let failing = top_checks::failing_checks(&items);
     let (sector_groups, operator_groups) = sectors::groups(&items);
+    let headline = headline::of(document);
 
     let country_name = report.country.as_ref().map(|c| clip(&c.name, 200));
     let index_delta = match (
@@ -62,7 +63,9 @@ pub fn country_linking(
         "policy": assessment.map(|a| clip(&a.policy, 100)),
         "profile": report.country.as_ref().map(|c| clip(&c.profile, 300)),
         "index": lang.score(index),
-        "index_class": score_class(index),
+        // The colour follows the compliant and critical shares, not the index alone.
+        "index_class": headline.as_ref().map_or("gn", |h| headline::band_class(&h.band)),
+        "headline": headline::view(lang, headline.as_ref()),
         "index_delta": index_delta,
         "assessed": assessment.is_some(),
         "n": counts(lang, document),
