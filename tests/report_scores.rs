@@ -89,6 +89,22 @@ fn one_critical_failure_caps_its_endpoint_and_keeps_the_index_out_of_the_top_ban
     let es = Renderer::new("es", None).unwrap().country(&document, None, Some(&catalog)).unwrap();
     assert!(es.contains("limitada a 25 por un fallo de severidad crítica"), "the cap in Spanish");
 
+    // The regional report: the same figures per country, with their charts. The second country
+    // is the same scan without the legacy endpoint.
+    let mut clean = assess(&report_of(report.targets[1..].to_vec()), "mozilla-intermediate", Vec::new(), "2026-06-01");
+    clean.country = Some(postura::facts::CountryInfo { code: "YY".into(), name: "Cleanland".into(), policy: None, profile: "yy.toml".into() });
+    let mut critical = report.clone();
+    critical.country = Some(postura::facts::CountryInfo { code: "ZZ".into(), name: "Testland".into(), policy: None, profile: "zz.toml".into() });
+    let regional = Renderer::new("en", None)
+        .unwrap()
+        .regional(&[Document::from_report(critical), Document::from_report(clean)], Some(&catalog))
+        .unwrap();
+    assert_eq!(regional.matches("<svg class=\"chart\"").count(), 3, "index, compliant share and critical share charts");
+    assert!(regional.contains("Share with a critical failure, by country"));
+    // (The chart escapes `=` as handlebars does.)
+    assert!(regional.contains("25% (n&#x3D;4)") && regional.contains("0% (n&#x3D;3)"), "critical shares per country");
+    assert!(regional.contains("<td class=\"num\">75%</td><td class=\"num\">25%</td>"), "Testland: 75 % compliant, 25 % critical");
+
     // CSV: every row of the legacy endpoint carries its score and the cap's reason.
     let csv = Renderer::new("en", None).unwrap().csv(&document, Some(&catalog));
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

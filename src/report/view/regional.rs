@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::{
-    charts::by_category, clip, items, score_class, score_colour, sector_name, severity_class,
+    charts::by_category, clip, items, score_colour, sector_name, severity_class,
     top_checks::failing_checks, Document, Lang,
 };
-use crate::checks::model::{Finding, Severity};
+use crate::checks::model::{Finding, Headline, Severity};
 use crate::report::svg::{self, Bar};
 
 pub struct CountrySummary {
@@ -25,6 +25,8 @@ pub struct CountrySummary {
     /// sector → score
     pub sectors: BTreeMap<String, Option<f64>>,
     pub failing: Vec<(String, Severity, usize, Finding)>,
+    /// Compliant share, critical share and not testable (recorded, or computed from findings).
+    pub headline: Option<Headline>,
 }
 
 pub fn summarise(document: &Document) -> CountrySummary {
@@ -68,7 +70,36 @@ pub fn summarise(document: &Document) -> CountrySummary {
             .map(|s| (s.sector.clone(), s.score))
             .collect(),
         failing,
+        headline: super::headline::of(document),
     }
+}
+
+/// A bar per country of one headline share (`part` of each country's items).
+fn share_bars(
+    lang: &Lang,
+    summaries: &[CountrySummary],
+    part: impl Fn(&Headline) -> usize,
+    colour: impl Fn(f64) -> &'static str,
+) -> Vec<Bar> {
+    summaries
+        .iter()
+        .map(|s| {
+            let counts = s.headline.as_ref().map(|h| (part(h), h.all.total));
+            let value = match counts {
+                Some((n, total)) if total > 0 => 100.0 * n as f64 / total as f64,
+                _ => 0.0,
+            };
+            Bar {
+                label: s.name.clone(),
+                value,
+                text: counts.map_or_else(
+                    || "–".into(),
+                    |(n, total)| format!("{} (n={})", lang.strings.percent(n, total), lang.strings.int(total)),
+                ),
+                colour: if counts.is_some() { colour(value) } else { "#94a3b8" },
+            }
+        })
+        .collect()
 }
 
 /// The regional report's view model: countries side by side.
@@ -113,7 +144,9 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
         .map(|s| {
             json!({
                 "name": clip(&s.name, 200), "code": clip(&s.code, 10), "index": lang.score(s.index),
-                "index_class": score_class(s.index),
+                // As in the country report: the colour follows the headline figures.
+                "index_class": s.headline.as_ref().map_or("gn", |h| super::headline::band_class(&h.band)),
+                "headline": super::headline::view(lang, s.headline.as_ref()),
                 "policy": clip(&s.policy, 100),
                 "endpoints": lang.strings.int(s.endpoints), "not_testable": lang.strings.int(s.not_testable),
                 "scanned": lang.strings.datetime(&s.started_at),
@@ -131,6 +164,16 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
         "generated": lang.strings.datetime(&crate::now_rfc3339()),
         "countries": countries,
         "chart_index": svg::bars(&lang.t("chart_index_by_country"), &index_bars, 100.0),
+        "chart_compliant": svg::bars(
+            &lang.t("chart_compliant_by_country"),
+            &share_bars(lang, &summaries, |h| h.all.compliant, score_colour),
+            100.0,
+        ),
+        "chart_critical": svg::bars(
+            &lang.t("chart_critical_by_country"),
+            &share_bars(lang, &summaries, |h| h.all.critical, |v| if v > 0.0 { "#b91c1c" } else { "#15803d" }),
+            100.0,
+        ),
         "category_rows": category_rows,
         "sector_rows": sector_rows,
         "tool": format!("postura {}", env!("CARGO_PKG_VERSION")),
