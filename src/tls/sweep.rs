@@ -60,12 +60,18 @@ impl ProtocolScan {
 pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     let mut facts = TlsFacts::default();
 
-    // First contact doubles as the first TLS 1.2 hello: a target that refuses, never answers or
-    // does not speak TLS is given up at once instead of being probed six more times.
+    // First contact doubles as the first TLS 1.2 hello: a target that refuses, never answers,
+    // resets the connection or does not speak TLS is given up at once instead of being probed
+    // six more times. (Later in the sweep a reset is one hello's refusal, as some servers answer
+    // a hello they dislike that way; at first contact nothing says the peer speaks TLS at all.)
     let tls12_candidates = registry().legacy_candidates(Protocol::Tls12);
     let first_window: Vec<u16> = tls12_candidates.iter().copied().take(MAX_SUITES_PER_HELLO).collect();
     let options = HelloOptions::new(target.sni.clone());
     let first = exchange(&target.connector, &build_hello(Protocol::Tls12, &first_window, &options), Until::HelloDone).await;
+    if let Err(NetError::Reset) = first {
+        facts.connections = target.connector.connections();
+        return SweepOutcome { facts, fatal: Some(NetError::Reset) };
+    }
     let first = match classify(Protocol::Tls12, &first_window, first) {
         Ok(answer) => answer,
         Err(error) => {

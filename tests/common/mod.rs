@@ -7,7 +7,8 @@
 //!   `ffdhe2048()` DH parameter files.
 //! - [`servers`]: `OpenSslServer`, `Nginx`, `GnutlsServer` guards (`start`, `start_with`,
 //!   `start_auto`); Drop kills the process group and removes the temp dir.
-//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`; [`net::closed_port`].
+//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`;
+//!   [`net::closed_port`].
 //! - [`oracle`]: `openssl_accepted_suites` / `openssl_accepts_protocol` — ground truth from
 //!   `openssl s_client`, one suite per run, 8 runs in parallel.
 //! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
@@ -105,7 +106,7 @@ pub mod process;
 pub mod servers;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
-pub use hostile::{GarbageServer, HostilePeer, SilentServer, TrickleServer};
+pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};
 pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
 pub use oracle::{
