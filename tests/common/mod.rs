@@ -14,6 +14,8 @@
 //! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
 //!   a real `openssl ocsp` responder, delegated OCSP signer, RSA-1024 intermediate) and
 //!   `issue(&LeafSpec)` for expired/not-yet-valid/SHA-1/RSA-1024/must-staple/self-signed leaves.
+//! - [`legacy_openssl`]: `LegacyOpenSslServer` — a real OpenSSL 1.1.1w s_server (SSLv3, RC4,
+//!   3DES, compression), built once from crates.io `openssl-src` and cached.
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
@@ -98,6 +100,7 @@ pub mod ca;
 pub mod dns;
 pub mod hostile;
 pub mod http;
+pub mod legacy_openssl;
 pub mod mail;
 pub mod net;
 pub mod oracle;
