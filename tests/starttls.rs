@@ -15,7 +15,7 @@ use common::mail::{Dovecot, DovecotTls, MailProtocol, StarttlsShim, UntaggedFloo
 use common::*;
 use postura::engine::{run, ScanOptions};
 use postura::facts::TargetResult;
-use postura::net::{Connector, HostLimiter, NetError};
+use postura::net::{Connector, NetError};
 use postura::starttls::{Starttls, MAX_REPLY_LINES};
 use postura::target::parse_target;
 use postura::tls::registry::Protocol;
@@ -93,7 +93,7 @@ fn sweep_outcome(address: SocketAddr, protocol: Starttls) -> postura::tls::sweep
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let connector = Connector::new(address, Duration::from_secs(5), deadline, HostLimiter::new(2))
+        let connector = Connector::standalone(address, Duration::from_secs(5), deadline, 2)
             .with_starttls(Some(protocol));
         sweep(&SweepTarget { connector, sni: Some(TEST_HOST.into()) }).await
     })

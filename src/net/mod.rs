@@ -1,9 +1,15 @@
-//! Polite, bounded connections to one target address.
+//! The one connection path of a scan: polite, bounded, counted connections.
 //!
-//! Every connection a probe opens goes through `Connector`: it waits for a per-address permit
-//! (so postura never holds more than `--per-host` connections to one server, whichever targets
-//! share that address), counts the connection, and bounds every step by the connection timeout
-//! and by the target's overall deadline. Reads are capped in size by the callers.
+//! Every connection postura opens goes through here: the TLS sweep and STARTTLS (`Connector`),
+//! the HTTP probe and the certificate and MTA-STS fetches (`http`, over a `Connector`), and DNS
+//! over UDP and TCP (`Network::dns_permit`). A scan has one `Network`: the per-address limit
+//! (never more than `--per-host` connections at once to one address, whichever targets, zones
+//! or fetches share it) and the scope of discovered destinations live there. A target has one
+//! `Connections` tally shared by every connector made for it, so its connection count includes
+//! its HTTP probe and certificate fetches. Every step is bounded by the connection timeout and
+//! by the target's overall deadline; reads are capped in size by the callers.
+
+pub mod http;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,6 +64,12 @@ impl NetError {
         matches!(self, NetError::StarttlsRefused { .. })
     }
 
+    /// For a STARTTLS service: `Some(false)` when this error says the upgrade is not offered,
+    /// None when it says nothing about it.
+    pub fn starttls_offered(&self) -> Option<bool> {
+        self.is_starttls_refusal().then_some(false)
+    }
+
     fn from_io(error: std::io::Error, connecting: bool) -> NetError {
         use std::io::ErrorKind;
         match error.kind() {
@@ -109,18 +121,125 @@ impl HostLimiter {
         };
         map.entry(address).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
     }
+
+    async fn acquire(&self, address: IpAddr, until: Instant) -> Result<OwnedSemaphorePermit, NetError> {
+        tokio::time::timeout_at(until, self.semaphore(address).acquire_owned())
+            .await
+            .map_err(|_| NetError::Deadline)?
+            .map_err(|_| NetError::Io("limiter closed".into()))
+    }
 }
 
-/// Opens bounded connections to one target and counts them.
+/// What a connection was opened for, for the per-target tally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The TLS sweep (STARTTLS included) and the rustls handshake.
+    Tls,
+    /// The HTTP probe of an https endpoint.
+    Http,
+    /// AIA caIssuers, OCSP and CRL fetches of the certificate analysis.
+    CertificateFetch,
+    /// The MTA-STS policy fetch of a zone.
+    MtaSts,
+}
+
+/// Connections opened on behalf of one target (or zone), by purpose. Shared by every
+/// connector made for it.
+#[derive(Debug, Default)]
+pub struct Connections {
+    tls: AtomicU32,
+    http: AtomicU32,
+    certificate: AtomicU32,
+    mta_sts: AtomicU32,
+    /// Destinations not contacted because they are outside the scope.
+    refused_out_of_scope: AtomicU32,
+}
+
+/// The JSON form of a target's tally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ConnectionCounts {
+    /// Every TCP connection opened for the target.
+    pub total: u32,
+    /// TLS sweep, STARTTLS and the TLS 1.3 handshake.
+    pub tls: u32,
+    /// HTTP probe (https answer and the http:// redirect).
+    pub http: u32,
+    /// AIA, OCSP and CRL fetches.
+    pub certificate: u32,
+}
+
+impl Connections {
+    fn counter(&self, purpose: Purpose) -> &AtomicU32 {
+        match purpose {
+            Purpose::Tls => &self.tls,
+            Purpose::Http => &self.http,
+            Purpose::CertificateFetch => &self.certificate,
+            Purpose::MtaSts => &self.mta_sts,
+        }
+    }
+
+    pub fn count(&self, purpose: Purpose) -> u32 {
+        self.counter(purpose).load(Ordering::Relaxed)
+    }
+
+    pub fn counts(&self) -> ConnectionCounts {
+        let (tls, http, certificate) = (self.count(Purpose::Tls), self.count(Purpose::Http), self.count(Purpose::CertificateFetch));
+        ConnectionCounts { total: tls + http + certificate + self.count(Purpose::MtaSts), tls, http, certificate }
+    }
+
+    pub fn refused_out_of_scope(&self) -> u32 {
+        self.refused_out_of_scope.load(Ordering::Relaxed)
+    }
+}
+
+/// What every connection of one scan shares: the per-address limit, the connection timeout and
+/// the scope that discovered destinations must be in.
+#[derive(Debug, Clone)]
+pub struct Network {
+    limiter: Arc<HostLimiter>,
+    pub timeout: Duration,
+    scope: Option<Arc<crate::profile::Scope>>,
+}
+
+impl Network {
+    pub fn new(per_host: usize, timeout: Duration, scope: Option<Arc<crate::profile::Scope>>) -> Network {
+        Network { limiter: HostLimiter::new(per_host), timeout, scope }
+    }
+
+    /// A connector to a declared target at `address`, with its own tally and deadline.
+    pub fn connector(&self, address: SocketAddr, deadline: Instant) -> Connector {
+        Connector {
+            address,
+            timeout: self.timeout,
+            deadline,
+            limiter: self.limiter.clone(),
+            tally: Arc::new(Connections::default()),
+            purpose: Purpose::Tls,
+            starttls: None,
+            scope: self.scope.clone(),
+        }
+    }
+
+    /// Wait (until `until`) for a permit to talk to `address`: DNS queries take one per
+    /// exchange, so the per-address limit holds for nameservers as for TLS servers.
+    pub async fn dns_permit(&self, address: IpAddr, until: Instant) -> Result<PermitGuard, NetError> {
+        let permit = self.limiter.acquire(address, until).await?;
+        Ok(PermitGuard { _permit: permit })
+    }
+}
+
+/// Opens bounded connections to one destination and counts them on its target's tally.
 #[derive(Debug, Clone)]
 pub struct Connector {
     pub address: SocketAddr,
     pub timeout: Duration,
     pub deadline: Instant,
     limiter: Arc<HostLimiter>,
-    connections: Arc<AtomicU32>,
+    tally: Arc<Connections>,
+    purpose: Purpose,
     /// A plaintext dialogue to run on every new connection before TLS (SMTP, IMAP, POP3).
     starttls: Option<crate::starttls::Starttls>,
+    scope: Option<Arc<crate::profile::Scope>>,
 }
 
 /// An open connection holding its per-address permit until dropped.
@@ -133,8 +252,36 @@ pub struct Connection {
 }
 
 impl Connector {
-    pub fn new(address: SocketAddr, timeout: Duration, deadline: Instant, limiter: Arc<HostLimiter>) -> Connector {
-        Connector { address, timeout, deadline, limiter, connections: Arc::new(AtomicU32::new(0)), starttls: None }
+    /// A connector of its own network (per-address limit `per_host`): for tools and tests that
+    /// talk to one server outside a scan.
+    pub fn standalone(address: SocketAddr, timeout: Duration, deadline: Instant, per_host: usize) -> Connector {
+        Network::new(per_host, timeout, None).connector(address, deadline)
+    }
+
+    /// A connector for another purpose on behalf of the same target (same tally, deadline and
+    /// limits), e.g. the HTTP probe of a swept endpoint.
+    pub fn for_purpose(&self, purpose: Purpose) -> Connector {
+        Connector { purpose, starttls: None, ..self.clone() }
+    }
+
+    /// A connector to a destination discovered while assessing this target (OCSP responder,
+    /// CRL or AIA host, redirect), counted on the same tally, within the same deadline. `None`
+    /// when the profile's scope does not include `name` and `address`: such a destination is
+    /// not contacted, and counted as refused.
+    pub fn discovered(&self, name: &str, address: SocketAddr, purpose: Purpose) -> Option<Connector> {
+        if let Some(scope) = &self.scope {
+            let name_ok = name.parse::<IpAddr>().is_ok() || scope.allows_host(name.trim_end_matches('.'));
+            if !(name_ok && scope.allows_address(address.ip())) {
+                self.tally.refused_out_of_scope.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        }
+        Some(Connector { address, purpose, starttls: None, ..self.clone() })
+    }
+
+    /// The tally of the target this connector works for.
+    pub fn tally(&self) -> &Arc<Connections> {
+        &self.tally
     }
 
     /// Run this STARTTLS dialogue on every connection before handing it to the caller.
@@ -143,8 +290,9 @@ impl Connector {
         self
     }
 
+    /// Connections opened for this connector's purpose on behalf of its target.
     pub fn connections(&self) -> u32 {
-        self.connections.load(Ordering::Relaxed)
+        self.tally.count(self.purpose)
     }
 
     pub fn deadline_passed(&self) -> bool {
@@ -153,11 +301,7 @@ impl Connector {
 
     /// Wait for a permit, then connect within the time left.
     pub async fn connect(&self) -> Result<Connection, NetError> {
-        let semaphore = self.limiter.semaphore(self.address.ip());
-        let permit = tokio::time::timeout_at(self.deadline, semaphore.acquire_owned())
-            .await
-            .map_err(|_| NetError::Deadline)?
-            .map_err(|_| NetError::Io("limiter closed".into()))?;
+        let permit = self.limiter.acquire(self.address.ip(), self.deadline).await?;
         let now = Instant::now();
         if now >= self.deadline {
             return Err(NetError::Deadline);
@@ -165,7 +309,7 @@ impl Connector {
         let natural = now + self.timeout;
         let (expires, deadline_bound) =
             if natural > self.deadline { (self.deadline, true) } else { (natural, false) };
-        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.tally.counter(self.purpose).fetch_add(1, Ordering::Relaxed);
         let stream = match tokio::time::timeout_at(expires, TcpStream::connect(self.address)).await {
             Err(_) if deadline_bound => return Err(NetError::Deadline),
             Err(_) => return Err(NetError::ConnectTimeout),
