@@ -755,7 +755,7 @@ fn dns_lab_facts() {
     assert_eq!(tls.chain_pem.len(), 2);
     assert_eq!(
         report.targets[1].error.as_deref(),
-        Some("protocol error: STARTTLS not offered (not in the EHLO reply)")
+        Some("STARTTLS not offered (SMTP: not in the EHLO reply)")
     );
 
     // Resolvers, in a second run: the resolver probes fill BIND's cache, after which it answers
