@@ -169,10 +169,12 @@ pub struct ScanArgs {
     /// addresses) instead of iterating from the roots.
     #[arg(long, value_name = "ADDRESS[:PORT]")]
     pub dns_resolver: Option<String>,
-    /// A name in a correctly signed zone: a validating resolver sets AD for it.
+    /// A name in a correctly signed zone: a validating resolver sets AD for it (default:
+    /// ietf.org; a profile's [dns] validation_signed_name overrides the default).
     #[arg(long, value_name = "NAME")]
     pub dns_signed_name: Option<String>,
-    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL.
+    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL
+    /// (default: www.dnssec-failed.org).
     #[arg(long, value_name = "NAME")]
     pub dns_bogus_name: Option<String>,
     /// IP → ASN table (`PREFIX ASN` per line) for the nameservers' AS diversity.
@@ -477,8 +479,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         concurrency: options.concurrency,
         // The command line overrides the profile's `[dns]` names.
         validation_names: crate::dns::resolver::ValidationNames {
-            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name),
-            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name),
+            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name).or(Some(crate::dns::resolver::DEFAULT_SIGNED_NAME.into())),
+            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name).or(Some(crate::dns::resolver::DEFAULT_BOGUS_NAME.into())),
         },
         ..crate::dns::DnsOptions::default()
     };
