@@ -548,11 +548,11 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
             }));
         } else {
             let (state, why) = match (&detail.error, &detail.refusal) {
-                (Some(error), _) => (lang.t("not_tested"), error.as_str()),
-                (None, refusal) => (String::new(), refusal.as_deref().unwrap_or("")),
+                (Some(error), _) => (lang.t("not_tested"), error.clone()),
+                (None, refusal) => (String::new(), refusal.as_ref().map(ToString::to_string).unwrap_or_default()),
             };
             let reason = clip(
-                &[state.as_str(), why]
+                &[state.as_str(), why.as_str()]
                     .iter()
                     .filter(|s| !s.is_empty())
                     .copied()
@@ -633,7 +633,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
             "letter": clip(&g.grade, 3),
             "class": grade_class(&g.grade),
             "score": g.score,
-            "caps": g.caps.iter().map(|c| clip(c, 200)).collect::<Vec<_>>(),
+            "caps": g.caps.iter().map(|c| clip(&c.to_string(), 200)).collect::<Vec<_>>(),
             "missing": clip(&g.missing.join(", "), 300),
         })
     });
@@ -664,7 +664,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "address": target.and_then(|t| t.address.clone()),
         // The SNI only when it differs from the host (the label shows host and address).
         "sni": target.and_then(|t| t.sni.as_deref().filter(|s| *s != t.host).map(|s| clip(s, 300))),
-        "service": target.map(|t| clip(&t.service, 60)),
+        "service": target.map(|t| clip(t.service.name(), 60)),
         "sector": clip(&item.sector, 100),
         "operator": clip(&item.operator, 200),
         "error": item.error.as_deref().map(|e| clip(e, 500)),

@@ -105,7 +105,7 @@ fn mail_zone() {
             (
                 t.host.as_str(),
                 t.port,
-                t.service.as_str(),
+                t.service.name(),
                 t.address.as_deref(),
             )
         })
@@ -189,7 +189,6 @@ fn mail_zone() {
         lang: "en".into(),
         exceptions: vec![],
         sector_weights: Default::default(),
-        sectors: Default::default(),
         today: "2026-01-01".into(),
     }
     .assess(&mut national);

@@ -4,12 +4,15 @@
 use super::*;
 use postura::dns::facts::ResolverFacts;
 
+/// (check, status) of every finding, sorted by check.
 fn verdicts(resolver: &ResolverFacts) -> Vec<(String, Status)> {
-    resolver
+    let mut verdicts: Vec<(String, Status)> = resolver
         .findings
         .iter()
         .map(|f| (f.check.clone(), f.status))
-        .collect()
+        .collect();
+    verdicts.sort_by(|a, b| a.0.cmp(&b.0));
+    verdicts
 }
 
 #[test]
