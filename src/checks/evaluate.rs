@@ -124,9 +124,9 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
         references: check.references.clone(),
         exception: None,
     };
-    let missing: Vec<&str> = check.facts.iter().filter(|f| f.lookup(document).is_none()).map(|f| f.text.as_str()).collect();
+    let missing = unobserved_facts(check, document);
     if !missing.is_empty() {
-        let mut reason = format!("missing fact(s): {}", missing.join(", "));
+        let mut reason = format!("nothing observed for fact(s): {} (missing, null or empty)", missing.join(", "));
         if let Some(error) = document.get("error").and_then(Value::as_str) {
             reason.push_str(&format!(" (target error: {error})"));
         }
@@ -139,10 +139,15 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
             context.add_variable_from_value(key.as_str(), json_to_cel(value));
         }
     }
+    // Evidence prints facts that may be booleans or null: `string()` takes any value.
+    context.add_function("string", string_of_any);
     let params = Value::Object(policy.params(check).into_iter().collect());
     context.add_variable_from_value("params", json_to_cel(&params));
     match check.rule.execute(&context) {
         Ok(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
+        Ok(cel::Value::Null) => {
+            finding.detail.insert("inconclusive".into(), Value::String("the facts do not allow a verdict (the rule returned null)".into()));
+        }
         Ok(other) => {
             finding.detail.insert("inconclusive".into(), Value::String(format!("rule returned {other:?}, not a boolean")));
         }
@@ -158,6 +163,33 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
         finding.detail.insert(name.clone(), value);
     }
     finding
+}
+
+/// CEL's `string()` for every value: booleans as `true`/`false`, null as `null`, lists and maps
+/// as JSON (the standard function refuses all of these, which made evidence unprintable).
+fn string_of_any(cel::extractors::This(value): cel::extractors::This<cel::Value>) -> cel::ResolveResult {
+    use std::sync::Arc;
+    Ok(cel::Value::String(Arc::new(match &value {
+        cel::Value::String(text) => text.to_string(),
+        cel::Value::Null => "null".into(),
+        cel::Value::Bool(b) => b.to_string(),
+        cel::Value::Int(i) => i.to_string(),
+        cel::Value::UInt(u) => u.to_string(),
+        cel::Value::Float(f) => f.to_string(),
+        other => cel_to_json(other).to_string(),
+    })))
+}
+
+/// The check's facts with nothing observed: missing, null, or an empty list (unless the check
+/// says that list may be empty). Any of them makes the finding inconclusive, so that a rule
+/// like `nameservers.all(…)` never passes over servers that never answered.
+fn unobserved_facts<'a>(check: &'a Check, document: &Value) -> Vec<&'a str> {
+    check
+        .facts
+        .iter()
+        .filter(|fact| !fact.observed(document, check.may_be_empty.contains(fact)))
+        .map(|fact| fact.text.as_str())
+        .collect()
 }
 
 /// Facts as CEL values. Every integer becomes a signed CEL `int`, so that rules can mix fact
