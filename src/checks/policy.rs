@@ -59,8 +59,7 @@ fn pattern_matches(pattern: &str, id: &str) -> bool {
 }
 
 impl Policy {
-    /// A policy by name (built-in, from `POSTURA_POLICIES_DIR`, or the source tree's
-    /// `profiles/policies/`) or by file path.
+    /// A policy by name (from `POSTURA_POLICIES_DIR` when set, else built-in) or by file path.
     pub fn load(name_or_path: &str, catalog: &Catalog) -> Result<Policy, Vec<CatalogError>> {
         let path = Path::new(name_or_path);
         if name_or_path.ends_with(".toml") || path.is_file() {
@@ -174,10 +173,6 @@ fn policy_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os("POSTURA_POLICIES_DIR") {
         dirs.push(PathBuf::from(dir));
-    }
-    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/policies");
-    if source_tree.is_dir() {
-        dirs.push(source_tree);
     }
     dirs
 }
