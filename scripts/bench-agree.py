@@ -276,9 +276,9 @@ def dns_agreement(out):
                 entries = []
             levels = {}
             for e in entries:
-                if e.get("level") in ("ERROR", "CRITICAL", "WARNING"):
+                if e.get("level") in ("ERROR", "CRITICAL", "WARNING", "NOTICE"):
                     levels.setdefault(e["level"], set()).add(e.get("tag"))
-            for level in ("CRITICAL", "ERROR", "WARNING"):
+            for level in ("CRITICAL", "ERROR", "WARNING", "NOTICE"):
                 if level in levels:
                     print(f"   zonemaster {level}: {' '.join(sorted(levels[level]))}")
 
