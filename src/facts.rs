@@ -56,14 +56,21 @@ pub struct TargetResult {
     pub address: Option<String>,
     /// The SNI sent (null for IP literals).
     pub sni: Option<String>,
-    /// Service declared for the endpoint (`tls`, `https`, …).
-    pub service: String,
+    /// Service declared for the endpoint (`tls`, `https`, `smtp-starttls`, …).
+    pub service: crate::profile::Service,
     pub sector: Option<String>,
     pub operator: Option<String>,
+    /// The zones whose MX this endpoint is (found by the MX pass, declared or not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mx_of: Vec<String>,
     /// Why the target could not be assessed (fully), or null. Partial facts are kept.
     pub error: Option<String>,
     pub started_at: String,
     pub duration_ms: u64,
+    /// Every connection opened for this target, by purpose (sweep, HTTP probe, certificate
+    /// fetches).
+    #[serde(default)]
+    pub connections: crate::net::ConnectionCounts,
     pub tls: Option<TlsFacts>,
     /// The certificate chain's analysis (null when no certificate was received).
     pub certificate: Option<crate::cert::CertificateFacts>,
@@ -222,9 +229,19 @@ pub fn schema_json() -> String {
     text
 }
 
-impl TargetResult {
-    /// The certificate facts as JSON, when the certificate stage produced them.
-    pub fn certificate_json(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()?.get("certificate").filter(|v| !v.is_null()).cloned()
+impl ScanReport {
+    /// Every finding of the scan: targets', zones' and resolvers'.
+    pub fn findings(&self) -> impl Iterator<Item = &crate::checks::model::Finding> {
+        self.targets
+            .iter()
+            .flat_map(|t| &t.findings)
+            .chain(self.zones.iter().flat_map(|z| &z.findings))
+            .chain(self.resolvers.iter().flat_map(|r| &r.findings))
+    }
+
+    /// Whether a finding fails at `threshold` or above (the `--fail-on` gate), on any target,
+    /// zone or resolver.
+    pub fn fails_at_or_above(&self, threshold: crate::checks::model::Severity) -> bool {
+        self.findings().any(|f| f.status == crate::checks::model::Status::Fail && f.severity >= threshold)
     }
 }

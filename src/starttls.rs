@@ -120,8 +120,8 @@ pub async fn upgrade(connection: &mut Connection, protocol: Starttls) -> Result<
                 .iter()
                 .any(|c| c.trim().eq_ignore_ascii_case("STARTTLS"))
             {
-                return Err(NetError::Protocol(
-                    "STARTTLS not offered (not in the EHLO reply)".into(),
+                return Err(NetError::StarttlsRefused(
+                    "not in the EHLO reply".into(),
                 ));
             }
             connection.send(b"STARTTLS\r\n").await?;

@@ -190,7 +190,6 @@ fn dns_lab_facts() {
         lang: "en".into(),
         exceptions: vec![],
         sector_weights: Default::default(),
-        sectors: Default::default(),
         today: "2026-01-01".into(),
     }
     .assess(&mut national);
@@ -697,7 +696,7 @@ fn dns_lab_facts() {
             (
                 t.host.as_str(),
                 t.port,
-                t.service.as_str(),
+                t.service.name(),
                 t.address.as_deref(),
             )
         })

@@ -131,7 +131,7 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
     let spec = TargetSpec {
         host: TEST_HOST.into(),
         port: server.addr.port(),
-        service: "tls".into(),
+        service: postura::profile::Service::Tls,
         pinned: vec![server.addr.ip()],
         sector: None,
         operator: None,

@@ -30,7 +30,7 @@ fn spec(address: SocketAddr, sector: &str, operator: &str, service: &str) -> Tar
     TargetSpec {
         host: TEST_HOST.into(),
         port: address.port(),
-        service: service.into(),
+        service: service.parse().unwrap(),
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: Some(operator.into()),
@@ -78,7 +78,6 @@ fn scan_and_assess(specs: Vec<TargetSpec>, exception_port: Option<u16>) -> ScanR
         exceptions,
         sector_weights: BTreeMap::from([("cctld".to_string(), 2.0)]),
         today: "2026-06-01".into(),
-        sectors: Default::default(),
     }
     .assess(&mut report);
     report
@@ -494,7 +493,7 @@ fn hostile_free_report() -> ScanReport {
     let mut report: ScanReport = serde_json::from_value(raw).unwrap();
     let catalog = catalog();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-03-01".into(), sectors: Default::default() }
+    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-03-01".into() }
         .assess(&mut report);
     report
 }

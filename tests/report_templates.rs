@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::assess::{assess, scan_lab_target};
 use common::*;
+use postura::profile::Service;
 
 fn postura(args: &[&str], extra: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_postura")).args(args).args(extra).output().expect("run postura")
@@ -25,7 +26,7 @@ fn stderr(output: &Output) -> String {
 /// this test sees only what the report itself prints.
 fn saved_scan(dir: &Path) -> std::path::PathBuf {
     let server = OpenSslServer::start_auto(&["-min_protocol", "TLSv1.2"]);
-    let scanned = scan_lab_target(server.socket_addr(), "tls", "operator", Duration::from_secs(10));
+    let scanned = scan_lab_target(server.socket_addr(), Service::Tls, "operator", Duration::from_secs(10));
     let mut report = assess(&scanned, "mozilla-intermediate", Vec::new(), "2026-06-01");
     assert!(report.targets[0].error.is_none(), "{:?}", report.targets[0].error);
     let assessment = report.assessment.as_mut().unwrap();

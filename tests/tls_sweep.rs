@@ -17,7 +17,7 @@ fn spec(host: &str, address: SocketAddr) -> TargetSpec {
     TargetSpec {
         host: host.to_string(),
         port: address.port(),
-        service: "tls".into(),
+        service: postura::profile::Service::Tls,
         pinned: vec![address.ip()],
         sector: None,
         operator: None,

@@ -394,9 +394,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The built-in checks: from the checks directory (`POSTURA_CHECKS_DIR`, else the source
-    /// tree's `checks/` when it exists — so an added file is used without rebuilding), else the
-    /// copy embedded in the binary.
+    /// The built-in checks: the copy embedded in the binary, or the whole catalog directory named
+    /// by `POSTURA_CHECKS_DIR` (the documented override). Never the source tree the binary was
+    /// built from: a scan must not depend on where it was compiled.
     pub fn builtin() -> Result<Catalog, Vec<CatalogError>> {
         let schemas = FactSchema::new();
         if let Some(dir) = builtin_dir() {
@@ -444,8 +444,7 @@ fn builtin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("POSTURA_CHECKS_DIR") {
         return Some(PathBuf::from(dir));
     }
-    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
-    source_tree.join("tls.toml").is_file().then_some(source_tree)
+    None
 }
 
 /// Parse every `*.toml` file of a directory; ids must be unique within it.

@@ -108,10 +108,25 @@ pub struct Grade {
     pub protocol_score: u32,
     pub key_exchange_score: u32,
     pub cipher_score: u32,
-    /// Each cap applied, as "B: TLS 1.0 accepted".
-    pub caps: Vec<String>,
+    /// Each cap applied: its letter, its stable id, and what it means.
+    pub caps: Vec<GradeCap>,
     /// Facts the grade could not use (e.g. no certificate facts): the grade is provisional.
     pub missing: Vec<String>,
+}
+
+/// One cap of a grade: `{letter: "B", reason: "tls10_or11", text: "TLS 1.0 or 1.1 accepted"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GradeCap {
+    /// The letter the grade cannot exceed (`T`: untrusted, `M`: name mismatch).
+    pub letter: String,
+    pub reason: crate::checks::grade::CapReason,
+    pub text: String,
+}
+
+impl std::fmt::Display for GradeCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.letter, self.text)
+    }
 }
 
 /// Score of one target, zone or resolver from its findings (docs/scoring.md).

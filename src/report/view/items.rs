@@ -234,7 +234,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
             "letter": clip(&g.grade, 3),
             "class": grade_class(&g.grade),
             "score": g.score,
-            "caps": g.caps.iter().map(|c| clip(c, 200)).collect::<Vec<_>>(),
+            "caps": g.caps.iter().map(|c| clip(&c.to_string(), 200)).collect::<Vec<_>>(),
             "missing": clip(&g.missing.join(", "), 300),
         })
     });
@@ -251,7 +251,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "address": target.and_then(|t| t.address.clone()),
         // The SNI only when it differs from the host (the label shows host and address).
         "sni": target.and_then(|t| t.sni.as_deref().filter(|s| *s != t.host).map(|s| clip(s, 300))),
-        "service": target.map(|t| clip(&t.service, 60)),
+        "service": target.map(|t| clip(t.service.name(), 60)),
         "sector": sector_name(lang, item.sector),
         "operator": operator_name(lang, item.operator),
         "error": item.error.map(|e| clip(e, 500)),
