@@ -140,11 +140,11 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
             }));
         } else {
             let (state, why) = match (&detail.error, &detail.refusal) {
-                (Some(error), _) => (lang.t("not_tested"), error.as_str()),
-                (None, refusal) => (String::new(), refusal.as_deref().unwrap_or("")),
+                (Some(error), _) => (lang.t("not_tested"), error.clone()),
+                (None, refusal) => (String::new(), refusal.as_ref().map(ToString::to_string).unwrap_or_default()),
             };
             let reason = clip(
-                &[state.as_str(), why]
+                &[state.as_str(), why.as_str()]
                     .iter()
                     .filter(|s| !s.is_empty())
                     .copied()
