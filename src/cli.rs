@@ -47,6 +47,12 @@ pub enum Command {
     /// Render a saved scan (`scan --json`) as an HTML report and/or CSV, or several countries'
     /// scans as a regional HTML report (`--regional`).
     Report(ReportArgs),
+    /// Create an Ed25519 key pair for signing report bundles.
+    Keygen(crate::bundle::command::KeygenArgs),
+    /// Write a signed, tamper-evident bundle of a scan: reports, JSON, CSV, policy, checks.
+    Bundle(crate::bundle::command::BundleArgs),
+    /// Check a bundle's signature and every file's digest; names what changed.
+    Verify(crate::bundle::command::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +246,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Keygen(args) => bundle_outcome(crate::bundle::command::keygen(&args).map(|()| true)),
+        Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
+        Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -461,13 +470,13 @@ fn report_per_operator(
         None => None,
     };
     let options = crate::report::notices::NoticeOptions {
-        dir,
         lang: &args.lang,
         templates: args.templates.as_deref(),
         contacts: profile.as_ref().map_or(&[], |p| p.operators.as_slice()),
         catalog: Some(catalog),
+        stamp: None,
     };
-    let written = crate::report::notices::write_notices(document, &options)
+    let written = crate::report::notices::write_notices(document, &options, dir)
         .with_context(|| format!("--per-operator {}", dir.display()))?;
     let Some(html) = args.html.as_deref() else {
         return Ok(());
@@ -490,4 +499,17 @@ fn report_per_operator(
     renderer.country_linking_to(&mut out, document, previous, Some(catalog), &links)?;
     std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", html.display()))?;
     Ok(())
+}
+
+/// The exit code of `keygen`, `bundle` and `verify`: 0 done (bundle intact), 1 the bundle fails
+/// verification, 2 the command could not run.
+fn bundle_outcome(outcome: anyhow::Result<bool>) -> ExitCode {
+    match outcome {
+        Ok(true) => ExitCode::from(EXIT_OK),
+        Ok(false) => ExitCode::from(EXIT_FINDINGS),
+        Err(error) => {
+            eprintln!("postura: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }

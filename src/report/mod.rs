@@ -87,6 +87,9 @@ pub struct Renderer {
     handlebars: Handlebars<'static>,
     strings: i18n::Strings,
     lang: String,
+    /// The bundle manifest's data digest and the signer's key fingerprint, shown in the footer
+    /// of reports written into a signed bundle (`crate::bundle`).
+    stamp: serde_json::Value,
 }
 
 impl Renderer {
@@ -129,7 +132,14 @@ impl Renderer {
             handlebars,
             strings,
             lang: lang.to_string(),
+            stamp: serde_json::Value::Null,
         })
+    }
+
+    /// Reports rendered from now on show `digest` (the bundle manifest's data digest) and the
+    /// signer's key `fingerprint` in their footer.
+    pub fn stamp(&mut self, digest: &str, fingerprint: &str) {
+        self.stamp = serde_json::json!({"digest": digest, "fingerprint": fingerprint});
     }
 
     fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
@@ -141,8 +151,10 @@ impl Renderer {
     }
 
     fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, ReportError> {
+        let mut data = data.clone();
+        data["stamp"] = self.stamp.clone();
         self.handlebars
-            .render(name, data)
+            .render(name, &data)
             .map_err(|e| ReportError::Render {
                 name: name.to_string(),
                 message: e.to_string(),

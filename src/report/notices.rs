@@ -11,14 +11,24 @@ use super::{ReportError, Renderer};
 use crate::checks::catalog::Catalog;
 use crate::profile::OperatorContact;
 
-/// Where and how to write the notices.
+/// How to write the notices.
 pub struct NoticeOptions<'a> {
-    pub dir: &'a Path,
     /// The report's language: the notice's when the profile gives the operator none.
     pub lang: &'a str,
     pub templates: Option<&'a Path>,
     pub contacts: &'a [OperatorContact],
     pub catalog: Option<&'a Catalog>,
+    /// For notices in a signed bundle: the manifest's data digest and the key's fingerprint.
+    pub stamp: Option<(&'a str, &'a str)>,
+}
+
+/// One operator's notice, rendered.
+pub struct Notice {
+    pub operator: String,
+    /// `notice-<operator>` (unique within the report).
+    pub stem: String,
+    pub html: String,
+    pub csv: String,
 }
 
 /// A file name stem for an operator: lower-case ASCII letters, digits and hyphens.
@@ -52,40 +62,52 @@ pub fn file_stem(operator: &str) -> String {
     }
 }
 
-/// Write every operator's notice (`notice-<operator>.html` and `.csv`) into `options.dir`,
-/// created if needed. Returns operator → HTML file name, for the country report's links.
-pub fn write_notices(
-    document: &Document,
-    options: &NoticeOptions,
-) -> Result<BTreeMap<String, String>, ReportError> {
-    std::fs::create_dir_all(options.dir)?;
+/// Every operator's notice, in its language.
+pub fn render_notices(document: &Document, options: &NoticeOptions) -> Result<Vec<Notice>, ReportError> {
     let mut renderers: BTreeMap<String, Renderer> = BTreeMap::new();
-    let mut written = BTreeMap::new();
     let mut stems_used: BTreeMap<String, usize> = BTreeMap::new();
+    let mut notices = Vec::new();
     for operator in document.operators() {
         if operator == UNSPECIFIED {
             continue;
         }
         let contact = options.contacts.iter().find(|c| c.name == operator);
-        let lang = contact
-            .and_then(|c| c.lang.as_deref())
-            .unwrap_or(options.lang);
+        let lang = contact.and_then(|c| c.lang.as_deref()).unwrap_or(options.lang);
         if !renderers.contains_key(lang) {
-            renderers.insert(lang.to_string(), Renderer::new(lang, options.templates)?);
+            let mut renderer = Renderer::new(lang, options.templates)?;
+            if let Some((digest, fingerprint)) = options.stamp {
+                renderer.stamp(digest, fingerprint);
+            }
+            renderers.insert(lang.to_string(), renderer);
         }
         let renderer = &renderers[lang];
         // Two operators whose names differ only in punctuation get distinct files.
         let stem = file_stem(&operator);
         let seen = stems_used.entry(stem.clone()).or_default();
         *seen += 1;
-        let stem = if *seen == 1 { stem } else { format!("{stem}-{seen}") };
+        let stem = if *seen == 1 { format!("notice-{stem}") } else { format!("notice-{stem}-{seen}") };
         let mine = document.of_operator(&operator);
         let html = renderer.notice(&mine, &operator, contact, options.catalog)?;
-        let file = format!("notice-{stem}.html");
-        write_atomically(&options.dir.join(&file), html.as_bytes())?;
         let csv = renderer.csv(&mine, options.catalog);
-        write_atomically(&options.dir.join(format!("notice-{stem}.csv")), csv.as_bytes())?;
-        written.insert(operator, file);
+        notices.push(Notice { operator, stem, html, csv });
+    }
+    Ok(notices)
+}
+
+/// Write every operator's notice (`notice-<operator>.html` and `.csv`) into `dir`, created if
+/// needed. Returns operator → HTML file name, for the country report's links.
+pub fn write_notices(
+    document: &Document,
+    options: &NoticeOptions,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, ReportError> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = BTreeMap::new();
+    for notice in render_notices(document, options)? {
+        let file = format!("{}.html", notice.stem);
+        write_atomically(&dir.join(&file), notice.html.as_bytes())?;
+        write_atomically(&dir.join(format!("{}.csv", notice.stem)), notice.csv.as_bytes())?;
+        written.insert(notice.operator, file);
     }
     Ok(written)
 }
