@@ -139,7 +139,7 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
                 "suite_count": suites.len(),
             }));
         } else {
-            let (state, why) = match (&detail.error, &detail.refusal) {
+            let (state, why): (String, String) = match (&detail.error, &detail.refusal) {
                 (Some(error), _) => (lang.t("not_tested"), error.clone()),
                 (None, refusal) => (String::new(), refusal.as_ref().map(ToString::to_string).unwrap_or_default()),
             };
