@@ -14,6 +14,7 @@
 //! `Scope::allows_address`.
 
 mod diagnostic;
+mod operators;
 mod raw;
 mod validate;
 
@@ -48,6 +49,21 @@ pub struct Profile {
     pub sector_weights: std::collections::BTreeMap<String, f64>,
     /// Comply-or-explain exceptions.
     pub exceptions: Vec<ProfileException>,
+    /// Who to write to about each operator's findings (`[[operators]]`).
+    pub operators: Vec<OperatorContact>,
+}
+
+/// An operator the regulator writes to: its per-operator notice's addressee, deadline and
+/// language.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorContact {
+    /// As in `operator` of its endpoints and domains.
+    pub name: String,
+    pub contact: Option<String>,
+    /// YYYY-MM-DD: by when findings must be fixed or explained.
+    pub due: Option<String>,
+    /// The notice's language (en, es, pt, fr); the report's language when absent.
+    pub lang: Option<String>,
 }
 
 /// An accepted risk: a failing check on one target or zone, with who approved it and until when.
