@@ -14,6 +14,7 @@ fn alias_zone() {
         ids(&[
             "dns.caa.missing",
             "dns.dnssec.unsigned",
+            "dns.ns.cname",
             "dns.ns.count",
             "dns.ns.no_ipv6",
             "dns.ns.prefix_diversity",

@@ -2,7 +2,9 @@
 //! (issue 16: `string(bool)`/`string(null)` made some print "unavailable: …" in every report).
 //! Failing cases come from the lab's zones as scanned; the few faults no lab server shows (a
 //! nameserver without TCP, an EDNS violation, bad SOA timers, expiring signatures, deprecated
-//! algorithms, a DS that matches nothing or has a wrong length, no MTA-STS or TLS-RPT) are the
+//! algorithms, a DS that matches nothing or has a wrong length, a small RSA key, a dropped AAAA
+//! query, an upward referral once the open server's cache is warm, an MX that is an alias, no
+//! MTA-STS or TLS-RPT) are the
 //! same real facts with that one value changed.
 
 use std::collections::BTreeMap;
@@ -62,6 +64,10 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
         (healthy, "/dnssec/dnskeys/0/algorithm", json!(5)),
         (healthy, "/dnssec/ds_matches_dnskey", json!(false)),
         (healthy, "/dnssec/ds/0/digest_length_valid", json!(false)),
+        (healthy, "/dnssec/dnskeys/0/rsa_bits", json!(1024)),
+        (healthy, "/nameservers/0/aaaa/rcode", json!("SERVFAIL")),
+        (healthy, "/nameservers/0/upward_referral", json!(true)),
+        (mail, "/mail/mx/0/cname", json!(true)),
         (mail, "/mail/mta_sts", json!([])),
         (mail, "/mail/tls_rpt", json!([])),
     ];

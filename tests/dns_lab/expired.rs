@@ -8,7 +8,7 @@ fn expired_zone() {
     assert_eq!(expired.error, None);
     assert_eq!(
         with_status(&expired, Status::Fail),
-        failing_with(&["dns.dnssec.bogus", "dns.dnssec.rrsig_expired", "dns.version.disclosed"])
+        failing_with(&["dns.dnssec.bogus", "dns.dnssec.denial_invalid", "dns.dnssec.rrsig_expired", "dns.version.disclosed"])
     );
     assert_evidence_evaluates(&expired);
     assert_eq!(
