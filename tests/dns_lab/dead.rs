@@ -41,6 +41,14 @@ fn dead_zone() {
         postura::checks::model::Severity::Critical
     );
     assert_evidence_evaluates(&dead);
+    // Rules that can only fail on the parent's data return null when nothing answered.
+    assert_eq!(
+        finding(&dead, "dns.ns.shared_address").detail["inconclusive"],
+        serde_json::json!("the facts do not allow a verdict (the rule returned null)")
+    );
+    assert!(finding(&dead, "mail.mx.missing").detail["inconclusive"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("nothing observed for fact(s): mail.rcodes.mx")));
     assert_eq!(dead.nameservers.len(), 4);
     for ns in &dead.nameservers {
         assert_eq!(
