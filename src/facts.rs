@@ -129,6 +129,9 @@ pub struct TlsFacts {
     pub ocsp_staple_base64: Option<String>,
     /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
     pub tls13_handshake: Option<Tls13Handshake>,
+    /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
+    #[serde(default)]
+    pub vulnerabilities: crate::tls::vuln::Vulnerabilities,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).

@@ -39,9 +39,9 @@ pub enum NetError {
     TooLarge,
     /// The peer answered with bytes that are not the expected protocol.
     Protocol(String),
-    /// A STARTTLS service that does not offer the upgrade (not advertised, or refused): the
-    /// detail says how.
-    StarttlsRefused(String),
+    /// A mail server refused the STARTTLS upgrade (SMTP: not in the EHLO reply or a non-220
+    /// answer; IMAP: a tagged NO/BAD; POP3: -ERR). `reply` is the server's answer, printable.
+    StarttlsRefused { protocol: crate::starttls::Starttls, reply: String },
     Unreachable(String),
     Io(String),
 }
@@ -51,14 +51,23 @@ impl NetError {
     pub fn is_fatal_for_target(&self) -> bool {
         matches!(
             self,
-            NetError::Refused | NetError::ConnectTimeout | NetError::Unreachable(_) | NetError::Deadline
+            NetError::Refused
+                | NetError::ConnectTimeout
+                | NetError::Unreachable(_)
+                | NetError::Deadline
+                | NetError::StarttlsRefused { .. }
         )
+    }
+
+    /// The server refused the STARTTLS upgrade: the target's `starttls` fact is `false`.
+    pub fn is_starttls_refusal(&self) -> bool {
+        matches!(self, NetError::StarttlsRefused { .. })
     }
 
     /// For a STARTTLS service: `Some(false)` when this error says the upgrade is not offered,
     /// None when it says nothing about it.
     pub fn starttls_offered(&self) -> Option<bool> {
-        matches!(self, NetError::StarttlsRefused(_)).then_some(false)
+        self.is_starttls_refusal().then_some(false)
     }
 
     fn from_io(error: std::io::Error, connecting: bool) -> NetError {
@@ -86,7 +95,7 @@ impl fmt::Display for NetError {
             NetError::Closed => f.write_str("connection closed by the server"),
             NetError::TooLarge => f.write_str("answer too large"),
             NetError::Protocol(detail) => write!(f, "protocol error: {detail}"),
-            NetError::StarttlsRefused(detail) => write!(f, "protocol error: STARTTLS not offered ({detail})"),
+            NetError::StarttlsRefused { protocol, reply } => write!(f, "STARTTLS not offered ({protocol}: {reply})"),
             NetError::Unreachable(detail) => write!(f, "unreachable: {detail}"),
             NetError::Io(detail) => write!(f, "i/o error: {detail}"),
         }

@@ -3,7 +3,7 @@
 //! (whose rest is encrypted), an alert, or the end of the stream — within the connection's time
 //! and a size cap — and then the connection is dropped without completing the handshake.
 
-use crate::net::{Connector, NetError};
+use crate::net::{Connection, Connector, NetError};
 use crate::tls::codec::{
     content_type, handshake_type, Alert, CertificateMessage, CertificateStatus, CodecError, HandshakeReassembler,
     Record, ServerHello, Sslv2ServerHello,
@@ -38,8 +38,23 @@ pub enum Until {
 
 /// Send a TLS ClientHello and read the flight.
 pub async fn exchange(connector: &Connector, hello: &[u8], until: Until) -> Result<ServerFlight, NetError> {
+    exchange_open(connector, hello, until).await.map(|(_, flight)| flight)
+}
+
+/// As `exchange`, keeping the connection open for what comes next (the vulnerability probes
+/// send their own records after the server's flight).
+pub async fn exchange_open(
+    connector: &Connector,
+    hello: &[u8],
+    until: Until,
+) -> Result<(Connection, ServerFlight), NetError> {
     let mut connection = connector.connect().await?;
     connection.send(hello).await?;
+    let flight = read_flight(&mut connection, until).await?;
+    Ok((connection, flight))
+}
+
+async fn read_flight(connection: &mut Connection, until: Until) -> Result<ServerFlight, NetError> {
 
     let mut flight = ServerFlight::default();
     let mut buffer = Vec::new();

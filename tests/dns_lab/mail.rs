@@ -166,7 +166,7 @@ fn mail_zone() {
     assert_eq!(tls.chain_pem.len(), 2);
     assert_eq!(
         report.targets[1].error.as_deref(),
-        Some("protocol error: STARTTLS not offered (not in the EHLO reply)")
+        Some("STARTTLS not offered (SMTP: not in the EHLO reply)")
     );
 
     // CAA: mail.test allows only "ca.test"; mx1's certificate comes from the test PKI, which no
