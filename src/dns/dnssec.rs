@@ -9,7 +9,9 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
 use hickory_proto::dnssec::{PublicKey, Verifier};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
-use crate::dns::facts::{DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact};
+use crate::dns::facts::{
+    ChainLink, DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact,
+};
 use crate::dns::iterate::rcode_name;
 use crate::dns::transport::{DnsClient, QueryError, Transport};
 use crate::dns::wire::{name_text, rtype, Answer, EdnsQuery, Question};
@@ -185,6 +187,30 @@ pub async fn assess(
     facts.status = status.into();
     facts.reason = reason;
     facts
+}
+
+/// The DNSSEC chain above `zone`: every zone the delegation walk passed between the root and
+/// `zone`, judged against its own parent's DS (the servers that gave each referral are that
+/// zone's servers). `referrals` come from the walk, root first.
+pub async fn chain(
+    client: &DnsClient,
+    referrals: &[crate::dns::iterate::Referral],
+    zone: &str,
+) -> Vec<ChainLink> {
+    let mut links = Vec::new();
+    for pair in referrals.windows(2) {
+        let (above, below) = (&pair[0], &pair[1]);
+        if above.zone == zone {
+            break;
+        }
+        let facts = assess(client, &above.zone, &above.asked, &below.asked).await;
+        links.push(ChainLink {
+            zone: above.zone.clone(),
+            status: facts.status,
+            reason: facts.reason,
+        });
+    }
+    links
 }
 
 /// An apex RRset (SOA, NS or DNSKEY) as served, with the RRSIGs over it.

@@ -94,4 +94,18 @@ fn ds_with_a_digest_of_the_wrong_length() {
         finding.detail["ds"],
         serde_json::json!(["key tag 12345, digest type 2, 8 bytes"])
     );
+    // The chain above: test. is signed and delegated from the root with a DS; alias.test is
+    // not signed, so a DS below it protects nothing.
+    let chain: Vec<(&str, &str)> = dnssec
+        .chain
+        .iter()
+        .map(|l| (l.zone.as_str(), l.status.as_str()))
+        .collect();
+    assert_eq!(chain, vec![("test.", "secure"), ("alias.test.", "insecure")]);
+    let broken = super::finding(&zone, "dns.dnssec.chain_broken");
+    assert_eq!(broken.status, Status::Fail);
+    assert_eq!(
+        broken.detail["chain"],
+        serde_json::json!(["test.: secure", "alias.test.: insecure (no DS at the parent, no DNSKEY)"])
+    );
 }

@@ -177,7 +177,12 @@ fn healthy_zone() {
         "{denial:?}"
     );
     assert!(dnssec.errors.is_empty(), "{:?}", dnssec.errors);
-    for check in ["dns.dnssec.bogus", "dns.dnssec.unsigned", "dns.dnssec.nsec3_parameters", "dns.dnssec.ds_mismatch", "dns.dnssec.ds_digest_length"] {
+    // The chain above: test., delegated from the lab root with a DS.
+    assert_eq!(
+        dnssec.chain,
+        vec![postura::dns::facts::ChainLink { zone: "test.".into(), status: "secure".into(), reason: None }]
+    );
+    for check in ["dns.dnssec.chain_broken", "dns.dnssec.bogus", "dns.dnssec.unsigned", "dns.dnssec.nsec3_parameters", "dns.dnssec.ds_mismatch", "dns.dnssec.ds_digest_length"] {
         assert_eq!(finding(&healthy, check).status, Status::Pass, "{check}");
     }
     // No MX and no Null MX: a finding (answered: NOERROR, no records).
