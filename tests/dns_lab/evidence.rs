@@ -3,7 +3,7 @@
 //! Failing cases come from the lab's zones as scanned; the few faults no lab server shows (a
 //! nameserver without TCP, an EDNS violation, bad SOA timers, expiring signatures, deprecated
 //! algorithms, a DS that matches nothing, a small RSA key, a dropped AAAA
-//! query, an upward referral once the open server's cache is warm, an MX that is an alias, no
+//! query, an upward referral once the open server's cache is warm, a CHAOS answer in class IN, an MX that is an alias, no
 //! MTA-STS or TLS-RPT) are the
 //! same real facts with that one value changed.
 
@@ -67,6 +67,7 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
         (healthy, "/dnssec/dnskeys/0/rsa_bits", json!(1024)),
         (healthy, "/nameservers/0/aaaa/rcode", json!("SERVFAIL")),
         (healthy, "/nameservers/0/upward_referral", json!(true)),
+        (healthy, "/nameservers/1/version_server/class", json!("IN")),
         (mail, "/mail/mx/0/cname", json!(true)),
         (mail, "/mail/mta_sts", json!([])),
         (mail, "/mail/tls_rpt", json!([])),
