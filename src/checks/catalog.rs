@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::budget::{self, Guarded};
 use super::model::Severity;
+use super::rule_types;
 use super::schema_paths::FactSchema;
 
 /// The languages every built-in check is written in.
@@ -63,6 +65,8 @@ pub struct Check {
     pub rule: cel::Program,
     /// name → (source, program)
     pub evidence: Vec<(String, String, cel::Program)>,
+    /// The rule and evidence rewritten to run within a budget (what the evaluation runs).
+    pub guarded: GuardedCheck,
     pub params: BTreeMap<String, serde_json::Value>,
     pub references: Vec<String>,
     pub text: BTreeMap<String, Text>,
@@ -88,6 +92,14 @@ impl Check {
             EMPTY.get_or_init(|| Text { title: String::new(), remediation: String::new() })
         })
     }
+}
+
+/// A check's rule and evidence (in the order of `Check::evidence`) as evaluated: instrumented
+/// with the step budget of `budget.rs`.
+#[derive(Debug, Clone)]
+pub struct GuardedCheck {
+    pub rule: Guarded,
+    pub evidence: Vec<Guarded>,
 }
 
 /// A dotted fact path with bracketed map keys: `tls.protocol_details["TLSv1.0"]`.
@@ -307,7 +319,17 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
             }
         }
         let roots = schema.roots();
-        let compile = |source: &str, offset: usize, what: &str, errors: &mut Vec<CatalogError>| -> Option<cel::Program> {
+        let params: BTreeMap<String, serde_json::Value> = raw
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+            .collect();
+        let compile = |spanned: &Spanned<String>, what: &str, errors: &mut Vec<CatalogError>| -> Option<cel::Program> {
+            let (source, offset) = (spanned.get_ref().as_str(), spanned.span().start);
+            if let Err(message) = budget::check_source(source) {
+                errors.push(here(offset, format!("{what} {message}")));
+                return None;
+            }
             match cel::Program::compile(source) {
                 Ok(program) => {
                     let references = program.references();
@@ -328,10 +350,9 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                                 FUNCTIONS.join(", ")
                             ),
                         ));
-                        None
-                    } else if unknown.is_empty() {
-                        Some(program)
-                    } else {
+                        return None;
+                    }
+                    if !unknown.is_empty() {
                         errors.push(here(
                             offset,
                             format!(
@@ -341,8 +362,13 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                                 roots.iter().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         ));
-                        None
+                        return None;
                     }
+                    if let Err(error) = rule_types::check_ranges(&program, applies_to, &params) {
+                        errors.push(here(range_offset(text, spanned.span(), &error), format!("{what}: {}", error.message)));
+                        return None;
+                    }
+                    Some(program)
                 }
                 Err(error) => {
                     let detail = error.errors.first().map(|e| e.msg.clone()).unwrap_or_else(|| "syntax error".into());
@@ -351,10 +377,10 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                 }
             }
         };
-        let rule = compile(raw.rule.get_ref(), raw.rule.span().start, "rule", &mut errors);
+        let rule = compile(&raw.rule, "rule", &mut errors);
         let mut evidence = Vec::new();
         for (name, source) in &raw.evidence {
-            if let Some(program) = compile(source.get_ref(), source.span().start, &format!("evidence '{name}'"), &mut errors) {
+            if let Some(program) = compile(source, &format!("evidence '{name}'"), &mut errors) {
                 evidence.push((name.clone(), source.get_ref().clone(), program));
             }
         }
@@ -376,14 +402,13 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                 errors.push(here(check_offset, format!("missing translation: add [check.text.{lang}] with title and remediation")));
             }
         }
-        let params = raw
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
-            .collect();
         if errors.len() == before {
             if let Some(rule) = rule {
                 let (line, _) = line_column(text, check_offset);
+                let guarded = GuardedCheck {
+                    rule: Guarded::new(&rule),
+                    evidence: evidence.iter().map(|(_, _, program)| Guarded::new(program)).collect(),
+                };
                 checks.push(Check {
                     id,
                     category,
@@ -395,6 +420,7 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                     rule_source: raw.rule.get_ref().clone(),
                     rule,
                     evidence,
+                    guarded,
                     params,
                     references: raw.references.clone(),
                     text: texts,
@@ -435,6 +461,29 @@ fn unknown_functions(program: &cel::Program) -> Vec<String> {
         .collect();
     unknown.sort();
     unknown
+}
+
+/// Where the text an error is about (the range of a comprehension, e.g. `port` in
+/// `port.all(c, true)`) is written inside the TOML string at `span`, so the error points at it;
+/// else the string's start.
+fn range_offset(text: &str, span: std::ops::Range<usize>, error: &rule_types::RangeError) -> usize {
+    let (range, followed_by) = (error.range.as_str(), error.followed_by);
+    let written = text.get(span.clone()).unwrap_or("");
+    if range.is_empty() {
+        return span.start;
+    }
+    let mut from = 0;
+    while let Some(at) = written[from..].find(range) {
+        let start = from + at;
+        let before = written[..start].chars().next_back();
+        let after = written[start + range.len()..].trim_start();
+        let starts_a_name = before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+        if starts_a_name && after.starts_with(followed_by) {
+            return span.start + start;
+        }
+        from = start + range.len();
+    }
+    span.start
 }
 
 /// Names bound by comprehension macros (`list.exists(s, …)`): local to the rule, not facts.

@@ -2,11 +2,14 @@
 //! evaluation of rules over facts into findings, grades, scores and the country index.
 //! Checks never touch the network.
 
+pub mod budget;
 pub mod catalog;
+pub mod cel_context;
 pub mod evaluate;
 pub mod grade;
 pub mod model;
 pub mod policy;
+pub mod rule_types;
 pub mod schema_paths;
 pub mod score;
 
