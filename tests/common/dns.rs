@@ -319,7 +319,9 @@ fn tld_text() -> String {
     for (zone, servers) in delegations {
         for (name, address) in servers {
             let kind = if address.contains(':') { "AAAA" } else { "A" };
-            text.push_str(&format!("{zone}.test. NS {name}.\n{name}. {kind} {address}\n"));
+            text.push_str(&format!(
+                "{zone}.test. NS {name}.\n{name}. {kind} {address}\n"
+            ));
         }
     }
     text
@@ -656,8 +658,8 @@ impl DnsLab {
 
     pub fn start() -> DnsLab {
         let netns = Netns::create(&[
-            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0], DEAD[1],
-            DEAD[2], DEAD[3],
+            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0],
+            DEAD[1], DEAD[2], DEAD[3],
         ]);
         let dir = tempfile::Builder::new()
             .prefix("postura-dnslab-")

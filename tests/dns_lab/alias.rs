@@ -85,7 +85,15 @@ fn ds_with_a_digest_of_the_wrong_length() {
     let ds: Vec<(u16, u8, u8, u32, Option<bool>)> = dnssec
         .ds
         .iter()
-        .map(|d| (d.key_tag, d.algorithm, d.digest_type, d.digest_length, d.digest_length_valid))
+        .map(|d| {
+            (
+                d.key_tag,
+                d.algorithm,
+                d.digest_type,
+                d.digest_length,
+                d.digest_length_valid,
+            )
+        })
         .collect();
     assert_eq!(ds, vec![(12345, 13, 2, 8, Some(false))]);
     let finding = finding(&zone, "dns.dnssec.ds_digest_length");
@@ -101,11 +109,17 @@ fn ds_with_a_digest_of_the_wrong_length() {
         .iter()
         .map(|l| (l.zone.as_str(), l.status.as_str()))
         .collect();
-    assert_eq!(chain, vec![("test.", "secure"), ("alias.test.", "insecure")]);
+    assert_eq!(
+        chain,
+        vec![("test.", "secure"), ("alias.test.", "insecure")]
+    );
     let broken = super::finding(&zone, "dns.dnssec.chain_broken");
     assert_eq!(broken.status, Status::Fail);
     assert_eq!(
         broken.detail["chain"],
-        serde_json::json!(["test.: secure", "alias.test.: insecure (no DS at the parent, no DNSKEY)"])
+        serde_json::json!([
+            "test.: secure",
+            "alias.test.: insecure (no DS at the parent, no DNSKEY)"
+        ])
     );
 }
