@@ -5,8 +5,14 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::assess::{assess, scan_lab_target};
 use common::legacy_openssl::{openssl_111, LegacyOpenSslServer};
+use common::tls_responder::{Behaviour, ScriptedTlsServer};
 use common::*;
+use postura::checks::grade::CapReason;
+use postura::checks::model::Status;
+use postura::facts::ScanReport;
+use postura::profile::Service;
 use postura::engine::{run, ScanOptions};
 use postura::facts::TargetResult;
 use postura::target::parse_target;
@@ -92,4 +98,83 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     assert_eq!(v.logjam.evidence, ["DH 2048 bits, common prime RFC3526/Oakley Group 14 (TLSv1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384)"]);
     // LUCKY13 is informational: any CBC suite, as this server's TLS 1.2 CBC suites.
     assert_verdict("lucky13", &v.lucky13, Some(true), 0);
+}
+
+/// The verdict of `check` on the only target.
+fn status(report: &ScanReport, check: &str) -> Status {
+    report.targets[0].findings.iter().find(|f| f.check == check).unwrap_or_else(|| panic!("no {check}")).status
+}
+
+fn assessed(address: SocketAddr) -> ScanReport {
+    let report = scan_lab_target(address, Service::Tls, "operator", Duration::from_secs(10));
+    assert_eq!(report.targets[0].error, None, "{:#?}", report.targets[0]);
+    assess(&report, "mozilla-intermediate", vec![], "2026-01-01")
+}
+
+fn has_cap(report: &ScanReport, reason: CapReason) -> bool {
+    report.targets[0].grade.as_ref().unwrap().caps.iter().any(|c| c.reason == reason && c.letter == reason.letter())
+}
+
+#[test]
+fn heartbleed_on_a_scripted_vulnerable_server_and_its_patched_twins() {
+    // Scripted (no buildable server has the over-read): the echo of the claimed length.
+    let vulnerable = ScriptedTlsServer::start(Behaviour::HeartbleedVulnerable);
+    let report = assessed(vulnerable.addr);
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_verdict("heartbleed", &tls.vulnerabilities.heartbleed, Some(true), 1);
+    assert_eq!(
+        tls.vulnerabilities.heartbleed.evidence,
+        ["TLSv1.2: a heartbeat request claiming 4096 bytes and carrying none was answered with 4112 bytes"]
+    );
+    assert_eq!(status(&report, "tls.vuln.heartbleed"), Status::Fail);
+    assert!(has_cap(&report, CapReason::Heartbleed));
+    assert_eq!(report.targets[0].grade.as_ref().unwrap().grade, "F");
+    assert_eq!(vulnerable.accepted(), tls.connections as usize, "every connection counted at the server");
+
+    // Scripted, patched: heartbeat negotiated, the over-long request dropped (RFC 6520 §4).
+    let patched = ScriptedTlsServer::start(Behaviour::HeartbeatPatched);
+    let report = assessed(patched.addr);
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_verdict("heartbleed", &tls.vulnerabilities.heartbleed, Some(false), 1);
+    assert_eq!(tls.vulnerabilities.heartbleed.evidence, ["TLSv1.2: the over-long heartbeat was ignored"]);
+    assert_eq!(status(&report, "tls.vuln.heartbleed"), Status::Pass);
+    assert!(!has_cap(&report, CapReason::Heartbleed));
+
+    // A current real server: no heartbeat extension, so no probe connection at all.
+    let current = OpenSslServer::start_auto(&[]);
+    let report = assessed(current.socket_addr());
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_verdict("heartbleed", &tls.vulnerabilities.heartbleed, Some(false), 0);
+    assert_eq!(status(&report, "tls.vuln.heartbleed"), Status::Pass);
+    assert!(!has_cap(&report, CapReason::Heartbleed));
+}
+
+#[test]
+fn ccs_injection_on_a_scripted_vulnerable_server_and_a_current_one() {
+    // Scripted (the bug was fixed in OpenSSL 1.0.1h): an early CCS accepted, then bad_record_mac.
+    let vulnerable = ScriptedTlsServer::start(Behaviour::CcsInjectable);
+    let report = assessed(vulnerable.addr);
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_verdict("ccs_injection", &tls.vulnerabilities.ccs_injection, Some(true), 1);
+    assert_eq!(
+        tls.vulnerabilities.ccs_injection.evidence,
+        ["TLSv1.2: an early ChangeCipherSpec was accepted (the next record failed to decrypt: alert:bad_record_mac)"]
+    );
+    assert_eq!(status(&report, "tls.vuln.ccs_injection"), Status::Fail);
+    assert!(has_cap(&report, CapReason::CcsInjection));
+    assert_eq!(vulnerable.accepted(), tls.connections as usize, "every connection counted at the server");
+    // Its RSA-only suites are outside postura's TLS 1.2 client: renegotiation is not tested.
+    assert_verdict("client_renegotiation", &tls.vulnerabilities.client_renegotiation, None, 0);
+    assert_eq!(status(&report, "tls.vuln.client_renegotiation"), Status::Inconclusive);
+
+    let current = OpenSslServer::start_auto(&[]);
+    let report = assessed(current.socket_addr());
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_verdict("ccs_injection", &tls.vulnerabilities.ccs_injection, Some(false), 1);
+    assert_eq!(
+        tls.vulnerabilities.ccs_injection.evidence,
+        ["TLSv1.2: an early ChangeCipherSpec was refused (alert:unexpected_message)"]
+    );
+    assert_eq!(status(&report, "tls.vuln.ccs_injection"), Status::Pass);
+    assert!(!has_cap(&report, CapReason::CcsInjection));
 }
