@@ -1,4 +1,9 @@
-//! Known TLS vulnerabilities against real servers.
+//! Known TLS vulnerabilities (`targets[].tls.vulnerabilities`) against real servers: an
+//! OpenSSL 1.1.1w built from crates.io's `openssl-src` (SSLv3, RC4, 3DES, compression, client
+//! renegotiation), Debian's OpenSSL 3 and nginx as the patched twins, nginx with
+//! `ssl_early_data on`; Heartbleed and CCS injection on a scripted server (`tls_responder`: no
+//! buildable server has them). Each verdict is asserted exactly with the connections it cost,
+//! its check and its grade cap.
 
 mod common;
 
@@ -13,26 +18,13 @@ use postura::checks::grade::CapReason;
 use postura::checks::model::Status;
 use postura::facts::ScanReport;
 use postura::profile::Service;
-use postura::engine::{run, ScanOptions};
-use postura::facts::TargetResult;
-use postura::target::parse_target;
 use postura::tls::vuln::VulnerabilityFact;
-
-fn scan(address: SocketAddr) -> TargetResult {
-    let mut spec = parse_target(&format!("{TEST_HOST}:{}", address.port())).unwrap();
-    spec.pinned = vec![address.ip()];
-    let options = ScanOptions { timeout: Duration::from_secs(10), deadline: Duration::from_secs(120), ..Default::default() };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut results = runtime.block_on(run(vec![spec], &options, None, |_| {}));
-    results.remove(0)
-}
 
 #[test]
 fn legacy_openssl_is_1_1_1w() {
     let output = std::process::Command::new(openssl_111()).arg("version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OpenSSL 1.1.1w  11 Sep 2023");
 }
-
 
 /// One verdict: vulnerable exactly, and the connections it cost.
 fn assert_verdict(name: &str, fact: &VulnerabilityFact, vulnerable: Option<bool>, connections: u32) {
@@ -48,9 +40,8 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     // Debian's OpenSSL 3 defaults.
     let current = OpenSslServer::start_auto(&[]);
 
-    let old = scan(old.addr);
-    assert_eq!(old.error, None);
-    let v = &old.tls.as_ref().unwrap().vulnerabilities;
+    let old = assessed(old.addr);
+    let v = &old.targets[0].tls.as_ref().unwrap().vulnerabilities;
     for (name, fact) in [("poodle", &v.poodle), ("sweet32", &v.sweet32), ("beast", &v.beast), ("rc4", &v.rc4), ("crime", &v.crime), ("lucky13", &v.lucky13)] {
         assert_verdict(name, fact, Some(true), 0);
     }
@@ -68,10 +59,36 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     // Its anonymous DH suites use RFC 2409's 1024-bit group: LOGJAM, and a named common prime.
     assert_verdict("logjam", &v.logjam, Some(true), 0);
     assert!(v.logjam.evidence.iter().any(|e| e.starts_with("DH 1024 bits, common prime RFC2409/Oakley Group 2")), "{:?}", v.logjam);
+    for check in [
+        "tls.vuln.poodle_sslv3",
+        "tls.vuln.logjam",
+        "tls.vuln.client_renegotiation",
+        "tls.vuln.lucky13",
+        "tls.ext.compression",
+        "tls.cipher.rc4",
+        "tls.cipher.64bit_block",
+        "tls.cipher.cbc_tls10",
+    ] {
+        assert_eq!(status(&old, check), Status::Fail, "{check}");
+    }
+    for check in [
+        "tls.vuln.heartbleed",
+        "tls.vuln.ccs_injection",
+        "tls.vuln.insecure_client_renegotiation",
+        "tls.vuln.early_data",
+        "tls.vuln.drown",
+        "tls.ext.no_fallback_scsv",
+    ] {
+        assert_eq!(status(&old, check), Status::Pass, "{check}");
+    }
+    for reason in [CapReason::Poodle, CapReason::Compression, CapReason::Rc4Or3desModern, CapReason::Sslv3] {
+        assert!(has_cap(&old, reason), "{reason:?}");
+    }
+    // Secure renegotiation (RFC 5746) is there: a client renegotiation is a DoS lever, not F.
+    assert!(!has_cap(&old, CapReason::InsecureClientRenegotiation));
 
-    let current = scan(current.socket_addr());
-    assert_eq!(current.error, None);
-    let v = &current.tls.as_ref().unwrap().vulnerabilities;
+    let current = assessed(current.socket_addr());
+    let v = &current.targets[0].tls.as_ref().unwrap().vulnerabilities;
     for (name, fact) in [
         ("poodle", &v.poodle),
         ("sweet32", &v.sweet32),
@@ -98,6 +115,46 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     assert_eq!(v.logjam.evidence, ["DH 2048 bits, common prime RFC3526/Oakley Group 14 (TLSv1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384)"]);
     // LUCKY13 is informational: any CBC suite, as this server's TLS 1.2 CBC suites.
     assert_verdict("lucky13", &v.lucky13, Some(true), 0);
+    let failing: Vec<&str> = current.targets[0]
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && f.check.starts_with("tls.vuln."))
+        .map(|f| f.check.as_str())
+        .collect();
+    assert_eq!(failing, ["tls.vuln.lucky13"]);
+    let caps = &current.targets[0].grade.as_ref().unwrap().caps;
+    for reason in [CapReason::Poodle, CapReason::Compression, CapReason::Heartbleed, CapReason::CcsInjection] {
+        assert!(!caps.iter().any(|c| c.reason == reason), "{reason:?}");
+    }
+}
+
+#[test]
+fn tls13_early_data_on_nginx_with_and_without_ssl_early_data() {
+    let with = Nginx::start_auto(&format!("{MOZILLA_INTERMEDIATE}\n    ssl_early_data on;\n"));
+    let without = Nginx::start_auto(MOZILLA_INTERMEDIATE);
+
+    let report = assessed(with.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("early_data", &v.early_data, Some(true), 2);
+    assert_eq!(
+        v.early_data.evidence,
+        [
+            "a resumed TLS 1.3 handshake offering early data was accepted with early data",
+            "the server's tickets allow 16384 bytes of early data",
+        ]
+    );
+    assert_eq!(status(&report, "tls.vuln.early_data"), Status::Fail);
+    assert_verdict("client_renegotiation", &v.client_renegotiation, Some(false), 1);
+    assert_eq!(status(&report, "tls.vuln.client_renegotiation"), Status::Pass);
+
+    let report = assessed(without.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("early_data", &v.early_data, Some(false), 2);
+    assert_eq!(
+        v.early_data.evidence,
+        ["the server's tickets allow 0 bytes of early data", "the session was resumed without early data"]
+    );
+    assert_eq!(status(&report, "tls.vuln.early_data"), Status::Pass);
 }
 
 /// The verdict of `check` on the only target.
