@@ -18,6 +18,7 @@ use postura::checks::grade::CapReason;
 use postura::checks::model::Status;
 use postura::facts::ScanReport;
 use postura::profile::Service;
+use postura::tls::registry::Protocol;
 use postura::tls::vuln::VulnerabilityFact;
 
 #[test]
@@ -234,4 +235,38 @@ fn ccs_injection_on_a_scripted_vulnerable_server_and_a_current_one() {
     );
     assert_eq!(status(&report, "tls.vuln.ccs_injection"), Status::Pass);
     assert!(!has_cap(&report, CapReason::CcsInjection));
+}
+
+#[test]
+fn no_renegotiation_info_and_no_fallback_scsv_on_a_scripted_old_stack() {
+    // Scripted (every maintained library has RFC 5746 and RFC 7507): TLS 1.0–1.2 without either.
+    let old = ScriptedTlsServer::start(Behaviour::NoRenegotiationInfoNoFallbackScsv);
+    let report = assessed(old.addr);
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    assert_eq!(tls.protocols, [Protocol::Tls10, Protocol::Tls11, Protocol::Tls12]);
+    let v = &tls.vulnerabilities;
+    assert_verdict("insecure_renegotiation", &v.insecure_renegotiation, Some(true), 0);
+    assert_verdict("no_fallback_scsv", &v.no_fallback_scsv, Some(true), 0);
+    assert_eq!(v.no_fallback_scsv.evidence, ["a downgraded hello with TLS_FALLBACK_SCSV was accepted"]);
+    assert_eq!(status(&report, "tls.ext.no_secure_renegotiation"), Status::Fail);
+    assert_eq!(status(&report, "tls.ext.no_fallback_scsv"), Status::Fail);
+    assert!(has_cap(&report, CapReason::NoSecureRenegotiation));
+    // Its RSA-only suites are outside postura's TLS 1.2 client: whether a client may
+    // renegotiate is unknown, so the critical check is inconclusive rather than guessed.
+    assert_verdict("client_renegotiation", &v.client_renegotiation, None, 0);
+    assert_eq!(status(&report, "tls.vuln.insecure_client_renegotiation"), Status::Inconclusive);
+    assert_eq!(old.accepted(), tls.connections as usize, "every connection counted at the server");
+
+    // The twin: nginx, Mozilla intermediate: RFC 5746 answered, a downgrade from TLS 1.3 to 1.2
+    // carrying the SCSV refused, and no CBC suite (LUCKY13's twin too).
+    let nginx = Nginx::mozilla_intermediate();
+    let report = assessed(nginx.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("insecure_renegotiation", &v.insecure_renegotiation, Some(false), 0);
+    assert_verdict("no_fallback_scsv", &v.no_fallback_scsv, Some(false), 0);
+    assert_verdict("lucky13", &v.lucky13, Some(false), 0);
+    assert_eq!(status(&report, "tls.ext.no_secure_renegotiation"), Status::Pass);
+    assert_eq!(status(&report, "tls.ext.no_fallback_scsv"), Status::Pass);
+    assert_eq!(status(&report, "tls.vuln.insecure_client_renegotiation"), Status::Pass);
+    assert_eq!(status(&report, "tls.vuln.lucky13"), Status::Pass);
 }

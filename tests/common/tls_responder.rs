@@ -1,10 +1,11 @@
-//! A scripted TLS 1.2 server built on postura's own codec, for behaviours no buildable server
-//! has any more: Heartbleed's over-read (OpenSSL 1.1.1 has no heartbeat at all) and the CCS
-//! injection bug (fixed in OpenSSL 0.9.8za/1.0.0m/1.0.1h, none of which builds against today's
-//! toolchain here). It answers a TLS 1.2 ClientHello offering one of its RSA key-transport suites
-//! with ServerHello (renegotiation_info, and heartbeat when asked and offered), the shared PKI's
-//! leaf and intermediate, ServerHelloDone; any other version gets a `protocol_version` alert. After the flight it
-//! plays the chosen behaviour. Threads end when the guard drops.
+//! A scripted TLS server built on postura's own codec, for behaviours no buildable server has
+//! any more: Heartbleed's over-read (OpenSSL 1.1.1 has no heartbeat at all), the CCS injection
+//! bug (fixed in OpenSSL 0.9.8za/1.0.0m/1.0.1h, none of which builds with today's toolchain
+//! here), and a pre-RFC 5746 / pre-RFC 7507 stack (every maintained library has both). It
+//! answers a ClientHello offering one of its RSA key-transport suites with ServerHello
+//! (renegotiation_info, and heartbeat when asked and offered), the shared PKI's leaf and
+//! intermediate, ServerHelloDone; a version it does not serve gets a `protocol_version` alert.
+//! After the flight it plays the chosen behaviour. Threads end when the guard drops.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -36,6 +37,9 @@ pub enum Behaviour {
     /// Accepts a ChangeCipherSpec before any key exchange and then fails to decrypt the next
     /// record (`bad_record_mac`): OpenSSL before 1.0.1h.
     CcsInjectable,
+    /// A pre-2010 stack: TLS 1.0 to 1.2, no renegotiation_info (RFC 5746) and no
+    /// TLS_FALLBACK_SCSV check (RFC 7507); refuses the early CCS like a patched one.
+    NoRenegotiationInfoNoFallbackScsv,
 }
 
 pub struct ScriptedTlsServer {
@@ -140,11 +144,18 @@ impl Records {
 fn serve(stream: TcpStream, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut records = Records { stream, buffer: Vec::new() };
+    play(&mut records, chain, behaviour);
+    // The acceptor keeps a copy of the socket (for Drop): close it explicitly.
+    let _ = records.stream.shutdown(Shutdown::Both);
+}
+
+fn play(records: &mut Records, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
     let Some(record) = records.next() else { return };
     let Ok(hello) = ClientHello::decode_handshake(&record.fragment) else { return };
     let extensions = hello.extensions.clone().unwrap_or_default();
     let tls13 = extensions.iter().any(|e| matches!(e, ClientExtension::SupportedVersions(v) if v.contains(&0x0304)));
-    if hello.client_version != 0x0303 || tls13 {
+    let old_versions = behaviour == Behaviour::NoRenegotiationInfoNoFallbackScsv && (0x0301..=0x0302).contains(&hello.client_version);
+    if (hello.client_version != 0x0303 && !old_versions) || tls13 {
         records.send(21, vec![2, 70]); // protocol_version
         return;
     }
@@ -153,12 +164,15 @@ fn serve(stream: TcpStream, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
         return;
     };
     let heartbeat_offered = extensions.iter().any(|e| matches!(e, ClientExtension::Heartbeat(_)));
-    let mut server_extensions = vec![RawExtension { extension_type: 0xff01, data: vec![0] }];
-    if heartbeat_offered && behaviour != Behaviour::CcsInjectable {
+    let mut server_extensions = Vec::new();
+    if behaviour != Behaviour::NoRenegotiationInfoNoFallbackScsv {
+        server_extensions.push(RawExtension { extension_type: 0xff01, data: vec![0] });
+    }
+    if heartbeat_offered && matches!(behaviour, Behaviour::HeartbleedVulnerable | Behaviour::HeartbeatPatched) {
         server_extensions.push(RawExtension { extension_type: 15, data: vec![1] });
     }
     let server_hello = ServerHello {
-        legacy_version: 0x0303,
+        legacy_version: hello.client_version,
         random: rand::random(),
         session_id: vec![7; 32],
         cipher_suite: suite,
