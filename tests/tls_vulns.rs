@@ -270,3 +270,44 @@ fn no_renegotiation_info_and_no_fallback_scsv_on_a_scripted_old_stack() {
     assert_eq!(status(&report, "tls.vuln.insecure_client_renegotiation"), Status::Pass);
     assert_eq!(status(&report, "tls.vuln.lucky13"), Status::Pass);
 }
+
+#[test]
+fn robot_on_a_scripted_oracle_and_a_current_openssl_with_rsa_key_exchange() {
+    // Scripted (the affected products are closed appliances): 00 02 → bad_record_mac, else
+    // handshake_failure.
+    let oracle = ScriptedTlsServer::start(Behaviour::RobotOracle);
+    let report = assessed(oracle.addr);
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    // A differing round, and its confirmation.
+    assert_verdict("robot", &tls.vulnerabilities.robot, Some(true), 10);
+    assert_eq!(
+        tls.vulnerabilities.robot.evidence,
+        [
+            "ClientKeyExchange, ChangeCipherSpec, Finished, correct padding: alert:bad_record_mac",
+            "ClientKeyExchange, ChangeCipherSpec, Finished, wrong first bytes: alert:handshake_failure",
+            "ClientKeyExchange, ChangeCipherSpec, Finished, 0x00 in a wrong place: alert:bad_record_mac",
+            "ClientKeyExchange, ChangeCipherSpec, Finished, no 0x00 separator: alert:bad_record_mac",
+            "ClientKeyExchange, ChangeCipherSpec, Finished, wrong TLS version: alert:bad_record_mac",
+        ]
+    );
+    assert_eq!(status(&report, "tls.vuln.robot"), Status::Fail);
+    assert!(has_cap(&report, CapReason::Robot));
+    assert_eq!(oracle.accepted(), tls.connections as usize, "every connection counted at the server");
+
+    // Debian's OpenSSL 3 with RSA key exchange only: the same answer to every payload, with and
+    // without ChangeCipherSpec and Finished.
+    let current = OpenSslServer::start_auto(&["-no_tls1_3", "-cipher", "AES128-GCM-SHA256:AES256-GCM-SHA384"]);
+    let report = assessed(current.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("robot", &v.robot, Some(false), 10);
+    assert_eq!(v.robot.evidence.len(), 2, "{:?}", v.robot);
+    assert_eq!(status(&report, "tls.vuln.robot"), Status::Pass);
+    assert!(!has_cap(&report, CapReason::Robot));
+
+    // No RSA key exchange at all: nothing to ask, no connection.
+    let nginx = Nginx::mozilla_intermediate();
+    let report = assessed(nginx.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("robot", &v.robot, Some(false), 0);
+    assert_eq!(v.robot.evidence, ["no RSA key-exchange suite accepted"]);
+}

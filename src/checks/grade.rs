@@ -105,6 +105,7 @@ pub enum CapReason {
     CcsInjection,
     DrownSharedKey,
     InsecureClientRenegotiation,
+    Robot,
 }
 
 impl CapReason {
@@ -113,7 +114,7 @@ impl CapReason {
         use CapReason::*;
         match self {
             Sslv2 | Sslv3Best | ExportSuites | WeakCipher | NullEncryption | Rc4Only | KeyUnder1024 | Md5Signature
-            | Heartbleed | CcsInjection | DrownSharedKey | InsecureClientRenegotiation => "F",
+            | Heartbleed | CcsInjection | DrownSharedKey | InsecureClientRenegotiation | Robot => "F",
             Untrusted | Expired | SelfSigned | Revoked => "T",
             NameMismatch => "M",
             Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
@@ -155,6 +156,7 @@ impl CapReason {
             CcsInjection => "vulnerable to CCS injection",
             DrownSharedKey => "the key is served with SSLv2 elsewhere (DROWN)",
             InsecureClientRenegotiation => "insecure client-initiated renegotiation accepted",
+            Robot => "vulnerable to ROBOT (RSA padding oracle)",
         }
     }
 
@@ -261,6 +263,9 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
     }
     if vulnerabilities.ccs_injection.vulnerable == Some(true) {
         cap(CapReason::CcsInjection);
+    }
+    if vulnerabilities.robot.vulnerable == Some(true) {
+        cap(CapReason::Robot);
     }
     if vulnerabilities.drown.vulnerable == Some(true) && !accepted(Protocol::Sslv2) {
         cap(CapReason::DrownSharedKey);

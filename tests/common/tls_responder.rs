@@ -1,7 +1,8 @@
 //! A scripted TLS server built on postura's own codec, for behaviours no buildable server has
 //! any more: Heartbleed's over-read (OpenSSL 1.1.1 has no heartbeat at all), the CCS injection
 //! bug (fixed in OpenSSL 0.9.8za/1.0.0m/1.0.1h, none of which builds with today's toolchain
-//! here), and a pre-RFC 5746 / pre-RFC 7507 stack (every maintained library has both). It
+//! here), a pre-RFC 5746 / pre-RFC 7507 stack (every maintained library has both), and a
+//! Bleichenbacher padding oracle (ROBOT; the affected products are closed appliances). It
 //! answers a ClientHello offering one of its RSA key-transport suites with ServerHello
 //! (renegotiation_info, and heartbeat when asked and offered), the shared PKI's leaf and
 //! intermediate, ServerHelloDone; a version it does not serve gets a `protocol_version` alert.
@@ -40,6 +41,10 @@ pub enum Behaviour {
     /// A pre-2010 stack: TLS 1.0 to 1.2, no renegotiation_info (RFC 5746) and no
     /// TLS_FALLBACK_SCSV check (RFC 7507); refuses the early CCS like a patched one.
     NoRenegotiationInfoNoFallbackScsv,
+    /// A Bleichenbacher oracle (ROBOT): decrypts the ClientKeyExchange with the leaf's private
+    /// key and answers `bad_record_mac` when the plaintext starts with 00 02, `handshake_failure`
+    /// otherwise (the classic "first two bytes" oracle).
+    RobotOracle,
 }
 
 pub struct ScriptedTlsServer {
@@ -197,6 +202,11 @@ fn play(records: &mut Records, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
                 records.send(24, response);
             }
             (Behaviour::HeartbeatPatched, 24) => {} // dropped silently
+            (Behaviour::RobotOracle, 22) if record.fragment.first() == Some(&16) => {
+                let padded_ok = record.fragment.get(6..).is_some_and(|ciphertext| rsa_decrypt(ciphertext).starts_with(&[0, 2]));
+                records.send(21, vec![2, if padded_ok { 20 } else { 40 }]);
+                return;
+            }
             (Behaviour::CcsInjectable, 20) if !ccs_accepted => ccs_accepted = true,
             (Behaviour::CcsInjectable, _) if ccs_accepted => {
                 records.send(21, vec![2, 20]); // bad_record_mac
@@ -208,4 +218,36 @@ fn play(records: &mut Records, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
             }
         }
     }
+}
+
+/// Raw RSA decryption with the shared leaf's private key (from `openssl rsa -text`), left-padded
+/// to the modulus length.
+fn rsa_decrypt(ciphertext: &[u8]) -> Vec<u8> {
+    use num_bigint::BigUint;
+    use std::sync::OnceLock;
+    static KEY: OnceLock<(BigUint, BigUint)> = OnceLock::new();
+    let (modulus, private) = KEY.get_or_init(|| {
+        let key = Pki::shared().rsa.key.to_str().expect("harness: key path").to_string();
+        let output = std::process::Command::new("openssl")
+            .args(["rsa", "-in", &key, "-noout", "-text"])
+            .output()
+            .expect("harness: openssl rsa");
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let field = |name: &str| {
+            let start = text.find(&format!("{name}:")).expect("harness: rsa field") + name.len() + 1;
+            let hex: String = text[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with(' '))
+                .flat_map(|l| l.trim().split(':').map(str::to_string).collect::<Vec<_>>())
+                .collect();
+            BigUint::parse_bytes(hex.as_bytes(), 16).expect("harness: rsa hex")
+        };
+        (field("modulus"), field("privateExponent"))
+    });
+    let k = usize::try_from(modulus.bits().div_ceil(8)).unwrap_or(0);
+    let plain = BigUint::from_bytes_be(ciphertext).modpow(private, modulus).to_bytes_be();
+    let mut out = vec![0u8; k.saturating_sub(plain.len())];
+    out.extend(plain);
+    out
 }
