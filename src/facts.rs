@@ -173,11 +173,61 @@ pub struct GroupFact {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProtocolDetail {
     pub accepted: bool,
-    /// How the server answered when it refused: `alert:protocol_version`,
-    /// `negotiated:TLSv1.2`, `alert:handshake_failure`, `closed`, … Null when accepted.
-    pub refusal: Option<String>,
+    /// How the server answered when it refused (null when accepted): an alert with its code,
+    /// another version, a closed or reset connection.
+    pub refusal: Option<Refusal>,
     /// Probe failure (timeout, reset…) that left the answer unknown.
     pub error: Option<String>,
+}
+
+/// How a server said no to a protocol. Printed as `alert:protocol_version`,
+/// `negotiated:TLSv1.2`, `closed`, … in text; in JSON a value with its kind (and an alert's code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// A TLS alert: its description code (RFC 8446 §6) and name.
+    Alert { code: u8, name: String },
+    /// The server answered with another protocol version.
+    Negotiated { version: String },
+    /// The connection was closed without an answer.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// SSLv2: the server's hello had no cipher in common.
+    NoCommonCipher,
+    /// SSLv2: the server answered in TLS records.
+    AnsweredInTls,
+    /// SSLv2: the answer was neither SSLv2 nor TLS.
+    NotSslv2 { detail: String },
+}
+
+impl Refusal {
+    pub fn alert(description: u8) -> Refusal {
+        let name = crate::tls::codec::Alert { level: 2, description }.description_name();
+        Refusal::Alert { code: description, name }
+    }
+
+    /// The alert code, for an alert.
+    pub fn alert_code(&self) -> Option<u8> {
+        match self {
+            Refusal::Alert { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Alert { name, .. } => write!(f, "alert:{name}"),
+            Refusal::Negotiated { version } => write!(f, "negotiated:{version}"),
+            Refusal::Closed => f.write_str("closed"),
+            Refusal::Reset => f.write_str("reset"),
+            Refusal::NoCommonCipher => f.write_str("no common SSLv2 cipher"),
+            Refusal::AnsweredInTls => f.write_str("answered in TLS"),
+            Refusal::NotSslv2 { detail } => write!(f, "no SSLv2 hello ({detail})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

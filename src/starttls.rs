@@ -94,12 +94,9 @@ impl LineReader {
         let mut texts = Vec::new();
         for _ in 0..MAX_REPLY_LINES {
             let line = self.line(connection).await?;
-            let code = line
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .ok_or_else(|| unexpected("SMTP reply", &line))?;
-            texts.push(line.get(4..).unwrap_or("").to_string());
-            if line.as_bytes().get(3) != Some(&b'-') {
+            let (code, text, more) = smtp_reply_line(&line)?;
+            texts.push(text.to_string());
+            if !more {
                 return Ok((code, texts));
             }
         }
@@ -107,6 +104,16 @@ impl LineReader {
             "SMTP reply with more than {MAX_REPLY_LINES} lines"
         )))
     }
+}
+
+/// One line of an SMTP reply (`250-STARTTLS`, `220 ready`): its code, its text, and whether
+/// more lines follow. Pure, so that it can be fuzzed (`fuzz/fuzz_targets/starttls_reply.rs`).
+pub fn smtp_reply_line(line: &str) -> Result<(u16, &str, bool), NetError> {
+    let code = line
+        .get(..3)
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| unexpected("SMTP reply", line))?;
+    Ok((code, line.get(4..).unwrap_or(""), line.as_bytes().get(3) == Some(&b'-')))
 }
 
 /// A peer's line, cut to 80 characters with control characters replaced, for error messages.

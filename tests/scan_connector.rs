@@ -102,7 +102,7 @@ impl Gate {
 
 fn relay(mut client: TcpStream, backend: SocketAddr, hold: Duration, open: &AtomicUsize) {
     let mut counted = true;
-    let mut release = |counted: &mut bool| {
+    let release = |counted: &mut bool| {
         if std::mem::take(counted) {
             open.fetch_sub(1, Ordering::SeqCst);
         }

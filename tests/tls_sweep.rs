@@ -150,7 +150,9 @@ fn tls13_only_server_is_seen_through_raw_hellos_and_rustls() {
             "TLS_AES_128_CCM_SHA256".to_string()
         ])
     );
-    assert_eq!(facts.protocol_details[&Protocol::Tls12].refusal.as_deref(), Some("alert:protocol_version"));
+    // The alert is kept as a value: protocol_version is code 70.
+    let refusal = facts.protocol_details[&Protocol::Tls12].refusal.clone().unwrap();
+    assert_eq!((refusal.alert_code(), refusal.to_string().as_str()), (Some(70), "alert:protocol_version"));
     assert_eq!(facts.groups_protocol, Some(Protocol::Tls13));
     assert!(facts.groups.iter().any(|g| g == "x25519"));
     assert!(facts.groups.iter().any(|g| g == "ffdhe2048"), "OpenSSL offers FFDHE groups in TLS 1.3: {:?}", facts.groups);

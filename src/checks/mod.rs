@@ -2,11 +2,14 @@
 //! evaluation of rules over facts into findings, grades, scores and the country index.
 //! Checks never touch the network.
 
+pub mod budget;
 pub mod catalog;
+pub mod cel_context;
 pub mod evaluate;
 pub mod grade;
 pub mod model;
 pub mod policy;
+pub mod rule_types;
 pub mod schema_paths;
 pub mod score;
 
@@ -61,7 +64,7 @@ impl<'a> Assessor<'a> {
             let document = evaluate::target_document(target);
             target.findings = judge.findings(AppliesTo::Target, &document, &target.host, Some(target.port));
             target.grade = grade::grade(target);
-            let score = score::score(&target.findings);
+            let score = score::score(&target.findings, &self.policy.score_caps);
             items.push((sector(&target.sector), score.value));
             target.score = Some(score);
         }
@@ -69,7 +72,7 @@ impl<'a> Assessor<'a> {
             let document = evaluate::plain_document(zone);
             let name = zone.name.trim_end_matches('.').to_string();
             zone.findings = judge.findings(AppliesTo::Zone, &document, &name, None);
-            let score = score::score(&zone.findings);
+            let score = score::score(&zone.findings, &self.policy.score_caps);
             items.push((sector(&zone.sector), score.value));
             zone.score = Some(score);
         }
@@ -78,12 +81,13 @@ impl<'a> Assessor<'a> {
             let host = resolver.address.rsplit_once(':').map_or(resolver.address.as_str(), |(h, _)| h);
             let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
             resolver.findings = judge.findings(AppliesTo::Resolver, &document, &host, None);
-            let score = score::score(&resolver.findings);
+            let score = score::score(&resolver.findings, &self.policy.score_caps);
             items.push((sector(&resolver.sector), score.value));
             resolver.score = Some(score);
         }
         let all: Vec<&Finding> = report.findings().collect();
         let (index, sectors) = score::index(&items, &self.sector_weights);
+        let headline = score::headline(report, index);
         report.assessment = Some(Assessment {
             policy: self.policy.name.clone(),
             index,
@@ -91,6 +95,8 @@ impl<'a> Assessor<'a> {
             sectors,
             counts: score::count(&all),
             checks_version: format!("{} checks, {}", self.catalog.checks.len(), self.catalog.sources.join(" + ")),
+            headline: Some(headline),
+            score_caps: self.policy.score_caps.table(),
         });
     }
 }

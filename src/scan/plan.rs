@@ -248,8 +248,8 @@ fn dns_options(args: &ScanArgs, profile: Option<&Profile>, plan: &ScanPlan) -> a
         concurrency: plan.options.concurrency,
         // The command line overrides the profile's `[dns]` names.
         validation_names: crate::dns::resolver::ValidationNames {
-            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name),
-            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name),
+            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name).or(Some(crate::dns::resolver::DEFAULT_SIGNED_NAME.into())),
+            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name).or(Some(crate::dns::resolver::DEFAULT_BOGUS_NAME.into())),
         },
         scope: plan.scope.clone().map(Arc::new),
         ..DnsOptions::default()

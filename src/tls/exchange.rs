@@ -156,7 +156,7 @@ pub fn printable_prefix(bytes: &[u8]) -> String {
 pub enum Sslv2Answer {
     Hello(Sslv2ServerHello),
     /// The server answered in TLS (an alert, usually) or closed: no SSLv2.
-    Refused(String),
+    Refused(crate::facts::Refusal),
 }
 
 pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2Answer, NetError> {
@@ -171,18 +171,18 @@ pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2
                 Ok(Some((record, _))) => {
                     if record.content_type == content_type::ALERT {
                         if let Ok(alert) = Alert::decode(&record.fragment) {
-                            return Ok(Sslv2Answer::Refused(format!("alert:{}", alert.description_name())));
+                            return Ok(Sslv2Answer::Refused(crate::facts::Refusal::alert(alert.description)));
                         }
                     }
-                    return Ok(Sslv2Answer::Refused("answered in TLS".into()));
+                    return Ok(Sslv2Answer::Refused(crate::facts::Refusal::AnsweredInTls));
                 }
                 // The start of a TLS record: read on until it is whole.
                 Ok(None) => {}
-                Err(_) => return Ok(Sslv2Answer::Refused(format!("no SSLv2 hello ({error})"))),
+                Err(_) => return Ok(Sslv2Answer::Refused(crate::facts::Refusal::NotSslv2 { detail: error.to_string() })),
             },
         }
         match connection.receive(&mut buffer, 64 * 1024).await {
-            Ok(0) | Err(NetError::Reset) => return Ok(Sslv2Answer::Refused("closed".into())),
+            Ok(0) | Err(NetError::Reset) => return Ok(Sslv2Answer::Refused(crate::facts::Refusal::Closed)),
             Ok(_) => {}
             Err(error) => return Err(error),
         }

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, TlsFacts};
+use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, TlsFacts};
 use crate::net::{Connector, NetError};
-use crate::tls::codec::{decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind, KeyExchangeParams};
+use crate::tls::codec::{alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind, KeyExchangeParams};
 use crate::tls::exchange::{exchange, exchange_sslv2, ServerFlight, Sslv2Answer, Until};
 use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
@@ -48,7 +48,7 @@ struct ProtocolScan {
     first_flight: Option<ServerFlight>,
     key_exchange: Vec<KeyExchangeFact>,
     alpn_selected: Vec<String>,
-    refusal: Option<String>,
+    refusal: Option<Refusal>,
     error: Option<NetError>,
 }
 
@@ -277,7 +277,7 @@ async fn enumerate_suites(
             }
             Answer::Negotiated(version) => {
                 if scan.chosen.is_empty() {
-                    scan.refusal = Some(format!("negotiated:{}", version_name(version)));
+                    scan.refusal = Some(Refusal::Negotiated { version: version_name(version) });
                 } else {
                     scan.error = Some(NetError::Protocol(format!(
                         "server switched to {} during enumeration",
@@ -287,7 +287,7 @@ async fn enumerate_suites(
                 break;
             }
             Answer::Refused(reason) => {
-                let protocol_refused = scan.chosen.is_empty() && reason == "alert:protocol_version";
+                let protocol_refused = scan.chosen.is_empty() && reason.alert_code() == Some(alert_description::PROTOCOL_VERSION);
                 if scan.chosen.is_empty() && scan.refusal.is_none() {
                     scan.refusal = Some(reason);
                 }
@@ -573,7 +573,7 @@ fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
             ProtocolDetail { accepted: true, refusal: None, error: None }
         }
         Ok(Sslv2Answer::Hello(_)) => {
-            ProtocolDetail { accepted: false, refusal: Some("no common SSLv2 cipher".into()), error: None }
+            ProtocolDetail { accepted: false, refusal: Some(Refusal::NoCommonCipher), error: None }
         }
         Ok(Sslv2Answer::Refused(reason)) => ProtocolDetail { accepted: false, refusal: Some(reason.clone()), error: None },
         Err(error) => {
