@@ -311,3 +311,37 @@ fn robot_on_a_scripted_oracle_and_a_current_openssl_with_rsa_key_exchange() {
     assert_verdict("robot", &v.robot, Some(false), 0);
     assert_eq!(v.robot.evidence, ["no RSA key-exchange suite accepted"]);
 }
+
+#[test]
+fn logjam_names_the_rfc_5114_group_and_renegotiation_is_probed_over_dhe() {
+    // Debian's OpenSSL 3, DHE only, with RFC 5114's 1024-bit group (a well-known shared prime).
+    let dh = Pki::shared().dh1024().to_str().unwrap().to_string();
+    let weak = OpenSslServer::start_auto(&["-no_tls1_3", "-cipher", "DHE:@SECLEVEL=0", "-dhparam", &dh]);
+    let report = assessed(weak.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("logjam", &v.logjam, Some(true), 0);
+    assert!(
+        v.logjam.evidence.contains(
+            &"DH 1024 bits, common prime RFC5114/1024-bit DSA group with 160-bit prime order subgroup (TLSv1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384)"
+                .to_string()
+        ),
+        "{:?}",
+        v.logjam
+    );
+    assert_eq!(status(&report, "tls.vuln.logjam"), Status::Fail);
+    assert!(has_cap(&report, CapReason::WeakKeyOrDh));
+    // A DHE-only server: postura's TLS 1.2 client completes a DHE handshake to ask.
+    assert_verdict("client_renegotiation", &v.client_renegotiation, Some(false), 1);
+    assert_eq!(
+        v.client_renegotiation.evidence,
+        ["a client-initiated renegotiation was refused (alert:no_renegotiation; TLSv1.2 TLS_DHE_RSA_WITH_AES_128_GCM_SHA256)"]
+    );
+
+    // The twin: nginx with RFC 7919's ffdhe2048 (shared too, but 2048 bits).
+    let nginx = Nginx::mozilla_intermediate();
+    let report = assessed(nginx.socket_addr());
+    let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
+    assert_verdict("logjam", &v.logjam, Some(false), 0);
+    assert!(v.logjam.evidence.iter().all(|e| e.starts_with("DH 2048 bits, common prime ffdhe2048 (TLSv1.2 TLS_DHE_RSA_")), "{:?}", v.logjam);
+    assert_eq!(status(&report, "tls.vuln.logjam"), Status::Pass);
+}
