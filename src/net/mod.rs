@@ -208,7 +208,7 @@ impl DiscoveryPolicy {
         if !scope.networks.is_empty() {
             return (!scope.allows_address(address)).then_some("address outside the scope's networks");
         }
-        match crate::dns::zone::special_range(address) {
+        match crate::dns::special::special_range(address) {
             Some((_, false)) => Some("special-purpose address"),
             _ => None,
         }

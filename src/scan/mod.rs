@@ -255,7 +255,8 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
 }
 
 /// The facts that need several items: which zones each mail host serves, the DANE match of each
-/// MX against the chain its sweep saw, and each target's zone CAA set.
+/// MX against the chain its sweep saw, each target's zone CAA set, and DROWN through another
+/// endpoint serving the same key with SSLv2.
 fn join_across_items(report: &mut ScanReport) {
     for target in report.targets.iter_mut().filter(|t| t.port == 25) {
         let host = mail_host_key(&target.host);
@@ -268,6 +269,7 @@ fn join_across_items(report: &mut ScanReport) {
     }
     crate::dns::dane::match_served_chains(&mut report.zones, &report.targets);
     crate::dns::attach_zone_caa(&mut report.targets, &report.zones);
+    crate::tls::vuln::drown::across_scan(&mut report.targets);
 }
 
 fn mail_host_key(host: &str) -> String {

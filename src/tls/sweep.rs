@@ -6,6 +6,8 @@
 //! connection per accepted suite plus one per refused window (2 for SSLv3–TLS 1.1, whose 179
 //! candidates fit in two windows, 2–3 for TLS 1.2's 352, 1 for TLS 1.3's 5). Extensions are read
 //! from the same ServerHellos. The extra connections are listed in `docs/connections.md`.
+//! Last, the known-vulnerability verdicts are derived from these facts and the few active
+//! vulnerability probes run (`tls::vuln`), through the same connector.
 
 use std::collections::BTreeMap;
 
