@@ -177,7 +177,6 @@ fn generate(n: usize, path: &std::path::Path) {
         exceptions: vec![],
         sector_weights: Default::default(),
         today: "2026-03-01".into(),
-        sectors: Default::default(),
     }
     .assess(&mut report);
     let findings: usize = report.targets.iter().map(|t| t.findings.len()).sum();

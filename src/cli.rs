@@ -4,21 +4,14 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::checks::catalog::{load_dir, Catalog, CatalogError};
-use crate::checks::evaluate::Exception;
-use crate::checks::model::{Severity, Status};
-use crate::checks::policy::{Policy, DEFAULT_POLICY};
+use crate::checks::model::Severity;
 use crate::checks::schema_paths::FactSchema;
-use crate::checks::Assessor;
-use crate::engine::{run, Progress, ScanOptions};
-use crate::facts::{CountryInfo, ScanReport, ToolInfo, SCHEMA_VERSION};
 use crate::profile::Profile;
-use crate::target::{apply_pins, parse_resolve, parse_target, specs_from_profile, TargetSpec};
 
 pub const EXIT_OK: u8 = 0;
 /// A failing finding at or above `--fail-on`.
@@ -169,10 +162,12 @@ pub struct ScanArgs {
     /// addresses) instead of iterating from the roots.
     #[arg(long, value_name = "ADDRESS[:PORT]")]
     pub dns_resolver: Option<String>,
-    /// A name in a correctly signed zone: a validating resolver sets AD for it.
+    /// A name in a correctly signed zone: a validating resolver sets AD for it (default:
+    /// ietf.org; a profile's [dns] validation_signed_name overrides the default).
     #[arg(long, value_name = "NAME")]
     pub dns_signed_name: Option<String>,
-    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL.
+    /// A name in a zone with broken signatures: a validating resolver answers SERVFAIL
+    /// (default: www.dnssec-failed.org).
     #[arg(long, value_name = "NAME")]
     pub dns_bogus_name: Option<String>,
     /// IP → ASN table (`PREFIX ASN` per line) for the nameservers' AS diversity.
@@ -249,7 +244,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
     }
 }
 
-fn catalog_errors(errors: Vec<CatalogError>) -> anyhow::Error {
+pub(crate) fn catalog_errors(errors: Vec<CatalogError>) -> anyhow::Error {
     let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     anyhow::anyhow!("invalid checks:\n{}", lines.join("\n"))
 }
@@ -312,250 +307,75 @@ fn checks_command(command: ChecksCommand) -> ExitCode {
     }
 }
 
-fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
-    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
-        anyhow::bail!("--{name} {value}: expected a number of seconds between 0 and 86400");
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
+/// `postura scan`: build the plan, pick the sinks, map the outcome to an exit code.
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
-    let profile = args.profile.as_ref().map(|path| Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))).transpose()?;
-    let mut stores = vec![crate::cert::TrustStore::mozilla()];
-    let profile_ca_files = profile.iter().flat_map(|p| p.ca_files.iter());
-    for path in profile_ca_files.chain(&args.ca_file) {
-        stores.push(crate::cert::TrustStore::from_pem_file(path)?);
+    let (plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
+    if !args.quiet {
+        for note in notes {
+            eprintln!("postura: {note}");
+        }
     }
-    let options = ScanOptions {
-        cert: crate::cert::CertOptions {
-            stores: std::sync::Arc::new(stores),
-            online: !args.no_revocation,
-            ..Default::default()
-        },
-        concurrency: args.concurrency as usize,
-        per_host: args.per_host as usize,
-        timeout: seconds("timeout", args.timeout)?,
-        deadline: seconds("deadline", args.deadline)?,
-        all_addresses: args.all_addresses,
-    };
-    let pins = args.resolve.iter().map(|r| parse_resolve(r)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
-
-    let catalog = load_catalog(&args.checks)?;
     let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
-
-    let mut specs: Vec<TargetSpec> = Vec::new();
-    let mut zones: Vec<String> = Vec::new();
-    let mut resolvers: Vec<std::net::SocketAddr> = Vec::new();
-    let mut country = None;
-    let mut profile_dns = crate::profile::DnsSettings::default();
-    let mut scope = None;
-    let mut profile_policy = None;
-    let mut exceptions = Vec::new();
-    let mut sector_weights = std::collections::BTreeMap::new();
-    let mut zone_sectors = std::collections::BTreeMap::new();
-    if let (Some(path), Some(profile)) = (&args.profile, &profile) {
-        let (profile_specs, skipped) = specs_from_profile(profile);
-        for note in skipped {
-            if !args.quiet {
-                eprintln!("postura: {note}");
-            }
-        }
-        specs.extend(profile_specs);
-        zones.extend(profile.domains.iter().map(|d| d.name.clone()));
-        for endpoint in profile.endpoints.iter().filter(|e| e.service == crate::profile::Service::DnsResolver) {
-            resolvers.extend(resolver_addresses(&endpoint.host, endpoint.port, endpoint.address).await?);
-        }
-        profile_dns = profile.dns.clone();
-        country = Some(CountryInfo {
-            code: profile.country_code.clone(),
-            name: profile.country_name.clone(),
-            policy: profile.policy.clone(),
-            profile: path.display().to_string(),
-        });
-        scope = Some(profile.scope.clone());
-        profile_policy = profile.policy.clone();
-        for domain in &profile.domains {
-            zone_sectors.insert(domain.name.trim_end_matches('.').to_string(), domain.sector.clone());
-        }
-        for endpoint in &profile.endpoints {
-            if endpoint.service == crate::profile::Service::DnsResolver {
-                let address = endpoint.address.map(|a| a.to_string()).unwrap_or_else(|| endpoint.host.clone());
-                zone_sectors.insert(address, endpoint.sector.clone());
-            }
-        }
-        sector_weights = profile.sector_weights.clone();
-        for exception in &profile.exceptions {
-            if catalog.get(&exception.check).is_none() {
-                anyhow::bail!(
-                    "{}:{}: exception for unknown check '{}' (see `postura checks list`)",
-                    path.display(),
-                    exception.line,
-                    exception.check
-                );
-            }
-            exceptions.push(Exception {
-                check: exception.check.clone(),
-                target: exception.target.clone(),
-                reason: exception.reason.clone(),
-                approved_by: exception.approved_by.clone(),
-                expires: exception.expires.clone(),
-            });
-        }
-    }
-    let policy_name = args.policy.clone().or(profile_policy).unwrap_or_else(|| DEFAULT_POLICY.to_string());
-    let policy = Policy::load(&policy_name, &catalog).map_err(catalog_errors)?;
-    for text in &args.targets {
-        if let Some(zone) = text.strip_prefix("dns://") {
-            let zone = zone.trim_end_matches('/');
-            if zone.contains([':', '/', '[']) {
-                anyhow::bail!("target '{text}': a zone is a DNS name, without port or path (dns://example.org)");
-            }
-            if zone != "." {
-                parse_target(zone).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
-            }
-            if let Some(scope) = &scope {
-                if !scope.allows_host(zone.trim_end_matches('.')) {
-                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
-                }
-            }
-            zones.push(zone.to_string());
-            continue;
-        }
-        if let Some(address) = text.strip_prefix("resolver://") {
-            let address = parse_dns_server(address.trim_end_matches('/')).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
-            if let Some(scope) = &scope {
-                if !scope.allows_address(address.ip()) {
-                    anyhow::bail!("target '{text}' is outside the profile's declared scope");
-                }
-            }
-            resolvers.push(address);
-            continue;
-        }
-        let spec = parse_target(text).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
-        if let Some(scope) = &scope {
-            if !scope.allows_host(&spec.host) {
-                anyhow::bail!("target '{text}' is outside the profile's declared scope");
-            }
-        }
-        specs.push(spec);
-    }
-    if specs.is_empty() && zones.is_empty() && resolvers.is_empty() {
-        anyhow::bail!("nothing to scan: give TARGET arguments or --profile FILE (see `postura scan --help`)");
-    }
-    apply_pins(&mut specs, &pins);
-
     let json_to_stdout = args.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    // Fail before scanning, not after: a scan's results must not be lost to an unwritable path.
-    if let (Some(path), false) = (&args.json, json_to_stdout) {
-        std::fs::File::create(path).with_context(|| format!("--json: cannot write {}", path.display()))?;
+    // Fail before scanning, not after: a scan's results must not be lost to an unwritable path
+    // (checked without truncating what is there: outputs are replaced only on success).
+    for (flag, path) in [("--json", &args.json), ("--html", &args.html), ("--csv", &args.csv)] {
+        if let Some(path) = path.as_ref().filter(|p| p.as_os_str() != "-") {
+            check_writable(path).with_context(|| format!("{flag}: cannot write {}", path.display()))?;
+        }
     }
-    // Likewise for the reports; the templates are loaded now so that a broken override fails
-    // before the scan rather than after it.
+    // The templates are loaded now so that a broken override fails before the scan.
     let renderer = if args.html.is_some() || args.csv.is_some() {
         Some(crate::report::Renderer::new(&args.lang, args.templates.as_deref())?)
     } else {
         None
     };
-    for (flag, path) in [("--html", &args.html), ("--csv", &args.csv)] {
-        if let Some(path) = path {
-            std::fs::File::create(path).with_context(|| format!("{flag}: cannot write {}", path.display()))?;
-        }
+    let mut sinks: Vec<Box<dyn crate::scan::Sink + '_>> = Vec::new();
+    if !args.quiet && std::io::stderr().is_terminal() {
+        sinks.push(Box::new(crate::output::ProgressSink::new()));
     }
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::hidden();
-    if show_progress {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    }
-
-    let mut dns_options = crate::dns::DnsOptions {
-        timeout: seconds("dns-timeout", args.dns_timeout)?,
-        deadline: options.deadline,
-        concurrency: options.concurrency,
-        // The command line overrides the profile's `[dns]` names.
-        validation_names: crate::dns::resolver::ValidationNames {
-            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name),
-            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name),
-        },
-        ..crate::dns::DnsOptions::default()
-    };
-    if let Some(path) = &args.root_hints {
-        let text = std::fs::read_to_string(path).with_context(|| format!("--root-hints: cannot read {}", path.display()))?;
-        dns_options.roots = crate::dns::iterate::Roots::from_hints(&text).map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
-    }
-    if let Some(path) = &args.asn_table {
-        let text = std::fs::read_to_string(path).with_context(|| format!("--asn-table: cannot read {}", path.display()))?;
-        let table = crate::dns::asn::AsnTable::parse(&text).map_err(|e| anyhow::anyhow!("--asn-table {}: {e}", path.display()))?;
-        dns_options.asn_table = Some(std::sync::Arc::new(table));
-    }
-    if let Some(text) = &args.dns_resolver {
-        dns_options.resolver = Some(parse_dns_server(text).map_err(|e| anyhow::anyhow!("--dns-resolver: {e}"))?);
-    }
-
-    dns_options.scope = scope.clone().map(std::sync::Arc::new);
-    let started_at = crate::now_rfc3339();
-    let dns_work = crate::dns::run(zones, resolvers, &dns_options);
-    let progress = |event: Progress| match event {
-        Progress::Planned(n) => bar.set_length(n as u64),
-        Progress::Finished(result) => {
-            bar.inc(1);
-            bar.set_message(format!("{}:{}", result.host, result.port));
-        }
-    };
-    let tls_work = run(specs, &options, scope.clone(), progress);
-    let (mut targets, (mut zones, resolvers)) = tokio::join!(tls_work, dns_work);
-    // MX hosts found in the zones become STARTTLS targets on port 25, swept like the others.
-    let mx_specs = mx_targets(&zones);
-    if !mx_specs.is_empty() {
-        targets.extend(run(mx_specs, &options, scope, progress).await);
-        crate::dns::dane::match_served_chains(&mut zones, &targets);
-    }
-    crate::dns::attach_zone_caa(&mut targets, &zones);
-    bar.finish_and_clear();
-
-    let mut report = ScanReport {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo { name: "postura".into(), version: env!("CARGO_PKG_VERSION").into() },
-        started_at,
-        finished_at: crate::now_rfc3339(),
-        country,
-        targets,
-        assessment: None,
-        zones,
-        resolvers,
-    };
-    let assessor = Assessor {
-        catalog: &catalog,
-        policy: &policy,
-        lang: args.lang.clone(),
-        exceptions,
-        sector_weights,
-        sectors: zone_sectors,
-        today: std::env::var("POSTURA_TODAY").unwrap_or_else(|_| crate::checks::today()),
-    };
-    assessor.assess(&mut report);
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        if json_to_stdout {
-            print!("{text}");
-        } else {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        }
+        sinks.push(Box::new(crate::scan::JsonSink { path: (!json_to_stdout).then(|| path.clone()) }));
     }
+    if let Some(renderer) = renderer {
+        let catalog = plan.assessment.as_ref().map(|a| &a.catalog);
+        sinks.push(Box::new(ReportSink { renderer, catalog, html: args.html.clone(), csv: args.csv.clone() }));
+    }
+    let report = crate::scan::run(&plan, &mut crate::scan::Fanout(sinks)).await?;
     if !args.quiet && !json_to_stdout {
         print!("{}", crate::output::summary(&report));
     }
-    let gate_failed = fail_on.is_some_and(|threshold| {
-        report.targets.iter().flat_map(|t| &t.findings).any(|f| f.status == Status::Fail && f.severity >= threshold)
-    });
-    if let Some(renderer) = &renderer {
-        let document = crate::report::view::Document::from_report(report);
-        write_reports(renderer, &document, None, Some(&catalog), args.html.as_deref(), args.csv.as_deref())?;
+    Ok(if fail_on.is_some_and(|threshold| report.fails_at_or_above(threshold)) { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// Whether `path` can be written, without truncating it.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
     }
-    Ok(if gate_failed { EXIT_FINDINGS } else { EXIT_OK })
+    Ok(())
+}
+
+/// The HTML report and CSV, written when the scan is assessed.
+struct ReportSink<'a> {
+    renderer: crate::report::Renderer,
+    catalog: Option<&'a Catalog>,
+    html: Option<PathBuf>,
+    csv: Option<PathBuf>,
+}
+
+impl crate::scan::Sink for ReportSink<'_> {
+    fn item(&mut self, _item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        Ok(())
+    }
+
+    fn finished(&mut self, report: &crate::facts::ScanReport) -> Result<(), crate::scan::SinkError> {
+        let document = crate::report::view::Document::from_report(report.clone());
+        write_reports(&self.renderer, &document, None, self.catalog, self.html.as_deref(), self.csv.as_deref())
+            .map_err(|e| crate::scan::SinkError(format!("{e:#}")))
+    }
 }
 
 /// `ADDRESS[:PORT]` or `[V6]:PORT` of a DNS server (default port 53).
@@ -564,33 +384,6 @@ pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
         return Ok(std::net::SocketAddr::new(ip, 53));
     }
     text.parse::<std::net::SocketAddr>().map_err(|_| format!("'{text}' is not ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)"))
-}
-
-/// Addresses of a profile's resolver endpoint: its pin, its IP literal, or its name resolved.
-async fn resolver_addresses(host: &str, port: u16, pinned: Option<std::net::IpAddr>) -> anyhow::Result<Vec<std::net::SocketAddr>> {
-    if let Some(ip) = pinned.or_else(|| host.parse().ok()) {
-        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
-    }
-    let found = tokio::net::lookup_host((host, port)).await.with_context(|| format!("resolver endpoint {host}: name resolution failed"))?;
-    Ok(found.collect())
-}
-
-/// One `smtp-starttls` target (port 25) per MX exchange of the assessed zones, pinned to the
-/// addresses the DNS probes found; a Null MX or an exchange without address gives none.
-fn mx_targets(zones: &[crate::dns::facts::ZoneFacts]) -> Vec<TargetSpec> {
-    let mut specs: Vec<TargetSpec> = Vec::new();
-    for zone in zones {
-        let Some(mail) = &zone.mail else { continue };
-        for mx in &mail.mx {
-            let host = mx.exchange.trim_end_matches('.').to_string();
-            let pinned: Vec<std::net::IpAddr> = mx.addresses.iter().filter_map(|a| a.parse().ok()).collect();
-            if host.is_empty() || pinned.is_empty() || specs.iter().any(|s| s.host == host) {
-                continue;
-            }
-            specs.push(TargetSpec { host, port: 25, service: "smtp-starttls".into(), pinned, sector: None, operator: None });
-        }
-    }
-    specs
 }
 
 fn write_reports(

@@ -1,20 +1,16 @@
-//! The scan engine: resolves targets, runs the probes with bounded concurrency, per-address
-//! connection limits and per-target deadlines, and collects results in one place.
-//!
-//! Workers send finished targets over a channel to the collector (the caller's task), which owns
-//! the result list; a target that fails becomes a result with its reason, and the rest go on.
+//! Probing one target: the TLS sweep (over STARTTLS when the service has one), the certificate
+//! analysis, the HTTP probe of web endpoints — all through one connector, within the target's
+//! deadline. The scan as a whole (plans, concurrency, sinks) is `crate::scan`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 use crate::cert::{analyze, CertInput, CertOptions, CertificateFacts};
 use crate::facts::{TargetResult, TlsFacts};
-use crate::net::{Connector, HostLimiter};
-use crate::profile::Scope;
-use crate::target::{resolve, ResolvedTarget, TargetSpec};
+use crate::net::Network;
+use crate::profile::{Scope, Service};
+use crate::target::{ResolvedTarget, TargetSpec};
 use crate::tls::sweep::{sweep, SweepTarget};
 
 #[derive(Debug, Clone)]
@@ -46,88 +42,53 @@ impl Default for ScanOptions {
     }
 }
 
-/// Progress as the scan goes.
-#[derive(Debug, Clone)]
-pub enum Progress {
-    /// Resolution is done: this many targets will be scanned.
-    Planned(usize),
-    /// One target finished.
-    Finished(Box<TargetResult>),
-}
-
-/// Scan every spec. Results come back in the order of the specs (addresses in resolver order).
+/// Scan `specs` (TLS targets only) and return their results in the order of the specs; each
+/// result is also given to `finished` as it arrives. A shorthand for a plan with targets only
+/// and a closure for sink (see `crate::scan`).
 pub async fn run(
     specs: Vec<TargetSpec>,
     options: &ScanOptions,
     scope: Option<Scope>,
-    progress: impl Fn(Progress),
+    finished: impl FnMut(&TargetResult) + Send,
 ) -> Vec<TargetResult> {
-    let scope = scope.map(Arc::new);
-    // Resolution, bounded like the scans themselves.
-    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut resolving = tokio::task::JoinSet::new();
-    for (index, spec) in specs.into_iter().enumerate() {
-        let gate = gate.clone();
-        let scope = scope.clone();
-        let (all, timeout) = (options.all_addresses, options.timeout);
-        resolving.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            (index, resolve(&spec, all, timeout, scope.as_deref()).await)
-        });
+    let plan = crate::scan::ScanPlan { targets: specs, options: options.clone(), scope, ..crate::scan::ScanPlan::default() };
+    let mut sink = EachTarget(finished);
+    match crate::scan::run(&plan, &mut sink).await {
+        Ok(report) => report.targets,
+        Err(_) => Vec::new(),
     }
-    let mut resolved: Vec<(usize, Vec<ResolvedTarget>)> = Vec::new();
-    while let Some(joined) = resolving.join_next().await {
-        if let Ok(entry) = joined {
-            resolved.push(entry);
-        }
-    }
-    resolved.sort_by_key(|(index, _)| *index);
-    let jobs: Vec<ResolvedTarget> = resolved.into_iter().flat_map(|(_, targets)| targets).collect();
-    progress(Progress::Planned(jobs.len()));
-
-    let limiter = HostLimiter::new(options.per_host);
-    let (sender, mut receiver) = mpsc::unbounded_channel::<(usize, TargetResult)>();
-    let mut workers = tokio::task::JoinSet::new();
-    let total = jobs.len();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let gate = gate.clone();
-        let limiter = limiter.clone();
-        let sender = sender.clone();
-        let options = options.clone();
-        workers.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let result = scan_one(job, &options, limiter).await;
-            let _ = sender.send((index, result));
-        });
-    }
-    drop(sender);
-
-    let mut results: Vec<Option<TargetResult>> = vec![None; total];
-    while let Some((index, result)) = receiver.recv().await {
-        progress(Progress::Finished(Box::new(result.clone())));
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(result);
-        }
-    }
-    while workers.join_next().await.is_some() {}
-    results.into_iter().flatten().collect()
 }
 
-/// Scan one target at one address within its deadline.
-pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<HostLimiter>) -> TargetResult {
-    let started = Instant::now();
-    let started_at = crate::now_rfc3339();
-    let mut result = TargetResult {
+struct EachTarget<F>(F);
+
+impl<F: FnMut(&TargetResult) + Send> crate::scan::Sink for EachTarget<F> {
+    fn item(&mut self, item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        if let crate::scan::Item::Target(target) = item {
+            (self.0)(target);
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, _report: &crate::facts::ScanReport) -> Result<(), crate::scan::SinkError> {
+        Ok(())
+    }
+}
+
+/// The result of a target before any probe ran (its error, if any, says why none will).
+pub fn empty_result(job: &ResolvedTarget) -> TargetResult {
+    TargetResult {
         host: job.spec.host.clone(),
         port: job.spec.port,
         address: job.address.map(|a| a.ip().to_string()),
         sni: job.spec.sni(),
-        service: job.spec.service.clone(),
+        service: job.spec.service,
         sector: job.spec.sector.clone(),
         operator: job.spec.operator.clone(),
+        mx_of: Vec::new(),
         error: job.error.clone(),
-        started_at,
+        started_at: crate::now_rfc3339(),
         duration_ms: 0,
+        connections: Default::default(),
         tls: None,
         certificate: None,
         starttls: None,
@@ -136,18 +97,28 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
         findings: Vec::new(),
         grade: None,
         score: None,
-    };
+    }
+}
+
+/// Scan one target at one address within its deadline.
+pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Network) -> TargetResult {
+    let started = Instant::now();
+    let mut result = empty_result(&job);
     let (Some(address), None) = (job.address, &job.error) else {
         return result;
     };
     let deadline = started + options.deadline;
-    let connector = Connector::new(address, options.timeout, deadline, limiter)
-        .with_starttls(crate::starttls::Starttls::for_service(&job.spec.service));
+    let connector = network.connector(address, deadline).with_starttls(job.spec.service.starttls());
     let target = SweepTarget { connector: connector.clone(), sni: job.spec.sni() };
     // The sweep bounds every step by the deadline itself and keeps partial facts; this outer
     // bound only guards against a step that was not bounded.
     match tokio::time::timeout_at(deadline + Duration::from_secs(2), sweep(&target)).await {
         Ok(outcome) => {
+            if let Some(error) = &outcome.fatal {
+                if job.spec.service.starttls().is_some() {
+                    result.starttls = error.starttls_offered();
+                }
+            }
             result.error = outcome.fatal.map(|e| e.to_string());
             result.tls = Some(outcome.facts);
         }
@@ -156,16 +127,21 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
             result.tls = Some(TlsFacts { connections: connector.connections(), ..TlsFacts::default() });
         }
     }
+    if job.spec.service.starttls().is_some() && result.tls.as_ref().is_some_and(|t| !t.protocols.is_empty()) {
+        result.starttls = Some(true);
+    }
     if let Some(tls) = result.tls.as_ref().filter(|tls| !tls.chain_pem.is_empty()) {
         let input = CertInput {
             chain_pem: &tls.chain_pem,
             ocsp_staple_base64: tls.ocsp_staple_base64.as_deref(),
             name: &job.spec.host,
+            fetch_from: Some(&connector),
         };
-        // Fetches are bounded one by one; this bounds their sum (AIA hops, then OCSP and CRL
-        // side by side).
+        // Fetches are bounded one by one and by the target's deadline; this bounds their sum
+        // (AIA hops, then OCSP and CRL side by side).
         let budget = options.cert.fetch_limits.timeout * 6 + Duration::from_secs(2);
-        result.certificate = Some(match tokio::time::timeout(budget, analyze(input, &options.cert)).await {
+        let until = (Instant::now() + budget).min(deadline + Duration::from_secs(1));
+        result.certificate = Some(match tokio::time::timeout_at(until, analyze(input, &options.cert)).await {
             Ok(facts) => facts,
             Err(_) => CertificateFacts {
                 error: Some("certificate analysis exceeded its time budget".into()),
@@ -174,25 +150,14 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, limiter: Arc<H
             },
         });
     }
-    if job.spec.service.ends_with("-starttls") {
-        let upgraded = result.tls.as_ref().is_some_and(|t| !t.protocols.is_empty());
-        result.starttls = match &result.error {
-            Some(error) if error.contains("STARTTLS not offered") => Some(false),
-            _ if upgraded => Some(true),
-            _ => None,
-        };
-    }
     // HTTP facts for web endpoints, within what is left of the target's deadline.
-    if job.spec.service == "https" && result.error.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = options.timeout.min(left);
-        if !timeout.is_zero() {
-            let probe = crate::web::probe(&job.spec.host, address, timeout);
-            if let Ok(facts) = tokio::time::timeout(left + Duration::from_secs(1), probe).await {
-                result.http = Some(facts);
-            }
+    if job.spec.service == Service::Https && result.error.is_none() && Instant::now() < deadline {
+        let probe = crate::web::probe(&connector, &job.spec.host);
+        if let Ok(facts) = tokio::time::timeout_at(deadline + Duration::from_secs(1), probe).await {
+            result.http = Some(facts);
         }
     }
+    result.connections = connector.tally().counts();
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }

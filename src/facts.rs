@@ -56,14 +56,21 @@ pub struct TargetResult {
     pub address: Option<String>,
     /// The SNI sent (null for IP literals).
     pub sni: Option<String>,
-    /// Service declared for the endpoint (`tls`, `https`, …).
-    pub service: String,
+    /// Service declared for the endpoint (`tls`, `https`, `smtp-starttls`, …).
+    pub service: crate::profile::Service,
     pub sector: Option<String>,
     pub operator: Option<String>,
+    /// The zones whose MX this endpoint is (found by the MX pass, declared or not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mx_of: Vec<String>,
     /// Why the target could not be assessed (fully), or null. Partial facts are kept.
     pub error: Option<String>,
     pub started_at: String,
     pub duration_ms: u64,
+    /// Every connection opened for this target, by purpose (sweep, HTTP probe, certificate
+    /// fetches).
+    #[serde(default)]
+    pub connections: crate::net::ConnectionCounts,
     pub tls: Option<TlsFacts>,
     /// The certificate chain's analysis (null when no certificate was received).
     pub certificate: Option<crate::cert::CertificateFacts>,
@@ -122,6 +129,9 @@ pub struct TlsFacts {
     pub ocsp_staple_base64: Option<String>,
     /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
     pub tls13_handshake: Option<Tls13Handshake>,
+    /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
+    #[serde(default)]
+    pub vulnerabilities: crate::tls::vuln::Vulnerabilities,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
@@ -163,11 +173,61 @@ pub struct GroupFact {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProtocolDetail {
     pub accepted: bool,
-    /// How the server answered when it refused: `alert:protocol_version`,
-    /// `negotiated:TLSv1.2`, `alert:handshake_failure`, `closed`, … Null when accepted.
-    pub refusal: Option<String>,
+    /// How the server answered when it refused (null when accepted): an alert with its code,
+    /// another version, a closed or reset connection.
+    pub refusal: Option<Refusal>,
     /// Probe failure (timeout, reset…) that left the answer unknown.
     pub error: Option<String>,
+}
+
+/// How a server said no to a protocol. Printed as `alert:protocol_version`,
+/// `negotiated:TLSv1.2`, `closed`, … in text; in JSON a value with its kind (and an alert's code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// A TLS alert: its description code (RFC 8446 §6) and name.
+    Alert { code: u8, name: String },
+    /// The server answered with another protocol version.
+    Negotiated { version: String },
+    /// The connection was closed without an answer.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// SSLv2: the server's hello had no cipher in common.
+    NoCommonCipher,
+    /// SSLv2: the server answered in TLS records.
+    AnsweredInTls,
+    /// SSLv2: the answer was neither SSLv2 nor TLS.
+    NotSslv2 { detail: String },
+}
+
+impl Refusal {
+    pub fn alert(description: u8) -> Refusal {
+        let name = crate::tls::codec::Alert { level: 2, description }.description_name();
+        Refusal::Alert { code: description, name }
+    }
+
+    /// The alert code, for an alert.
+    pub fn alert_code(&self) -> Option<u8> {
+        match self {
+            Refusal::Alert { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Alert { name, .. } => write!(f, "alert:{name}"),
+            Refusal::Negotiated { version } => write!(f, "negotiated:{version}"),
+            Refusal::Closed => f.write_str("closed"),
+            Refusal::Reset => f.write_str("reset"),
+            Refusal::NoCommonCipher => f.write_str("no common SSLv2 cipher"),
+            Refusal::AnsweredInTls => f.write_str("answered in TLS"),
+            Refusal::NotSslv2 { detail } => write!(f, "no SSLv2 hello ({detail})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -222,9 +282,19 @@ pub fn schema_json() -> String {
     text
 }
 
-impl TargetResult {
-    /// The certificate facts as JSON, when the certificate stage produced them.
-    pub fn certificate_json(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()?.get("certificate").filter(|v| !v.is_null()).cloned()
+impl ScanReport {
+    /// Every finding of the scan: targets', zones' and resolvers'.
+    pub fn findings(&self) -> impl Iterator<Item = &crate::checks::model::Finding> {
+        self.targets
+            .iter()
+            .flat_map(|t| &t.findings)
+            .chain(self.zones.iter().flat_map(|z| &z.findings))
+            .chain(self.resolvers.iter().flat_map(|r| &r.findings))
+    }
+
+    /// Whether a finding fails at `threshold` or above (the `--fail-on` gate), on any target,
+    /// zone or resolver.
+    pub fn fails_at_or_above(&self, threshold: crate::checks::model::Severity) -> bool {
+        self.findings().any(|f| f.status == crate::checks::model::Status::Fail && f.severity >= threshold)
     }
 }

@@ -1,6 +1,7 @@
 //! postura: assesses the cybersecurity posture of a country's critical telecommunications
-//! infrastructure. The pipeline: profile → targets → engine → probes → facts → checks → findings →
-//! reports. Probes gather facts and never judge them.
+//! infrastructure. The pipeline: profile → plan (`scan::ScanPlan`) → `scan::run` (probes through
+//! one connector, `net`) → facts → checks → findings → sinks (JSON, terminal, reports). Probes
+//! gather facts and never judge them. See `docs/architecture.md`.
 
 pub mod checks;
 pub mod cert;
@@ -12,6 +13,7 @@ pub mod net;
 pub mod output;
 pub mod profile;
 pub mod report;
+pub mod scan;
 pub mod starttls;
 pub mod target;
 pub mod tls;

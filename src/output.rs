@@ -7,6 +7,50 @@ use crate::cert::{CertificateFacts, RevocationCheck};
 use crate::facts::{ScanReport, TargetResult, TlsFacts};
 use crate::tls::registry::Protocol;
 
+/// The terminal's progress bar, advanced as each target, zone and resolver finishes.
+pub struct ProgressSink {
+    bar: indicatif::ProgressBar,
+}
+
+impl ProgressSink {
+    pub fn new() -> ProgressSink {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        ProgressSink { bar }
+    }
+}
+
+impl Default for ProgressSink {
+    fn default() -> Self {
+        ProgressSink::new()
+    }
+}
+
+impl crate::scan::Sink for ProgressSink {
+    fn planned(&mut self, count: usize) {
+        self.bar.inc_length(count as u64);
+    }
+
+    fn item(&mut self, item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        self.bar.inc(1);
+        self.bar.set_message(match item {
+            crate::scan::Item::Target(t) => format!("{}:{}", clean(&t.host), t.port),
+            crate::scan::Item::Zone(z) => clean(&z.name),
+            crate::scan::Item::Resolver(r) => clean(&r.address),
+        });
+        Ok(())
+    }
+
+    fn finished(&mut self, _report: &ScanReport) -> Result<(), crate::scan::SinkError> {
+        self.bar.finish_and_clear();
+        Ok(())
+    }
+}
+
 pub fn summary(report: &ScanReport) -> String {
     let mut out = String::new();
     for target in &report.targets {
@@ -97,7 +141,7 @@ fn target_block(out: &mut String, target: &TargetResult) {
 
 fn findings_lines(out: &mut String, target: &TargetResult) {
     if let Some(grade) = &target.grade {
-        let caps = if grade.caps.is_empty() { String::new() } else { format!("  (caps: {})", grade.caps.join("; ")) };
+        let caps = if grade.caps.is_empty() { String::new() } else { format!("  (caps: {})", grade.caps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) };
         let _ = writeln!(out, "  grade         {}  score {}{}", grade.grade, grade.score, caps);
     }
     if target.findings.is_empty() {

@@ -95,7 +95,7 @@ pub struct Domain {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Service {
@@ -109,6 +109,12 @@ pub enum Service {
     Pop3s,
     DnsAuth,
     DnsResolver,
+}
+
+impl PartialEq<&str> for Service {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
 }
 
 impl Service {
@@ -125,6 +131,16 @@ impl Service {
         Service::DnsAuth,
         Service::DnsResolver,
     ];
+
+    /// Services upgraded from a plaintext dialogue (the connector runs it first).
+    pub const fn starttls(self) -> Option<crate::starttls::Starttls> {
+        match self {
+            Service::SmtpStarttls => Some(crate::starttls::Starttls::Smtp),
+            Service::ImapStarttls => Some(crate::starttls::Starttls::Imap),
+            Service::Pop3Starttls => Some(crate::starttls::Starttls::Pop3),
+            _ => None,
+        }
+    }
 
     /// The name used in profiles and reports ("smtp-starttls").
     pub const fn name(self) -> &'static str {

@@ -2,13 +2,28 @@
 //! §6.2.1) or POP3 (RFC 2595 §4) connection into one where the next byte is a TLS ClientHello.
 //! The `Connector` runs it on every connection it opens for such a target, so the whole TLS
 //! sweep works unchanged over it. Every read is bounded by the connection's time and by
-//! `MAX_DIALOGUE_BYTES`; whatever the server says that is not the expected answer is reported
-//! (printably) as a protocol error.
+//! `MAX_DIALOGUE_BYTES`, and the number of lines a peer may send is capped (`MAX_REPLY_LINES`).
+//!
+//! A server that answers the upgrade with a refusal (SMTP: STARTTLS missing from the EHLO
+//! reply, or any reply but 220 to the command; IMAP: a tagged `NO` or `BAD`; POP3: `-ERR`) gives
+//! the typed error `NetError::StarttlsRefused` — the same for the three protocols, so the
+//! target's `starttls` fact can be `false`. Anything else unexpected is a protocol error.
+
+use std::fmt;
 
 use crate::net::{Connection, NetError};
 
 /// The most postura reads of a server's plaintext dialogue (greeting and capabilities).
 const MAX_DIALOGUE_BYTES: usize = 16 * 1024;
+
+/// The most lines postura reads for one reply: an SMTP multi-line reply, or the untagged IMAP
+/// lines (`* …`) before the tagged answer to STARTTLS. Real servers send a handful (an EHLO
+/// reply has about ten lines); a peer that keeps sending lines is refused at this cap rather
+/// than read until the byte cap.
+pub const MAX_REPLY_LINES: usize = 64;
+
+/// The tag of postura's IMAP STARTTLS command.
+const IMAP_TAG: &str = "P1";
 
 /// Which plaintext protocol to upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +31,16 @@ pub enum Starttls {
     Smtp,
     Imap,
     Pop3,
+}
+
+impl fmt::Display for Starttls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Starttls::Smtp => "SMTP",
+            Starttls::Imap => "IMAP",
+            Starttls::Pop3 => "POP3",
+        })
+    }
 }
 
 impl Starttls {
@@ -67,30 +92,47 @@ impl LineReader {
         connection: &mut Connection,
     ) -> Result<(u16, Vec<String>), NetError> {
         let mut texts = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..MAX_REPLY_LINES {
             let line = self.line(connection).await?;
-            let code = line
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .ok_or_else(|| unexpected("SMTP reply", &line))?;
-            texts.push(line.get(4..).unwrap_or("").to_string());
-            if line.as_bytes().get(3) != Some(&b'-') {
+            let (code, text, more) = smtp_reply_line(&line)?;
+            texts.push(text.to_string());
+            if !more {
                 return Ok((code, texts));
             }
         }
-        Err(NetError::Protocol(
-            "SMTP reply with more than 100 lines".into(),
-        ))
+        Err(NetError::Protocol(format!(
+            "SMTP reply with more than {MAX_REPLY_LINES} lines"
+        )))
     }
 }
 
-fn unexpected(what: &str, line: &str) -> NetError {
-    let shown: String = line
-        .chars()
+/// One line of an SMTP reply (`250-STARTTLS`, `220 ready`): its code, its text, and whether
+/// more lines follow. Pure, so that it can be fuzzed (`fuzz/fuzz_targets/starttls_reply.rs`).
+pub fn smtp_reply_line(line: &str) -> Result<(u16, &str, bool), NetError> {
+    let code = line
+        .get(..3)
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| unexpected("SMTP reply", line))?;
+    Ok((code, line.get(4..).unwrap_or(""), line.as_bytes().get(3) == Some(&b'-')))
+}
+
+/// A peer's line, cut to 80 characters with control characters replaced, for error messages.
+fn printable(line: &str) -> String {
+    line.chars()
         .take(80)
         .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    NetError::Protocol(format!("unexpected {what}: \"{shown}\""))
+        .collect()
+}
+
+fn unexpected(what: &str, line: &str) -> NetError {
+    NetError::Protocol(format!("unexpected {what}: \"{}\"", printable(line)))
+}
+
+fn refused(protocol: Starttls, reply: &str) -> NetError {
+    NetError::StarttlsRefused {
+        protocol,
+        reply: format!("\"{}\"", printable(reply)),
+    }
 }
 
 /// Run the dialogue; on success the next bytes on the connection are TLS.
@@ -120,35 +162,18 @@ pub async fn upgrade(connection: &mut Connection, protocol: Starttls) -> Result<
                 .iter()
                 .any(|c| c.trim().eq_ignore_ascii_case("STARTTLS"))
             {
-                return Err(NetError::Protocol(
-                    "STARTTLS not offered (not in the EHLO reply)".into(),
-                ));
+                return Err(NetError::StarttlsRefused {
+                    protocol,
+                    reply: "not in the EHLO reply".into(),
+                });
             }
             connection.send(b"STARTTLS\r\n").await?;
             let (code, text) = reader.smtp_reply(connection).await?;
             if code != 220 {
-                return Err(unexpected(
-                    "STARTTLS reply",
-                    &format!("{code} {}", text.join(" ")),
-                ));
+                return Err(refused(protocol, &format!("{code} {}", text.join(" "))));
             }
         }
-        Starttls::Imap => {
-            let greeting = reader.line(connection).await?;
-            if !greeting.to_ascii_uppercase().starts_with("* OK") {
-                return Err(unexpected("IMAP greeting", &greeting));
-            }
-            connection.send(b"P1 STARTTLS\r\n").await?;
-            for _ in 0..100 {
-                let line = reader.line(connection).await?;
-                if let Some(status) = line.strip_prefix("P1 ") {
-                    if status.to_ascii_uppercase().starts_with("OK") {
-                        break;
-                    }
-                    return Err(unexpected("STARTTLS reply", &line));
-                }
-            }
-        }
+        Starttls::Imap => imap_upgrade(&mut reader, connection).await?,
         Starttls::Pop3 => {
             let greeting = reader.line(connection).await?;
             if !greeting.starts_with("+OK") {
@@ -156,6 +181,9 @@ pub async fn upgrade(connection: &mut Connection, protocol: Starttls) -> Result<
             }
             connection.send(b"STLS\r\n").await?;
             let reply = reader.line(connection).await?;
+            if reply.starts_with("-ERR") {
+                return Err(refused(protocol, &reply));
+            }
             if !reply.starts_with("+OK") {
                 return Err(unexpected("STLS reply", &reply));
             }
@@ -166,4 +194,34 @@ pub async fn upgrade(connection: &mut Connection, protocol: Starttls) -> Result<
         return Err(NetError::Protocol("data after the STARTTLS reply".into()));
     }
     Ok(())
+}
+
+/// IMAP: greeting, `P1 STARTTLS`, then untagged lines (at most `MAX_REPLY_LINES`) until the
+/// tagged answer: `OK` upgrades, `NO` or `BAD` is a refusal.
+async fn imap_upgrade(reader: &mut LineReader, connection: &mut Connection) -> Result<(), NetError> {
+    let greeting = reader.line(connection).await?;
+    if !greeting.to_ascii_uppercase().starts_with("* OK") {
+        return Err(unexpected("IMAP greeting", &greeting));
+    }
+    connection
+        .send(format!("{IMAP_TAG} STARTTLS\r\n").as_bytes())
+        .await?;
+    for _ in 0..MAX_REPLY_LINES {
+        let line = reader.line(connection).await?;
+        if line.starts_with("* ") {
+            continue;
+        }
+        let status = line
+            .strip_prefix(IMAP_TAG)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|status| status.split(' ').next().unwrap_or("").to_ascii_uppercase());
+        return match status.as_deref() {
+            Some("OK") => Ok(()),
+            Some("NO" | "BAD") => Err(refused(Starttls::Imap, &line)),
+            _ => Err(unexpected("STARTTLS reply", &line)),
+        };
+    }
+    Err(NetError::Protocol(format!(
+        "IMAP STARTTLS reply: no tagged answer within {MAX_REPLY_LINES} lines"
+    )))
 }

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::profile::{Endpoint, Profile, Scope};
+use crate::profile::{Endpoint, Profile, Scope, Service};
 
 /// One declared endpoint before resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub host: String,
     pub port: u16,
-    pub service: String,
+    pub service: Service,
     /// Addresses to use instead of DNS (profile pin or `--resolve`).
     pub pinned: Vec<IpAddr>,
     pub sector: Option<String>,
@@ -42,27 +42,11 @@ impl TargetSpec {
         TargetSpec {
             host: endpoint.host.clone(),
             port: endpoint.port,
-            service: service_name(endpoint.service).to_string(),
+            service: endpoint.service,
             pinned: endpoint.address.into_iter().collect(),
             sector: Some(endpoint.sector.clone()),
             operator: endpoint.operator.clone(),
         }
-    }
-}
-
-fn service_name(service: crate::profile::Service) -> &'static str {
-    use crate::profile::Service::*;
-    match service {
-        Https => "https",
-        Tls => "tls",
-        SmtpStarttls => "smtp-starttls",
-        Smtps => "smtps",
-        ImapStarttls => "imap-starttls",
-        Imaps => "imaps",
-        Pop3Starttls => "pop3-starttls",
-        Pop3s => "pop3s",
-        DnsAuth => "dns-auth",
-        DnsResolver => "dns-resolver",
     }
 }
 
@@ -84,7 +68,7 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
                 "{}:{} ({}): not scanned yet by this version",
                 endpoint.host,
                 endpoint.port,
-                service_name(other)
+                other.name()
             )),
         }
     }
@@ -92,12 +76,12 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
 }
 
 /// Schemes accepted on the command line: (prefix, service, default port).
-const SCHEMES: [(&str, &str, u16); 5] = [
-    ("https://", "https", 443),
-    ("tls://", "tls", 443),
-    ("smtp://", "smtp-starttls", 25),
-    ("imap://", "imap-starttls", 143),
-    ("pop3://", "pop3-starttls", 110),
+const SCHEMES: [(&str, Service, u16); 5] = [
+    ("https://", Service::Https, 443),
+    ("tls://", Service::Tls, 443),
+    ("smtp://", Service::SmtpStarttls, 25),
+    ("imap://", Service::ImapStarttls, 143),
+    ("pop3://", Service::Pop3Starttls, 110),
 ];
 
 /// Parse `host[:port]`, `[v6]:port`, or a bare IPv6 literal, optionally after a scheme
@@ -107,8 +91,8 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     let text = text.trim();
     let (text, service, default_port) = SCHEMES
         .iter()
-        .find_map(|(prefix, service, port)| text.strip_prefix(prefix).map(|rest| (rest, *service, *port)))
-        .unwrap_or((text, "", 443));
+        .find_map(|(prefix, service, port)| text.strip_prefix(prefix).map(|rest| (rest, Some(*service), *port)))
+        .unwrap_or((text, None, 443));
     let text = text.trim_end_matches('/');
     if text.is_empty() {
         return Err("empty target".into());
@@ -121,9 +105,9 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
         port,
         // Without a scheme, port 443 is the web: its HTTP hygiene (HSTS, redirect) is assessed too.
         service: match service {
-            "" if port == 443 => "https".into(),
-            "" => "tls".into(),
-            scheme => scheme.into(),
+            None if port == 443 => Service::Https,
+            None => Service::Tls,
+            Some(scheme) => scheme,
         },
         pinned: Vec::new(),
         sector: None,
@@ -218,6 +202,11 @@ pub fn apply_pins(specs: &mut [TargetSpec], pins: &[ResolvePin]) {
 /// Turn a spec into one target per address (all of them with `all_addresses`, else the first),
 /// refusing addresses outside a profile's scope.
 pub async fn resolve(spec: &TargetSpec, all_addresses: bool, timeout: Duration, scope: Option<&Scope>) -> Vec<ResolvedTarget> {
+    // Declared endpoints were checked against the names when the plan was built; this stops
+    // discovered ones (MX hosts) whose name the profile does not declare.
+    if scope.is_some_and(|scope| !scope.allows_host(spec.host.trim_end_matches('.'))) {
+        return vec![unresolved(spec, format!("out of scope: {} is not in the profile's declared names; not scanned", spec.host))];
+    }
     let addresses: Vec<IpAddr> = if !spec.pinned.is_empty() {
         spec.pinned.clone()
     } else if let Ok(ip) = spec.host.parse::<IpAddr>() {
@@ -281,11 +270,11 @@ mod tests {
         assert!(parse_target("exa mple.org").is_err());
         assert!(parse_target("[::1:443").is_err());
         let t = parse_target("smtp://mx.example.org").unwrap();
-        assert_eq!((t.port, t.service.as_str()), (25, "smtp-starttls"));
+        assert_eq!((t.port, t.service), (25, Service::SmtpStarttls));
         let t = parse_target("imap://mail.example.org:1143").unwrap();
-        assert_eq!((t.port, t.service.as_str()), (1143, "imap-starttls"));
+        assert_eq!((t.port, t.service), (1143, Service::ImapStarttls));
         assert_eq!(parse_target("pop3://mail.example.org").unwrap().port, 110);
-        assert_eq!(parse_target("tls://example.org").unwrap().service, "tls");
+        assert_eq!(parse_target("tls://example.org").unwrap().service, Service::Tls);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The HTTP probe for `https` endpoints: the Strict-Transport-Security header of the HTTPS
 //! answer, and whether plain `http://` on port 80 redirects to `https://`. Two requests, both to
-//! the endpoint's scanned address, bounded in time; bodies are not read. The certificate is not
+//! the endpoint's scanned address through the scan's connector (counted, per-address limited,
+//! bounded in time, never through a proxy); bodies are not read. The certificate is not
 //! judged here (the certificate stage does that), so any chain is accepted.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::net::http::{self, Limits, Method};
+use crate::net::{Connector, Purpose};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct HttpFacts {
@@ -76,89 +79,67 @@ fn host_for_url(host: &str) -> String {
     }
 }
 
-fn client(host: &str, address: SocketAddr, timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .resolve(host, address)
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("postura/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
-}
+/// The head is all the probe reads.
+const HEAD_ONLY: Limits = Limits { max_body: 0, max_redirects: 0, read_body: false };
 
-fn describe(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Probe an https endpoint at `address` (port included) for `host`.
-pub async fn probe(host: &str, address: SocketAddr, timeout: Duration) -> HttpFacts {
+/// Probe the https endpoint `host` that `connector` reaches (its address and port), then
+/// `http://host/` on port 80 of the same address. Both requests go through the connector, on
+/// the target's tally, as `Purpose::Http`.
+pub async fn probe(connector: &Connector, host: &str) -> HttpFacts {
+    let connector = connector.for_purpose(Purpose::Http);
+    let address = connector.address;
     let url_host = host_for_url(host);
     let https_url = if address.port() == 443 {
         format!("https://{url_host}/")
     } else {
         format!("https://{url_host}:{}/", address.port())
     };
-    let https = match client(host, address, timeout) {
+    let https = match parse_url(&https_url) {
         Err(error) => HttpsAnswer { url: https_url, status: None, error: Some(error), hsts: None },
-        Ok(client) => match client.get(&https_url).send().await {
+        Ok(url) => match http::request(&connector, &url, &Method::Get, HEAD_ONLY).await {
             Ok(response) => {
-                let hsts = response
-                    .headers()
-                    .get("strict-transport-security")
-                    .map(|v| parse_hsts(&String::from_utf8_lossy(v.as_bytes())));
-                HttpsAnswer { url: https_url, status: Some(response.status().as_u16()), error: None, hsts }
+                let hsts = response.header("strict-transport-security").map(parse_hsts);
+                HttpsAnswer { url: https_url, status: Some(response.status), error: None, hsts }
             }
-            Err(error) => HttpsAnswer { url: https_url, status: None, error: Some(describe(&error)), hsts: None },
+            Err(error) => HttpsAnswer { url: https_url, status: None, error: Some(error.to_string()), hsts: None },
         },
     };
 
-    let plain = SocketAddr::new(address.ip(), 80);
     let http_url = format!("http://{url_host}/");
-    let redirect = match client(host, plain, timeout) {
-        Err(error) => RedirectAnswer {
-            url: http_url,
-            listening: None,
-            status: None,
-            location: None,
-            to_https: false,
-            error: Some(error),
-        },
-        Ok(client) => match client.get(&http_url).send().await {
+    let failed = |error: String, listening: Option<bool>| RedirectAnswer {
+        url: http_url.clone(),
+        listening,
+        status: None,
+        location: None,
+        to_https: false,
+        error: Some(error),
+    };
+    let plain = connector.discovered(host, SocketAddr::new(address.ip(), 80), Purpose::Http);
+    let redirect = match (parse_url(&http_url), plain) {
+        (Err(error), _) => failed(error, None),
+        (_, None) => failed("port 80 is outside the scope: not contacted".into(), None),
+        (Ok(url), Some(plain)) => match http::request(&plain, &url, &Method::Get, HEAD_ONLY).await {
             Ok(response) => {
-                let status = response.status();
-                let location = response
-                    .headers()
-                    .get("location")
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                let to_https = status.is_redirection()
+                let location = response.header("location").map(str::to_string);
+                let to_https = (300..400).contains(&response.status)
                     && location.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("https://"));
-                RedirectAnswer { url: http_url, listening: Some(true), status: Some(status.as_u16()), location, to_https, error: None }
-            }
-            Err(error) => {
-                let refused = error.is_connect() && describe(&error).to_ascii_lowercase().contains("refused");
                 RedirectAnswer {
-                    url: http_url,
-                    listening: if refused { Some(false) } else { None },
-                    status: None,
-                    location: None,
-                    to_https: false,
-                    error: Some(describe(&error)),
+                    url: http_url.clone(),
+                    listening: Some(true),
+                    status: Some(response.status),
+                    location,
+                    to_https,
+                    error: None,
                 }
             }
+            Err(error) => failed(error.to_string(), if error.is_refused() { Some(false) } else { None }),
         },
     };
     HttpFacts { https: Some(https), redirect: Some(redirect) }
+}
+
+fn parse_url(text: &str) -> Result<url::Url, String> {
+    url::Url::parse(text).map_err(|e| format!("bad URL {text}: {e}"))
 }
 
 #[cfg(test)]

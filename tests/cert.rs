@@ -41,7 +41,7 @@ fn scan(host: &str, address: SocketAddr, cert: CertOptions) -> CertificateFacts 
     let spec = TargetSpec {
         host: host.to_string(),
         port: address.port(),
-        service: "tls".into(),
+        service: postura::profile::Service::Tls,
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
@@ -966,6 +966,7 @@ fn analysis_runs_without_a_network_for_pem_input() {
             chain_pem: &chain,
             ocsp_staple_base64: None,
             name: "localhost",
+            fetch_from: None,
         },
         &options,
     ));

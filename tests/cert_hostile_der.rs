@@ -156,7 +156,7 @@ fn scan(address: SocketAddr) -> postura::facts::TargetResult {
     let spec = TargetSpec {
         host: TEST_HOST.into(),
         port: address.port(),
-        service: "tls".into(),
+        service: postura::profile::Service::Tls,
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
@@ -257,6 +257,7 @@ fn analyse(chain: Vec<Vec<u8>>) -> postura::cert::CertificateFacts {
             chain_pem: &chain_pem,
             ocsp_staple_base64: Some("bm90IG9jc3A="),
             name: TEST_HOST,
+            fetch_from: None,
         },
         &options,
     ))

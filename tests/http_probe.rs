@@ -12,7 +12,7 @@ use postura::checks::model::Status;
 use postura::facts::ScanReport;
 
 fn scan_https(address: std::net::SocketAddr) -> ScanReport {
-    let report = scan_lab_target(address, "https", "regulator", Duration::from_secs(5));
+    let report = scan_lab_target(address, postura::profile::Service::Https, "regulator", Duration::from_secs(5));
     assess(&report, "mozilla-intermediate", vec![], "2026-01-01")
 }
 

@@ -131,7 +131,7 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
     let spec = TargetSpec {
         host: TEST_HOST.into(),
         port: server.addr.port(),
-        service: "tls".into(),
+        service: postura::profile::Service::Tls,
         pinned: vec![server.addr.ip()],
         sector: None,
         operator: None,
@@ -159,10 +159,10 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
     for protocol in [Protocol::Tls10, Protocol::Tls11, Protocol::Tls12] {
         let detail = &tls.protocol_details[&protocol];
         assert!(!detail.accepted);
-        assert_eq!(detail.refusal.as_deref(), Some("negotiated:SSLv3"), "{protocol}");
+        assert_eq!(detail.refusal.as_ref().map(ToString::to_string).as_deref(), Some("negotiated:SSLv3"), "{protocol}");
     }
     // A TLS 1.3 hello offers only TLS 1.3 suites, none of which the old server knows.
-    assert_eq!(tls.protocol_details[&Protocol::Tls13].refusal.as_deref(), Some("alert:handshake_failure"));
+    assert_eq!(tls.protocol_details[&Protocol::Tls13].refusal, Some(postura::facts::Refusal::Alert { code: 40, name: "handshake_failure".into() }));
     assert_eq!(tls.extensions.secure_renegotiation, Some(true), "answered the SCSV");
     assert_eq!(tls.chain_protocol, Some(Protocol::Sslv3));
     assert_eq!(tls.chain_pem.len(), 1);

@@ -30,7 +30,7 @@ fn spec(address: SocketAddr, sector: &str, operator: &str, service: &str) -> Tar
     TargetSpec {
         host: TEST_HOST.into(),
         port: address.port(),
-        service: service.into(),
+        service: service.parse().unwrap(),
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: Some(operator.into()),
@@ -78,7 +78,6 @@ fn scan_and_assess(specs: Vec<TargetSpec>, exception_port: Option<u16>) -> ScanR
         exceptions,
         sector_weights: BTreeMap::from([("cctld".to_string(), 2.0)]),
         today: "2026-06-01".into(),
-        sectors: Default::default(),
     }
     .assess(&mut report);
     report
@@ -273,13 +272,13 @@ fn hostile_document() -> Document {
     };
     let target = |i: usize| {
         json!({
-            "host": h(i), "port": 443, "address": h(i + 1), "sni": h(i + 2), "service": h(i + 3),
+            "host": h(i), "port": 443, "address": h(i + 1), "sni": h(i + 2), "service": "https",
             "sector": h(i + 4), "operator": h(i + 5), "error": if i == 1 { json!(h(i)) } else { json!(null) },
             "started_at": h(i), "duration_ms": 1,
             "tls": {
                 "protocols": ["TLSv1.2"],
                 "protocol_details": {"TLSv1.2": {"accepted": true, "refusal": null, "error": null},
-                                     "TLSv1.0": {"accepted": false, "refusal": h(i), "error": null}},
+                                     "TLSv1.0": {"accepted": false, "refusal": {"kind": "not_sslv2", "detail": h(i)}, "error": null}},
                 "cipher_suites": {"TLSv1.2": [h(i), h(i + 1)]},
                 "server_preference": {"TLSv1.2": true},
                 "groups": [h(i + 2)], "groups_protocol": "TLSv1.2",
@@ -293,7 +292,7 @@ fn hostile_document() -> Document {
                      "redirect": null},
             "findings": [finding(i, "fail"), finding(i + 1, "excepted"), finding(i + 2, "inconclusive"), finding(i + 3, "pass")],
             "grade": {"grade": h(i), "score": 10, "protocol_score": 1, "key_exchange_score": 1, "cipher_score": 1,
-                      "caps": [h(i + 1)], "missing": [h(i + 2)]},
+                      "caps": [{"letter": h(i), "reason": "no_tls13", "text": h(i + 1)}], "missing": [h(i + 2)]},
             "score": {"value": 50.0, "passed": 1, "failed": 1, "excepted": 1, "inconclusive": 1},
             "certificate": hostile_certificate(i),
         })
@@ -494,7 +493,7 @@ fn hostile_free_report() -> ScanReport {
     let mut report: ScanReport = serde_json::from_value(raw).unwrap();
     let catalog = catalog();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-03-01".into(), sectors: Default::default() }
+    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-03-01".into() }
         .assess(&mut report);
     report
 }

@@ -1,17 +1,23 @@
-//! Bounded HTTP fetches for AIA caIssuers, OCSP and CRLs: http/https URLs only, a deadline per
-//! fetch covering connect, redirects and body, a redirect limit, and a body size cap enforced while
-//! streaming (a server announcing or sending more is cut off). Every fetch is counted and
-//! recorded with its outcome.
+//! Bounded HTTP fetches for AIA caIssuers, OCSP and CRLs, through the target's connector
+//! (`crate::net::http::fetch`): http/https URLs only, a time bound per fetch that never
+//! outlasts the target's deadline, a redirect limit, a scope check on every hop, and a body size
+//! cap enforced while streaming. Every fetch is counted on the target's tally and recorded with
+//! its outcome.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::facts::FetchRecord;
+use crate::net::http::{self, Limits, Method};
+use crate::net::{Connector, Purpose};
 
 /// Limits of every fetch.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchLimits {
-    /// Whole fetch: connect, request, redirects, body.
+    /// Whole fetch: connect, request, redirects, body (and never past the target's deadline).
     pub timeout: Duration,
     /// Largest body accepted (bytes).
     pub max_bytes: usize,
@@ -21,45 +27,31 @@ pub struct FetchLimits {
 impl Default for FetchLimits {
     fn default() -> Self {
         // CRLs of large CAs reach a few MB; OCSP responses and certificates are a few KB.
-        FetchLimits {
-            timeout: Duration::from_secs(10),
-            max_bytes: 10 * 1024 * 1024,
-            max_redirects: 3,
-        }
+        FetchLimits { timeout: Duration::from_secs(10), max_bytes: 10 * 1024 * 1024, max_redirects: 3 }
     }
 }
 
 /// A fetcher shared by one target's analysis.
 pub struct Fetcher {
-    client: Option<reqwest::Client>,
-    client_error: Option<String>,
+    origin: Connector,
     limits: FetchLimits,
     count: AtomicU32,
 }
 
 impl Fetcher {
-    pub fn new(limits: FetchLimits) -> Fetcher {
-        let built = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
-            .timeout(limits.timeout)
-            .connect_timeout(limits.timeout)
-            .no_proxy()
-            .user_agent(concat!("postura/", env!("CARGO_PKG_VERSION")))
-            .build();
-        match built {
-            Ok(client) => Fetcher {
-                client: Some(client),
-                client_error: None,
-                limits,
-                count: AtomicU32::new(0),
-            },
-            Err(error) => Fetcher {
-                client: None,
-                client_error: Some(error.to_string()),
-                limits,
-                count: AtomicU32::new(0),
-            },
-        }
+    /// Fetches on behalf of the target `origin` connects to; without one (a chain analysed
+    /// outside a scan), a network of its own with no scope.
+    pub fn new(limits: FetchLimits, origin: Option<&Connector>) -> Fetcher {
+        let origin = match origin {
+            Some(origin) => origin.for_purpose(Purpose::CertificateFetch),
+            None => Connector::standalone(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                limits.timeout,
+                Instant::now() + limits.timeout * 8,
+                2,
+            ),
+        };
+        Fetcher { origin, limits, count: AtomicU32::new(0) }
     }
 
     /// Fetches made so far.
@@ -68,109 +60,32 @@ impl Fetcher {
     }
 
     pub async fn get(&self, url: &str) -> (FetchRecord, Option<Vec<u8>>) {
-        self.fetch(url, None).await
+        self.fetch(url, Method::Get).await
     }
 
-    pub async fn post(
-        &self,
-        url: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (FetchRecord, Option<Vec<u8>>) {
-        self.fetch(url, Some((content_type, body))).await
+    pub async fn post(&self, url: &str, content_type: &'static str, body: Vec<u8>) -> (FetchRecord, Option<Vec<u8>>) {
+        self.fetch(url, Method::Post { content_type, body }).await
     }
 
-    async fn fetch(
-        &self,
-        url: &str,
-        post: Option<(&str, Vec<u8>)>,
-    ) -> (FetchRecord, Option<Vec<u8>>) {
-        let failed = |error: String| {
-            (
-                FetchRecord {
-                    url: url.to_string(),
-                    error: Some(error),
-                    bytes: 0,
-                },
-                None,
-            )
-        };
+    async fn fetch(&self, url: &str, method: Method) -> (FetchRecord, Option<Vec<u8>>) {
+        let failed = |error: String| (FetchRecord { url: url.to_string(), error: Some(error), bytes: 0 }, None);
         let lower = url.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return failed("not an http or https URL: not fetched".into());
         }
-        let Some(client) = &self.client else {
-            return failed(format!(
-                "no HTTP client: {}",
-                self.client_error.clone().unwrap_or_default()
-            ));
-        };
         self.count.fetch_add(1, Ordering::Relaxed);
-        let request = match post {
-            Some((content_type, body)) => client
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .body(body),
-            None => client.get(url),
-        };
-        let limits = self.limits;
-        let work = async {
-            let mut response = request.send().await.map_err(|e| describe(&e, limits))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(format!("HTTP status {}", status.as_u16()));
+        let limits = Limits { max_body: self.limits.max_bytes, max_redirects: self.limits.max_redirects, read_body: true };
+        let work = http::fetch(&self.origin, url, method, Purpose::CertificateFetch, limits);
+        let started = Instant::now();
+        let until = (started + self.limits.timeout).min(self.origin.deadline);
+        match tokio::time::timeout_at(until, work).await {
+            Err(_) => failed(format!("timeout after {} ms", until.saturating_duration_since(started).as_millis())),
+            Ok(Err(error)) => failed(error.to_string()),
+            Ok(Ok(response)) if !(200..300).contains(&response.status) => failed(format!("HTTP status {}", response.status)),
+            Ok(Ok(response)) => {
+                let bytes = response.body.len();
+                (FetchRecord { url: url.to_string(), error: None, bytes }, Some(response.body))
             }
-            if response
-                .content_length()
-                .is_some_and(|length| length > limits.max_bytes as u64)
-            {
-                return Err(format!(
-                    "body too large: {} bytes announced, limit {}",
-                    response.content_length().unwrap_or_default(),
-                    limits.max_bytes
-                ));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, limits))? {
-                if body.len() + chunk.len() > limits.max_bytes {
-                    return Err(format!(
-                        "body too large: over the {} byte limit",
-                        limits.max_bytes
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        };
-        match tokio::time::timeout(limits.timeout, work).await {
-            Err(_) => failed(format!("timeout after {} ms", limits.timeout.as_millis())),
-            Ok(Err(error)) => failed(error),
-            Ok(Ok(body)) => (
-                FetchRecord {
-                    url: url.to_string(),
-                    error: None,
-                    bytes: body.len(),
-                },
-                Some(body),
-            ),
         }
-    }
-}
-
-fn describe(error: &reqwest::Error, limits: FetchLimits) -> String {
-    if error.is_redirect() {
-        format!("too many redirects (limit {})", limits.max_redirects)
-    } else if error.is_timeout() {
-        format!("timeout after {} ms", limits.timeout.as_millis())
-    } else if error.is_connect() {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(inner) = source {
-            text = format!("{text}: {inner}");
-            source = inner.source();
-        }
-        format!("connect failed: {text}")
-    } else {
-        error.to_string()
     }
 }

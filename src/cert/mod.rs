@@ -62,6 +62,9 @@ pub struct CertInput<'a> {
     pub ocsp_staple_base64: Option<&'a str>,
     /// The host name (or IP literal) the certificate must be valid for.
     pub name: &'a str,
+    /// The connector of the target that sent the chain: fetches go through it (counted on its
+    /// tally, inside its scope and deadline). None outside a scan.
+    pub fetch_from: Option<&'a crate::net::Connector>,
 }
 
 /// RFC 3339 UTC text of Unix seconds.
@@ -286,7 +289,7 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
 
     // Path: from the leaf through sent certificates, then AIA caIssuers, until a self-signed
     // certificate or a certificate whose issuer is an anchor of some store.
-    let fetcher = Fetcher::new(options.fetch_limits);
+    let fetcher = Fetcher::new(options.fetch_limits, input.fetch_from);
     let mut pool: Vec<ParsedCert> = sent.iter().skip(1).flatten().cloned().collect();
     let sent_pool = pool.len();
     let anchored = |cert: &ParsedCert| {

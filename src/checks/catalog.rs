@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::budget::{self, Guarded};
 use super::model::Severity;
+use super::rule_types;
 use super::schema_paths::FactSchema;
 
 /// The languages every built-in check is written in.
@@ -52,12 +54,19 @@ pub struct Check {
     /// Services the check applies to (empty: all).
     pub services: Vec<String>,
     pub severity: Severity,
-    /// Fact paths that must be present (and not null) for the rule to be evaluated.
+    /// Fact paths that must be observed for the rule to be evaluated: present, not null, and
+    /// (for a list) not empty. A field after a list is read in each item (`nameservers.lame`:
+    /// observed when at least one nameserver has a `lame` value).
     pub facts: Vec<FactPath>,
+    /// Facts of `facts` whose empty list is itself an observation (e.g. no key-exchange
+    /// parameters on a TLS 1.3-only server), from the check's `may_be_empty`.
+    pub may_be_empty: Vec<FactPath>,
     pub rule_source: String,
     pub rule: cel::Program,
     /// name → (source, program)
     pub evidence: Vec<(String, String, cel::Program)>,
+    /// The rule and evidence rewritten to run within a budget (what the evaluation runs).
+    pub guarded: GuardedCheck,
     pub params: BTreeMap<String, serde_json::Value>,
     pub references: Vec<String>,
     pub text: BTreeMap<String, Text>,
@@ -83,6 +92,14 @@ impl Check {
             EMPTY.get_or_init(|| Text { title: String::new(), remediation: String::new() })
         })
     }
+}
+
+/// A check's rule and evidence (in the order of `Check::evidence`) as evaluated: instrumented
+/// with the step budget of `budget.rs`.
+#[derive(Debug, Clone)]
+pub struct GuardedCheck {
+    pub rule: Guarded,
+    pub evidence: Vec<Guarded>,
 }
 
 /// A dotted fact path with bracketed map keys: `tls.protocol_details["TLSv1.0"]`.
@@ -125,6 +142,31 @@ impl FactPath {
             return Err("empty fact path".into());
         }
         Ok(FactPath { text: text.to_string(), segments })
+    }
+
+    /// Whether the facts hold an observation at this path: some value there (in some item, for
+    /// a field read through a list) that is not null and, unless `empty_observed`, not an
+    /// empty list. "Nothing observed" is what makes a check inconclusive instead of letting
+    /// `all()` over an empty list pass.
+    pub fn observed(&self, document: &serde_json::Value, empty_observed: bool) -> bool {
+        fn walk(value: &serde_json::Value, segments: &[String], empty_observed: bool) -> bool {
+            let Some((segment, rest)) = segments.split_first() else {
+                return match value {
+                    serde_json::Value::Null => false,
+                    serde_json::Value::Array(items) => empty_observed || !items.is_empty(),
+                    _ => true,
+                };
+            };
+            match value {
+                serde_json::Value::Object(map) => map.get(segment).is_some_and(|v| walk(v, rest, empty_observed)),
+                serde_json::Value::Array(items) => match segment.parse::<usize>() {
+                    Ok(index) => items.get(index).is_some_and(|v| walk(v, rest, empty_observed)),
+                    Err(_) => items.iter().any(|item| walk(item, segments, empty_observed)),
+                },
+                _ => false,
+            }
+        }
+        walk(document, &self.segments, empty_observed)
     }
 
     /// The value at this path, if present and not null.
@@ -180,6 +222,9 @@ struct RawCheck {
     services: Vec<String>,
     severity: Spanned<String>,
     facts: Spanned<Vec<Spanned<String>>>,
+    /// Facts (among `facts`) whose empty list is an observation rather than "nothing observed".
+    #[serde(default)]
+    may_be_empty: Vec<Spanned<String>>,
     rule: Spanned<String>,
     #[serde(default)]
     evidence: BTreeMap<String, Spanned<String>>,
@@ -265,8 +310,26 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                 Err(message) => errors.push(here(fact.span().start, format!("unknown fact: {message}"))),
             }
         }
+        let mut may_be_empty = Vec::new();
+        for entry in &raw.may_be_empty {
+            match facts.iter().find(|f| f.text == *entry.get_ref()) {
+                Some(fact) if schema.is_list(fact) => may_be_empty.push(fact.clone()),
+                Some(_) => errors.push(here(entry.span().start, format!("may_be_empty: '{}' is not a list", entry.get_ref()))),
+                None => errors.push(here(entry.span().start, format!("may_be_empty: '{}' is not one of the check's facts", entry.get_ref()))),
+            }
+        }
         let roots = schema.roots();
-        let compile = |source: &str, offset: usize, what: &str, errors: &mut Vec<CatalogError>| -> Option<cel::Program> {
+        let params: BTreeMap<String, serde_json::Value> = raw
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+            .collect();
+        let compile = |spanned: &Spanned<String>, what: &str, errors: &mut Vec<CatalogError>| -> Option<cel::Program> {
+            let (source, offset) = (spanned.get_ref().as_str(), spanned.span().start);
+            if let Err(message) = budget::check_source(source) {
+                errors.push(here(offset, format!("{what} {message}")));
+                return None;
+            }
             match cel::Program::compile(source) {
                 Ok(program) => {
                     let references = program.references();
@@ -277,9 +340,19 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                         .filter(|v| !roots.contains(*v) && *v != "params" && !bound.contains(*v))
                         .map(str::to_string)
                         .collect();
-                    if unknown.is_empty() {
-                        Some(program)
-                    } else {
+                    let unknown_functions = unknown_functions(&program);
+                    if !unknown_functions.is_empty() {
+                        errors.push(here(
+                            offset,
+                            format!(
+                                "{what} calls unknown function(s) {}: the rule language has {}",
+                                unknown_functions.join(", "),
+                                FUNCTIONS.join(", ")
+                            ),
+                        ));
+                        return None;
+                    }
+                    if !unknown.is_empty() {
                         errors.push(here(
                             offset,
                             format!(
@@ -289,8 +362,13 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                                 roots.iter().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         ));
-                        None
+                        return None;
                     }
+                    if let Err(error) = rule_types::check_ranges(&program, applies_to, &params) {
+                        errors.push(here(range_offset(text, spanned.span(), &error), format!("{what}: {}", error.message)));
+                        return None;
+                    }
+                    Some(program)
                 }
                 Err(error) => {
                     let detail = error.errors.first().map(|e| e.msg.clone()).unwrap_or_else(|| "syntax error".into());
@@ -299,10 +377,10 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                 }
             }
         };
-        let rule = compile(raw.rule.get_ref(), raw.rule.span().start, "rule", &mut errors);
+        let rule = compile(&raw.rule, "rule", &mut errors);
         let mut evidence = Vec::new();
         for (name, source) in &raw.evidence {
-            if let Some(program) = compile(source.get_ref(), source.span().start, &format!("evidence '{name}'"), &mut errors) {
+            if let Some(program) = compile(source, &format!("evidence '{name}'"), &mut errors) {
                 evidence.push((name.clone(), source.get_ref().clone(), program));
             }
         }
@@ -324,14 +402,13 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                 errors.push(here(check_offset, format!("missing translation: add [check.text.{lang}] with title and remediation")));
             }
         }
-        let params = raw
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
-            .collect();
         if errors.len() == before {
             if let Some(rule) = rule {
                 let (line, _) = line_column(text, check_offset);
+                let guarded = GuardedCheck {
+                    rule: Guarded::new(&rule),
+                    evidence: evidence.iter().map(|(_, _, program)| Guarded::new(program)).collect(),
+                };
                 checks.push(Check {
                     id,
                     category,
@@ -339,9 +416,11 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                     services: raw.services.clone(),
                     severity,
                     facts,
+                    may_be_empty,
                     rule_source: raw.rule.get_ref().clone(),
                     rule,
                     evidence,
+                    guarded,
                     params,
                     references: raw.references.clone(),
                     text: texts,
@@ -357,6 +436,54 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
     } else {
         Err(errors)
     }
+}
+
+/// Functions a rule or evidence expression may call (the `cel` crate's standard functions;
+/// `all`, `exists`, `filter`, `map` and `has` are macros, operators are not named this way).
+/// `string()` accepts any value here, `null` and booleans included (see `evaluate`).
+pub const FUNCTIONS: [&str; 24] = [
+    "contains", "size", "max", "min", "startsWith", "endsWith", "string", "bytes", "double", "int", "uint", "matches",
+    "duration", "timestamp", "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+];
+
+/// Functions an expression calls that the evaluator does not provide: such an expression would
+/// fail at every evaluation (`join`, `trim`…), so it is refused when the catalog loads.
+fn unknown_functions(program: &cel::Program) -> Vec<String> {
+    let references = program.references();
+    let mut unknown: Vec<String> = references
+        .functions()
+        .into_iter()
+        // Operators are named `_==_`, `!_`, `@in`…: only plain names are functions.
+        .filter(|name| name.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .filter(|name| !FUNCTIONS.contains(name))
+        .map(str::to_string)
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// Where the text an error is about (the range of a comprehension, e.g. `port` in
+/// `port.all(c, true)`) is written inside the TOML string at `span`, so the error points at it;
+/// else the string's start.
+fn range_offset(text: &str, span: std::ops::Range<usize>, error: &rule_types::RangeError) -> usize {
+    let (range, followed_by) = (error.range.as_str(), error.followed_by);
+    let written = text.get(span.clone()).unwrap_or("");
+    if range.is_empty() {
+        return span.start;
+    }
+    let mut from = 0;
+    while let Some(at) = written[from..].find(range) {
+        let start = from + at;
+        let before = written[..start].chars().next_back();
+        let after = written[start + range.len()..].trim_start();
+        let starts_a_name = before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+        if starts_a_name && after.starts_with(followed_by) {
+            return span.start + start;
+        }
+        from = start + range.len();
+    }
+    span.start
 }
 
 /// Names bound by comprehension macros (`list.exists(s, …)`): local to the rule, not facts.
@@ -394,9 +521,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The built-in checks: from the checks directory (`POSTURA_CHECKS_DIR`, else the source
-    /// tree's `checks/` when it exists — so an added file is used without rebuilding), else the
-    /// copy embedded in the binary.
+    /// The built-in checks: the copy embedded in the binary, or the whole catalog directory named
+    /// by `POSTURA_CHECKS_DIR` (the documented override). Never the source tree the binary was
+    /// built from: a scan must not depend on where it was compiled.
     pub fn builtin() -> Result<Catalog, Vec<CatalogError>> {
         let schemas = FactSchema::new();
         if let Some(dir) = builtin_dir() {
@@ -444,8 +571,7 @@ fn builtin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("POSTURA_CHECKS_DIR") {
         return Some(PathBuf::from(dir));
     }
-    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
-    source_tree.join("tls.toml").is_file().then_some(source_tree)
+    None
 }
 
 /// Parse every `*.toml` file of a directory; ids must be unique within it.
@@ -508,6 +634,49 @@ mod tests {
         let doc = serde_json::json!({"tls": {"protocol_details": {"TLSv1.0": {"accepted": false}}, "n": null}});
         assert_eq!(path.lookup(&doc), Some(&serde_json::json!(false)));
         assert_eq!(FactPath::parse("tls.n").unwrap().lookup(&doc), None);
+    }
+
+    #[test]
+    fn facts_are_observed_only_when_something_was_seen() {
+        let doc = serde_json::json!({
+            "nameservers": [{"lame": null, "edns": {"opt": null}}, {"lame": false, "edns": {"opt": null}}],
+            "silent": [{"lame": null}],
+            "empty": [],
+            "mx": [{"tlsa": []}, {"tlsa": [1]}],
+            "none": [{"tlsa": []}]
+        });
+        let seen = |path: &str, empty: bool| FactPath::parse(path).unwrap().observed(&doc, empty);
+        assert!(seen("nameservers.lame", false));
+        assert!(!seen("silent.lame", false));
+        assert!(!seen("nameservers.edns.opt", false));
+        assert!(!seen("empty", false));
+        assert!(seen("empty", true));
+        assert!(seen("mx.tlsa", false));
+        assert!(!seen("none.tlsa", false));
+        assert!(seen("none.tlsa", true));
+        assert!(!seen("absent", true));
+        assert!(seen("nameservers.1.lame", false));
+        assert!(!seen("nameservers.0.lame", false));
+    }
+
+    fn one_check(extra: &str, rule: &str, evidence: &str) -> String {
+        format!(
+            "[[check]]\nid = \"dns.x.y\"\ncategory = \"dns\"\napplies_to = \"zone\"\nseverity = \"low\"\nfacts = [\"nameservers.lame\", \"delegation.glue\"]\n{extra}rule = \"{rule}\"\n[check.evidence]\ne = \"{evidence}\"\n[check.text.en]\ntitle = \"t\"\nremediation = \"r\"\n"
+        )
+    }
+
+    #[test]
+    fn unknown_functions_and_bad_may_be_empty_are_refused_at_load() {
+        let schemas = FactSchema::new();
+        let parse = |text: &str| parse_file(text, Path::new("x.toml"), &schemas, false);
+        assert!(parse(&one_check("", "true", "string(size(delegation.glue))")).is_ok());
+        let errors = parse(&one_check("", "true", "delegation.glue.join(' ')")).unwrap_err();
+        assert!(errors[0].message.contains("unknown function(s) join"), "{errors:?}");
+        assert!(parse(&one_check("may_be_empty = [\"delegation.glue\"]\n", "true", "1")).is_ok());
+        let errors = parse(&one_check("may_be_empty = [\"nameservers.lame\"]\n", "true", "1")).unwrap_err();
+        assert!(errors[0].message.contains("not a list"), "{errors:?}");
+        let errors = parse(&one_check("may_be_empty = [\"delegation.addresses\"]\n", "true", "1")).unwrap_err();
+        assert!(errors[0].message.contains("not one of the check's facts"), "{errors:?}");
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::budget::Outcome;
 use super::catalog::{AppliesTo, Check};
+use super::cel_context::{cel_to_json, DocumentContext};
 use super::model::{ExceptionNote, Finding, Status};
 use super::policy::Policy;
 
@@ -85,8 +87,10 @@ impl Judge<'_> {
         let applicable = |c: &&Check| c.services.is_empty() || c.services.iter().any(|s| s == service);
         let selected = |c: &&Check| c.applies_to == applies_to && (!c.builtin || self.policy.selects(&c.id));
         let mut findings = Vec::new();
+        // Converted once for all the checks of this document (issue 12).
+        let context = DocumentContext::new(document);
         for check in self.checks.iter().filter(selected).filter(applicable) {
-            let mut finding = evaluate_one(check, self.policy, document, self.lang);
+            let mut finding = evaluate_one(check, self.policy, document, &context, self.lang);
             if finding.status == Status::Fail {
                 if let Some(exception) = self.exceptions.iter().find(|e| e.matches(&check.id, name, port)) {
                     let expired = exception.expires.as_str() < self.today;
@@ -111,7 +115,7 @@ impl Judge<'_> {
     }
 }
 
-fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) -> Finding {
+fn evaluate_one(check: &Check, policy: &Policy, document: &Value, context: &DocumentContext, lang: &str) -> Finding {
     let text = check.text(lang);
     let mut finding = Finding {
         check: check.id.clone(),
@@ -124,89 +128,54 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, lang: &str) ->
         references: check.references.clone(),
         exception: None,
     };
-    let missing: Vec<&str> = check.facts.iter().filter(|f| f.lookup(document).is_none()).map(|f| f.text.as_str()).collect();
+    let missing = unobserved_facts(check, document);
     if !missing.is_empty() {
-        let mut reason = format!("missing fact(s): {}", missing.join(", "));
+        let mut reason = format!("nothing observed for fact(s): {} (missing, null or empty)", missing.join(", "));
         if let Some(error) = document.get("error").and_then(Value::as_str) {
             reason.push_str(&format!(" (target error: {error})"));
         }
         finding.detail.insert("inconclusive".into(), Value::String(reason));
         return finding;
     }
-    let mut context = cel::Context::default();
-    if let Value::Object(map) = document {
-        for (key, value) in map {
-            context.add_variable_from_value(key.as_str(), json_to_cel(value));
+    let scope = context.with_params(&Value::Object(policy.params(check).into_iter().collect()));
+    match scope.evaluate(&check.guarded.rule) {
+        Outcome::Value(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
+        Outcome::Value(cel::Value::Null) => {
+            finding.detail.insert("inconclusive".into(), Value::String("the facts do not allow a verdict (the rule returned null)".into()));
         }
-    }
-    let params = Value::Object(policy.params(check).into_iter().collect());
-    context.add_variable_from_value("params", json_to_cel(&params));
-    match check.rule.execute(&context) {
-        Ok(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
-        Ok(other) => {
+        Outcome::Value(other) => {
             finding.detail.insert("inconclusive".into(), Value::String(format!("rule returned {other:?}, not a boolean")));
         }
-        Err(error) => {
+        Outcome::Error(error) => {
             finding.detail.insert("inconclusive".into(), Value::String(format!("rule could not be evaluated: {error}")));
         }
+        Outcome::OverBudget(reason) => {
+            finding.detail.insert("inconclusive".into(), Value::String(reason));
+        }
+        Outcome::Panicked(message) => {
+            finding.detail.insert("inconclusive".into(), Value::String(format!("rule error: the CEL interpreter failed ({message})")));
+        }
     }
-    for (name, _, program) in &check.evidence {
-        let value = match program.execute(&context) {
-            Ok(value) => cel_to_json(&value),
-            Err(error) => Value::String(format!("unavailable: {error}")),
+    for ((name, _, _), guarded) in check.evidence.iter().zip(&check.guarded.evidence) {
+        let value = match scope.evaluate(guarded) {
+            Outcome::Value(value) => cel_to_json(&value),
+            Outcome::Error(error) => Value::String(format!("unavailable: {error}")),
+            Outcome::OverBudget(reason) => Value::String(format!("unavailable: {reason}")),
+            Outcome::Panicked(message) => Value::String(format!("unavailable: the CEL interpreter failed ({message})")),
         };
         finding.detail.insert(name.clone(), value);
     }
     finding
 }
 
-/// Facts as CEL values. Every integer becomes a signed CEL `int`, so that rules can mix fact
-/// values, parameters and literals (`7 * soa.fields.refresh`) without int/uint overload errors.
-fn json_to_cel(value: &Value) -> cel::Value {
-    use std::sync::Arc;
-    match value {
-        Value::Null => cel::Value::Null,
-        Value::Bool(b) => cel::Value::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => cel::Value::Int(i),
-            (None, Some(u), _) => cel::Value::UInt(u),
-            (_, _, Some(f)) => cel::Value::Float(f),
-            _ => cel::Value::Null,
-        },
-        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
-        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
-        Value::Object(map) => {
-            let entries: std::collections::HashMap<cel::objects::Key, cel::Value> =
-                map.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v))).collect();
-            cel::Value::from(entries)
-        }
-    }
-}
-
-fn cel_to_json(value: &cel::Value) -> Value {
-    use cel::Value as V;
-    match value {
-        V::Null => Value::Null,
-        V::Bool(b) => Value::Bool(*b),
-        V::Int(i) => Value::from(*i),
-        V::UInt(u) => Value::from(*u),
-        V::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
-        V::String(s) => Value::String(s.to_string()),
-        V::List(items) => Value::Array(items.iter().map(cel_to_json).collect()),
-        V::Map(map) => Value::Object(
-            map.map
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        cel::objects::Key::String(s) => s.to_string(),
-                        cel::objects::Key::Int(i) => i.to_string(),
-                        cel::objects::Key::Uint(u) => u.to_string(),
-                        cel::objects::Key::Bool(b) => b.to_string(),
-                    };
-                    (key, cel_to_json(v))
-                })
-                .collect(),
-        ),
-        other => Value::String(format!("{other:?}")),
-    }
+/// The check's facts with nothing observed: missing, null, or an empty list (unless the check
+/// says that list may be empty). Any of them makes the finding inconclusive, so that a rule
+/// like `nameservers.all(…)` never passes over servers that never answered.
+fn unobserved_facts<'a>(check: &'a Check, document: &Value) -> Vec<&'a str> {
+    check
+        .facts
+        .iter()
+        .filter(|fact| !fact.observed(document, check.may_be_empty.contains(fact)))
+        .map(|fact| fact.text.as_str())
+        .collect()
 }

@@ -1,10 +1,13 @@
 //! SSL Labs-style grades for TLS endpoints (rating guide 2009 with its later caps, as testssl.sh
-//! implements them). The numbers and caps are documented in `docs/grading.md`; every cap
-//! carries the fact that caused it.
+//! implements them). The numbers and caps are documented in `docs/grading.md`; every cap is a
+//! value (`CapReason`: its letter and a stable id) chosen from typed facts.
 
-use serde_json::Value;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::model::Grade;
+use super::model::{Grade, GradeCap};
+use crate::cert::facts::RevocationStatus;
+use crate::cert::CertificateFacts;
 use crate::facts::{TargetResult, TlsFacts};
 use crate::tls::registry::Protocol;
 
@@ -66,21 +69,105 @@ fn cipher_points(bits: u32) -> u32 {
     }
 }
 
+/// Why a grade is capped: one value per rule of `docs/grading.md`, with its letter. A cap is
+/// chosen from typed facts, so a renamed fact field is a compile error here, never a silently
+/// lost cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CapReason {
+    Sslv2,
+    Sslv3Best,
+    ExportSuites,
+    WeakCipher,
+    NullEncryption,
+    Rc4Only,
+    KeyUnder1024,
+    Md5Signature,
+    Untrusted,
+    Expired,
+    SelfSigned,
+    Revoked,
+    NameMismatch,
+    IncompleteChain,
+    Compression,
+    Poodle,
+    NoTls12,
+    Rc4Or3desModern,
+    Sslv3,
+    Tls10Or11,
+    Rc4,
+    WeakKeyOrDh,
+    NoForwardSecrecy,
+    NoAead,
+    NoTls13,
+    NoSecureRenegotiation,
+}
+
+impl CapReason {
+    /// The letter the grade cannot exceed (`T`: untrusted, `M`: name mismatch).
+    pub const fn letter(self) -> &'static str {
+        use CapReason::*;
+        match self {
+            Sslv2 | Sslv3Best | ExportSuites | WeakCipher | NullEncryption | Rc4Only | KeyUnder1024 | Md5Signature => "F",
+            Untrusted | Expired | SelfSigned | Revoked => "T",
+            NameMismatch => "M",
+            Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
+            IncompleteChain | Sslv3 | Tls10Or11 | Rc4 | WeakKeyOrDh | NoForwardSecrecy | NoAead => "B",
+            NoTls13 | NoSecureRenegotiation => "A-",
+        }
+    }
+
+    pub const fn text(self) -> &'static str {
+        use CapReason::*;
+        match self {
+            Sslv2 => "SSLv2 accepted (DROWN)",
+            Sslv3Best => "SSLv3 is the best protocol",
+            ExportSuites => "export suites accepted",
+            WeakCipher => "suites under 112 bits accepted",
+            NullEncryption => "NULL encryption accepted",
+            Rc4Only => "RC4 only",
+            KeyUnder1024 => "certificate key under 1024 bits",
+            Md5Signature => "MD5/MD2 certificate signature",
+            Untrusted => "certificate not trusted",
+            Expired => "certificate expired",
+            SelfSigned => "self-signed certificate",
+            Revoked => "certificate revoked",
+            NameMismatch => "certificate name mismatch",
+            IncompleteChain => "incomplete chain",
+            Compression => "TLS compression (CRIME)",
+            Poodle => "SSLv3 with CBC suites (POODLE)",
+            NoTls12 => "neither TLS 1.2 nor TLS 1.3",
+            Rc4Or3desModern => "RC4 or 3DES with TLS 1.1 or later",
+            Sslv3 => "SSLv3 accepted",
+            Tls10Or11 => "TLS 1.0 or 1.1 accepted",
+            Rc4 => "RC4 accepted",
+            WeakKeyOrDh => "key or DH parameters under 2048 bits",
+            NoForwardSecrecy => "no forward secrecy",
+            NoAead => "no AEAD suite",
+            NoTls13 => "no TLS 1.3",
+            NoSecureRenegotiation => "no secure renegotiation",
+        }
+    }
+
+    pub fn cap(self) -> GradeCap {
+        GradeCap { letter: self.letter().into(), reason: self, text: self.text().into() }
+    }
+}
+
 /// Grade a target from its facts; None when there is no TLS to grade.
 pub fn grade(target: &TargetResult) -> Option<Grade> {
     let tls = target.tls.as_ref()?;
     if target.error.is_some() || tls.protocols.is_empty() {
         return None;
     }
-    let certificate = target.certificate_json();
     let hsts_max_age = target.http.as_ref().and_then(|h| h.https.as_ref()).and_then(|h| h.hsts.as_ref()).and_then(|h| h.max_age);
-    Some(grade_facts(tls, certificate.as_ref(), hsts_max_age))
+    Some(grade_facts(tls, target.certificate.as_ref(), hsts_max_age))
 }
 
-pub fn grade_facts(tls: &TlsFacts, certificate: Option<&Value>, hsts_max_age: Option<u64>) -> Grade {
-    let mut caps: Vec<String> = Vec::new();
+pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_max_age: Option<u64>) -> Grade {
+    let mut caps: Vec<CapReason> = Vec::new();
     let mut missing = Vec::new();
-    let mut cap = |letter: &str, why: &str| caps.push(format!("{letter}: {why}"));
+    let mut cap = |reason: CapReason| caps.push(reason);
     let accepted = |p: Protocol| tls.protocols.contains(&p);
 
     // Protocol.
@@ -91,8 +178,7 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&Value>, hsts_max_age: Op
     // Key exchange: the weakest of the certificate key (for RSA key transport) and the
     // ephemeral parameters.
     let mut kx_points: Vec<u32> = Vec::new();
-    let any_anonymous = tls.suites.iter().any(|s| s.anonymous);
-    if any_anonymous {
+    if tls.suites.iter().any(|s| s.anonymous) {
         kx_points.push(0);
     }
     if tls.suites.iter().any(|s| s.export) {
@@ -107,12 +193,12 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&Value>, hsts_max_age: Op
     for group in &tls.group_details {
         kx_points.push(if group.kind == "FF" { modulus_points(group.bits) } else { curve_points(group.bits) });
     }
-    let key = certificate.and_then(|c| c.get("key"));
-    let key_type = key.and_then(|k| k.get("type")).and_then(Value::as_str).unwrap_or("");
-    let key_bits = key.and_then(|k| k.get("bits")).and_then(Value::as_u64).map(|b| b as u32);
-    match (key_type.to_ascii_uppercase().as_str(), key_bits) {
+    let key = certificate.map(|c| &c.key);
+    let key_type = key.map(|k| k.r#type.to_ascii_uppercase()).unwrap_or_default();
+    let key_bits = key.and_then(|k| k.bits);
+    let rsa_bits = key_bits.filter(|_| key_type == "RSA");
+    match (key_type.as_str(), key_bits) {
         ("RSA" | "DSA", Some(bits)) => kx_points.push(modulus_points(bits)),
-        ("EC" | "ECDSA", Some(bits)) => kx_points.push(curve_points(bits)),
         (_, Some(bits)) => kx_points.push(curve_points(bits)),
         _ => missing.push("certificate key (no certificate facts)".to_string()),
     }
@@ -140,114 +226,106 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&Value>, hsts_max_age: Op
 
     // Caps, F first.
     if accepted(Protocol::Sslv2) {
-        cap("F", "SSLv2 accepted (DROWN)");
+        cap(CapReason::Sslv2);
     }
     if tls.protocols.iter().max() == Some(&Protocol::Sslv3) {
-        cap("F", "SSLv3 is the best protocol");
+        cap(CapReason::Sslv3Best);
     }
     if tls.suites.iter().any(|s| s.export) {
-        cap("F", "export suites accepted");
+        cap(CapReason::ExportSuites);
     }
     if tls.suites.iter().any(|s| !s.null_encryption && effective_bits(&s.encryption, s.bits) < 112) {
-        cap("F", "suites under 112 bits accepted");
+        cap(CapReason::WeakCipher);
     }
     if tls.suites.iter().any(|s| s.null_encryption) {
-        cap("F", "NULL encryption accepted");
+        cap(CapReason::NullEncryption);
     }
     if !tls.suites.is_empty() && tls.suites.iter().all(|s| s.rc4) {
-        cap("F", "RC4 only");
+        cap(CapReason::Rc4Only);
     }
-    if let Some(bits) = key_bits.filter(|_| key_type.eq_ignore_ascii_case("RSA")) {
-        if bits < 1024 {
-            cap("F", "certificate key under 1024 bits");
-        }
+    if rsa_bits.is_some_and(|bits| bits < 1024) {
+        cap(CapReason::KeyUnder1024);
     }
     if let Some(c) = certificate {
-        let flag = |name: &str| c.get(name).and_then(Value::as_bool);
         // Trusted by any store: Mozilla's, or a national CA bundle the country declared.
-        let trusted_somewhere = flag("trusted") == Some(true)
-            || c.get("trust").and_then(Value::as_object).is_some_and(|t| t.values().any(|v| v.get("trusted").and_then(Value::as_bool) == Some(true)));
-        if flag("trusted").is_some() && !trusted_somewhere {
-            cap("T", "certificate not trusted");
+        if !(c.trusted || c.trust.values().any(|verdict| verdict.trusted)) {
+            cap(CapReason::Untrusted);
         }
-        if flag("expired") == Some(true) {
-            cap("T", "certificate expired");
+        if c.expired {
+            cap(CapReason::Expired);
         }
-        if flag("self_signed") == Some(true) {
-            cap("T", "self-signed certificate");
+        if c.self_signed {
+            cap(CapReason::SelfSigned);
         }
-        let revoked = c
-            .pointer("/revocation")
-            .and_then(Value::as_object)
-            .is_some_and(|r| r.values().any(|v| v.get("status").and_then(Value::as_str) == Some("revoked")));
-        if revoked {
-            cap("T", "certificate revoked");
+        let revocation = &c.revocation;
+        if [&revocation.stapled, &revocation.ocsp, &revocation.crl]
+            .into_iter()
+            .flatten()
+            .any(|check| check.status == RevocationStatus::Revoked)
+        {
+            cap(CapReason::Revoked);
         }
-        if flag("hostname_match") == Some(false) {
-            cap("M", "certificate name mismatch");
+        if !c.hostname_match {
+            cap(CapReason::NameMismatch);
         }
-        if flag("chain_complete") == Some(false) {
-            cap("B", "incomplete chain");
+        if !c.chain_complete {
+            cap(CapReason::IncompleteChain);
         }
-        let signature = c.get("signature_algorithm").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        let signature = c.signature_algorithm.as_deref().unwrap_or("").to_ascii_lowercase();
         if signature.contains("md5") || signature.contains("md2") {
-            cap("F", "MD5/MD2 certificate signature");
+            cap(CapReason::Md5Signature);
         }
     }
     if tls.extensions.compression == Some(true) {
-        cap("C", "TLS compression (CRIME)");
+        cap(CapReason::Compression);
     }
     if tls.suites.iter().any(|s| s.protocol == Protocol::Sslv3 && s.cbc) {
-        cap("C", "SSLv3 with CBC suites (POODLE)");
+        cap(CapReason::Poodle);
     }
     if !accepted(Protocol::Tls12) && !accepted(Protocol::Tls13) {
-        cap("C", "neither TLS 1.2 nor TLS 1.3");
+        cap(CapReason::NoTls12);
     }
     if tls.suites.iter().any(|s| s.protocol >= Protocol::Tls11 && (s.rc4 || s.encryption.starts_with("3DES"))) {
-        cap("C", "RC4 or 3DES with TLS 1.1 or later");
+        cap(CapReason::Rc4Or3desModern);
     }
     if accepted(Protocol::Sslv3) {
-        cap("B", "SSLv3 accepted");
+        cap(CapReason::Sslv3);
     }
     if accepted(Protocol::Tls10) || accepted(Protocol::Tls11) {
-        cap("B", "TLS 1.0 or 1.1 accepted");
+        cap(CapReason::Tls10Or11);
     }
     if tls.suites.iter().any(|s| s.rc4) {
-        cap("B", "RC4 accepted");
+        cap(CapReason::Rc4);
     }
-    if tls.key_exchange.iter().any(|k| k.kind == "DH" && k.bits.is_some_and(|b| b < 2048))
-        || key_bits.is_some_and(|b| key_type.eq_ignore_ascii_case("RSA") && b < 2048)
-    {
-        cap("B", "key or DH parameters under 2048 bits");
+    if tls.key_exchange.iter().any(|k| k.kind == "DH" && k.bits.is_some_and(|b| b < 2048)) || rsa_bits.is_some_and(|b| b < 2048) {
+        cap(CapReason::WeakKeyOrDh);
     }
     if !tls.suites.iter().any(|s| s.forward_secrecy) {
-        cap("B", "no forward secrecy");
+        cap(CapReason::NoForwardSecrecy);
     }
     if !tls.suites.iter().any(|s| s.aead) {
-        cap("B", "no AEAD suite");
+        cap(CapReason::NoAead);
     }
     if !accepted(Protocol::Tls13) {
-        cap("A-", "no TLS 1.3");
+        cap(CapReason::NoTls13);
     }
     let legacy_accepted = tls.protocols.iter().any(|&p| p != Protocol::Tls13 && p != Protocol::Sslv2);
     if legacy_accepted && tls.extensions.secure_renegotiation == Some(false) {
-        cap("A-", "no secure renegotiation");
+        cap(CapReason::NoSecureRenegotiation);
     }
 
-    let capped = caps.iter().filter_map(|c| c.split(':').next()).filter(|l| *l != "T" && *l != "M").map(rank).max();
+    let capped = caps.iter().map(|c| c.letter()).filter(|l| *l != "T" && *l != "M").map(rank).max();
     let mut final_letter = LETTERS[capped.map_or(rank(letter), |c| c.max(rank(letter)))].to_string();
-    let sha1 = certificate
-        .and_then(|c| c.get("signature_algorithm"))
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.to_ascii_lowercase().contains("sha1"));
+    let sha1 = certificate.and_then(|c| c.signature_algorithm.as_deref()).is_some_and(|s| s.to_ascii_lowercase().contains("sha1"));
     let hsts_long = hsts_max_age.is_some_and(|age| age >= 15_768_000);
     if final_letter == "A" && caps.is_empty() && hsts_long && !sha1 && tls.fallback_scsv != Some(false) {
         final_letter = "A+".into();
     }
-    if caps.iter().any(|c| c.starts_with("T:")) {
+    if caps.iter().any(|c| c.letter() == "T") {
         final_letter = "T".into();
-    } else if caps.iter().any(|c| c.starts_with("M:")) {
+    } else if caps.iter().any(|c| c.letter() == "M") {
         final_letter = "M".into();
     }
+    let caps = caps.into_iter().map(CapReason::cap).collect();
     Grade { grade: final_letter, score, protocol_score, key_exchange_score, cipher_score, caps, missing }
 }

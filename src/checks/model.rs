@@ -108,21 +108,66 @@ pub struct Grade {
     pub protocol_score: u32,
     pub key_exchange_score: u32,
     pub cipher_score: u32,
-    /// Each cap applied, as "B: TLS 1.0 accepted".
-    pub caps: Vec<String>,
+    /// Each cap applied: its letter, its stable id, and what it means.
+    pub caps: Vec<GradeCap>,
     /// Facts the grade could not use (e.g. no certificate facts): the grade is provisional.
     pub missing: Vec<String>,
+}
+
+/// One cap of a grade: `{letter: "B", reason: "tls10_or11", text: "TLS 1.0 or 1.1 accepted"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GradeCap {
+    /// The letter the grade cannot exceed (`T`: untrusted, `M`: name mismatch).
+    pub letter: String,
+    pub reason: crate::checks::grade::CapReason,
+    pub text: String,
+}
+
+impl std::fmt::Display for GradeCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.letter, self.text)
+    }
 }
 
 /// Score of one target, zone or resolver from its findings (docs/scoring.md).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Score {
-    /// 0–100, or null when no check was conclusive.
+    /// 0–100 after the cap of the worst failure, or null when no check was conclusive.
     pub value: Option<f64>,
+    /// The severity-weighted share of complying checks (0–100) before the cap.
+    #[serde(default)]
+    pub raw: Option<f64>,
+    /// The cap of the worst conclusive failure, when one applied (null: nothing failed, or the
+    /// policy sets no cap for that severity).
+    #[serde(default)]
+    pub cap: Option<ScoreCap>,
     pub passed: usize,
     pub failed: usize,
     pub excepted: usize,
     pub inconclusive: usize,
+}
+
+/// Why a score is held down: its worst conclusive failure (docs/scoring.md). The score lies in
+/// `floor`..=`limit`: the band between this severity's cap and the next more severe one's, so
+/// that any item failing a more severe check scores lower.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScoreCap {
+    /// The severity of the worst failing check.
+    pub severity: Severity,
+    /// The highest score an item with such a failure can have.
+    pub limit: f64,
+    /// The cap of the next more severe failure (0 for critical).
+    pub floor: f64,
+    /// The failing checks of that severity (at most 10, by id).
+    pub checks: Vec<String>,
+}
+
+impl ScoreCap {
+    /// "≤ 25: critical failure (tls.cipher.null, tls.cipher.anonymous)", in English, for the
+    /// CSV and logs (the HTML report says it in its own language).
+    pub fn reason(&self) -> String {
+        format!("≤ {}: {} failure ({})", self.limit, self.severity, self.checks.join(", "))
+    }
 }
 
 /// The country-level aggregation.
@@ -135,6 +180,42 @@ pub struct Assessment {
     pub sectors: Vec<SectorScore>,
     pub counts: FindingCounts,
     pub checks_version: String,
+    /// The figures shown beside the index (null in documents from before they existed).
+    #[serde(default)]
+    pub headline: Option<Headline>,
+    /// The policy's score caps: severity of the worst failure → highest score (docs/scoring.md).
+    #[serde(default)]
+    pub score_caps: BTreeMap<Severity, f64>,
+}
+
+/// Compliance figures beside the index (docs/scoring.md): how many items comply with the
+/// baseline, how many fail a critical check, how many could not be tested.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Headline {
+    pub endpoints: HeadlineCounts,
+    pub zones: HeadlineCounts,
+    pub resolvers: HeadlineCounts,
+    /// All three together.
+    pub all: HeadlineCounts,
+    /// Share of all items compliant with the baseline, 0–100 (null: nothing declared).
+    pub compliant_share: Option<f64>,
+    /// Share of all items with a failing critical check, 0–100.
+    pub critical_share: Option<f64>,
+    /// The index's band from the index and both shares: `good`, `fair`, `poor` or `none`.
+    pub band: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HeadlineCounts {
+    /// Items declared (and discovered) in the scan.
+    pub total: usize,
+    /// Items with no failing critical or high check and at least one conclusive check, that
+    /// could be tested.
+    pub compliant: usize,
+    /// Items with at least one failing critical check.
+    pub critical: usize,
+    /// Items that could not be (fully) tested: their error is set.
+    pub not_testable: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::catalog::{line_column, Catalog, CatalogError, Check};
 use super::model::Severity;
+use super::score::ScoreCaps;
 
 pub const DEFAULT_POLICY: &str = "mozilla-intermediate";
 
@@ -21,6 +22,8 @@ pub struct Policy {
     exclude: Vec<String>,
     params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     severity: BTreeMap<String, Severity>,
+    /// The score caps per severity of an item's worst failure (`[score_caps]`, docs/scoring.md).
+    pub score_caps: ScoreCaps,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +40,9 @@ struct RawPolicy {
     params: BTreeMap<Spanned<String>, BTreeMap<String, toml::Value>>,
     #[serde(default)]
     severity: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Severity → the highest score an item whose worst failure has it may get.
+    #[serde(default)]
+    score_caps: Option<Spanned<BTreeMap<String, f64>>>,
 }
 
 const BUILTIN: &[(&str, &str)] = &[
@@ -59,8 +65,8 @@ fn pattern_matches(pattern: &str, id: &str) -> bool {
 }
 
 impl Policy {
-    /// A policy by name (built-in, from `POSTURA_POLICIES_DIR`, or the source tree's
-    /// `profiles/policies/`) or by file path.
+    /// A policy by name (from `POSTURA_POLICIES_DIR` when it has that file, else built in) or by
+    /// file path. The directory postura was built in is never read.
     pub fn load(name_or_path: &str, catalog: &Catalog) -> Result<Policy, Vec<CatalogError>> {
         let path = Path::new(name_or_path);
         if name_or_path.ends_with(".toml") || path.is_file() {
@@ -138,6 +144,24 @@ impl Policy {
                 Err(message) => errors.push(at(level.span().start, Some(id.get_ref()), message)),
             }
         }
+        let score_caps = match &raw.score_caps {
+            None => ScoreCaps::default(),
+            Some(table) => {
+                let mut values = BTreeMap::new();
+                for (level, value) in table.get_ref() {
+                    match level.parse::<Severity>() {
+                        Ok(level) => {
+                            values.insert(level, *value);
+                        }
+                        Err(message) => errors.push(at(table.span().start, None, format!("[score_caps]: {message}"))),
+                    }
+                }
+                ScoreCaps::new(&values).unwrap_or_else(|message| {
+                    errors.push(at(table.span().start, None, format!("[score_caps]: {message}")));
+                    ScoreCaps::default()
+                })
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -149,6 +173,7 @@ impl Policy {
             exclude: raw.exclude.into_iter().map(Spanned::into_inner).collect(),
             params,
             severity,
+            score_caps,
         })
     }
 
@@ -175,9 +200,26 @@ fn policy_dirs() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("POSTURA_POLICIES_DIR") {
         dirs.push(PathBuf::from(dir));
     }
-    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/policies");
-    if source_tree.is_dir() {
-        dirs.push(source_tree);
-    }
     dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_caps_come_from_the_policy_and_are_checked() {
+        let catalog = Catalog::builtin().unwrap();
+        let file = Path::new("caps.toml");
+        let text = "name = \"x\"\ntitle = \"x\"\ninclude = [\"tls.*\"]\n\n[score_caps]\ncritical = 10\n";
+        let policy = Policy::parse(text, file, &catalog).unwrap();
+        assert_eq!(policy.score_caps.band(Severity::Critical), Some((0.0, 10.0)));
+        assert_eq!(policy.score_caps.band(Severity::High), Some((10.0, 50.0)));
+        let bad = text.replace("critical = 10", "critical = 60");
+        let errors = Policy::parse(&bad, file, &catalog).unwrap_err();
+        assert_eq!(errors[0].line, 5, "{errors:?}");
+        assert!(errors[0].message.contains("above the high cap"), "{errors:?}");
+        let builtin = Policy::load("mozilla-intermediate", &catalog).unwrap();
+        assert_eq!(builtin.score_caps, ScoreCaps::default());
+    }
 }

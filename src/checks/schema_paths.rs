@@ -61,6 +61,21 @@ impl ScopeSchema {
     }
 
     pub fn check_path(&self, path: &FactPath) -> Result<(), String> {
+        self.resolve(path).map(|_| ())
+    }
+
+    /// Whether the value at `path` is a list (the last field's schema allows an array), so that
+    /// a check may say an empty list there is an observation (`may_be_empty`).
+    pub fn is_list(&self, path: &FactPath) -> bool {
+        let Some(root) = &self.root else { return false };
+        self.resolve(path)
+            .map(|found| found.iter().flat_map(|s| expand(root, s)).any(|s| s.array.is_some()))
+            .unwrap_or(false)
+    }
+
+    /// The schemas a path leads to. A field name after a list applies to each of its items
+    /// (`nameservers.lame`: the `lame` of every nameserver).
+    fn resolve(&self, path: &FactPath) -> Result<Vec<&SchemaObject>, String> {
         let Some(root) = &self.root else {
             return Err(format!("this version has no {} facts", self.scope.name()));
         };
@@ -80,9 +95,16 @@ impl ScopeSchema {
                         }
                     }
                     if let Some(array) = object.array.as_ref() {
-                        if segment.parse::<usize>().is_ok() {
-                            if let Some(SingleOrVec::Single(item)) = &array.items {
+                        if let Some(SingleOrVec::Single(item)) = &array.items {
+                            if segment.parse::<usize>().is_ok() {
                                 next.push(as_object(item));
+                            } else if let Some(item) = as_object(item) {
+                                // A projection: the field of every item.
+                                for element in expand(root, item) {
+                                    if let Some(child) = element.object.as_ref().and_then(|o| o.properties.get(segment)) {
+                                        next.push(as_object(child));
+                                    }
+                                }
                             }
                         }
                     }
@@ -101,7 +123,7 @@ impl ScopeSchema {
             }
             current = next;
         }
-        Ok(())
+        Ok(current)
     }
 }
 
@@ -166,6 +188,13 @@ mod tests {
         assert!(error.contains("no field 'protocolz' under 'tls'") && error.contains("protocols"), "{error}");
         assert!(target.check_path(&FactPath::parse("findings").unwrap()).is_err());
         assert!(target.roots().contains("tls"));
+        assert!(target.is_list(&FactPath::parse("tls.group_details").unwrap()));
+        assert!(!target.is_list(&FactPath::parse("tls.extensions").unwrap()));
+        let zone = schemas.for_scope(AppliesTo::Zone);
+        zone.check_path(&FactPath::parse("nameservers.lame").unwrap()).unwrap();
+        zone.check_path(&FactPath::parse("mail.mx.tlsa").unwrap()).unwrap();
+        assert!(zone.is_list(&FactPath::parse("mail.mx.tlsa").unwrap()));
+        assert!(zone.check_path(&FactPath::parse("nameservers.lamer").unwrap()).is_err());
         assert!(!target.roots().contains("findings"));
     }
 }

@@ -78,13 +78,14 @@ pub async fn probe_nameserver(
     // asked eleven more times.
     let unreachable = matches!(
         soa_udp,
-        Err(QueryError::Timeout(_) | QueryError::Deadline | QueryError::Refused)
+        Err(QueryError::Timeout(_) | QueryError::Deadline | QueryError::Refused | QueryError::Io(_))
     );
     let soa_tcp = client
         .query(address, &Question::new(zone, rtype::SOA), Transport::Tcp)
         .await;
     facts.soa_tcp = query_fact(&soa_tcp);
     let soa_answer = soa_udp.as_ref().ok().or(soa_tcp.as_ref().ok());
+    facts.answered = Some(soa_answer.is_some());
     if let Some(answer) = soa_answer {
         let aa = answer.message.metadata.authoritative && answer.rcode == 0;
         facts.authoritative = Some(aa);
@@ -206,6 +207,12 @@ async fn version(client: &DnsClient, address: SocketAddr, name: &str) -> Version
         .with_edns(None);
     match client.query(address, &question, Transport::Udp).await {
         Ok(answer) => {
+            let class = answer
+                .message
+                .answers
+                .iter()
+                .find(|r| matches!(r.data, RData::TXT(_)))
+                .map(|r| r.dns_class.to_string());
             let text = answer.message.answers.iter().find_map(|r| match &r.data {
                 RData::TXT(txt) => Some(
                     txt.txt_data
@@ -219,6 +226,7 @@ async fn version(client: &DnsClient, address: SocketAddr, name: &str) -> Version
             VersionFact {
                 text,
                 rcode: Some(rcode_name(answer.rcode)),
+                class,
                 error: None,
             }
         }

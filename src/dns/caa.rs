@@ -1,5 +1,6 @@
 //! CAA (RFC 8659 §3): the relevant record set is the first one found climbing from the name
-//! towards the root; it is recorded for the certificate checks.
+//! towards the root; it is recorded for the certificate checks. A lookup on the way that gets
+//! no answer ends the climb with nothing known (null), never with "no CAA".
 
 use hickory_proto::rr::RData;
 
@@ -7,14 +8,17 @@ use crate::dns::facts::{CaaFacts, CaaRecord};
 use crate::dns::iterate::Lookups;
 use crate::dns::wire::{fqdn, parent, rtype};
 
-pub async fn climb(lookups: &Lookups, name: &str) -> CaaFacts {
+pub async fn climb(lookups: &Lookups, name: &str) -> Option<CaaFacts> {
     let mut current = fqdn(name);
     // A name has at most 127 labels; the climb stops at the root.
     for _ in 0..128 {
         if current == "." {
             break;
         }
-        if let Ok(found) = lookups.lookup(&current, rtype::CAA).await {
+        let Ok(found) = lookups.lookup(&current, rtype::CAA).await else {
+            return None;
+        };
+        {
             let records: Vec<CaaRecord> = found
                 .records
                 .iter()
@@ -28,13 +32,13 @@ pub async fn climb(lookups: &Lookups, name: &str) -> CaaFacts {
                 })
                 .collect();
             if !records.is_empty() {
-                return CaaFacts {
+                return Some(CaaFacts {
                     found_at: Some(current),
                     records,
-                };
+                });
             }
         }
         current = parent(&current);
     }
-    CaaFacts::default()
+    Some(CaaFacts::default())
 }

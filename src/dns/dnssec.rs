@@ -76,9 +76,12 @@ pub async fn assess(
         }
     };
 
+    let mut answered = Answered::default();
     let ds_records: Vec<hickory_proto::dnssec::rdata::DS> =
         match ask(client, parent_servers, zone, rtype::DS).await {
-            Ok(answer) => answer
+            Ok(answer) => {
+                answered.ds = true;
+                answer
                 .message
                 .answers
                 .iter()
@@ -88,7 +91,8 @@ pub async fn assess(
                     }
                     _ => None,
                 })
-                .collect(),
+                .collect()
+            }
             Err(error) => {
                 facts.errors.push(format!("DS at parent: {error}"));
                 Vec::new()
@@ -125,6 +129,7 @@ pub async fn assess(
                     })
                     .collect();
                 if record_type == RecordType::DNSKEY {
+                    answered.dnskey = true;
                     for record in &set {
                         if let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data {
                             if let Ok(tag) = key.calculate_key_tag() {
@@ -163,6 +168,9 @@ pub async fn assess(
             key_tag: ds.key_tag(),
             algorithm: u8::from(ds.algorithm()),
             digest_type: u8::from(ds.digest_type()),
+            digest_length: ds.digest().len() as u32,
+            digest_length_valid: digest_length(u8::from(ds.digest_type()))
+                .map(|expected| expected == ds.digest().len()),
             matches_dnskey: keys.iter().any(|(key, tag)| {
                 *tag == ds.key_tag() && ds.covers(&zone_name, key).unwrap_or(false)
             }),
@@ -186,9 +194,12 @@ pub async fn assess(
     if let Ok(answer) = ask(client, servers, zone, rtype::NSEC3PARAM).await {
         facts.nsec3 = answer.message.answers.iter().find_map(|r| match &r.data {
             RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) => Some(Nsec3Fact {
+                hash_algorithm: u8::from(param.hash_algorithm()),
                 iterations: param.iterations(),
-                salt: param.salt().iter().map(|b| format!("{b:02x}")).collect(),
-                opt_out: param.opt_out(),
+                salt: hex(param.salt()),
+                // NSEC3PARAM flags are 0 by definition (RFC 5155 §4.1.2): opt-out is read from
+                // the NSEC3 records below.
+                opt_out: None,
             }),
             _ => None,
         });
@@ -208,7 +219,17 @@ pub async fn assess(
             for record in &answer.message.authorities {
                 match &record.data {
                     RData::DNSSEC(DNSSECRData::NSEC(_)) => denial.kind = Some("NSEC".into()),
-                    RData::DNSSEC(DNSSECRData::NSEC3(_)) => denial.kind = Some("NSEC3".into()),
+                    RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => {
+                        denial.kind = Some("NSEC3".into());
+                        let seen = facts.nsec3.get_or_insert_with(|| Nsec3Fact {
+                            hash_algorithm: u8::from(nsec3.hash_algorithm()),
+                            iterations: nsec3.iterations(),
+                            salt: hex(nsec3.salt()),
+                            opt_out: None,
+                        });
+                        // Any record of the proof with the flag: the zone uses opt-out.
+                        seen.opt_out = Some(seen.opt_out.unwrap_or(false) || nsec3.opt_out());
+                    }
                     RData::DNSSEC(DNSSECRData::RRSIG(sig))
                         if matches!(
                             sig.input().type_covered,
@@ -257,7 +278,7 @@ pub async fn assess(
             .any(|d| d.matches_dnskey && dnskey_signers.contains(&d.key_tag))
     });
 
-    let (status, reason) = verdict(&facts, current);
+    let (status, reason) = verdict(&facts, &answered, current);
     facts.status = status.into();
     facts.reason = reason;
     facts
@@ -304,16 +325,56 @@ fn signature_fact(
     }
 }
 
-/// Secure, insecure or bogus, and why, from the facts already gathered.
-fn verdict(facts: &DnssecFacts, now: i64) -> (&'static str, Option<String>) {
+/// Which of the answers a verdict rests on came back.
+#[derive(Debug, Default)]
+struct Answered {
+    /// The parent answered the DS query (with or without records).
+    ds: bool,
+    /// Some server of the zone answered the DNSKEY query.
+    dnskey: bool,
+}
+
+/// Digest length in bytes of a DS digest type (IANA "DS RR Type Digest Algorithms").
+fn digest_length(digest_type: u8) -> Option<usize> {
+    match digest_type {
+        1 => Some(20), // SHA-1
+        2 => Some(32), // SHA-256
+        3 => Some(32), // GOST R 34.11-94
+        4 => Some(48), // SHA-384
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Secure, insecure, bogus or indeterminate, and why, from the facts already gathered. A
+/// verdict only rests on answers that came: no DS answer, or a DS and no DNSKEY answer, is
+/// `indeterminate`, never "no DNSKEY".
+fn verdict(facts: &DnssecFacts, answered: &Answered, now: i64) -> (&'static str, Option<String>) {
+    if !answered.ds {
+        return (
+            "indeterminate",
+            Some("the parent's servers did not answer the DS query".into()),
+        );
+    }
     if facts.ds.is_empty() {
         return (
             "insecure",
-            Some(if facts.dnskeys.is_empty() {
+            Some(if !answered.dnskey {
+                "no DS at the parent (the zone's DNSKEY set was not observed: no answer)".into()
+            } else if facts.dnskeys.is_empty() {
                 "no DS at the parent, no DNSKEY".into()
             } else {
                 "DNSKEY published but no DS at the parent".into()
             }),
+        );
+    }
+    if !answered.dnskey {
+        return (
+            "indeterminate",
+            Some("DS at the parent, but no server of the zone answered the DNSKEY query".into()),
         );
     }
     if facts.dnskeys.is_empty() {
@@ -367,5 +428,38 @@ mod tests {
         assert_eq!(rsa_bits(&long_exponent), Some(1017));
         assert_eq!(rsa_bits(&[]), None);
         assert_eq!(rsa_bits(&[5, 1]), None);
+    }
+
+    #[test]
+    fn a_verdict_needs_the_answers_it_rests_on() {
+        let facts = DnssecFacts::default();
+        let none = Answered::default();
+        assert_eq!(verdict(&facts, &none, 0).0, "indeterminate");
+        let ds_only = Answered { ds: true, dnskey: false };
+        let (status, reason) = verdict(&facts, &ds_only, 0);
+        assert_eq!(status, "insecure");
+        assert!(!reason.unwrap().contains("no DNSKEY"));
+        let with_ds = DnssecFacts {
+            ds: vec![DsFact {
+                key_tag: 1,
+                algorithm: 13,
+                digest_type: 2,
+                digest_length: 32,
+                digest_length_valid: Some(true),
+                matches_dnskey: false,
+            }],
+            ..DnssecFacts::default()
+        };
+        assert_eq!(verdict(&with_ds, &ds_only, 0).0, "indeterminate");
+        let both = Answered { ds: true, dnskey: true };
+        assert_eq!(verdict(&with_ds, &both, 0).0, "bogus");
+    }
+
+    #[test]
+    fn ds_digest_lengths_by_type() {
+        assert_eq!(digest_length(1), Some(20));
+        assert_eq!(digest_length(2), Some(32));
+        assert_eq!(digest_length(4), Some(48));
+        assert_eq!(digest_length(9), None);
     }
 }

@@ -23,6 +23,7 @@ pub struct ZoneFacts {
     pub soa: Option<ZoneSoa>,
     pub dnssec: Option<DnssecFacts>,
     pub mail: Option<MailFacts>,
+    /// Null when the CAA lookups got no answer (nothing can be said about CAA).
     pub caa: Option<CaaFacts>,
     /// Every DNS query sent for this zone.
     pub queries: u32,
@@ -58,7 +59,8 @@ pub struct DelegationFacts {
     pub ipv4_prefixes: Vec<String>,
     /// Distinct IPv6 /48 prefixes.
     pub ipv6_prefixes: Vec<String>,
-    /// Addresses in IANA special-purpose ranges (loopback, private, documentation…), with the range.
+    /// Addresses in the IANA IPv4 and IPv6 special-purpose address registries (loopback,
+    /// private, documentation, benchmarking…) or multicast, with the block.
     pub special_purpose: Vec<SpecialAddress>,
     /// Reverse DNS (PTR) of every address.
     pub reverse: Vec<ReverseFact>,
@@ -93,6 +95,9 @@ pub struct SpecialAddress {
     pub address: String,
     /// The special-purpose block, e.g. `127.0.0.0/8 (loopback)`.
     pub range: String,
+    /// The registry's "Globally Reachable" column for the block (AS112 and anycast blocks are;
+    /// loopback, private and documentation blocks are not).
+    pub globally_reachable: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -135,6 +140,9 @@ pub struct NameserverFacts {
     pub soa_udp: QueryFact,
     /// SOA over TCP.
     pub soa_tcp: QueryFact,
+    /// Gave a usable answer to the SOA query over UDP or TCP (false: silent, unreachable or
+    /// malformed every time; null: not asked, e.g. out of the profile's scope).
+    pub answered: Option<bool>,
     /// Answered the SOA with AA set (null: no answer at all).
     pub authoritative: Option<bool>,
     /// Answered, but not authoritatively (AA clear, REFUSED, SERVFAIL, NOTAUTH…): a lame
@@ -188,6 +196,9 @@ pub struct VersionFact {
     /// The TXT text the server disclosed, or null.
     pub text: Option<String>,
     pub rcode: Option<String>,
+    /// Class of the TXT record in the answer (`CH` expected for a CHAOS query; null: no record).
+    #[serde(default)]
+    pub class: Option<String>,
     pub error: Option<String>,
 }
 
@@ -229,11 +240,13 @@ pub struct DnssecFacts {
     pub dnskeys: Vec<DnskeyFact>,
     /// RRSIGs over the apex SOA, NS and DNSKEY sets.
     pub signatures: Vec<SignatureFact>,
-    /// NSEC3PARAM at the apex, if any.
+    /// NSEC3 parameters: from NSEC3PARAM at the apex, and from the NSEC3 records of the denial
+    /// of existence (opt-out is only in those). Null when the zone shows neither.
     pub nsec3: Option<Nsec3Fact>,
     /// A query for a name that does not exist: the denial records that came back.
     pub denial: Option<DenialFact>,
-    /// `secure`, `insecure` (no DS), or `bogus`.
+    /// `secure`, `insecure` (no DS), `bogus`, or `indeterminate` when the answers needed to
+    /// decide (the DS at the parent, or the zone's DNSKEY set when a DS exists) never came.
     pub status: String,
     /// Why the status is what it is.
     pub reason: Option<String>,
@@ -247,6 +260,13 @@ pub struct DsFact {
     pub key_tag: u16,
     pub algorithm: u8,
     pub digest_type: u8,
+    /// Length of the digest in bytes.
+    #[serde(default)]
+    pub digest_length: u32,
+    /// The length is the one the digest type defines (RFC 4509, 6605, 5933; null: a digest
+    /// type postura does not know).
+    #[serde(default)]
+    pub digest_length_valid: Option<bool>,
     /// A DNSKEY of the child has this tag, algorithm and digest.
     pub matches_dnskey: bool,
 }
@@ -280,10 +300,15 @@ pub struct SignatureFact {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Nsec3Fact {
+    /// Hash algorithm (1: SHA-1, the only one defined, RFC 5155 §11).
+    #[serde(default)]
+    pub hash_algorithm: u8,
     pub iterations: u16,
     /// Salt in hex (empty: no salt).
     pub salt: String,
-    pub opt_out: bool,
+    /// The opt-out flag of the NSEC3 records in the denial of existence (RFC 5155 §3.1.2.1; the
+    /// NSEC3PARAM flags are always 0). Null when no NSEC3 record was seen.
+    pub opt_out: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -300,6 +325,9 @@ pub struct DenialFact {
 /// Mail records at the zone apex.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct MailFacts {
+    /// RCODE of each lookup (null: no answer), so that "no record" is told from "not known".
+    #[serde(default)]
+    pub rcodes: MailRcodes,
     pub mx: Vec<MxFact>,
     /// A single MX with preference 0 and target `.` (RFC 7505).
     pub null_mx: bool,
@@ -312,6 +340,21 @@ pub struct MailFacts {
     /// `_smtp._tls` TXT records (`v=TLSRPTv1`).
     pub tls_rpt: Vec<String>,
     pub errors: Vec<String>,
+}
+
+/// RCODEs of the mail lookups at the zone (null: the lookup got no answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MailRcodes {
+    /// MX at the apex.
+    pub mx: Option<String>,
+    /// TXT at the apex (SPF).
+    pub txt: Option<String>,
+    /// TXT at `_dmarc`.
+    pub dmarc: Option<String>,
+    /// TXT at `_mta-sts`.
+    pub mta_sts: Option<String>,
+    /// TXT at `_smtp._tls`.
+    pub tls_rpt: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -5,8 +5,13 @@
 //! lookups for glueless NS names, `MAX_CNAMES` aliases, and each query by the client's timeout
 //! and deadline. Referrals are recorded so that the zone's delegation (the referral whose owner
 //! is the zone) comes out of the same walk.
+//!
+//! A server that gave no answer at all (timeout, nothing listening, unreachable network) is
+//! remembered as silent and not asked again by later lookups of the same zone: a zone whose
+//! servers are all dead costs one round of timeouts, not one per lookup. The lookups that are
+//! then not sent say so in their error.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -14,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use hickory_proto::rr::{RData, Record};
 
-use crate::dns::transport::{DnsClient, Transport};
+use crate::dns::transport::{DnsClient, QueryError, Transport};
 use crate::dns::wire::{fqdn, is_subdomain, name_text, rtype, Answer, Question};
 
 const MAX_REFERRALS: usize = 16;
@@ -140,6 +145,8 @@ pub struct Lookups {
     resolver: Option<SocketAddr>,
     /// Zone cut → server addresses learnt from referrals.
     cuts: Arc<Mutex<HashMap<String, Vec<SocketAddr>>>>,
+    /// Servers that gave no answer: not asked again.
+    silent: Arc<Mutex<BTreeSet<SocketAddr>>>,
 }
 
 type BoxedFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -151,7 +158,22 @@ impl Lookups {
             roots,
             resolver,
             cuts: Arc::new(Mutex::new(HashMap::new())),
+            silent: Arc::new(Mutex::new(BTreeSet::new())),
         }
+    }
+
+    /// Remember that `server` gives no answer (seen by a lookup or a nameserver probe).
+    pub fn mark_silent(&self, server: SocketAddr) {
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).insert(server);
+    }
+
+    /// Servers that gave no answer so far, sorted.
+    pub fn silent_servers(&self) -> Vec<SocketAddr> {
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect()
+    }
+
+    fn is_silent(&self, server: &SocketAddr) -> bool {
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).contains(server)
     }
 
     fn cached_cut(&self, name: &str) -> Option<(String, Vec<SocketAddr>)> {
@@ -197,7 +219,12 @@ impl Lookups {
                 let mut asked = Vec::new();
                 let mut reply = None;
                 let mut last_error = String::from("no server to ask");
+                let mut skipped = Vec::new();
                 for server in &servers {
+                    if self.is_silent(server) {
+                        skipped.push(server.ip().to_string());
+                        continue;
+                    }
                     asked.push(*server);
                     match self.client.query(*server, &question, Transport::Udp).await {
                         Ok(answer) if answer.message.metadata.truncation => {
@@ -219,12 +246,26 @@ impl Lookups {
                         Ok(answer) => {
                             last_error = format!("{server}: {}", rcode_name(answer.rcode))
                         }
-                        Err(crate::dns::transport::QueryError::Deadline) => {
+                        Err(QueryError::Deadline) => {
                             last_error = "deadline exceeded".into();
                             break;
                         }
+                        Err(
+                            error @ (QueryError::Timeout(_)
+                            | QueryError::Refused
+                            | QueryError::Io(_)),
+                        ) => {
+                            self.mark_silent(*server);
+                            last_error = format!("{server}: {error}");
+                        }
                         Err(error) => last_error = format!("{server}: {error}"),
                     }
+                }
+                if asked.is_empty() && !skipped.is_empty() {
+                    last_error = format!(
+                        "not asked: {} gave no answer earlier",
+                        skipped.join(", ")
+                    );
                 }
                 let Some((server, answer)) = reply else {
                     walk.error = Some(format!(

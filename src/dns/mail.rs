@@ -5,7 +5,7 @@
 use hickory_proto::rr::RData;
 
 use crate::dns::facts::{DmarcFacts, MailFacts, MxFact, SpfFacts};
-use crate::dns::iterate::{record_address, Lookups};
+use crate::dns::iterate::{rcode_name, record_address, Lookups};
 use crate::dns::wire::{fqdn, name_text, rtype};
 
 /// Lookups postura performs for one SPF evaluation at most (the RFC limit is 10; going on a
@@ -14,8 +14,15 @@ const SPF_LOOKUP_BUDGET: u32 = 40;
 
 /// TXT strings at `name`, each record's strings joined.
 pub async fn txt(lookups: &Lookups, name: &str) -> Result<Vec<String>, String> {
+    txt_answer(lookups, name).await.map(|(_, texts)| texts)
+}
+
+/// The RCODE of the TXT lookup at `name` and its strings.
+async fn txt_answer(lookups: &Lookups, name: &str) -> Result<(String, Vec<String>), String> {
     let found = lookups.lookup(name, rtype::TXT).await?;
-    Ok(found
+    let rcode = conclusive_rcode(found.rcode)
+        .ok_or_else(|| format!("{name}: {}", found.rcode.map(rcode_name).unwrap_or_default()))?;
+    Ok((rcode, found
         .records
         .iter()
         .filter_map(|r| match &r.data {
@@ -27,13 +34,14 @@ pub async fn txt(lookups: &Lookups, name: &str) -> Result<Vec<String>, String> {
             ),
             _ => None,
         })
-        .collect())
+        .collect()))
 }
 
 pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
     let mut facts = MailFacts::default();
     match lookups.lookup(zone, rtype::MX).await {
         Ok(found) => {
+            facts.rcodes.mx = conclusive_rcode(found.rcode);
             for record in &found.records {
                 if let RData::MX(mx) = &record.data {
                     let exchange = name_text(&mx.exchange);
@@ -74,8 +82,9 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
         }
         Err(error) => facts.errors.push(format!("MX: {error}")),
     }
-    match txt(lookups, zone).await {
-        Ok(records) => {
+    match txt_answer(lookups, zone).await {
+        Ok((rcode, records)) => {
+            facts.rcodes.txt = Some(rcode);
             let spf: Vec<String> = records.into_iter().filter(|t| is_spf(t)).collect();
             if !spf.is_empty() {
                 facts.spf = Some(evaluate_spf(lookups, spf).await);
@@ -83,8 +92,9 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
         }
         Err(error) => facts.errors.push(format!("SPF: {error}")),
     }
-    match txt(lookups, &format!("_dmarc.{zone}")).await {
-        Ok(records) => {
+    match txt_answer(lookups, &format!("_dmarc.{zone}")).await {
+        Ok((rcode, records)) => {
+            facts.rcodes.dmarc = Some(rcode);
             let dmarc: Vec<String> = records
                 .into_iter()
                 .filter(|t| t.to_ascii_lowercase().starts_with("v=dmarc1"))
@@ -95,8 +105,9 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
         }
         Err(error) => facts.errors.push(format!("DMARC: {error}")),
     }
-    match txt(lookups, &format!("_mta-sts.{zone}")).await {
-        Ok(records) => {
+    match txt_answer(lookups, &format!("_mta-sts.{zone}")).await {
+        Ok((rcode, records)) => {
+            facts.rcodes.mta_sts = Some(rcode);
             facts.mta_sts = records
                 .into_iter()
                 .filter(|t| t.to_ascii_lowercase().starts_with("v=stsv1"))
@@ -108,8 +119,9 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
         facts.mta_sts_policy =
             Some(crate::dns::mta_sts::fetch(lookups, zone, lookups.client.timeout * 3).await);
     }
-    match txt(lookups, &format!("_smtp._tls.{zone}")).await {
-        Ok(records) => {
+    match txt_answer(lookups, &format!("_smtp._tls.{zone}")).await {
+        Ok((rcode, records)) => {
+            facts.rcodes.tls_rpt = Some(rcode);
             facts.tls_rpt = records
                 .into_iter()
                 .filter(|t| t.to_ascii_lowercase().starts_with("v=tlsrptv1"))
@@ -118,6 +130,12 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
         Err(error) => facts.errors.push(format!("TLS-RPT: {error}")),
     }
     facts
+}
+
+/// An RCODE that tells whether records exist (NOERROR, NXDOMAIN); SERVFAIL, REFUSED… say
+/// nothing about the zone's records.
+fn conclusive_rcode(rcode: Option<u16>) -> Option<String> {
+    rcode.filter(|r| *r == 0 || *r == 3).map(rcode_name)
 }
 
 fn is_spf(text: &str) -> bool {

@@ -21,7 +21,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::dns::facts::{ResolverFacts, ZoneFacts};
@@ -85,73 +84,28 @@ pub fn printable(bytes: &[u8]) -> String {
     out
 }
 
-/// Assess every zone and resolver, a few at a time; results in the order given.
-pub async fn run(
-    zones: Vec<String>,
-    resolvers: Vec<SocketAddr>,
-    options: &DnsOptions,
-) -> (Vec<ZoneFacts>, Vec<ResolverFacts>) {
-    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut zone_tasks = tokio::task::JoinSet::new();
-    for (index, zone) in zones.into_iter().enumerate() {
-        let (gate, options) = (gate.clone(), options.clone());
-        zone_tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let deadline = Instant::now() + options.deadline;
-            let client = DnsClient::new(options.timeout, deadline);
-            let lookups = Lookups::new(client, options.roots.clone(), options.resolver);
-            // The probes bound themselves by the deadline; this guards against one that does not.
-            let facts = match tokio::time::timeout_at(
-                deadline + Duration::from_secs(2),
-                zone::assess_zone(
-                    &lookups,
-                    &zone,
-                    options.asn_table.as_deref(),
-                    options.scope.as_deref(),
-                ),
-            )
-            .await
-            {
-                Ok(facts) => facts,
-                Err(_) => ZoneFacts {
-                    name: wire::fqdn(&zone),
-                    error: Some("zone deadline exceeded".into()),
-                    ..ZoneFacts::default()
-                },
-            };
-            (index, facts)
-        });
+/// Assess one zone within the zone deadline, its queries on the scan's `network`. The scan
+/// (`crate::scan`) runs zones side by side and hands each result on as it finishes.
+pub async fn assess_zone_item(zone: &str, options: &DnsOptions, network: &crate::net::Network) -> ZoneFacts {
+    let deadline = Instant::now() + options.deadline;
+    let client = DnsClient::with_network(options.timeout, deadline, network.clone());
+    let lookups = Lookups::new(client, options.roots.clone(), options.resolver);
+    // The probes bound themselves by the deadline; this guards against one that does not.
+    let assessed = zone::assess_zone(&lookups, zone, options.asn_table.as_deref(), options.scope.as_deref());
+    match tokio::time::timeout_at(deadline + Duration::from_secs(2), assessed).await {
+        Ok(facts) => facts,
+        Err(_) => ZoneFacts { name: wire::fqdn(zone), error: Some("zone deadline exceeded".into()), ..ZoneFacts::default() },
     }
-    let mut resolver_tasks = tokio::task::JoinSet::new();
-    for (index, address) in resolvers.into_iter().enumerate() {
-        let (gate, options) = (gate.clone(), options.clone());
-        resolver_tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let client = DnsClient::new(options.timeout, Instant::now() + options.deadline);
-            (
-                index,
-                resolver::assess(&client, address, &options.validation_names).await,
-            )
-        });
+}
+
+/// Assess one declared resolver within the deadline, its queries on the scan's `network`.
+pub async fn assess_resolver_item(address: SocketAddr, options: &DnsOptions, network: &crate::net::Network) -> ResolverFacts {
+    let deadline = Instant::now() + options.deadline;
+    let client = DnsClient::with_network(options.timeout, deadline, network.clone());
+    match tokio::time::timeout_at(deadline + Duration::from_secs(2), resolver::assess(&client, address, &options.validation_names)).await {
+        Ok(facts) => facts,
+        Err(_) => ResolverFacts { address: address.to_string(), error: Some("resolver deadline exceeded".into()), ..ResolverFacts::default() },
     }
-    let mut zone_results: Vec<(usize, ZoneFacts)> = Vec::new();
-    while let Some(joined) = zone_tasks.join_next().await {
-        if let Ok(entry) = joined {
-            zone_results.push(entry);
-        }
-    }
-    let mut resolver_results: Vec<(usize, ResolverFacts)> = Vec::new();
-    while let Some(joined) = resolver_tasks.join_next().await {
-        if let Ok(entry) = joined {
-            resolver_results.push(entry);
-        }
-    }
-    zone_results.sort_by_key(|(i, _)| *i);
-    resolver_results.sort_by_key(|(i, _)| *i);
-    (
-        zone_results.into_iter().map(|(_, f)| f).collect(),
-        resolver_results.into_iter().map(|(_, f)| f).collect(),
-    )
 }
 
 /// Give each target the CAA set of the scanned zone that contains its host (the longest such

@@ -1,16 +1,14 @@
 //! MTA-STS (RFC 8461): once a zone publishes `_mta-sts` TXT, the policy is fetched from
 //! `https://mta-sts.<zone>/.well-known/mta-sts.txt` and its fields recorded. The certificate is
 //! not judged here (the certificate stage does that); the chain's validity is what makes a
-//! policy usable, so the fact says `certificate_verified: false` plainly. The request is
-//! HTTP/1.0 (no chunked answers), and the answer is read within the query deadline and a size
-//! cap.
+//! policy usable, so the fact says `certificate_verified: false` plainly. The request goes through
+//! the scan's connector (scope, per-address limit), within the query deadline and a size cap.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crate::net::http::{self, Limits, Method};
+use crate::net::Purpose;
 
 use crate::dns::facts::MtaStsPolicy;
 use crate::dns::iterate::{record_address, Lookups};
@@ -37,78 +35,35 @@ pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPo
         policy.error = Some(format!("{host} has no address"));
         return policy;
     };
-    match tokio::time::timeout(timeout, get(SocketAddr::new(address, 443), &host)).await {
-        Err(_) => {
-            policy.error = Some(format!(
-                "no complete answer within {} ms",
-                timeout.as_millis()
-            ))
+    // The policy host is discovered (named by DNS), so the scope decides whether it is asked.
+    let deadline = (tokio::time::Instant::now() + timeout).min(lookups.client.deadline);
+    let origin = lookups.client.network().connector(SocketAddr::new(address, 443), deadline);
+    let Some(connector) = origin.discovered(&host, SocketAddr::new(address, 443), Purpose::MtaSts) else {
+        policy.error = Some(format!("{host} ({address}) is outside the scope: not contacted"));
+        return policy;
+    };
+    let url = match url::Url::parse(&policy.url) {
+        Ok(url) => url,
+        Err(error) => {
+            policy.error = Some(format!("bad URL {}: {error}", policy.url));
+            return policy;
         }
-        Ok(Err(error)) => policy.error = Some(error),
-        Ok(Ok(response)) => parse_response(&response, &mut policy),
+    };
+    let limits = Limits { max_body: MAX_POLICY_RESPONSE, max_redirects: 0, read_body: true };
+    match http::request(&connector, &url, &Method::Get, limits).await {
+        Err(error) => policy.error = Some(error.to_string()),
+        Ok(response) => apply_response(response.status, &response.body, &mut policy),
     }
     policy
 }
 
-async fn get(address: SocketAddr, host: &str) -> Result<Vec<u8>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    // Any chain: this probe reads the policy; the certificate is assessed elsewhere.
-    let verifier = Arc::new(crate::tls::rustls_probe::RecordingVerifier::new(&provider));
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    let name = ServerName::try_from(host.to_string()).map_err(|e| format!("bad host name: {e}"))?;
-    let stream = tokio::net::TcpStream::connect(address)
-        .await
-        .map_err(|e| format!("connect {address}: {e}"))?;
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, stream)
-        .await
-        .map_err(|e| format!("TLS with {address}: {e}"))?;
-    let request = format!(
-        "GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: {host}\r\nUser-Agent: postura\r\n\r\n"
-    );
-    tls.write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        match tls.read(&mut chunk).await {
-            Ok(0) => break,
-            Ok(n) => {
-                response.extend_from_slice(&chunk[..n]);
-                if response.len() > MAX_POLICY_RESPONSE {
-                    return Err(format!("answer larger than {MAX_POLICY_RESPONSE} bytes"));
-                }
-            }
-            // Servers that close without close_notify still sent the whole answer.
-            Err(_) if !response.is_empty() => break,
-            Err(error) => return Err(error.to_string()),
-        }
-    }
-    Ok(response)
-}
-
-/// Status line and `key: value` policy lines (RFC 8461 §3.2).
-pub fn parse_response(response: &[u8], policy: &mut MtaStsPolicy) {
-    let text = String::from_utf8_lossy(response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .or_else(|| text.split_once("\n\n"))
-        .unwrap_or((&text, ""));
-    policy.http_status = head
-        .lines()
-        .next()
-        .and_then(|status| status.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok());
-    if policy.http_status != Some(200) {
+/// The status and the `key: value` policy lines (RFC 8461 §3.2).
+pub fn apply_response(status: u16, body: &[u8], policy: &mut MtaStsPolicy) {
+    policy.http_status = Some(status);
+    if status != 200 {
         return;
     }
-    for line in body.lines() {
+    for line in String::from_utf8_lossy(body).lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
@@ -130,8 +85,9 @@ mod tests {
     #[test]
     fn policies_parse() {
         let mut policy = MtaStsPolicy::default();
-        parse_response(
-            b"HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\nversion: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmx: *.example.net\r\nmax_age: 604800\r\n",
+        apply_response(
+            200,
+            b"version: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmx: *.example.net\r\nmax_age: 604800\r\n",
             &mut policy,
         );
         assert_eq!(
@@ -145,13 +101,10 @@ mod tests {
         assert_eq!(policy.mx, vec!["mx1.example.org", "*.example.net"]);
         assert_eq!(policy.max_age, Some(604800));
         let mut missing = MtaStsPolicy::default();
-        parse_response(
-            b"HTTP/1.1 404 Not Found\r\n\r\nversion: STSv1\n",
-            &mut missing,
-        );
+        apply_response(404, b"version: STSv1\n", &mut missing);
         assert_eq!((missing.http_status, missing.version), (Some(404), None));
         let mut garbage = MtaStsPolicy::default();
-        parse_response(b"\xff\xfe", &mut garbage);
-        assert_eq!(garbage.http_status, None);
+        apply_response(200, b"\xff\xfe", &mut garbage);
+        assert_eq!((garbage.version, garbage.mode), (None, None));
     }
 }

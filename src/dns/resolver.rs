@@ -1,6 +1,11 @@
 //! Declared resolvers: do they answer anyone (open), and do they validate DNSSEC (AD set for a
-//! signed name, SERVFAIL for a deliberately broken one; the names come from the profile or the
-//! command line).
+//! signed name, SERVFAIL for a deliberately broken one; the names come from the command line,
+//! else the profile, else the public-Internet defaults below).
+//!
+//! Only answers that can tell are used: the signed name must resolve (NOERROR with records) for
+//! its AD bit to count, and the broken name must either fail (SERVFAIL: validating) or resolve
+//! (records: not validating). NXDOMAIN or an empty answer (the name does not exist where the
+//! resolver looks, e.g. a lab with a private root) leaves the verdict open.
 
 use std::net::SocketAddr;
 
@@ -9,13 +14,30 @@ use crate::dns::facts::ResolverFacts;
 use crate::dns::transport::{DnsClient, Transport};
 use crate::dns::wire::{rtype, Question};
 
-/// Names that tell a validating resolver from one that does not.
-#[derive(Debug, Clone, Default)]
+/// A correctly signed name on the public Internet: the IETF's zone (signed since 2010, A records at
+/// the apex, no CNAME out of the signed zone).
+pub const DEFAULT_SIGNED_NAME: &str = "ietf.org";
+/// A deliberately broken name on the public Internet: Comcast's long-standing DNSSEC test zone,
+/// whose signatures do not validate.
+pub const DEFAULT_BOGUS_NAME: &str = "www.dnssec-failed.org";
+
+/// Names that tell a validating resolver from one that does not (default: the public-Internet
+/// names above).
+#[derive(Debug, Clone)]
 pub struct ValidationNames {
     /// A name in a correctly signed zone.
     pub signed: Option<String>,
     /// A name in a zone whose signatures are broken.
     pub bogus: Option<String>,
+}
+
+impl Default for ValidationNames {
+    fn default() -> Self {
+        ValidationNames {
+            signed: Some(DEFAULT_SIGNED_NAME.into()),
+            bogus: Some(DEFAULT_BOGUS_NAME.into()),
+        }
+    }
 }
 
 pub async fn assess(
@@ -64,6 +86,7 @@ pub async fn assess(
         facts.authentic_data = answer
             .as_ref()
             .ok()
+            .filter(|a| a.rcode == 0 && !a.message.answers.is_empty())
             .map(|a| a.message.metadata.authentic_data);
         facts.signed_name = Some(name.clone());
     }
@@ -74,7 +97,11 @@ pub async fn assess(
         facts.bogus_query = query_fact(&answer);
         facts.bogus_name = Some(name.clone());
     }
-    let bogus_failed = facts.bogus_query.rcode.as_deref().map(|r| r == "SERVFAIL");
+    let bogus_failed = match (facts.bogus_query.rcode.as_deref(), facts.bogus_query.answers) {
+        (Some("SERVFAIL"), _) => Some(true),
+        (Some("NOERROR"), Some(n)) if n > 0 => Some(false),
+        _ => None,
+    };
     facts.validates = match (facts.authentic_data, bogus_failed) {
         (Some(ad), Some(servfail)) => Some(ad && servfail),
         // One name alone can only show that the resolver does not validate.

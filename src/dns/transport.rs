@@ -5,6 +5,8 @@
 //! they are errors, and every exchange must end within the query timeout and the zone's
 //! deadline with a reason. UDP sockets are connected, so the kernel drops datagrams from any
 //! other source; answers with the wrong id are skipped (a few at most) until the time is up.
+//! Every exchange first takes a permit for the server's address from the scan's `Network`, so the
+//! per-address limit holds for nameservers as for every other connection.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -54,6 +56,8 @@ pub struct DnsClient {
     sent: Arc<AtomicU32>,
     /// Queries sent through this scope only.
     scoped: Arc<AtomicU32>,
+    /// The scan's network: per-address permits, and the connector of the MTA-STS fetch.
+    network: crate::net::Network,
 }
 
 /// Datagrams with a wrong id tolerated per query before giving up on it.
@@ -62,13 +66,29 @@ const MAX_STRAY_DATAGRAMS: usize = 8;
 const MAX_TRANSFER_MESSAGES: usize = 64;
 
 impl DnsClient {
+    /// A client with a network of its own (two exchanges at once per address, no scope).
     pub fn new(timeout: Duration, deadline: Instant) -> DnsClient {
+        DnsClient::with_network(timeout, deadline, crate::net::Network::new(2, timeout, None))
+    }
+
+    /// A client on the scan's network.
+    pub fn with_network(timeout: Duration, deadline: Instant, network: crate::net::Network) -> DnsClient {
         DnsClient {
             timeout,
             deadline,
             sent: Arc::new(AtomicU32::new(0)),
             scoped: Arc::new(AtomicU32::new(0)),
+            network,
         }
+    }
+
+    pub fn network(&self) -> &crate::net::Network {
+        &self.network
+    }
+
+    /// Wait for the per-address permit of `server`, within the deadline.
+    async fn permit(&self, server: SocketAddr) -> Result<crate::net::PermitGuard, QueryError> {
+        self.network.dns_permit(server.ip(), self.deadline).await.map_err(|_| QueryError::Deadline)
     }
 
     /// A client sharing this one's limits and total, with its own count (one server's probes
@@ -125,6 +145,7 @@ impl DnsClient {
     ) -> Result<Answer, QueryError> {
         let id: u16 = rand::random();
         let bytes = encode_query(id, question).map_err(|e| QueryError::BadQuery(e.to_string()))?;
+        let _permit = self.permit(server).await?;
         let (expires, deadline_bound) = self.expiry()?;
         self.count();
         let exchange = async {
@@ -154,6 +175,7 @@ impl DnsClient {
         let id: u16 = rand::random();
         let question = Question::new(zone, rtype::AXFR).with_edns(None);
         let bytes = encode_query(id, &question).map_err(|e| QueryError::BadQuery(e.to_string()))?;
+        let _permit = self.permit(server).await?;
         let (expires, deadline_bound) = self.expiry()?;
         self.count();
         let exchange = async {

@@ -5,12 +5,10 @@
 //! detail from a hostile server can start with anything. Such cells are prefixed with `'` (the
 //! OWASP "CSV injection" advice) and every cell is quoted per RFC 4180.
 
-use serde_json::Value;
-
 use super::view::{Document, Lang};
-use crate::checks::model::{Finding, Status};
+use crate::checks::model::{Finding, Score, Status};
 
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 15] = [
     "country",
     "sector",
     "operator",
@@ -24,6 +22,9 @@ pub const HEADER: [&str; 13] = [
     "title",
     "detail",
     "exception_expires",
+    // The item's score (after its cap) and the cap's reason, on each of its rows.
+    "item_score",
+    "item_score_cap",
 ];
 
 /// One cell, quoted, with formula triggers neutralised.
@@ -51,7 +52,15 @@ fn row(out: &mut String, fields: &[&str]) {
     out.push_str("\r\n");
 }
 
-fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], finding: &Finding) {
+/// An item's score and the reason of its cap, as two cells.
+fn score_cells(score: Option<&Score>) -> [String; 2] {
+    [
+        score.and_then(|s| s.value).map_or_else(String::new, |v| format!("{v:.1}")),
+        score.and_then(|s| s.cap.as_ref()).map_or_else(String::new, |c| c.reason()),
+    ]
+}
+
+fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], score: &[String; 2], finding: &Finding) {
     let title = lang
         .catalog
         .and_then(|c| c.get(&finding.check))
@@ -77,6 +86,8 @@ fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], finding: &Findi
             &title,
             &super::view::detail_line(finding),
             expires,
+            &score[0],
+            &score[1],
         ],
     );
 }
@@ -100,39 +111,37 @@ pub fn render(document: &Document, lang: &Lang) -> String {
             label.as_str(),
             target.address.as_deref().unwrap_or(""),
         ];
+        let score = score_cells(target.score.as_ref());
         for finding in &target.findings {
-            finding_row(&mut out, lang, prefix, finding);
+            finding_row(&mut out, lang, prefix, &score, finding);
         }
     }
-    for (kind, key) in [("zone", "zones"), ("resolver", "resolvers")] {
-        for item in document
-            .raw
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("");
-            let name = ["zone", "name", "host", "address"]
-                .iter()
-                .map(|k| text(k))
-                .find(|s| !s.is_empty())
-                .unwrap_or("");
-            let findings: Vec<Finding> = item
-                .get("findings")
-                .and_then(|f| serde_json::from_value(f.clone()).ok())
-                .unwrap_or_default();
-            let prefix = [
-                country,
-                text("sector"),
-                text("operator"),
-                kind,
-                name,
-                text("address"),
-            ];
-            for finding in &findings {
-                finding_row(&mut out, lang, prefix, finding);
-            }
+    for zone in &document.report.zones {
+        let prefix = [
+            country,
+            zone.sector.as_deref().unwrap_or(""),
+            zone.operator.as_deref().unwrap_or(""),
+            "zone",
+            zone.name.as_str(),
+            "",
+        ];
+        let score = score_cells(zone.score.as_ref());
+        for finding in &zone.findings {
+            finding_row(&mut out, lang, prefix, &score, finding);
+        }
+    }
+    for resolver in &document.report.resolvers {
+        let prefix = [
+            country,
+            resolver.sector.as_deref().unwrap_or(""),
+            resolver.operator.as_deref().unwrap_or(""),
+            "resolver",
+            resolver.address.as_str(),
+            resolver.address.as_str(),
+        ];
+        let score = score_cells(resolver.score.as_ref());
+        for finding in &resolver.findings {
+            finding_row(&mut out, lang, prefix, &score, finding);
         }
     }
     out

@@ -7,11 +7,14 @@
 //! `{{value}}`: all text that came from the network goes through that escaping. The only
 //! unescaped insertions are postura's own SVG charts (labels escaped in [`svg`]) and its CSS.
 //!
-//! Templates and language files are built in; `--templates DIR` overrides any of them by the
-//! same relative name (`DIR/country.hbs`, `DIR/partials/style.hbs`, `DIR/i18n/es.toml`, …).
+//! Templates and language files are built in (embedded in the binary: nothing is read from the
+//! directory postura was built in); `--templates DIR` overrides any of them by the same relative
+//! name (`DIR/country.hbs`, `DIR/partials/style.hbs`, `DIR/i18n/es.toml`, …). A `DIR` that does
+//! not exist is an error, and so are templates that include each other ([`include`]).
 
 pub mod csv;
 pub mod i18n;
+pub mod include;
 pub mod svg;
 pub mod view;
 
@@ -83,6 +86,12 @@ pub struct Renderer {
 impl Renderer {
     /// Load the templates (built in, or overridden from `templates`) and the strings of `lang`.
     pub fn new(lang: &str, templates: Option<&Path>) -> Result<Renderer, ReportError> {
+        if let Some(dir) = templates.filter(|d| !d.is_dir()) {
+            return Err(ReportError::Template {
+                name: dir.display().to_string(),
+                message: "--templates: no such directory".into(),
+            });
+        }
         let strings = i18n::load(lang, templates).map_err(ReportError::Language)?;
         let mut handlebars = Handlebars::new();
         handlebars.set_strict_mode(true);
@@ -106,6 +115,10 @@ impl Renderer {
                     message: e.to_string(),
                 })?;
         }
+        include::check(&handlebars).map_err(|message| ReportError::Template {
+            name: templates.map_or_else(|| "built-in".into(), |d| d.display().to_string()),
+            message,
+        })?;
         Ok(Renderer {
             handlebars,
             strings,

@@ -3,7 +3,7 @@
 //! (whose rest is encrypted), an alert, or the end of the stream — within the connection's time
 //! and a size cap — and then the connection is dropped without completing the handshake.
 
-use crate::net::{Connector, NetError};
+use crate::net::{Connection, Connector, NetError};
 use crate::tls::codec::{
     content_type, handshake_type, Alert, CertificateMessage, CertificateStatus, CodecError, HandshakeReassembler,
     Record, ServerHello, Sslv2ServerHello,
@@ -38,8 +38,23 @@ pub enum Until {
 
 /// Send a TLS ClientHello and read the flight.
 pub async fn exchange(connector: &Connector, hello: &[u8], until: Until) -> Result<ServerFlight, NetError> {
+    exchange_open(connector, hello, until).await.map(|(_, flight)| flight)
+}
+
+/// As `exchange`, keeping the connection open for what comes next (the vulnerability probes
+/// send their own records after the server's flight).
+pub async fn exchange_open(
+    connector: &Connector,
+    hello: &[u8],
+    until: Until,
+) -> Result<(Connection, ServerFlight), NetError> {
     let mut connection = connector.connect().await?;
     connection.send(hello).await?;
+    let flight = read_flight(&mut connection, until).await?;
+    Ok((connection, flight))
+}
+
+async fn read_flight(connection: &mut Connection, until: Until) -> Result<ServerFlight, NetError> {
 
     let mut flight = ServerFlight::default();
     let mut buffer = Vec::new();
@@ -141,7 +156,7 @@ pub fn printable_prefix(bytes: &[u8]) -> String {
 pub enum Sslv2Answer {
     Hello(Sslv2ServerHello),
     /// The server answered in TLS (an alert, usually) or closed: no SSLv2.
-    Refused(String),
+    Refused(crate::facts::Refusal),
 }
 
 pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2Answer, NetError> {
@@ -156,18 +171,18 @@ pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2
                 Ok(Some((record, _))) => {
                     if record.content_type == content_type::ALERT {
                         if let Ok(alert) = Alert::decode(&record.fragment) {
-                            return Ok(Sslv2Answer::Refused(format!("alert:{}", alert.description_name())));
+                            return Ok(Sslv2Answer::Refused(crate::facts::Refusal::alert(alert.description)));
                         }
                     }
-                    return Ok(Sslv2Answer::Refused("answered in TLS".into()));
+                    return Ok(Sslv2Answer::Refused(crate::facts::Refusal::AnsweredInTls));
                 }
                 // The start of a TLS record: read on until it is whole.
                 Ok(None) => {}
-                Err(_) => return Ok(Sslv2Answer::Refused(format!("no SSLv2 hello ({error})"))),
+                Err(_) => return Ok(Sslv2Answer::Refused(crate::facts::Refusal::NotSslv2 { detail: error.to_string() })),
             },
         }
         match connection.receive(&mut buffer, 64 * 1024).await {
-            Ok(0) | Err(NetError::Reset) => return Ok(Sslv2Answer::Refused("closed".into())),
+            Ok(0) | Err(NetError::Reset) => return Ok(Sslv2Answer::Refused(crate::facts::Refusal::Closed)),
             Ok(_) => {}
             Err(error) => return Err(error),
         }

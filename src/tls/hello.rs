@@ -1,5 +1,6 @@
 //! The ClientHellos the sweep sends, per protocol, and how an answer is classified.
 
+use crate::facts::Refusal;
 use crate::net::NetError;
 use crate::tls::codec::{alert_description, ClientExtension, ClientHello};
 use crate::tls::exchange::ServerFlight;
@@ -104,13 +105,13 @@ pub enum Answer {
     Chose { suite: u16, flight: Box<ServerFlight> },
     /// It answered with another protocol version.
     Negotiated(u16),
-    /// It refused: `alert:NAME`, `closed` or `reset`.
-    Refused(String),
+    /// It refused: an alert, or a closed or reset connection.
+    Refused(Refusal),
 }
 
 impl Answer {
     pub fn refusal_is_protocol_version(&self) -> bool {
-        matches!(self, Answer::Refused(reason) if reason == "alert:protocol_version")
+        matches!(self, Answer::Refused(reason) if reason.alert_code() == Some(alert_description::PROTOCOL_VERSION))
     }
 }
 
@@ -118,8 +119,8 @@ impl Answer {
 pub fn classify(protocol: Protocol, offered: &[u16], result: Result<ServerFlight, NetError>) -> Result<Answer, NetError> {
     let flight = match result {
         Ok(flight) => flight,
-        Err(NetError::Closed) => return Ok(Answer::Refused("closed".into())),
-        Err(NetError::Reset) => return Ok(Answer::Refused("reset".into())),
+        Err(NetError::Closed) => return Ok(Answer::Refused(Refusal::Closed)),
+        Err(NetError::Reset) => return Ok(Answer::Refused(Refusal::Reset)),
         Err(error) => return Err(error),
     };
     if let Some(hello) = &flight.server_hello {
@@ -137,17 +138,13 @@ pub fn classify(protocol: Protocol, offered: &[u16], result: Result<ServerFlight
         return Ok(Answer::Chose { suite, flight: Box::new(flight) });
     }
     if let Some(alert) = flight.alert {
-        return Ok(Answer::Refused(format!("alert:{}", alert.description_name())));
+        return Ok(Answer::Refused(Refusal::alert(alert.description)));
     }
-    Ok(Answer::Refused("closed".into()))
+    Ok(Answer::Refused(Refusal::Closed))
 }
 
 pub fn is_inappropriate_fallback(answer: &Answer) -> bool {
-    let expected = format!(
-        "alert:{}",
-        crate::tls::codec::Alert { level: 2, description: alert_description::INAPPROPRIATE_FALLBACK }.description_name()
-    );
-    matches!(answer, Answer::Refused(reason) if *reason == expected)
+    matches!(answer, Answer::Refused(reason) if reason.alert_code() == Some(alert_description::INAPPROPRIATE_FALLBACK))
 }
 
 pub fn version_name(version: u16) -> String {

@@ -7,3 +7,4 @@ pub mod hello;
 pub mod registry;
 pub mod rustls_probe;
 pub mod sweep;
+pub mod vuln;

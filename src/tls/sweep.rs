@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, TlsFacts};
+use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, TlsFacts};
 use crate::net::{Connector, NetError};
-use crate::tls::codec::{decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind, KeyExchangeParams};
+use crate::tls::codec::{alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind, KeyExchangeParams};
 use crate::tls::exchange::{exchange, exchange_sslv2, ServerFlight, Sslv2Answer, Until};
 use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
@@ -46,7 +46,7 @@ struct ProtocolScan {
     first_flight: Option<ServerFlight>,
     key_exchange: Vec<KeyExchangeFact>,
     alpn_selected: Vec<String>,
-    refusal: Option<String>,
+    refusal: Option<Refusal>,
     error: Option<NetError>,
 }
 
@@ -60,12 +60,18 @@ impl ProtocolScan {
 pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     let mut facts = TlsFacts::default();
 
-    // First contact doubles as the first TLS 1.2 hello: a target that refuses, never answers or
-    // does not speak TLS is given up at once instead of being probed six more times.
+    // First contact doubles as the first TLS 1.2 hello: a target that refuses, never answers,
+    // resets the connection or does not speak TLS is given up at once instead of being probed
+    // six more times. (Later in the sweep a reset is one hello's refusal, as some servers answer
+    // a hello they dislike that way; at first contact nothing says the peer speaks TLS at all.)
     let tls12_candidates = registry().legacy_candidates(Protocol::Tls12);
     let first_window: Vec<u16> = tls12_candidates.iter().copied().take(MAX_SUITES_PER_HELLO).collect();
     let options = HelloOptions::new(target.sni.clone());
     let first = exchange(&target.connector, &build_hello(Protocol::Tls12, &first_window, &options), Until::HelloDone).await;
+    if let Err(NetError::Reset) = first {
+        facts.connections = target.connector.connections();
+        return SweepOutcome { facts, fatal: Some(NetError::Reset) };
+    }
     let first = match classify(Protocol::Tls12, &first_window, first) {
         Ok(answer) => answer,
         Err(error) => {
@@ -185,10 +191,40 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.extensions.alpn.dedup();
     facts.protocols = facts.protocol_details.iter().filter(|(_, d)| d.accepted).map(|(&p, _)| p).collect();
     crate::tls::derived::derive(&mut facts);
+    crate::tls::vuln::derive(&mut facts);
+    if !facts.protocols.is_empty() && !target.connector.deadline_passed() {
+        crate::tls::vuln::probe(target, &mut facts, &accepted_legacy(&scans)).await;
+    }
     facts.connections = target.connector.connections();
 
     let fatal = scans.values().find_map(|s| s.error.clone().filter(NetError::is_fatal_for_target));
     SweepOutcome { facts, fatal }
+}
+
+/// A well-known shared DH prime's name (`ffdhe2048` for the RFC 7919 groups, else the name in
+/// the common-primes list, e.g. `RFC2409/Oakley Group 2`).
+fn dh_group_name(params: &KeyExchangeParams) -> Option<String> {
+    let KeyExchangeParams::Dh { p, .. } = params else {
+        return None;
+    };
+    let name = crate::tls::vuln::common_dh_prime(p)?;
+    Some(name.strip_prefix("RFC7919/").unwrap_or(name).to_string())
+}
+
+/// The accepted TLS ≤ 1.2 protocols, best first, with what the vulnerability probes need.
+fn accepted_legacy(scans: &BTreeMap<Protocol, ProtocolScan>) -> Vec<crate::tls::vuln::AcceptedProtocol> {
+    [Protocol::Tls12, Protocol::Tls11, Protocol::Tls10, Protocol::Sslv3]
+        .into_iter()
+        .filter_map(|protocol| {
+            let scan = scans.get(&protocol).filter(|s| s.accepted())?;
+            let heartbeat = scan
+                .first_flight
+                .as_ref()
+                .and_then(|f| f.server_hello.as_ref())
+                .is_some_and(|h| h.extension(extension_type::HEARTBEAT).is_some());
+            Some(crate::tls::vuln::AcceptedProtocol { protocol, suites: scan.chosen.clone(), heartbeat })
+        })
+        .collect()
 }
 
 /// "Offer a window, remove the chosen suite, repeat" for one protocol.
@@ -239,7 +275,7 @@ async fn enumerate_suites(
             }
             Answer::Negotiated(version) => {
                 if scan.chosen.is_empty() {
-                    scan.refusal = Some(format!("negotiated:{}", version_name(version)));
+                    scan.refusal = Some(Refusal::Negotiated { version: version_name(version) });
                 } else {
                     scan.error = Some(NetError::Protocol(format!(
                         "server switched to {} during enumeration",
@@ -249,7 +285,7 @@ async fn enumerate_suites(
                 break;
             }
             Answer::Refused(reason) => {
-                let protocol_refused = scan.chosen.is_empty() && reason == "alert:protocol_version";
+                let protocol_refused = scan.chosen.is_empty() && reason.alert_code() == Some(alert_description::PROTOCOL_VERSION);
                 if scan.chosen.is_empty() && scan.refusal.is_none() {
                     scan.refusal = Some(reason);
                 }
@@ -304,7 +340,7 @@ fn note_flight(scan: &mut ProtocolScan, protocol: Protocol, suite: u16, flight: 
         Ok(params @ KeyExchangeParams::Dh { .. }) => KeyExchangeFact {
             protocol,
             kind: "DH".into(),
-            group: None,
+            group: dh_group_name(&params),
             bits: params.modulus_bits(),
             cipher_suite: info.iana_name.clone(),
         },
@@ -535,7 +571,7 @@ fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
             ProtocolDetail { accepted: true, refusal: None, error: None }
         }
         Ok(Sslv2Answer::Hello(_)) => {
-            ProtocolDetail { accepted: false, refusal: Some("no common SSLv2 cipher".into()), error: None }
+            ProtocolDetail { accepted: false, refusal: Some(Refusal::NoCommonCipher), error: None }
         }
         Ok(Sslv2Answer::Refused(reason)) => ProtocolDetail { accepted: false, refusal: Some(reason.clone()), error: None },
         Err(error) => {

@@ -1,5 +1,5 @@
-//! Scan a harness server with the engine and judge it with the real catalog: the shared steps of
-//! the checks, HTTP and certificate tests.
+//! Scan a harness server through the library's scan entry point (`postura::scan`) and judge it
+//! with the real catalog: the shared steps of the checks, HTTP and certificate tests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +10,10 @@ use postura::checks::catalog::Catalog;
 use postura::checks::evaluate::Exception;
 use postura::checks::policy::Policy;
 use postura::checks::Assessor;
-use postura::engine::{run, ScanOptions};
+use postura::engine::ScanOptions;
 use postura::facts::{ScanReport, TargetResult, ToolInfo};
+use postura::profile::Service;
+use postura::scan::{NoSink, ScanPlan};
 use postura::target::TargetSpec;
 
 use super::pki::{Pki, TEST_HOST};
@@ -37,19 +39,24 @@ pub fn report_of(targets: Vec<TargetResult>) -> ScanReport {
     }
 }
 
-/// Scan `address` as TEST_HOST, declared with `service` and `sector`, trusting the test PKI.
-pub fn scan_lab_target(address: SocketAddr, service: &str, sector: &str, timeout: Duration) -> ScanReport {
+/// Scan `address` as TEST_HOST, declared with `service` and `sector`, trusting the test PKI:
+/// the facts only (no checks), through `postura::scan::run`.
+pub fn scan_lab_target(address: SocketAddr, service: Service, sector: &str, timeout: Duration) -> ScanReport {
     let spec = TargetSpec {
         host: TEST_HOST.into(),
         port: address.port(),
-        service: service.into(),
+        service,
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: None,
     };
+    let plan = ScanPlan {
+        targets: vec![spec],
+        options: ScanOptions { timeout, cert: lab_trust(), ..Default::default() },
+        ..ScanPlan::default()
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let options = ScanOptions { timeout, cert: lab_trust(), ..Default::default() };
-    report_of(runtime.block_on(run(vec![spec], &options, None, |_| {})))
+    runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan")
 }
 
 /// A copy of `report` judged under `policy` with the built-in catalog, on the day `today`.
@@ -57,15 +64,7 @@ pub fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, tod
     let catalog = Catalog::builtin().expect("built-in catalog");
     let policy = Policy::load(policy, &catalog).expect("policy");
     let mut report = report.clone();
-    Assessor {
-        catalog: &catalog,
-        policy: &policy,
-        lang: "en".into(),
-        exceptions,
-        sector_weights: Default::default(),
-        today: today.into(),
-        sectors: Default::default(),
-    }
-    .assess(&mut report);
+    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions, sector_weights: Default::default(), today: today.into() }
+        .assess(&mut report);
     report
 }

@@ -6,11 +6,17 @@
 //! Layout (addresses are fixed: they live only inside the lab's own namespace):
 //! - 127.0.20.1 Knot: the root zone `.` (signed, NSEC), hints `a.root-servers.lab.`
 //! - 127.0.20.2 BIND "tld": `test.` (signed), delegating the zones below, with DS for the signed ones
-//! - 127.0.21.1 BIND "a": healthy, expired, inconsistent (serial 1), mail, hostile;
-//!   recursion off, `version none`, transfers refused
-//! - 127.0.22.1 Knot "b": healthy, expired, inconsistent (serial 2), mail; not lame.test
+//! - 127.0.21.1 BIND "a": healthy, expired, inconsistent (serial 1), mail, hostile, optout;
+//!   recursion off, version.bind a single space (discloses nothing), transfers refused
+//! - 127.0.22.1 Knot "b": healthy, expired, inconsistent (serial 2, another SOA RNAME), mail,
+//!   optout; not lame.test
 //! - 127.0.23.1 BIND "open": open.test, single NS; recursion for anyone, AXFR open, version shown
-//! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice); Null MX
+//! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice); Null MX;
+//!   an SPF record with a syntax error and `?all`
+//! - optout.test (BIND "a", Knot "b"): signed with NSEC3 opt-out, 5 iterations and a salt
+//! - dead.test: four NS names whose glue (127.0.27.1–4) points at servers that never answer
+//! - v6only.test: three NS names with IPv6 glue only, in special-purpose blocks (2001:db8::/32,
+//!   3fff::/20, 2001:2::/48) that the namespace cannot reach
 //! - 127.0.24.1 nothing (ns3.inconsistent.test, only in the child's NS set)
 //! - 127.0.22.2 nothing (ns2.inconsistent.test's address in the child; its glue is 127.0.22.1)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
@@ -63,6 +69,10 @@ pub const NOTHING: &str = "127.0.24.1";
 /// listens there.
 pub const GLUE_ELSEWHERE: &str = "127.0.22.2";
 pub const SILENT: &str = "127.0.26.1";
+/// dead.test's four nameservers: silent (read queries, never answer).
+pub const DEAD: [&str; 4] = ["127.0.27.1", "127.0.27.2", "127.0.27.3", "127.0.27.4"];
+/// v6only.test's nameservers (IPv6 glue only, unreachable in the namespace).
+pub const V6_ONLY: [&str; 3] = ["2001:db8::53", "3fff::53", "2001:2::53"];
 pub const GARBAGE: &str = "127.0.26.2";
 pub const LOOPING: &str = "127.0.26.3";
 pub const UNBOUND: &str = "127.0.30.1";
@@ -189,10 +199,10 @@ fn zone_texts(serial_b: u32, spki_sha256: &str) -> Vec<(&'static str, String)> {
         "{}expired.test. NS ns1.expired.test.\nexpired.test. NS ns2.expired.test.\nns1.expired.test. A {BIND_A}\nns2.expired.test. A {KNOT_B}\nwww.expired.test. A 127.0.21.81\n",
         soa("expired.test", "ns1.expired.test", 1)
     );
-    let inconsistent = |serial: u32| {
+    let inconsistent = |serial: u32, rname: &str| {
         format!(
             "{}inconsistent.test. NS ns1.inconsistent.test.\ninconsistent.test. NS ns3.inconsistent.test.\nns1.inconsistent.test. A {BIND_A}\nns2.inconsistent.test. A {GLUE_ELSEWHERE}\nns3.inconsistent.test. A {NOTHING}\n",
-            soa("inconsistent.test", "ns1.inconsistent.test", serial)
+            soa("inconsistent.test", "ns1.inconsistent.test", serial).replace("hostmaster.", rname)
         )
     };
     let mail = format!(
@@ -224,15 +234,20 @@ ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.t
     );
     // Served by Knot only (BIND refuses to load a zone whose NS target is a CNAME).
     let alias = format!(
-        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\nalias.test. MX 0 .\n",
+        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\nalias.test. MX 0 .\nalias.test. TXT \"v=spf1 ip4:192.0.2.1 foo:bar ?all\"\n",
         soa("alias.test", "ns1.alias.test", 9)
+    );
+    let optout = format!(
+        "{}optout.test. NS ns1.optout.test.\noptout.test. NS ns2.optout.test.\nns1.optout.test. A {BIND_A}\nns2.optout.test. A {KNOT_B}\nwww.optout.test. A 127.0.21.82\ninsecure.optout.test. NS ns.elsewhere.test.\n",
+        soa("optout.test", "ns1.optout.test", 11)
     );
     vec![
         ("alias.test", alias),
+        ("optout.test", optout),
         ("healthy.test", healthy),
         ("expired.test", expired),
-        ("inconsistent.test", inconsistent(1)),
-        ("inconsistent.test.b", inconsistent(serial_b)),
+        ("inconsistent.test", inconsistent(1, "hostmaster.")),
+        ("inconsistent.test.b", inconsistent(serial_b, "dnsadmin.")),
         ("mail.test", mail),
         ("open.test", open),
         ("hostile.test", hostile),
@@ -242,7 +257,28 @@ ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.t
 fn tld_text() -> String {
     let mut text = soa("test", "ns.nic.test", 1);
     text.push_str(&format!("test. NS ns.nic.test.\nns.nic.test. A {TLD}\n"));
-    let delegations: [(&str, &[(&str, &str)]); 8] = [
+    let delegations: [(&str, &[(&str, &str)]); 11] = [
+        (
+            "optout",
+            &[("ns1.optout.test", BIND_A), ("ns2.optout.test", KNOT_B)],
+        ),
+        (
+            "dead",
+            &[
+                ("ns1.dead.test", DEAD[0]),
+                ("ns2.dead.test", DEAD[1]),
+                ("ns3.dead.test", DEAD[2]),
+                ("ns4.dead.test", DEAD[3]),
+            ],
+        ),
+        (
+            "v6only",
+            &[
+                ("ns1.v6only.test", V6_ONLY[0]),
+                ("ns2.v6only.test", V6_ONLY[1]),
+                ("ns3.v6only.test", V6_ONLY[2]),
+            ],
+        ),
         (
             "alias",
             &[("ns1.alias.test", KNOT_B), ("ns2.alias.test", KNOT_B)],
@@ -280,7 +316,8 @@ fn tld_text() -> String {
     ];
     for (zone, servers) in delegations {
         for (name, address) in servers {
-            text.push_str(&format!("{zone}.test. NS {name}.\n{name}. A {address}\n"));
+            let kind = if address.contains(':') { "AAAA" } else { "A" };
+            text.push_str(&format!("{zone}.test. NS {name}.\n{name}. {kind} {address}\n"));
         }
     }
     text
@@ -382,6 +419,14 @@ fn build_zones(dir: &Path) -> String {
         RSA_2048,
         &["-3", "-", "-H", "0"],
     );
+    // NSEC3 with opt-out (-A), 5 extra iterations and a salt: RFC 9276 says neither.
+    sign(
+        dir,
+        "optout.test",
+        "optout.test.zone",
+        ECDSA,
+        &["-3", "abcdef", "-H", "5", "-A"],
+    );
     sign(
         dir,
         "expired.test",
@@ -398,7 +443,7 @@ fn build_zones(dir: &Path) -> String {
     )
     .expect("harness: write zone");
     fs::write(dir.join("test.zone"), tld_text()).expect("harness: write zone");
-    for child in ["healthy.test.", "expired.test."] {
+    for child in ["healthy.test.", "expired.test.", "optout.test."] {
         let ds = fs::read_to_string(dir.join(format!("dsset-{child}"))).expect("harness: dsset");
         append(&dir.join("test.zone"), &ds);
     }
@@ -425,9 +470,13 @@ fn bind_conf(dir: &Path, address: &str, open: bool, zones: &[(&str, &str)]) -> S
     if open {
         conf.push_str(" recursion yes;\n allow-recursion { any; };\n allow-query-cache { any; };\n allow-transfer { any; };\n");
     } else {
-        conf.push_str(" recursion no;\n allow-transfer { none; };\n version none;\n hostname none;\n server-id none;\n");
+        // A version that is only white space discloses nothing (issue 16).
+        conf.push_str(" recursion no;\n allow-transfer { none; };\n version \" \";\n hostname none;\n server-id none;\n");
     }
     conf.push_str("};\ncontrols { };\n");
+    // BIND's built-in CHAOS view rate-limits its answers (3 a second, dropped beyond): the same
+    // view without the limit, so that version answers do not depend on how many tests run.
+    conf.push_str("view \"chaos\" chaos {\n recursion no;\n zone \"version.bind\" chaos { type primary; database \"_builtin version\"; };\n zone \"hostname.bind\" chaos { type primary; database \"_builtin hostname\"; };\n zone \"authors.bind\" chaos { type primary; database \"_builtin authors\"; };\n zone \"id.server\" chaos { type primary; database \"_builtin id\"; };\n};\nview \"default\" in {\n");
     if open {
         conf.push_str(&format!(
             "zone \".\" {{ type hint; file \"{}/root.hints\"; }};\n",
@@ -439,6 +488,7 @@ fn bind_conf(dir: &Path, address: &str, open: bool, zones: &[(&str, &str)]) -> S
             "zone \"{zone}\" {{ type primary; file \"{file}\"; }};\n"
         ));
     }
+    conf.push_str("};\n");
     conf
 }
 
@@ -571,10 +621,41 @@ pub struct DnsLab {
     pub netns: Netns,
 }
 
+static SHARED_LAB: std::sync::OnceLock<DnsLab> = std::sync::OnceLock::new();
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> c_int;
+}
+
+/// Statics are never dropped: at exit, delete the shared lab's namespace and files (its server
+/// processes die with the test process, by PDEATHSIG).
+extern "C" fn remove_shared_lab() {
+    if let Some(lab) = SHARED_LAB.get() {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &lab.netns.name])
+            .status();
+        let _ = fs::remove_dir_all(lab.dir.path());
+    }
+}
+
 impl DnsLab {
+    /// The lab of this test process, started on first use (≈15 s) and shared by every test
+    /// of the binary, so that each zone's case is its own test.
+    pub fn shared() -> &'static DnsLab {
+        SHARED_LAB.get_or_init(|| {
+            let lab = DnsLab::start();
+            // SAFETY: registers a plain function; it runs once at process exit.
+            unsafe {
+                atexit(remove_shared_lab);
+            }
+            lab
+        })
+    }
+
     pub fn start() -> DnsLab {
         let netns = Netns::create(&[
-            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND,
+            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0], DEAD[1],
+            DEAD[2], DEAD[3],
         ]);
         let dir = tempfile::Builder::new()
             .prefix("postura-dnslab-")
@@ -603,6 +684,7 @@ impl DnsLab {
             z("hostile.test.zone"),
         );
         let alias = z("alias.test.zone");
+        let optout = z("optout.test.zone.signed");
         let reverse = z("reverse.zone");
 
         lab.start_knot("knot-root", ROOT, &[(".", &root_signed)]);
@@ -617,6 +699,7 @@ impl DnsLab {
                 ("inconsistent.test", &inconsistent_a),
                 ("mail.test", &mail),
                 ("hostile.test", &hostile),
+                ("optout.test", &optout),
                 ("21.0.127.in-addr.arpa", &reverse),
             ],
         );
@@ -629,20 +712,26 @@ impl DnsLab {
                 ("inconsistent.test", &inconsistent_b),
                 ("mail.test", &mail),
                 ("alias.test", &alias),
+                ("optout.test", &optout),
             ],
         );
         lab.start_bind("bind-open", BIND_OPEN, true, &[("open.test", &open)]);
         lab.start_unbound();
         lab.start_mail();
         lab.hostile = lab.netns.enter(|| {
-            vec![
+            let mut servers: Vec<HostileDns> = DEAD
+                .iter()
+                .map(|a| HostileDns::serve(format!("{a}:53").parse().unwrap(), Hostility::Silent))
+                .collect();
+            servers.extend([
                 HostileDns::serve(format!("{SILENT}:53").parse().unwrap(), Hostility::Silent),
                 HostileDns::serve(format!("{GARBAGE}:53").parse().unwrap(), Hostility::Garbage),
                 HostileDns::serve(
                     format!("{LOOPING}:53").parse().unwrap(),
                     Hostility::CompressionLoop,
                 ),
-            ]
+            ]);
+            servers
         });
         lab
     }

@@ -2,6 +2,8 @@
 //!
 //! Every peer polls a non-blocking listener every 10 ms and checks a stop flag; Drop sets the
 //! flag, shuts every open connection down and joins the threads, so nothing outlives the guard.
+//! (The resetting peer keeps no copy of its connections: a copy would keep the socket open and
+//! its close would then send no RST.)
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -11,6 +13,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::net::alloc_endpoint;
+
+extern "C" {
+    fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
+}
 
 #[derive(Default)]
 struct Shared {
@@ -33,6 +39,14 @@ impl HostilePeer {
     where
         F: Fn(TcpStream, &Shared) + Send + Sync + 'static,
     {
+        Self::start_tracking(name, true, handler)
+    }
+
+    /// As `start`; `track` keeps a copy of each connection so Drop can shut it down.
+    fn start_tracking<F>(name: &str, track: bool, handler: F) -> HostilePeer
+    where
+        F: Fn(TcpStream, &Shared) + Send + Sync + 'static,
+    {
         let (listener, addr) = bind_fresh();
         listener
             .set_nonblocking(true)
@@ -50,8 +64,10 @@ impl HostilePeer {
                         Ok((stream, _)) => {
                             sh.accepted.fetch_add(1, Ordering::SeqCst);
                             let _ = stream.set_nonblocking(false);
-                            if let Ok(c) = stream.try_clone() {
-                                sh.conns.lock().unwrap().push(c);
+                            if track {
+                                if let Ok(c) = stream.try_clone() {
+                                    sh.conns.lock().unwrap().push(c);
+                                }
                             }
                             let (sh2, h2) = (sh.clone(), handler.clone());
                             let t = std::thread::Builder::new()
@@ -258,4 +274,41 @@ impl TrickleServer {
     pub fn addr(&self) -> SocketAddr {
         self.0.addr()
     }
+}
+
+/// Resets every connection right after accepting it (SO_LINGER with a zero timeout, then
+/// close: the kernel sends a TCP RST instead of a FIN), before reading anything.
+pub struct ResettingServer(pub HostilePeer);
+
+impl ResettingServer {
+    pub fn start() -> ResettingServer {
+        ResettingServer(HostilePeer::start_tracking("reset", false, |stream, _| {
+            reset(stream)
+        }))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.0.addr()
+    }
+}
+
+/// Close `stream` with an RST.
+fn reset(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    const SOL_SOCKET: i32 = 1;
+    const SO_LINGER: i32 = 13;
+    // struct linger { int l_onoff; int l_linger; }: on, zero seconds.
+    let linger: [i32; 2] = [1, 0];
+    // SAFETY: a valid open socket and a pointer to an 8-byte struct linger that outlives the call.
+    let status = unsafe {
+        setsockopt(
+            stream.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            linger.as_ptr().cast(),
+            std::mem::size_of_val(&linger) as u32,
+        )
+    };
+    assert_eq!(status, 0, "harness: SO_LINGER: {}", std::io::Error::last_os_error());
+    drop(stream);
 }

@@ -3,15 +3,25 @@
 //! backend (an `openssl s_server` from [`super::servers`]), so the TLS the client sees is
 //! OpenSSL's. With `offer_starttls: false` the SMTP EHLO reply lacks STARTTLS and the command is
 //! refused (502), as on a mail host that has no TLS. Threads end when the guard drops.
+//!
+//! [`Dovecot`] is a real IMAP and POP3 server (Debian's `dovecot-imapd`, `dovecot-pop3d`), run as
+//! root from its own temporary configuration on its own 127/8 address (IMAP on 143, POP3 on
+//! 110): with `DovecotTls::Off` (`ssl = no`) it refuses STARTTLS (`P1 BAD TLS support isn't
+//! enabled.`) and STLS (`-ERR TLS support isn't enabled.`); with `DovecotTls::Required` it
+//! upgrades with the shared test PKI's RSA leaf. Facts seen here (Dovecot 2.3.19.1): starts in
+//! ≈0.3 s; its children share its process group, so the guard's group kill stops them all; the
+//! unprivileged login processes need to traverse the base directory, so the temp dir is 0755.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::net::alloc_endpoint;
+use super::net::{alloc_addr, alloc_endpoint};
+use super::pki::Pki;
+use super::process::{find_program, ServerProcess};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailProtocol {
@@ -193,4 +203,178 @@ fn serve(
     }
     let _ = client_write.shutdown(Shutdown::Both);
     let _ = upstream.join();
+}
+
+/// Whether a [`Dovecot`] offers TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DovecotTls {
+    /// `ssl = no`: STARTTLS and STLS are refused.
+    Off,
+    /// `ssl = required` with the shared PKI's RSA leaf and chain.
+    Required,
+}
+
+/// A real Dovecot IMAP + POP3 server. Dropping it kills the server and its children.
+pub struct Dovecot {
+    /// IMAP (STARTTLS) on port 143.
+    pub imap: SocketAddr,
+    /// POP3 (STLS) on port 110.
+    pub pop3: SocketAddr,
+    pub process: ServerProcess,
+}
+
+impl Dovecot {
+    pub fn start(tls: DovecotTls) -> Dovecot {
+        let address = alloc_addr();
+        let dir = tempfile::Builder::new()
+            .prefix("postura-dovecot-")
+            .tempdir()
+            .expect("harness: create dovecot tempdir");
+        let root = dir.path();
+        // The login processes run as dovenull and must reach the sockets under base_dir.
+        set_mode(root, 0o755);
+        let ssl = match tls {
+            DovecotTls::Off => "ssl = no\n".to_string(),
+            DovecotTls::Required => {
+                let rsa = &Pki::shared().rsa;
+                format!(
+                    "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
+                    rsa.chain.display(),
+                    rsa.key.display()
+                )
+            }
+        };
+        let root_text = root.display();
+        let config = format!(
+            "protocols = imap pop3
+listen = {address}
+base_dir = {root_text}/run
+state_dir = {root_text}/state
+log_path = {root_text}/dovecot.log
+{ssl}disable_plaintext_auth = no
+default_login_user = dovenull
+default_internal_user = dovecot
+passdb {{
+  driver = static
+  args = password=unused
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={root_text}/home
+}}
+mail_location = maildir:{root_text}/home/Maildir
+service imap-login {{
+  inet_listener imap {{
+    port = 143
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 110
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"
+        );
+        let config_path = root.join("dovecot.conf");
+        std::fs::write(&config_path, config).expect("harness: write dovecot.conf");
+        let log = root.join("dovecot.log");
+        let mut command = std::process::Command::new(find_program("dovecot"));
+        command.arg("-F").arg("-c").arg(&config_path);
+        let mut process = ServerProcess::spawn("dovecot", command, dir);
+        process.add_log(log);
+        let imap = SocketAddr::from((address, 143));
+        let pop3 = SocketAddr::from((address, 110));
+        process.wait_ready(imap);
+        process.wait_ready(pop3);
+        Dovecot { imap, pop3, process }
+    }
+
+    pub fn address(&self) -> Ipv4Addr {
+        match self.imap {
+            SocketAddr::V4(v4) => *v4.ip(),
+            SocketAddr::V6(_) => unreachable!("harness: Dovecot listens on 127/8"),
+        }
+    }
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .expect("harness: chmod dovecot dir");
+}
+
+/// An IMAP peer that greets, then answers the client's first line with untagged `* OK` lines
+/// without end (until the client goes or the guard drops) and never a tagged answer. No real
+/// server does this; it stands for a hostile or broken one.
+pub struct UntaggedFloodServer {
+    pub addr: SocketAddr,
+    /// Untagged lines written so far, over all connections.
+    pub lines_sent: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl UntaggedFloodServer {
+    pub fn start() -> UntaggedFloodServer {
+        let addr = SocketAddr::V4(alloc_endpoint());
+        let listener = TcpListener::bind(addr).expect("harness: flood bind");
+        listener.set_nonblocking(true).expect("harness: nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines_sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (stop2, sent2) = (stop.clone(), lines_sent.clone());
+        let acceptor = std::thread::spawn(move || {
+            let mut handlers = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (stop3, sent3) = (stop2.clone(), sent2.clone());
+                        handlers.push(std::thread::spawn(move || flood(client, &stop3, &sent3)));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            for handler in handlers {
+                let _ = handler.join();
+            }
+        });
+        UntaggedFloodServer { addr, lines_sent, stop, acceptor: Some(acceptor) }
+    }
+}
+
+fn flood(client: TcpStream, stop: &AtomicBool, sent: &std::sync::atomic::AtomicUsize) {
+    let _ = client.set_nonblocking(false);
+    let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = client.set_write_timeout(Some(Duration::from_millis(500)));
+    let mut writer = match client.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    if writer.write_all(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] flood\r\n").is_err() {
+        return;
+    }
+    let mut line = String::new();
+    if BufReader::new(client).read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        if writer.write_all(b"* OK still thinking\r\n").is_err() {
+            return;
+        }
+        sent.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for UntaggedFloodServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.acceptor.take() {
+            let _ = thread.join();
+        }
+    }
 }

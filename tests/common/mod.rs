@@ -7,12 +7,15 @@
 //!   `ffdhe2048()` DH parameter files.
 //! - [`servers`]: `OpenSslServer`, `Nginx`, `GnutlsServer` guards (`start`, `start_with`,
 //!   `start_auto`); Drop kills the process group and removes the temp dir.
-//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`; [`net::closed_port`].
+//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`;
+//!   [`net::closed_port`].
 //! - [`oracle`]: `openssl_accepted_suites` / `openssl_accepts_protocol` — ground truth from
 //!   `openssl s_client`, one suite per run, 8 runs in parallel.
 //! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
 //!   a real `openssl ocsp` responder, delegated OCSP signer, RSA-1024 intermediate) and
 //!   `issue(&LeafSpec)` for expired/not-yet-valid/SHA-1/RSA-1024/must-staple/self-signed leaves.
+//! - [`legacy_openssl`]: `LegacyOpenSslServer` — a real OpenSSL 1.1.1w s_server (SSLv3, RC4,
+//!   3DES, compression), built once from crates.io `openssl-src` and cached.
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
@@ -97,6 +100,7 @@ pub mod ca;
 pub mod dns;
 pub mod hostile;
 pub mod http;
+pub mod legacy_openssl;
 pub mod mail;
 pub mod net;
 pub mod oracle;
@@ -105,7 +109,7 @@ pub mod process;
 pub mod servers;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
-pub use hostile::{GarbageServer, HostilePeer, SilentServer, TrickleServer};
+pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};
 pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
 pub use oracle::{

@@ -49,6 +49,8 @@ pub mod handshake_type {
     pub const SERVER_KEY_EXCHANGE: u8 = 12;
     pub const CERTIFICATE_REQUEST: u8 = 13;
     pub const SERVER_HELLO_DONE: u8 = 14;
+    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
+    pub const FINISHED: u8 = 20;
     pub const CERTIFICATE_STATUS: u8 = 22;
 }
 
@@ -332,6 +334,9 @@ pub mod alert_description {
     pub const INTERNAL_ERROR: u8 = 80;
     pub const INAPPROPRIATE_FALLBACK: u8 = 86;
     pub const UNRECOGNIZED_NAME: u8 = 112;
+    pub const BAD_RECORD_MAC: u8 = 20;
+    pub const DECRYPTION_FAILED: u8 = 21;
+    pub const NO_RENEGOTIATION: u8 = 100;
 }
 
 /// A TLS record: content type, version, fragment.

@@ -1,0 +1,208 @@
+//! The scan pipeline's guarantees that do not need the DNS lab: a probe that panics leaves its
+//! item in the result with an internal-failure error while the rest of the scan completes; every
+//! connection of a target — the sweep, the HTTP probe, the certificate fetches (AIA caIssuers,
+//! CRL) — is counted in its result and holds the per-address limit, counted at the server by a
+//! gate in front of real OpenSSL and HTTP servers.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::ca::{LeafSpec, TestCa};
+use common::net::{alloc_addr, alloc_endpoint};
+use common::pki::TEST_HOST;
+use common::servers::OpenSslServer;
+use postura::engine::ScanOptions;
+use postura::profile::Service;
+use postura::scan::{NoSink, ProbeItem, ResolverSpec, ScanPlan, ZoneSpec};
+use postura::target::TargetSpec;
+
+fn spec(host: &str, address: SocketAddr, service: Service) -> TargetSpec {
+    TargetSpec { host: host.into(), port: address.port(), service, pinned: vec![address.ip()], sector: None, operator: None }
+}
+
+#[test]
+fn a_probe_that_panics_leaves_its_item_with_an_error_and_the_scan_completes() {
+    let server = OpenSslServer::start_auto(&["-tls1_3"]);
+    let plan = ScanPlan {
+        targets: vec![spec("boom.postura.test", server.socket_addr(), Service::Tls), spec(TEST_HOST, server.socket_addr(), Service::Tls)],
+        zones: vec![ZoneSpec { name: "boom.test".into(), sector: Some("cctld".into()), operator: None }],
+        resolvers: vec![ResolverSpec { address: "127.0.0.1:9".parse().unwrap(), sector: None, operator: None }],
+        options: ScanOptions { timeout: Duration::from_secs(5), ..Default::default() },
+        // The fault: these items' probes panic as they start.
+        before_probe: Some(Arc::new(|item: ProbeItem<'_>| match item {
+            ProbeItem::Target(spec) if spec.host == "boom.postura.test" => panic!("injected fault"),
+            ProbeItem::Zone(_) | ProbeItem::Resolver(_) => panic!("injected fault"),
+            _ => {}
+        })),
+        ..ScanPlan::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+
+    assert_eq!(report.targets.len(), 2, "{:#?}", report.targets);
+    let boom = &report.targets[0];
+    assert_eq!(boom.host, "boom.postura.test");
+    assert_eq!(boom.error.as_deref(), Some("internal failure: the probe panicked"));
+    assert!(boom.tls.is_none());
+    let good = &report.targets[1];
+    assert_eq!(good.error, None);
+    assert_eq!(good.tls.as_ref().unwrap().protocols, vec![postura::tls::registry::Protocol::Tls13]);
+    assert_eq!(report.zones.len(), 1);
+    assert_eq!((report.zones[0].name.as_str(), report.zones[0].error.as_deref()), ("boom.test.", Some("internal failure: the probe panicked")));
+    assert_eq!(report.zones[0].sector.as_deref(), Some("cctld"));
+    assert_eq!(report.resolvers.len(), 1);
+    assert_eq!(report.resolvers[0].error.as_deref(), Some("internal failure: the probe panicked"));
+}
+
+/// A TCP gate in front of several servers, all reached at one address: it counts every
+/// connection per port and records whether a connection was ever accepted while another was
+/// still open. A connection counts as open from its accept until the server's first answer
+/// reaches the client, and its request is held for `hold` first, so that a client breaking the
+/// per-address limit is caught (a correct client only opens its next connection after reading
+/// an answer and closing).
+struct Gate {
+    accepted: Vec<Arc<AtomicUsize>>,
+    open: Arc<AtomicUsize>,
+    overlaps: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    fn start(address: Ipv4Addr, routes: &[(u16, SocketAddr)], hold: Duration) -> Gate {
+        let open = Arc::new(AtomicUsize::new(0));
+        let overlaps = Arc::new(AtomicUsize::new(0));
+        let mut accepted = Vec::new();
+        for &(port, backend) in routes {
+            let listener = TcpListener::bind((address, port)).expect("bind gate");
+            let count = Arc::new(AtomicUsize::new(0));
+            accepted.push(count.clone());
+            let (open, overlaps) = (open.clone(), overlaps.clone());
+            std::thread::spawn(move || {
+                for client in listener.incoming().flatten() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if open.fetch_add(1, Ordering::SeqCst) > 0 {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let open = open.clone();
+                    std::thread::spawn(move || relay(client, backend, hold, &open));
+                }
+            });
+        }
+        Gate { accepted, open, overlaps }
+    }
+
+    fn count(&self, route: usize) -> usize {
+        self.accepted[route].load(Ordering::SeqCst)
+    }
+}
+
+fn relay(mut client: TcpStream, backend: SocketAddr, hold: Duration, open: &AtomicUsize) {
+    let mut counted = true;
+    let release = |counted: &mut bool| {
+        if std::mem::take(counted) {
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    let Ok(mut server) = TcpStream::connect(backend) else {
+        release(&mut counted);
+        return;
+    };
+    let (Ok(mut client_reader), Ok(mut server_writer)) = (client.try_clone(), server.try_clone()) else {
+        release(&mut counted);
+        return;
+    };
+    let upstream = std::thread::spawn(move || {
+        let mut buffer = [0u8; 16384];
+        let mut first = true;
+        while let Ok(n) = client_reader.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            if std::mem::take(&mut first) {
+                std::thread::sleep(hold);
+            }
+            if server_writer.write_all(&buffer[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = server_writer.shutdown(Shutdown::Write);
+    });
+    let mut buffer = [0u8; 16384];
+    loop {
+        match server.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                // Released before the client can see the answer: its next connection comes after.
+                release(&mut counted);
+                if client.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    release(&mut counted);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = upstream.join();
+}
+
+#[test]
+fn http_probe_and_certificate_fetches_are_counted_and_hold_the_per_address_limit() {
+    let ca = TestCa::shared();
+    let gate_address = alloc_addr();
+    let fetch_port = 8080;
+    let rewrite = |url: String| {
+        let path = url.splitn(4, '/').nth(3).unwrap_or_default().to_string();
+        format!("http://{gate_address}:{fetch_port}/{path}")
+    };
+    // A leaf whose chain is sent incomplete (AIA fetch) and that names a CRL (CRL fetch), both on
+    // the gate's address.
+    let leaf = ca.issue(&LeafSpec {
+        crl_url: Some(rewrite(ca.crl_url())),
+        ca_issuers_url: Some(rewrite(ca.ca_issuers_url())),
+        ..LeafSpec::default()
+    });
+    let backend = alloc_endpoint();
+    let (cert, key) = (leaf.cert.display().to_string(), leaf.key.display().to_string());
+    let _tls = OpenSslServer::start(*backend.ip(), backend.port(), &["-cert", &cert, "-key", &key, "-www"]);
+    let plain = common::http::HttpServer::start();
+    plain.route("/", common::http::Route::Body(b"plain".to_vec()));
+    let gate = Gate::start(
+        gate_address,
+        &[(4433, SocketAddr::V4(backend)), (80, plain.addr), (fetch_port, ca.http.addr)],
+        Duration::from_millis(100),
+    );
+    let address = SocketAddr::from((gate_address, 4433));
+    let plan = ScanPlan {
+        // Two names on one address, scanned at once: their connections compete for one permit.
+        targets: vec![spec(TEST_HOST, address, Service::Https), spec("localhost", address, Service::Https)],
+        options: ScanOptions { per_host: 1, concurrency: 8, timeout: Duration::from_secs(10), ..Default::default() },
+        ..ScanPlan::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+
+    let mut total = 0;
+    for target in &report.targets {
+        assert_eq!(target.error, None, "{target:#?}");
+        let counts = target.connections;
+        let tls = target.tls.as_ref().unwrap();
+        assert_eq!(counts.tls, tls.connections, "{counts:?}");
+        assert_eq!(counts.http, 2, "the https request and the http:// redirect probe: {counts:?}");
+        let certificate = target.certificate.as_ref().unwrap();
+        assert_eq!(certificate.fetches, 2, "{certificate:#?}");
+        assert_eq!(counts.certificate, 2, "AIA caIssuers and CRL: {counts:?}");
+        assert_eq!(counts.total, counts.tls + counts.http + counts.certificate);
+        assert!(target.http.as_ref().unwrap().redirect.as_ref().unwrap().listening == Some(true));
+        total += counts.total as usize;
+    }
+    // Counted at the server: every connection went through the gate, none other.
+    assert_eq!(gate.count(0) + gate.count(1) + gate.count(2), total);
+    assert_eq!(gate.count(1), 2, "one http:// probe per target");
+    assert_eq!(gate.count(2), 4, "two fetches per target");
+    assert_eq!(gate.open.load(Ordering::SeqCst), 0);
+    assert_eq!(gate.overlaps.load(Ordering::SeqCst), 0, "never two connections at once to one address with --per-host 1");
+}
