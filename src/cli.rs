@@ -160,6 +160,15 @@ pub struct ScanArgs {
     /// Scan every IPv4 and IPv6 address of each name, not just the first.
     #[arg(long)]
     pub all_addresses: bool,
+    /// Connections allowed per target, sweep, HTTP probe and certificate fetches together
+    /// (docs/connections.md); the target's error says when it was reached.
+    #[arg(long, value_name = "N", default_value_t = crate::net::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// Contact destinations discovered during the scan (OCSP, CRL, AIA and MTA-STS hosts,
+    /// redirects) even outside the profile's scope. Without it they are listed as out of scope
+    /// and not contacted.
+    #[arg(long)]
+    pub allow_discovered: bool,
     /// A PEM bundle of extra trust anchors (a national or private PKI), judged as its own trust
     /// store beside Mozilla's (repeatable).
     #[arg(long, value_name = "FILE")]

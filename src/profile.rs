@@ -228,6 +228,9 @@ pub struct Scope {
     pub names: Vec<String>,
     /// Networks that addresses must fall in; empty means any address.
     pub networks: Vec<ipnet::IpNet>,
+    /// Contact discovered destinations (OCSP, CRL, AIA, MTA-STS hosts, redirects) even outside
+    /// the names and networks, knowingly (`--allow-discovered` does the same for one scan).
+    pub allow_discovered: bool,
 }
 
 impl Scope {

@@ -82,6 +82,8 @@ pub(super) struct RawScope {
     pub names: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allow_discovered: bool,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +235,11 @@ pub(super) const TABLES: &[Table] = &[
                 "networks",
                 "an array of CIDR networks",
                 "networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]",
+            ),
+            key(
+                "allow_discovered",
+                "true to contact discovered destinations (OCSP, CRL, AIA, MTA-STS hosts) outside the scope",
+                "allow_discovered = false",
             ),
         ],
     },

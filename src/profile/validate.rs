@@ -420,6 +420,7 @@ impl Validator<'_> {
                 None => networks_usable = false,
             }
         }
+        scope.allow_discovered = raw.allow_discovered;
         CheckedScope {
             scope,
             names_usable,
