@@ -80,7 +80,7 @@ fn host_for_url(host: &str) -> String {
 }
 
 /// The head is all the probe reads.
-const HEAD_ONLY: Limits = Limits { max_body: 0, max_redirects: 0, read_body: false };
+const HEAD_ONLY: Limits = Limits { max_body: 0, max_redirects: 0, read_body: false, request_timeout: None };
 
 /// Probe the https endpoint `host` that `connector` reaches (its address and port), then
 /// `http://host/` on port 80 of the same address. Both requests go through the connector, on

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::facts::FetchRecord;
 use crate::net::http::{self, Limits, Method};
-use crate::net::{Connector, Purpose};
+use crate::net::{Connector, NetError, Purpose};
 
 /// Limits of every fetch.
 #[derive(Debug, Clone, Copy)]
@@ -74,12 +74,20 @@ impl Fetcher {
             return failed("not an http or https URL: not fetched".into());
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        let limits = Limits { max_body: self.limits.max_bytes, max_redirects: self.limits.max_redirects, read_body: true };
+        let limits = Limits {
+            max_body: self.limits.max_bytes,
+            max_redirects: self.limits.max_redirects,
+            read_body: true,
+            request_timeout: Some(self.limits.timeout),
+        };
+        // Each request is bounded once its connection is open (the wait for the address's
+        // permit behind other probes of the same server does not count); redirects are capped;
+        // the whole never outlasts the target's deadline.
         let work = http::fetch(&self.origin, url, method, Purpose::CertificateFetch, limits);
-        let started = Instant::now();
-        let until = (started + self.limits.timeout).min(self.origin.deadline);
-        match tokio::time::timeout_at(until, work).await {
-            Err(_) => failed(format!("timeout after {} ms", until.saturating_duration_since(started).as_millis())),
+        let timeout_text = || format!("timeout after {} ms", self.limits.timeout.as_millis());
+        match tokio::time::timeout_at(self.origin.deadline, work).await {
+            Err(_) | Ok(Err(http::HttpError::Net(NetError::Deadline))) => failed("target deadline exceeded".into()),
+            Ok(Err(http::HttpError::Net(NetError::Timeout))) => failed(timeout_text()),
             Ok(Err(error)) => failed(error.to_string()),
             Ok(Ok(response)) if !(200..300).contains(&response.status) => failed(format!("HTTP status {}", response.status)),
             Ok(Ok(response)) => {

@@ -49,7 +49,7 @@ pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPo
             return policy;
         }
     };
-    let limits = Limits { max_body: MAX_POLICY_RESPONSE, max_redirects: 0, read_body: true };
+    let limits = Limits { max_body: MAX_POLICY_RESPONSE, max_redirects: 0, read_body: true, request_timeout: Some(timeout) };
     match http::request(&connector, &url, &Method::Get, limits).await {
         Err(error) => policy.error = Some(error.to_string()),
         Ok(response) => apply_response(response.status, &response.body, &mut policy),

@@ -31,6 +31,9 @@ pub struct Limits {
     pub max_redirects: usize,
     /// Read the body at all (the HTTP probe only needs the head).
     pub read_body: bool,
+    /// Time for one request once its connection is open (None: the connection timeout). The
+    /// wait for the address's permit is not counted: politeness is not the server's slowness.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// What came back.
@@ -98,6 +101,10 @@ pub async fn request(connector: &Connector, url: &url::Url, method: &Method, lim
     };
     let connection = connector.connect().await.map_err(HttpError::Net)?;
     let (stream, expires, deadline_bound, permit) = connection.into_parts();
+    let (expires, deadline_bound) = match limits.request_timeout.map(|t| Instant::now() + t) {
+        Some(own) if own < expires => (own, false),
+        _ => (expires, deadline_bound),
+    };
     let timed_out = || HttpError::Net(if deadline_bound { NetError::Deadline } else { NetError::Timeout });
     let exchange = async {
         if https {
