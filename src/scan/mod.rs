@@ -24,7 +24,7 @@ use crate::checks::Assessor;
 use crate::dns::facts::{ResolverFacts, ZoneFacts};
 use crate::engine::{empty_result, scan_one};
 use crate::facts::{ScanReport, TargetResult, ToolInfo, SCHEMA_VERSION};
-use crate::net::Network;
+use crate::net::{DiscoveryPolicy, Network};
 use crate::profile::Service;
 use crate::target::{resolve, ResolvedTarget, TargetSpec};
 
@@ -168,7 +168,10 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
     let started_at = crate::now_rfc3339();
     let mut tasks = Tasks {
         plan,
-        network: Network::new(plan.options.per_host, plan.options.timeout, plan.scope.clone().map(Arc::new)),
+        network: Network::new(plan.options.per_host, plan.options.timeout, None).with_limits(
+            DiscoveryPolicy { scope: plan.scope.clone().map(Arc::new), allow_discovered: plan.options.allow_discovered },
+            plan.options.max_connections,
+        ),
         tls_gate: Arc::new(Semaphore::new(plan.options.concurrency.max(1))),
         dns_gate: Arc::new(Semaphore::new(plan.dns.concurrency.max(1))),
         set: JoinSet::new(),
