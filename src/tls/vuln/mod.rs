@@ -70,7 +70,7 @@ pub struct Vulnerabilities {
     pub client_renegotiation: VulnerabilityFact,
     /// TLS 1.3 early data (0-RTT, replayable) is accepted. Active probe, two connections.
     pub early_data: VulnerabilityFact,
-    /// ROBOT: a Bleichenbacher padding oracle on RSA key exchange. Active probe, 10–15
+    /// ROBOT: a Bleichenbacher padding oracle on RSA key exchange. Active probe, 5–15
     /// connections, only when an RSA key-exchange suite is accepted.
     #[serde(default)]
     pub robot: VulnerabilityFact,

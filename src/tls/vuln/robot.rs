@@ -3,13 +3,15 @@
 //! differently? The five payloads of the ROBOT paper's `robot-detect` are encrypted with the
 //! server's RSA key (plain modular exponentiation: no private key is involved), each sent in its
 //! own handshake as ClientKeyExchange — first followed by ChangeCipherSpec and a garbage
-//! Finished, then (if every answer was the same) alone. Differing answers are an oracle; they are
-//! confirmed by repeating the round once, so a flaky server is `null`, not a false alarm.
+//! Finished, then (if every answer was the same silence or close, not an alert) alone. Differing
+//! answers are an oracle; they are confirmed by repeating the round once, so a flaky server is
+//! `null`, not a false alarm.
 //!
 //! Cost: only when an RSA key-transport suite is accepted (TLS ≤ 1.2) and the leaf key is RSA:
-//! 5 connections per round, at most 3 rounds (15); a patched server costs 10 (both rounds, all
-//! answers equal), a vulnerable one 10 (a differing round and its confirmation). Each answer is
-//! awaited at most `ANSWER_WAIT`.
+//! 5 connections per round, at most 3 rounds (15); a patched server that alerts alike costs 5,
+//! one that stays silent 10 (both rounds), a vulnerable one 10 (a differing round and its
+//! confirmation). The handshakes run one after another; each answer is awaited at most
+//! `ANSWER_WAIT`.
 
 use std::time::Duration;
 
@@ -138,6 +140,12 @@ pub async fn probe(target: &SweepTarget, facts: &TlsFacts, legacy: &[AcceptedPro
         let variant = if with_finished { "ClientKeyExchange, ChangeCipherSpec, Finished" } else { "ClientKeyExchange alone" };
         if answers.iter().all(|a| *a == answers[0]) {
             fact.evidence.push(format!("{variant}: every payload answered {}", answers[0]));
+            // The same alert to every complete flight: the server decided on each payload and
+            // said so alike. Only a server that stayed silent or closed gets the second round
+            // (without ChangeCipherSpec and Finished), where some oracles show.
+            if answers[0].starts_with("alert:") {
+                break;
+            }
             continue;
         }
         fact.connections += PAYLOADS.len() as u32;
@@ -170,10 +178,15 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
-    /// One handshake per payload, as many at once as the per-address limit allows.
+    /// One handshake per payload, one after another: each takes its turn at the per-address
+    /// limit, so other work on the same address (another target's sweep, a certificate fetch)
+    /// never waits behind a whole round.
     async fn run(&self, with_finished: bool) -> Result<Vec<String>, NetError> {
-        let handshakes = PAYLOADS.iter().map(|&payload| self.one(payload, with_finished));
-        futures_util::future::join_all(handshakes).await.into_iter().collect()
+        let mut answers = Vec::with_capacity(PAYLOADS.len());
+        for &payload in &PAYLOADS {
+            answers.push(self.one(payload, with_finished).await?);
+        }
+        Ok(answers)
     }
 
     async fn one(&self, payload: Payload, with_finished: bool) -> Result<String, NetError> {
