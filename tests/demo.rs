@@ -103,7 +103,7 @@ fn the_demo_scans_the_whole_lab_country_and_its_report_fills_every_section() {
         serde_json::from_slice(&std::fs::read(out.path().join("lab-scan.json")).unwrap()).unwrap();
     // The MX host is a declared endpoint: scanned once, linked to its zone.
     assert_eq!(scan["targets"].as_array().unwrap().len(), 15, "15 declared, the MX among them");
-    assert!(scan["targets"].as_array().unwrap().iter().any(|t| t["port"] == 25 && !t["mx_of"].as_array().map_or(true, |z| z.is_empty())), "the declared MX is linked to its zone");
+    assert!(scan["targets"].as_array().unwrap().iter().any(|t| t["port"] == 25 && t["mx_of"].as_array().is_some_and(|z| !z.is_empty())), "the declared MX is linked to its zone");
     assert_eq!(scan["zones"].as_array().unwrap().len(), 7);
     assert_eq!(scan["resolvers"].as_array().unwrap().len(), 2);
     let csv = std::fs::read_to_string(out.path().join("lab-findings.csv")).unwrap();
