@@ -156,7 +156,7 @@ fn the_demo_scans_the_whole_lab_country_and_its_report_fills_every_section() {
         .filter(|f| f["check"].as_str().unwrap().starts_with("mail."))
         .map(|f| (f["check"].as_str().unwrap().to_string(), f["status"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(mail_verdicts.len(), 10, "{mail_verdicts:?}");
+    assert_eq!(mail_verdicts.len(), 11, "{mail_verdicts:?}");
     assert!(mail_verdicts.iter().all(|(_, status)| status == "pass"), "{mail_verdicts:?}");
     // Resolvers.
     let resolvers = section(&dom, "resolvers");

@@ -55,12 +55,22 @@ fn row(out: &mut String, fields: &[&str]) {
 /// An item's score and the reason of its cap, as two cells.
 fn score_cells(score: Option<&Score>) -> [String; 2] {
     [
-        score.and_then(|s| s.value).map_or_else(String::new, |v| format!("{v:.1}")),
-        score.and_then(|s| s.cap.as_ref()).map_or_else(String::new, |c| c.reason()),
+        score
+            .and_then(|s| s.value)
+            .map_or_else(String::new, |v| format!("{v:.1}")),
+        score
+            .and_then(|s| s.cap.as_ref())
+            .map_or_else(String::new, |c| c.reason()),
     ]
 }
 
-fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], score: &[String; 2], finding: &Finding) {
+fn finding_row(
+    out: &mut String,
+    lang: &Lang,
+    prefix: [&str; 6],
+    score: &[String; 2],
+    finding: &Finding,
+) {
     let title = lang
         .catalog
         .and_then(|c| c.get(&finding.check))

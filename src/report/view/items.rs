@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 
 use super::{
-    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name, severity_class, Document,
-    Item, Lang, Source,
+    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name,
+    severity_class, Document, Item, Lang, Source,
 };
 use crate::checks::model::{Finding, Status};
 use crate::facts::TargetResult;
@@ -141,7 +141,13 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
         } else {
             let (state, why): (String, String) = match (&detail.error, &detail.refusal) {
                 (Some(error), _) => (lang.t("not_tested"), error.clone()),
-                (None, refusal) => (String::new(), refusal.as_ref().map(ToString::to_string).unwrap_or_default()),
+                (None, refusal) => (
+                    String::new(),
+                    refusal
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                ),
             };
             let reason = clip(
                 &[state.as_str(), why.as_str()]
@@ -241,7 +247,11 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
     // A target's certificate and HTTP facts get their own tables; a zone's or resolver's facts
     // are the whole item.
     let (certificate, http, facts) = match item.source {
-        Source::Target(t) => (rows_of(t.certificate.as_ref()), rows_of(t.http.as_ref()), Value::Null),
+        Source::Target(t) => (
+            rows_of(t.certificate.as_ref()),
+            rows_of(t.http.as_ref()),
+            Value::Null,
+        ),
         Source::Zone(zone) => (Value::Null, Value::Null, rows_of(Some(zone))),
         Source::Resolver(resolver) => (Value::Null, Value::Null, rows_of(Some(resolver))),
     };
@@ -322,4 +332,3 @@ pub fn each_item<E>(
     }
     Ok(())
 }
-

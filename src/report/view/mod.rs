@@ -59,7 +59,8 @@ impl Document {
     /// The same scan with only `operator`'s endpoints, zones and resolvers, and the headline
     /// figures recomputed for them (the index and sector scores stay the country's).
     pub fn of_operator(&self, operator: &str) -> Document {
-        let mine = |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
+        let mine =
+            |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
         let mut report = self.report.clone();
         report.targets.retain(|t| mine(&t.operator));
         report.zones.retain(|z| mine(&z.operator));
@@ -75,7 +76,9 @@ impl Document {
 
     /// Parse a scan document.
     pub fn from_json(text: &str) -> Result<Document, serde_json::Error> {
-        Ok(Document { report: serde_json::from_str(text)? })
+        Ok(Document {
+            report: serde_json::from_str(text)?,
+        })
     }
 }
 

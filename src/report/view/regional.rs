@@ -94,9 +94,19 @@ fn share_bars(
                 value,
                 text: counts.map_or_else(
                     || "–".into(),
-                    |(n, total)| format!("{} (n={})", lang.strings.percent(n, total), lang.strings.int(total)),
+                    |(n, total)| {
+                        format!(
+                            "{} (n={})",
+                            lang.strings.percent(n, total),
+                            lang.strings.int(total)
+                        )
+                    },
                 ),
-                colour: if counts.is_some() { colour(value) } else { "#94a3b8" },
+                colour: if counts.is_some() {
+                    colour(value)
+                } else {
+                    "#94a3b8"
+                },
             }
         })
         .collect()
@@ -180,4 +190,3 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
         "formula": crate::checks::score::SCORE_FORMULA,
     })
 }
-

@@ -57,7 +57,10 @@ pub(super) fn groups(items: &[Item]) -> (BTreeMap<String, Group>, BTreeMap<Strin
     let mut sectors: BTreeMap<String, Group> = BTreeMap::new();
     let mut operators: BTreeMap<String, Group> = BTreeMap::new();
     for item in items {
-        sectors.entry(item.sector.to_string()).or_default().add(item);
+        sectors
+            .entry(item.sector.to_string())
+            .or_default()
+            .add(item);
         operators
             .entry(item.operator.to_string())
             .or_default()
@@ -90,7 +93,10 @@ pub(super) fn sector_rows(
         .iter()
         .map(|s| {
             let group = groups.get(&s.sector);
-            let delta = match (previous_sectors.get(s.sector.as_str()).copied().flatten(), s.score) {
+            let delta = match (
+                previous_sectors.get(s.sector.as_str()).copied().flatten(),
+                s.score,
+            ) {
                 (Some(before), Some(now)) => lang.strings.delta(now - before),
                 _ => String::new(),
             };

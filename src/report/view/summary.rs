@@ -98,7 +98,11 @@ fn counts(lang: &Lang, document: &Document) -> Value {
         .count();
     let findings = targets.iter().map(|t| t.findings.len()).sum::<usize>()
         + report.zones.iter().map(|z| z.findings.len()).sum::<usize>()
-        + report.resolvers.iter().map(|r| r.findings.len()).sum::<usize>();
+        + report
+            .resolvers
+            .iter()
+            .map(|r| r.findings.len())
+            .sum::<usize>();
     let counts = assessment.map(|a| a.counts.clone()).unwrap_or_default();
     json!({
         "endpoints": int(targets.len()),
