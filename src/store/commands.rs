@@ -34,7 +34,8 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
         full.extend(stored.iter().cloned());
         let cli = crate::cli::Cli::try_parse_from(full).with_context(|| format!("scan {id}: its stored arguments no longer parse"))?;
         let Command::Scan(mut rebuilt) = cli.command else { anyhow::bail!("scan {id}: not a scan's arguments") };
-        rebuilt.quiet |= args.quiet;
+        // Output is for whoever resumes: their --quiet, not the original one.
+        rebuilt.quiet = args.quiet;
         return Ok((rebuilt, Some(ScanStore { store, resume: Some(id), args: stored })));
     }
     if args.db.is_none() && !args.store {

@@ -136,13 +136,18 @@ impl Store {
             anyhow::bail!("cannot switch to WAL mode (journal mode stays {mode})");
         }
         self.conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
-        for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql).with_context(|| format!("migration to schema version {}", step + 1))?;
-            tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};", step + 1))?;
-            tx.commit().with_context(|| format!("migration to schema version {}", step + 1))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
         }
-        Ok(())
+        // Migrate under the write lock, reading the version again inside it: two processes
+        // opening a new store at once (a scan and a report) migrate it once.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).context("cannot lock the store to migrate it")?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).with_context(|| format!("migration to schema version {}", step + 1))?;
+        }
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"))?;
+        tx.commit().context("cannot commit the migration")
     }
 
     fn error(&self, what: &str) -> impl Fn(rusqlite::Error) -> anyhow::Error + '_ {
