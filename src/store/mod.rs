@@ -86,6 +86,20 @@ pub fn default_path() -> PathBuf {
     home.join(".local/share/postura/postura.db")
 }
 
+/// An SQLite error in words an operator can act on.
+fn explain(error: rusqlite::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode;
+    let hint = match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => "not an SQLite database",
+        Some(ErrorCode::DiskFull) => "the disk is full",
+        Some(ErrorCode::SystemIoFailure) => "disk I/O error (is the disk full, or the device failing?)",
+        Some(ErrorCode::ReadOnly) => "the file or its directory is read-only",
+        Some(ErrorCode::CannotOpen) => "cannot open the file (does its directory exist and is it writable?)",
+        _ => return anyhow::anyhow!("{error}"),
+    };
+    anyhow::anyhow!("{hint} ({error})")
+}
+
 /// One scan as `history` lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScanSummary {
@@ -122,16 +136,16 @@ impl Store {
 
     fn check_and_migrate(&mut self) -> anyhow::Result<()> {
         // Reading the header first: a file that is not SQLite fails here, before anything is written.
-        let application_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).context("not an SQLite database")?;
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).context("not an SQLite database")?;
+        let application_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(explain)?;
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(explain)?;
+        let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(explain)?;
         if application_id != APPLICATION_ID && (application_id != 0 || tables != 0) {
             anyhow::bail!("not a postura store (another program's SQLite database); give --db a new file");
         }
         if version > SCHEMA_VERSION {
             anyhow::bail!("written by a newer postura (schema version {version}, this one knows up to {SCHEMA_VERSION}); upgrade postura");
         }
-        let mode: String = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).context("cannot switch to WAL mode")?;
+        let mode: String = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(explain).context("cannot switch to WAL mode")?;
         if !mode.eq_ignore_ascii_case("wal") {
             anyhow::bail!("cannot switch to WAL mode (journal mode stays {mode})");
         }
@@ -152,7 +166,7 @@ impl Store {
 
     fn error(&self, what: &str) -> impl Fn(rusqlite::Error) -> anyhow::Error + '_ {
         let what = what.to_string();
-        move |e| anyhow::anyhow!("store {}: {what}: {e}", self.path.display())
+        move |e| anyhow::anyhow!("store {}: {what}: {:#}", self.path.display(), explain(e))
     }
 
     /// Record a new running scan; returns its id.
@@ -213,7 +227,7 @@ impl Store {
     /// one transaction.
     pub fn finish_scan(&mut self, id: i64, report: &ScanReport) -> anyhow::Result<()> {
         let path = self.path.display().to_string();
-        let fail = |e: rusqlite::Error| anyhow::anyhow!("store {path}: cannot store the results of scan {id}: {e}");
+        let fail = |e: rusqlite::Error| anyhow::anyhow!("store {path}: cannot store the results of scan {id}: {:#}", explain(e));
         let text = serde_json::to_string(report)?;
         let index = report.assessment.as_ref().and_then(|a| a.index);
         let country = report.country.as_ref().map(|c| c.code.clone());
