@@ -33,8 +33,9 @@ fn assert_refused(output: &Output, db: &Path, why: &str) {
     assert!(text.contains(why), "expected «{why}»: {text}");
 }
 
-/// A tmpfs mounted for the test, unmounted on drop.
-struct Tmpfs(PathBuf, tempfile::TempDir);
+/// A tmpfs mounted for the test, unmounted on drop (the temporary directory holding the mount
+/// point is removed after that).
+struct Tmpfs(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl Tmpfs {
     fn mount(options: &str) -> Tmpfs {

@@ -85,7 +85,9 @@ fn stored_items(db: &Path) -> i64 {
 
 /// What must not change across an interruption: every item's findings (key, check, status)
 /// and grades, and how many items there are.
-fn outcome(report: &ScanReport) -> (BTreeSet<(String, String, String)>, BTreeMap<String, Option<String>>, usize, usize) {
+type Outcome = (BTreeSet<(String, String, String)>, BTreeMap<String, Option<String>>, usize, usize);
+
+fn outcome(report: &ScanReport) -> Outcome {
     let mut findings = BTreeSet::new();
     let mut grades = BTreeMap::new();
     for subject in postura::store::diff::subjects(report) {
