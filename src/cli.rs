@@ -28,6 +28,43 @@ pub const EXIT_USAGE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log output on standard error: -v info, -vv debug, -vvv trace (POSTURA_LOG, an
+    /// env-filter directive such as `postura=debug`, overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// Set up `tracing` for this run: warnings by default, more with -v, JSON lines with
+    /// `--log-format json`; always to standard error (standard output carries results).
+    pub fn init_logging(&self) {
+        let level = match self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        // -v is about postura's own events; the libraries stay at warnings unless POSTURA_LOG says.
+        let filter = tracing_subscriber::EnvFilter::try_from_env("POSTURA_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,postura={level}")));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
+        let _ = match self.log_format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        };
+    }
 }
 
 // Parsed once per run: the size of the scan variant does not matter.
@@ -91,6 +128,12 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output: `postura man > postura.1`.
+    Man,
     /// Import scan documents written by `postura scan --json` into the store.
     Import {
         #[arg(required = true)]
@@ -317,6 +360,29 @@ pub async fn execute(cli: Cli) -> ExitCode {
             }
         },
         Command::Checks(command) => checks_command(command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "postura", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(error) => {
+                    eprintln!("postura: cannot write the completion script: {error}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(error) => {
+                    eprintln!("postura: cannot write the man page: {error}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
         Command::Report(args) => match report(args) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {

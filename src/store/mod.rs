@@ -178,7 +178,9 @@ impl Store {
                 params![crate::now_rfc3339(), country, args, cwd.display().to_string(), env!("CARGO_PKG_VERSION")],
             )
             .map_err(self.error("cannot record the scan"))?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        tracing::info!(scan = id, store = %self.path.display(), "scan recorded");
+        Ok(id)
     }
 
     /// The arguments and directory a scan was started with, and its status.
@@ -202,6 +204,7 @@ impl Store {
         self.conn
             .execute("INSERT OR REPLACE INTO items (scan_id, kind, key, facts) VALUES (?1, ?2, ?3, ?4)", params![id, kind, key, facts])
             .map_err(self.error(&format!("cannot store {kind} {key}")))?;
+        tracing::debug!(scan = id, kind, key, "item stored");
         Ok(())
     }
 
@@ -251,7 +254,9 @@ impl Store {
                 }
             }
         }
-        tx.commit().map_err(fail)
+        tx.commit().map_err(fail)?;
+        tracing::info!(scan = id, index = ?index, "scan complete in the store");
+        Ok(())
     }
 
     /// A scan's assessed document (complete scans only).
