@@ -122,15 +122,24 @@ def testssl(path):
     entries = doc if isinstance(doc, list) else doc.get("scanResult", [])
     by_id = {}
     for e in entries:
-        by_id.setdefault(e["id"], e)
+        by_id.setdefault(e["id"], []).append(e)
     if "TLS1_2" not in by_id:
         return None
 
     def finding(i):
-        return (by_id.get(i) or {}).get("finding", "")
+        return (by_id.get(i) or [{}])[0].get("finding", "")
 
     def severity(i):
-        return (by_id.get(i) or {}).get("severity")
+        return (by_id.get(i) or [{}])[0].get("severity")
+
+    def flagged(i):
+        """An id testssl.sh may report twice (e.g. LOGJAM): flagged if any entry is."""
+        return any(e.get("severity") not in ("OK", "INFO") for e in by_id.get(i) or [])
+
+    def tested(i):
+        """None when testssl.sh could not test (TLS 1.3 only, or its own handshake failed)."""
+        f = finding(i)
+        return not ("TLS 1.3 only" in f or "only TLS 1.3" in f or "didn't succeed" in f)
 
     protocols = [p for i, p in TESTSSL_PROTOCOLS.items() if finding(i).startswith("offered")]
     ciphers = {e["id"] for e in entries if e["id"].startswith("cipher_x")}
@@ -147,13 +156,12 @@ def testssl(path):
         "SHA-1 signature": "sha1" in finding("cert_signatureAlgorithm").lower(),
         "chain complete": ("incomplete" not in chain) if chain else None,
         "revoked": ("revoked" in finding("cert_ocspRevoked").lower()) if "cert_ocspRevoked" in by_id else None,
-        "compression": not finding("CRIME_TLS").startswith("not vulnerable"),
-        "secure renegotiation": finding("secure_renego").startswith("supported"),
-        "fallback SCSV": (None if "no protocol below" in finding("fallback_SCSV")
+        "compression": (not finding("CRIME_TLS").startswith("not vulnerable")) if tested("CRIME_TLS") else None,
+        "secure renegotiation": finding("secure_renego").startswith("supported") if tested("secure_renego") else None,
+        "fallback SCSV": (None if "no protocol below" in finding("fallback_SCSV") or not tested("fallback_SCSV")
                           else finding("fallback_SCSV").startswith("supported")),
         "heartbleed": not finding("heartbleed").startswith("not vulnerable"),
-        "DH <= 1024 bits": (severity("LOGJAM") not in ("OK", "INFO", None)
-                            or severity("LOGJAM-common_primes") not in ("OK", "INFO", None)),
+        "DH <= 1024 bits": flagged("LOGJAM") or flagged("LOGJAM-common_primes"),
     }
 
 

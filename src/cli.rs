@@ -141,6 +141,12 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Create an Ed25519 key pair for signing report bundles.
+    Keygen(crate::bundle::command::KeygenArgs),
+    /// Write a signed, tamper-evident bundle of a scan: reports, JSON, CSV, policy, checks.
+    Bundle(crate::bundle::command::BundleArgs),
+    /// Check a bundle's signature and every file's digest; names what changed.
+    Verify(crate::bundle::command::VerifyArgs),
 }
 
 /// Which store: `--db PATH`, else the default data directory (see `docs/operations.md`).
@@ -200,6 +206,14 @@ pub struct ReportArgs {
     /// Add the checks of DIR (repeatable), for titles and remediation of custom checks.
     #[arg(long, value_name = "DIR")]
     pub checks: Vec<PathBuf>,
+    /// Also write one notice per operator (HTML and CSV, only its endpoints, zones and
+    /// findings) into DIR; the country report links each one.
+    #[arg(long, value_name = "DIR", requires = "input")]
+    pub per_operator: Option<PathBuf>,
+    /// The country profile whose `[[operators]]` give each notice's contact, due date and
+    /// language.
+    #[arg(long, value_name = "FILE", requires = "per_operator")]
+    pub profile: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +283,15 @@ pub struct ScanArgs {
     /// Scan every IPv4 and IPv6 address of each name, not just the first.
     #[arg(long)]
     pub all_addresses: bool,
+    /// Connections allowed per target, sweep, HTTP probe and certificate fetches together
+    /// (docs/connections.md); the target's error says when it was reached.
+    #[arg(long, value_name = "N", default_value_t = crate::net::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// Contact destinations discovered during the scan (OCSP, CRL, AIA and MTA-STS hosts,
+    /// redirects) even outside the profile's scope. Without it they are listed as out of scope
+    /// and not contacted.
+    #[arg(long)]
+    pub allow_discovered: bool,
     /// A PEM bundle of extra trust anchors (a national or private PKI), judged as its own trust
     /// store beside Mozilla's (repeatable).
     #[arg(long, value_name = "FILE")]
@@ -399,6 +422,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Keygen(args) => bundle_outcome(crate::bundle::command::keygen(&args).map(|()| true)),
+        Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
+        Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -584,8 +610,8 @@ fn read_document(path: &std::path::Path) -> anyhow::Result<crate::report::view::
 /// `postura report`: render saved scans. Titles and remediation are taken from the catalog in
 /// the report's language, so a scan made in English can be reported in Spanish.
 fn report(args: ReportArgs) -> anyhow::Result<u8> {
-    if args.html.is_none() && args.csv.is_none() {
-        anyhow::bail!("nothing to write: give --html FILE and/or --csv FILE");
+    if args.html.is_none() && args.csv.is_none() && args.per_operator.is_none() {
+        anyhow::bail!("nothing to write: give --html FILE, --csv FILE and/or --per-operator DIR");
     }
     let catalog = load_catalog(&args.checks)?;
     let renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
@@ -603,6 +629,72 @@ fn report(args: ReportArgs) -> anyhow::Result<u8> {
             (read_document(input)?, args.previous.as_deref().map(read_document).transpose()?)
         }
     };
-    write_reports(&renderer, &document, previous.as_ref(), Some(&catalog), args.html.as_deref(), args.csv.as_deref())?;
+    let html = match &args.per_operator {
+        Some(dir) => {
+            report_per_operator(&args, dir, &renderer, &document, previous.as_ref(), &catalog)?;
+            None
+        }
+        None => args.html.as_deref(),
+    };
+    write_reports(&renderer, &document, previous.as_ref(), Some(&catalog), html, args.csv.as_deref())?;
     Ok(EXIT_OK)
+}
+
+/// `postura report --per-operator DIR`: each operator's notice, then the country report (when
+/// `--html` is given) linking them by their path relative to the report.
+fn report_per_operator(
+    args: &ReportArgs,
+    dir: &std::path::Path,
+    renderer: &crate::report::Renderer,
+    document: &crate::report::view::Document,
+    previous: Option<&crate::report::view::Document>,
+    catalog: &Catalog,
+) -> anyhow::Result<()> {
+    let profile = match &args.profile {
+        Some(path) => Some(Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let options = crate::report::notices::NoticeOptions {
+        lang: &args.lang,
+        templates: args.templates.as_deref(),
+        contacts: profile.as_ref().map_or(&[], |p| p.operators.as_slice()),
+        catalog: Some(catalog),
+        stamp: None,
+    };
+    let written = crate::report::notices::write_notices(document, &options, dir)
+        .with_context(|| format!("--per-operator {}", dir.display()))?;
+    let Some(html) = args.html.as_deref() else {
+        return Ok(());
+    };
+    // The link from the report's directory to the notices' (as given when it cannot be related).
+    let base = html.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let relative = match (std::fs::canonicalize(base), std::fs::canonicalize(dir)) {
+        (Ok(base), Ok(dir)) => dir.strip_prefix(&base).map(std::path::Path::to_path_buf).unwrap_or(dir),
+        _ => dir.to_path_buf(),
+    };
+    let links = written
+        .into_iter()
+        .map(|(operator, file)| {
+            let link = relative.join(file).to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+            (operator, link)
+        })
+        .collect();
+    let file = std::fs::File::create(html).with_context(|| format!("cannot write {}", html.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    renderer.country_linking_to(&mut out, document, previous, Some(catalog), &links)?;
+    std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", html.display()))?;
+    Ok(())
+}
+
+/// The exit code of `keygen`, `bundle` and `verify`: 0 done (bundle intact), 1 the bundle fails
+/// verification, 2 the command could not run.
+fn bundle_outcome(outcome: anyhow::Result<bool>) -> ExitCode {
+    match outcome {
+        Ok(true) => ExitCode::from(EXIT_OK),
+        Ok(false) => ExitCode::from(EXIT_FINDINGS),
+        Err(error) => {
+            eprintln!("postura: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }

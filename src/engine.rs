@@ -27,6 +27,10 @@ pub struct ScanOptions {
     pub all_addresses: bool,
     /// Certificate analysis: trust stores, whether to fetch (AIA, OCSP, CRL), the clock.
     pub cert: CertOptions,
+    /// Connections allowed per target, every purpose together (`--max-connections`).
+    pub max_connections: u32,
+    /// Contact discovered destinations outside the profile's scope (`--allow-discovered`).
+    pub allow_discovered: bool,
 }
 
 impl Default for ScanOptions {
@@ -38,6 +42,8 @@ impl Default for ScanOptions {
             deadline: Duration::from_secs(300),
             all_addresses: false,
             cert: CertOptions::default(),
+            max_connections: crate::net::DEFAULT_MAX_CONNECTIONS,
+            allow_discovered: false,
         }
     }
 }
@@ -89,6 +95,7 @@ pub fn empty_result(job: &ResolvedTarget) -> TargetResult {
         started_at: crate::now_rfc3339(),
         duration_ms: 0,
         connections: Default::default(),
+        out_of_scope: Vec::new(),
         tls: None,
         certificate: None,
         starttls: None,
@@ -158,6 +165,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
         }
     }
     result.connections = connector.tally().counts();
+    result.out_of_scope = connector.tally().out_of_scope();
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }

@@ -71,6 +71,10 @@ pub struct TargetResult {
     /// fetches).
     #[serde(default)]
     pub connections: crate::net::ConnectionCounts,
+    /// Destinations found while assessing the target (OCSP, CRL, AIA hosts, redirects) that were
+    /// not contacted because the scope does not include them (at most 16 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_scope: Vec<crate::net::OutOfScope>,
     pub tls: Option<TlsFacts>,
     /// The certificate chain's analysis (null when no certificate was received).
     pub certificate: Option<crate::cert::CertificateFacts>,

@@ -3,6 +3,7 @@
 //! one connector, `net`) → facts → checks → findings → sinks (JSON, terminal, reports). Probes
 //! gather facts and never judge them. See `docs/architecture.md`.
 
+pub mod bundle;
 pub mod checks;
 pub mod cert;
 pub mod cli;

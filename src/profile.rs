@@ -14,6 +14,7 @@
 //! `Scope::allows_address`.
 
 mod diagnostic;
+mod operators;
 mod raw;
 mod validate;
 
@@ -48,6 +49,21 @@ pub struct Profile {
     pub sector_weights: std::collections::BTreeMap<String, f64>,
     /// Comply-or-explain exceptions.
     pub exceptions: Vec<ProfileException>,
+    /// Who to write to about each operator's findings (`[[operators]]`).
+    pub operators: Vec<OperatorContact>,
+}
+
+/// An operator the regulator writes to: its per-operator notice's addressee, deadline and
+/// language.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorContact {
+    /// As in `operator` of its endpoints and domains.
+    pub name: String,
+    pub contact: Option<String>,
+    /// YYYY-MM-DD: by when findings must be fixed or explained.
+    pub due: Option<String>,
+    /// The notice's language (en, es, pt, fr); the report's language when absent.
+    pub lang: Option<String>,
 }
 
 /// An accepted risk: a failing check on one target or zone, with who approved it and until when.
@@ -212,6 +228,9 @@ pub struct Scope {
     pub names: Vec<String>,
     /// Networks that addresses must fall in; empty means any address.
     pub networks: Vec<ipnet::IpNet>,
+    /// Contact discovered destinations (OCSP, CRL, AIA, MTA-STS hosts, redirects) even outside
+    /// the names and networks, knowingly (`--allow-discovered` does the same for one scan).
+    pub allow_discovered: bool,
 }
 
 impl Scope {

@@ -66,6 +66,8 @@ fn legacy_openssl_fails_the_expected_checks_and_grades_f() {
             "tls.cipher.outside_policy",
             "tls.cipher.cbc_tls10",
             "tls.kex.dh_weak",
+            "tls.vuln.logjam",
+            "tls.vuln.lucky13",
         ])
     );
     // Only CAA is unknown: no zone was scanned beside the endpoint.
@@ -83,6 +85,8 @@ fn legacy_openssl_fails_the_expected_checks_and_grades_f() {
             "tls.cipher.outside_policy",
             "tls.cipher.cbc_tls10",
             "tls.kex.dh_weak",
+            "tls.vuln.logjam",
+            "tls.vuln.lucky13",
         ])
     );
     let finding = nist.targets[0].findings.iter().find(|f| f.check == "tls.protocol.tls10").unwrap();
@@ -135,6 +139,8 @@ fn dhe_1024_fails_logjam_and_grades_b() {
             "tls.cipher.outside_policy",
             "tls.cipher.cbc_tls10",
             "tls.kex.dh_weak",
+            "tls.vuln.logjam",
+            "tls.vuln.lucky13",
         ])
     );
     let dh_weak = mozilla.targets[0].findings.iter().find(|f| f.check == "tls.kex.dh_weak").unwrap();

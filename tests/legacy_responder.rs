@@ -169,3 +169,70 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
     // SSLv2 has no fallback signalling; SSLv3 alone leaves nothing to fall back to.
     assert_eq!(tls.fallback_scsv, None);
 }
+
+#[test]
+fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
+    use postura::checks::grade::CapReason;
+    use postura::checks::model::Status;
+    use postura::scan::{NoSink, ScanPlan};
+
+    // The scripted SSLv2 server and a current OpenSSL 3 share the PKI's RSA key; a second
+    // OpenSSL 3 serves the ECDSA leaf (another key).
+    let legacy = start_legacy_server();
+    let shared = OpenSslServer::start_auto(&[]);
+    let ep = alloc_endpoint();
+    let other = OpenSslServer::start_with(*ep.ip(), ep.port(), &Pki::shared().ecdsa, &[]);
+    let spec = |address: SocketAddr| TargetSpec {
+        host: TEST_HOST.into(),
+        port: address.port(),
+        service: postura::profile::Service::Tls,
+        pinned: vec![address.ip()],
+        sector: Some("operator".into()),
+        operator: None,
+    };
+    let plan = ScanPlan {
+        targets: vec![spec(legacy.addr), spec(shared.socket_addr()), spec(other.socket_addr())],
+        options: ScanOptions { timeout: Duration::from_secs(5), cert: common::assess::lab_trust(), ..Default::default() },
+        ..ScanPlan::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+    let report = common::assess::assess(&report, "mozilla-intermediate", vec![], "2026-01-01");
+    let at = |address: SocketAddr| {
+        let ip = address.ip().to_string();
+        report.targets.iter().find(|t| t.address.as_deref() == Some(ip.as_str())).unwrap()
+    };
+    let (legacy_result, shared_result, other_result) = (at(legacy.addr), at(shared.socket_addr()), at(other.socket_addr()));
+
+    let v = &legacy_result.tls.as_ref().unwrap().vulnerabilities;
+    assert_eq!(v.drown.vulnerable, Some(true));
+    assert_eq!(v.drown.evidence[0], "SSLv2 accepted on this endpoint");
+    assert_eq!(v.freak.vulnerable, Some(true));
+    assert_eq!(v.freak.evidence, ["SSLv3 TLS_RSA_EXPORT_WITH_RC4_40_MD5"]);
+    assert_eq!(v.poodle.evidence, ["SSLv3 TLS_RSA_WITH_3DES_EDE_CBC_SHA"]);
+    assert_eq!(v.sweet32.vulnerable, Some(true));
+    assert!(v.sweet32.evidence.contains(&"SSLv2 SSL_CK_DES_192_EDE3_CBC_WITH_MD5".to_string()), "{:?}", v.sweet32);
+    assert_eq!(v.rc4.vulnerable, Some(true));
+    for fact in [&v.drown, &v.freak, &v.poodle, &v.sweet32, &v.rc4] {
+        assert_eq!(fact.connections, 0, "read from the sweep's facts");
+    }
+
+    let drown = &shared_result.tls.as_ref().unwrap().vulnerabilities.drown;
+    assert_eq!(drown.vulnerable, Some(true), "{drown:?}");
+    assert_eq!(
+        drown.evidence,
+        [format!("the certificate's key is also served with SSLv2 by {TEST_HOST}:{} ({})", legacy.addr.port(), legacy.addr.ip())]
+    );
+    let status = |target: &postura::facts::TargetResult, check: &str| {
+        target.findings.iter().find(|f| f.check == check).unwrap().status
+    };
+    assert_eq!(status(shared_result, "tls.vuln.drown"), Status::Fail);
+    let grade = shared_result.grade.as_ref().unwrap();
+    assert_eq!(grade.grade, "F");
+    assert!(grade.caps.iter().any(|c| c.reason == CapReason::DrownSharedKey), "{:?}", grade.caps);
+
+    let other_drown = &other_result.tls.as_ref().unwrap().vulnerabilities.drown;
+    assert_eq!(other_drown.vulnerable, Some(false));
+    assert_eq!(status(other_result, "tls.vuln.drown"), Status::Pass);
+    assert!(!other_result.grade.as_ref().unwrap().caps.iter().any(|c| c.reason == CapReason::DrownSharedKey));
+}

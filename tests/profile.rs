@@ -976,6 +976,7 @@ fn scope(names: &[&str], networks: &[&str]) -> Scope {
     Scope {
         names: names.iter().map(|n| n.to_string()).collect(),
         networks: networks.iter().map(|n| n.parse().unwrap()).collect(),
+        allow_discovered: false,
     }
 }
 

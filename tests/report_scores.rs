@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::assess::{assess, report_of, scan_lab_target};
 use common::*;
+use postura::profile::Service;
 use postura::checks::catalog::Catalog;
 use postura::checks::model::Severity;
 use postura::facts::ScanReport;
@@ -21,10 +22,10 @@ fn country_with_one_critical_endpoint() -> ScanReport {
     let legacy = OpenSslServer::start_auto(&["-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0", "-min_protocol", "TLSv1.2", "-max_protocol", "TLSv1.2"]);
     let modern: Vec<Nginx> = (0..3).map(|_| Nginx::mozilla_intermediate()).collect();
     let timeout = Duration::from_secs(10);
-    let mut targets = scan_lab_target(legacy.socket_addr(), postura::profile::Service::Tls, "operator", timeout).targets;
+    let mut targets = scan_lab_target(legacy.socket_addr(), Service::Tls, "operator", timeout).targets;
     for (i, server) in modern.iter().enumerate() {
         let sector = if i == 0 { "operator" } else { "cctld" };
-        targets.extend(scan_lab_target(server.socket_addr(), postura::profile::Service::Tls, sector, timeout).targets);
+        targets.extend(scan_lab_target(server.socket_addr(), Service::Tls, sector, timeout).targets);
     }
     assert!(targets.iter().all(|t| t.error.is_none()), "{:?}", targets.iter().map(|t| &t.error).collect::<Vec<_>>());
     assess(&report_of(targets), "mozilla-intermediate", Vec::new(), "2026-06-01")

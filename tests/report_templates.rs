@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::assess::{assess, scan_lab_target};
 use common::*;
+use postura::profile::Service;
 
 fn postura(args: &[&str], extra: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_postura")).args(args).args(extra).output().expect("run postura")
@@ -20,16 +21,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A real scan of an OpenSSL server, assessed, saved as JSON in `dir`. The `checks_version` is
-/// set to what the assessment writes for the built-in catalog ("N checks, built-in"), so that
-/// this test sees only what the report itself prints.
+/// A real scan of an OpenSSL server, assessed with the built-in catalog, saved as JSON in `dir`.
 fn saved_scan(dir: &Path) -> std::path::PathBuf {
     let server = OpenSslServer::start_auto(&["-min_protocol", "TLSv1.2"]);
-    let scanned = scan_lab_target(server.socket_addr(), postura::profile::Service::Tls, "operator", Duration::from_secs(10));
-    let mut report = assess(&scanned, "mozilla-intermediate", Vec::new(), "2026-06-01");
+    let scanned = scan_lab_target(server.socket_addr(), Service::Tls, "operator", Duration::from_secs(10));
+    let report = assess(&scanned, "mozilla-intermediate", Vec::new(), "2026-06-01");
     assert!(report.targets[0].error.is_none(), "{:?}", report.targets[0].error);
-    let assessment = report.assessment.as_mut().unwrap();
-    assessment.checks_version = "75 checks, built-in".into();
+    let checks_version = &report.assessment.as_ref().unwrap().checks_version;
+    assert!(checks_version.ends_with(" checks, built-in"), "{checks_version}");
     let path = dir.join("scan.json");
     std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
     path
@@ -46,7 +45,7 @@ fn templates_overrides_must_exist_and_must_not_include_each_other() {
     let output = postura(&["report", "--input"], &[&scan, Path::new("--html"), &html]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("75 checks, built-in"), "the methodology names the checks' source");
+    assert!(page.contains(" checks, built-in</dd>"), "the methodology names the checks' source");
     let build_tree = env!("CARGO_MANIFEST_DIR");
     assert!(!page.contains(build_tree), "the report names the build tree {build_tree}");
 

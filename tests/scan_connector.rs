@@ -206,3 +206,74 @@ fn http_probe_and_certificate_fetches_are_counted_and_hold_the_per_address_limit
     assert_eq!(gate.open.load(Ordering::SeqCst), 0);
     assert_eq!(gate.overlaps.load(Ordering::SeqCst), 0, "never two connections at once to one address with --per-host 1");
 }
+
+#[test]
+fn discovered_destinations_outside_the_scope_are_listed_and_never_contacted() {
+    // The CA's AIA and CRL files, reached through a counting gate on an address of its own.
+    let ca = TestCa::shared();
+    let fetch_address = alloc_addr();
+    let fetches = Gate::start(fetch_address, &[(8080, ca.http.addr)], Duration::ZERO);
+    let rewrite = |url: String| {
+        let path = url.splitn(4, '/').nth(3).unwrap_or_default().to_string();
+        format!("http://{fetch_address}:8080/{path}")
+    };
+    let leaf = ca.issue(&LeafSpec { crl_url: Some(rewrite(ca.crl_url())), ca_issuers_url: Some(rewrite(ca.ca_issuers_url())), ..LeafSpec::default() });
+    let endpoint = alloc_endpoint();
+    let (cert, key) = (leaf.cert.display().to_string(), leaf.key.display().to_string());
+    let _tls = OpenSslServer::start(*endpoint.ip(), endpoint.port(), &["-cert", &cert, "-key", &key, "-tls1_2"]);
+    let address = SocketAddr::V4(endpoint);
+    // The scope holds the endpoint's address only; the fetch server is elsewhere on loopback.
+    let scope = postura::profile::Scope {
+        names: vec![TEST_HOST.into()],
+        networks: vec![format!("{}/32", endpoint.ip()).parse().unwrap()],
+        allow_discovered: false,
+    };
+    let scan = |allow_discovered: bool| {
+        let plan = ScanPlan {
+            targets: vec![spec(TEST_HOST, address, Service::Tls)],
+            options: ScanOptions { timeout: Duration::from_secs(5), allow_discovered, ..Default::default() },
+            scope: Some(scope.clone()),
+            ..ScanPlan::default()
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan").targets.remove(0)
+    };
+
+    let target = scan(false);
+    assert_eq!(target.error, None);
+    assert_eq!(fetches.count(0), 0, "the server outside the scope was contacted");
+    assert_eq!(target.connections.certificate, 0);
+    assert_eq!(target.out_of_scope.len(), 1, "{:#?}", target.out_of_scope);
+    let refused = &target.out_of_scope[0];
+    assert_eq!(
+        (refused.address.as_str(), refused.purpose.as_str(), refused.reason.as_str()),
+        (fetch_address.to_string().as_str(), "certificate", "address outside the scope's networks")
+    );
+    // The AIA fetch is refused with its reason (and without the issuer, the CRL cannot be judged).
+    let aia = &target.certificate.as_ref().unwrap().ca_issuers_fetched;
+    assert!(aia.iter().any(|f| f.error.as_deref().unwrap_or("").contains("outside the scope: not contacted")), "{aia:?}");
+
+    // Widened knowingly: the same scan fetches both.
+    let target = scan(true);
+    assert!(target.out_of_scope.is_empty());
+    assert_eq!(target.connections.certificate, 2, "{:#?}", target.certificate);
+    assert_eq!(fetches.count(0), 2);
+}
+
+#[test]
+fn the_per_target_connection_ceiling_stops_a_target_with_its_reason() {
+    let backend = alloc_endpoint();
+    let _server = OpenSslServer::start(*backend.ip(), backend.port(), &[]);
+    let gate_address = alloc_addr();
+    let gate = Gate::start(gate_address, &[(4433, SocketAddr::V4(backend))], Duration::ZERO);
+    let plan = ScanPlan {
+        targets: vec![spec(TEST_HOST, SocketAddr::from((gate_address, 4433)), Service::Tls)],
+        options: ScanOptions { timeout: Duration::from_secs(5), max_connections: 3, ..Default::default() },
+        ..ScanPlan::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let target = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan").targets.remove(0);
+    assert_eq!(target.error.as_deref(), Some("per-target connection ceiling reached (3 connections)"));
+    assert_eq!(target.connections.total, 3);
+    assert_eq!(gate.count(0), 3, "counted at the server");
+}

@@ -91,7 +91,7 @@ fn assert_connection_budget(facts: &TlsFacts) {
     budget += facts.groups.len() + 1 + 2;
     // The vulnerability probes count their own connections (docs/connections.md).
     let v = &facts.vulnerabilities;
-    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data]
+    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data, &v.robot]
         .iter()
         .map(|fact| fact.connections as usize)
         .sum::<usize>();

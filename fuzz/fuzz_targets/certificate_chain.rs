@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
             chain_pem: &chain_pem,
             ocsp_staple_base64: Some(&staple),
             name: "postura.test",
+            fetch_from: None,
         },
         &options,
     ));

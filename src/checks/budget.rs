@@ -290,7 +290,8 @@ mod tests {
         let started = Instant::now();
         let outcome = run("a.all(x, a.all(y, a.all(z, x + y + z >= 0)))");
         assert!(matches!(&outcome, Outcome::OverBudget(m) if m.contains("rule exceeded its budget")), "{outcome:?}");
-        assert!(started.elapsed() < TIME_LIMIT + Duration::from_secs(1), "{:?}", started.elapsed());
+        // Either budget may end it first on a loaded machine; neither lets it run on.
+        assert!(started.elapsed() < TIME_LIMIT + Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -513,6 +513,12 @@ const BUILTIN: &[(&str, &str)] = &[
     ("checks/mail.toml", include_str!("../../checks/mail.toml")),
 ];
 
+/// The built-in check files as embedded (path under the source tree, text), for a report bundle's
+/// copy of the catalog it was judged with.
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    BUILTIN
+}
+
 /// The catalog: every check by id.
 pub struct Catalog {
     pub checks: Vec<Check>,

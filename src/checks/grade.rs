@@ -101,6 +101,11 @@ pub enum CapReason {
     NoAead,
     NoTls13,
     NoSecureRenegotiation,
+    Heartbleed,
+    CcsInjection,
+    DrownSharedKey,
+    InsecureClientRenegotiation,
+    Robot,
 }
 
 impl CapReason {
@@ -108,7 +113,8 @@ impl CapReason {
     pub const fn letter(self) -> &'static str {
         use CapReason::*;
         match self {
-            Sslv2 | Sslv3Best | ExportSuites | WeakCipher | NullEncryption | Rc4Only | KeyUnder1024 | Md5Signature => "F",
+            Sslv2 | Sslv3Best | ExportSuites | WeakCipher | NullEncryption | Rc4Only | KeyUnder1024 | Md5Signature
+            | Heartbleed | CcsInjection | DrownSharedKey | InsecureClientRenegotiation | Robot => "F",
             Untrusted | Expired | SelfSigned | Revoked => "T",
             NameMismatch => "M",
             Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
@@ -146,6 +152,11 @@ impl CapReason {
             NoAead => "no AEAD suite",
             NoTls13 => "no TLS 1.3",
             NoSecureRenegotiation => "no secure renegotiation",
+            Heartbleed => "vulnerable to Heartbleed",
+            CcsInjection => "vulnerable to CCS injection",
+            DrownSharedKey => "the key is served with SSLv2 elsewhere (DROWN)",
+            InsecureClientRenegotiation => "insecure client-initiated renegotiation accepted",
+            Robot => "vulnerable to ROBOT (RSA padding oracle)",
         }
     }
 
@@ -245,6 +256,24 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
     }
     if rsa_bits.is_some_and(|bits| bits < 1024) {
         cap(CapReason::KeyUnder1024);
+    }
+    let vulnerabilities = &tls.vulnerabilities;
+    if vulnerabilities.heartbleed.vulnerable == Some(true) {
+        cap(CapReason::Heartbleed);
+    }
+    if vulnerabilities.ccs_injection.vulnerable == Some(true) {
+        cap(CapReason::CcsInjection);
+    }
+    if vulnerabilities.robot.vulnerable == Some(true) {
+        cap(CapReason::Robot);
+    }
+    if vulnerabilities.drown.vulnerable == Some(true) && !accepted(Protocol::Sslv2) {
+        cap(CapReason::DrownSharedKey);
+    }
+    if vulnerabilities.insecure_renegotiation.vulnerable == Some(true)
+        && vulnerabilities.client_renegotiation.vulnerable == Some(true)
+    {
+        cap(CapReason::InsecureClientRenegotiation);
     }
     if let Some(c) = certificate {
         // Trusted by any store: Mozilla's, or a national CA bundle the country declared.

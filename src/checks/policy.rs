@@ -53,6 +53,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ncsc-nl", include_str!("../../profiles/policies/ncsc-nl.toml")),
 ];
 
+/// The text of a built-in policy, for a report bundle's copy of the policy it was judged with.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
 }

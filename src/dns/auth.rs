@@ -78,7 +78,10 @@ pub async fn probe_nameserver(
     // asked eleven more times.
     let unreachable = matches!(
         soa_udp,
-        Err(QueryError::Timeout(_) | QueryError::Deadline | QueryError::Refused | QueryError::Io(_))
+        Err(QueryError::Timeout(_)
+            | QueryError::Deadline
+            | QueryError::Refused
+            | QueryError::Io(_))
     );
     let soa_tcp = client
         .query(address, &Question::new(zone, rtype::SOA), Transport::Tcp)
@@ -158,7 +161,24 @@ pub async fn probe_nameserver(
             || (a.rcode == 0 && !a.message.answers.is_empty() && zone != ".")
     });
 
-    facts.axfr = match client.transfer(address, zone).await {
+    facts.axfr = axfr(client, address, zone).await;
+
+    facts.version_bind = version(client, address, "version.bind").await;
+    facts.version_server = version(client, address, "version.server").await;
+    facts.edns = edns(client, address, zone).await;
+
+    let aaaa = client
+        .query(address, &Question::new(zone, rtype::AAAA), Transport::Udp)
+        .await;
+    facts.aaaa = query_fact(&aaaa);
+
+    facts.queries = client.scoped_queries();
+    facts
+}
+
+/// AXFR over TCP: whether the zone came (NOERROR, starting with its SOA).
+async fn axfr(client: &DnsClient, address: SocketAddr, zone: &str) -> AxfrFact {
+    match client.transfer(address, zone).await {
         Ok(answers) => {
             let first = answers.first();
             let rcode = first.map(|a| a.rcode);
@@ -186,19 +206,7 @@ pub async fn probe_nameserver(
             error: Some(error.to_string()),
             ..AxfrFact::default()
         },
-    };
-
-    facts.version_bind = version(client, address, "version.bind").await;
-    facts.version_server = version(client, address, "version.server").await;
-    facts.edns = edns(client, address, zone).await;
-
-    let aaaa = client
-        .query(address, &Question::new(zone, rtype::AAAA), Transport::Udp)
-        .await;
-    facts.aaaa = query_fact(&aaaa);
-
-    facts.queries = client.scoped_queries();
-    facts
+    }
 }
 
 async fn version(client: &DnsClient, address: SocketAddr, name: &str) -> VersionFact {

@@ -9,7 +9,9 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
 use hickory_proto::dnssec::{PublicKey, Verifier};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
-use crate::dns::facts::{DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact};
+use crate::dns::facts::{
+    ChainLink, DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact,
+};
 use crate::dns::iterate::rcode_name;
 use crate::dns::transport::{DnsClient, QueryError, Transport};
 use crate::dns::wire::{name_text, rtype, Answer, EdnsQuery, Question};
@@ -82,16 +84,16 @@ pub async fn assess(
             Ok(answer) => {
                 answered.ds = true;
                 answer
-                .message
-                .answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::DNSSEC(DNSSECRData::DS(ds)) if name_text(&r.name) == zone => {
-                        Some(ds.clone())
-                    }
-                    _ => None,
-                })
-                .collect()
+                    .message
+                    .answers
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::DNSSEC(DNSSECRData::DS(ds)) if name_text(&r.name) == zone => {
+                            Some(ds.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect()
             }
             Err(error) => {
                 facts.errors.push(format!("DS at parent: {error}"));
@@ -99,52 +101,8 @@ pub async fn assess(
             }
         };
 
-    let mut keys: Vec<(DNSKEY, u16)> = Vec::new();
-    let mut signatures_by_set: Vec<(RecordType, Vec<Record>, Vec<RRSIG>)> = Vec::new();
-    for (qtype, record_type) in [
-        (rtype::DNSKEY, RecordType::DNSKEY),
-        (rtype::SOA, RecordType::SOA),
-        (rtype::NS, RecordType::NS),
-    ] {
-        match ask(client, servers, zone, qtype).await {
-            Ok(answer) => {
-                let set: Vec<Record> = answer
-                    .message
-                    .answers
-                    .iter()
-                    .filter(|r| r.record_type() == record_type && name_text(&r.name) == zone)
-                    .cloned()
-                    .collect();
-                let sigs: Vec<RRSIG> = answer
-                    .message
-                    .answers
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::DNSSEC(DNSSECRData::RRSIG(sig))
-                            if sig.input().type_covered == record_type =>
-                        {
-                            Some(sig.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                if record_type == RecordType::DNSKEY {
-                    answered.dnskey = true;
-                    for record in &set {
-                        if let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data {
-                            if let Ok(tag) = key.calculate_key_tag() {
-                                keys.push((key.clone(), tag));
-                            }
-                        }
-                    }
-                }
-                signatures_by_set.push((record_type, set, sigs));
-            }
-            Err(error) => facts
-                .errors
-                .push(format!("{record_type} at child: {error}")),
-        }
-    }
+    let (keys, signatures_by_set) =
+        apex_sets(client, servers, zone, &mut answered, &mut facts.errors).await;
 
     facts.dnskeys = keys
         .iter()
@@ -205,61 +163,8 @@ pub async fn assess(
         });
     }
 
-    let missing = format!(
-        "postura-nx-{:08x}.{}",
-        rand::random::<u32>(),
-        zone.trim_start_matches('.')
-    );
-    match ask(client, servers, &missing, rtype::A).await {
-        Ok(answer) => {
-            let mut denial = DenialFact {
-                rcode: Some(rcode_name(answer.rcode)),
-                ..DenialFact::default()
-            };
-            for record in &answer.message.authorities {
-                match &record.data {
-                    RData::DNSSEC(DNSSECRData::NSEC(_)) => denial.kind = Some("NSEC".into()),
-                    RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => {
-                        denial.kind = Some("NSEC3".into());
-                        let seen = facts.nsec3.get_or_insert_with(|| Nsec3Fact {
-                            hash_algorithm: u8::from(nsec3.hash_algorithm()),
-                            iterations: nsec3.iterations(),
-                            salt: hex(nsec3.salt()),
-                            opt_out: None,
-                        });
-                        // Any record of the proof with the flag: the zone uses opt-out.
-                        seen.opt_out = Some(seen.opt_out.unwrap_or(false) || nsec3.opt_out());
-                    }
-                    RData::DNSSEC(DNSSECRData::RRSIG(sig))
-                        if matches!(
-                            sig.input().type_covered,
-                            RecordType::NSEC | RecordType::NSEC3
-                        ) =>
-                    {
-                        denial.signed = true;
-                        // Each proof RRset is verified under its own owner name.
-                        let covered = sig.input().type_covered;
-                        let set: Vec<Record> = answer
-                            .message
-                            .authorities
-                            .iter()
-                            .filter(|r| r.record_type() == covered && r.name == record.name)
-                            .cloned()
-                            .collect();
-                        denial.signatures.push(signature_fact(
-                            &keys,
-                            &record.name,
-                            covered,
-                            &set,
-                            sig,
-                            current,
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            facts.denial = Some(denial);
-        }
+    match denial_of_existence(client, servers, zone, &keys, current, &mut facts.nsec3).await {
+        Ok(denial) => facts.denial = Some(denial),
         Err(error) => facts.errors.push(format!("denial of existence: {error}")),
     }
 
@@ -282,6 +187,155 @@ pub async fn assess(
     facts.status = status.into();
     facts.reason = reason;
     facts
+}
+
+/// The DNSSEC chain above `zone`: every zone the delegation walk passed between the root and
+/// `zone`, judged against its own parent's DS (the servers that gave each referral are that
+/// zone's servers). `referrals` come from the walk, root first.
+pub async fn chain(
+    client: &DnsClient,
+    referrals: &[crate::dns::iterate::Referral],
+    zone: &str,
+) -> Vec<ChainLink> {
+    let mut links = Vec::new();
+    for pair in referrals.windows(2) {
+        let (above, below) = (&pair[0], &pair[1]);
+        if above.zone == zone {
+            break;
+        }
+        let facts = assess(client, &above.zone, &above.asked, &below.asked).await;
+        links.push(ChainLink {
+            zone: above.zone.clone(),
+            status: facts.status,
+            reason: facts.reason,
+        });
+    }
+    links
+}
+
+/// An apex RRset (SOA, NS or DNSKEY) as served, with the RRSIGs over it.
+type SignedSet = (RecordType, Vec<Record>, Vec<RRSIG>);
+
+/// The DNSKEY, SOA and NS sets at the apex with their RRSIGs, and the zone's keys with their
+/// tags; failures go to `errors`.
+async fn apex_sets(
+    client: &DnsClient,
+    servers: &[SocketAddr],
+    zone: &str,
+    answered: &mut Answered,
+    errors: &mut Vec<String>,
+) -> (Vec<(DNSKEY, u16)>, Vec<SignedSet>) {
+    let mut keys: Vec<(DNSKEY, u16)> = Vec::new();
+    let mut signatures_by_set: Vec<SignedSet> = Vec::new();
+    for (qtype, record_type) in [
+        (rtype::DNSKEY, RecordType::DNSKEY),
+        (rtype::SOA, RecordType::SOA),
+        (rtype::NS, RecordType::NS),
+    ] {
+        match ask(client, servers, zone, qtype).await {
+            Ok(answer) => {
+                let set: Vec<Record> = answer
+                    .message
+                    .answers
+                    .iter()
+                    .filter(|r| r.record_type() == record_type && name_text(&r.name) == zone)
+                    .cloned()
+                    .collect();
+                let sigs: Vec<RRSIG> = answer
+                    .message
+                    .answers
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::DNSSEC(DNSSECRData::RRSIG(sig))
+                            if sig.input().type_covered == record_type =>
+                        {
+                            Some(sig.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if record_type == RecordType::DNSKEY {
+                    answered.dnskey = true;
+                    for record in &set {
+                        if let RData::DNSSEC(DNSSECRData::DNSKEY(key)) = &record.data {
+                            if let Ok(tag) = key.calculate_key_tag() {
+                                keys.push((key.clone(), tag));
+                            }
+                        }
+                    }
+                }
+                signatures_by_set.push((record_type, set, sigs));
+            }
+            Err(error) => errors.push(format!("{record_type} at child: {error}")),
+        }
+    }
+    (keys, signatures_by_set)
+}
+
+/// Ask for a name that does not exist and record the proof that came back: NSEC or NSEC3,
+/// its signatures (verified under each proof's owner name), and the NSEC3 parameters and
+/// opt-out flag of the NSEC3 records (filling `nsec3` when NSEC3PARAM gave none).
+async fn denial_of_existence(
+    client: &DnsClient,
+    servers: &[SocketAddr],
+    zone: &str,
+    keys: &[(DNSKEY, u16)],
+    current: i64,
+    nsec3_fact: &mut Option<Nsec3Fact>,
+) -> Result<DenialFact, String> {
+    let missing = format!(
+        "postura-nx-{:08x}.{}",
+        rand::random::<u32>(),
+        zone.trim_start_matches('.')
+    );
+    let answer = ask(client, servers, &missing, rtype::A).await?;
+    let mut denial = DenialFact {
+        rcode: Some(rcode_name(answer.rcode)),
+        ..DenialFact::default()
+    };
+    for record in &answer.message.authorities {
+        match &record.data {
+            RData::DNSSEC(DNSSECRData::NSEC(_)) => denial.kind = Some("NSEC".into()),
+            RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => {
+                denial.kind = Some("NSEC3".into());
+                let seen = nsec3_fact.get_or_insert_with(|| Nsec3Fact {
+                    hash_algorithm: u8::from(nsec3.hash_algorithm()),
+                    iterations: nsec3.iterations(),
+                    salt: hex(nsec3.salt()),
+                    opt_out: None,
+                });
+                // Any record of the proof with the flag: the zone uses opt-out.
+                seen.opt_out = Some(seen.opt_out.unwrap_or(false) || nsec3.opt_out());
+            }
+            RData::DNSSEC(DNSSECRData::RRSIG(sig))
+                if matches!(
+                    sig.input().type_covered,
+                    RecordType::NSEC | RecordType::NSEC3
+                ) =>
+            {
+                denial.signed = true;
+                // Each proof RRset is verified under its own owner name.
+                let covered = sig.input().type_covered;
+                let set: Vec<Record> = answer
+                    .message
+                    .authorities
+                    .iter()
+                    .filter(|r| r.record_type() == covered && r.name == record.name)
+                    .cloned()
+                    .collect();
+                denial.signatures.push(signature_fact(
+                    keys,
+                    &record.name,
+                    covered,
+                    &set,
+                    sig,
+                    current,
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(denial)
 }
 
 /// One RRSIG over `set` (owned by `owner`): its window, and whether a DNSKEY of the zone with
@@ -435,7 +489,10 @@ mod tests {
         let facts = DnssecFacts::default();
         let none = Answered::default();
         assert_eq!(verdict(&facts, &none, 0).0, "indeterminate");
-        let ds_only = Answered { ds: true, dnskey: false };
+        let ds_only = Answered {
+            ds: true,
+            dnskey: false,
+        };
         let (status, reason) = verdict(&facts, &ds_only, 0);
         assert_eq!(status, "insecure");
         assert!(!reason.unwrap().contains("no DNSKEY"));
@@ -451,7 +508,10 @@ mod tests {
             ..DnssecFacts::default()
         };
         assert_eq!(verdict(&with_ds, &ds_only, 0).0, "indeterminate");
-        let both = Answered { ds: true, dnskey: true };
+        let both = Answered {
+            ds: true,
+            dnskey: true,
+        };
         assert_eq!(verdict(&with_ds, &both, 0).0, "bogus");
     }
 

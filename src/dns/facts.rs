@@ -252,7 +252,21 @@ pub struct DnssecFacts {
     pub reason: Option<String>,
     /// The DNSKEY set as an RFC 4034 DS would see it: some DS matches a DNSKEY that signs it.
     pub ds_matches_dnskey: Option<bool>,
+    /// For a zone with a DS: each zone between the root and this one (the TLD first), judged
+    /// against its own parent's DS the same way. Empty for an unsigned zone or a TLD. The root's
+    /// keys are not checked against a trust anchor.
+    #[serde(default)]
+    pub chain: Vec<ChainLink>,
     pub errors: Vec<String>,
+}
+
+/// One zone above the assessed one in the DNSSEC chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainLink {
+    pub zone: String,
+    /// `secure`, `insecure`, `bogus` or `indeterminate`, as for the zone itself.
+    pub status: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

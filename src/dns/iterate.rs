@@ -164,16 +164,27 @@ impl Lookups {
 
     /// Remember that `server` gives no answer (seen by a lookup or a nameserver probe).
     pub fn mark_silent(&self, server: SocketAddr) {
-        self.silent.lock().unwrap_or_else(|e| e.into_inner()).insert(server);
+        self.silent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(server);
     }
 
     /// Servers that gave no answer so far, sorted.
     pub fn silent_servers(&self) -> Vec<SocketAddr> {
-        self.silent.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect()
+        self.silent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect()
     }
 
     fn is_silent(&self, server: &SocketAddr) -> bool {
-        self.silent.lock().unwrap_or_else(|e| e.into_inner()).contains(server)
+        self.silent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(server)
     }
 
     fn cached_cut(&self, name: &str) -> Option<(String, Vec<SocketAddr>)> {
@@ -262,10 +273,8 @@ impl Lookups {
                     }
                 }
                 if asked.is_empty() && !skipped.is_empty() {
-                    last_error = format!(
-                        "not asked: {} gave no answer earlier",
-                        skipped.join(", ")
-                    );
+                    last_error =
+                        format!("not asked: {} gave no answer earlier", skipped.join(", "));
                 }
                 let Some((server, answer)) = reply else {
                     walk.error = Some(format!(

@@ -20,21 +20,28 @@ pub async fn txt(lookups: &Lookups, name: &str) -> Result<Vec<String>, String> {
 /// The RCODE of the TXT lookup at `name` and its strings.
 async fn txt_answer(lookups: &Lookups, name: &str) -> Result<(String, Vec<String>), String> {
     let found = lookups.lookup(name, rtype::TXT).await?;
-    let rcode = conclusive_rcode(found.rcode)
-        .ok_or_else(|| format!("{name}: {}", found.rcode.map(rcode_name).unwrap_or_default()))?;
-    Ok((rcode, found
-        .records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|p| crate::dns::printable(p))
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .collect()))
+    let rcode = conclusive_rcode(found.rcode).ok_or_else(|| {
+        format!(
+            "{name}: {}",
+            found.rcode.map(rcode_name).unwrap_or_default()
+        )
+    })?;
+    Ok((
+        rcode,
+        found
+            .records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|p| crate::dns::printable(p))
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect(),
+    ))
 }
 
 pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {

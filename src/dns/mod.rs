@@ -13,6 +13,7 @@ pub mod iterate;
 pub mod mail;
 pub mod mta_sts;
 pub mod resolver;
+pub mod special;
 pub mod transport;
 pub mod wire;
 pub mod zone;

@@ -97,7 +97,10 @@ pub async fn assess(
         facts.bogus_query = query_fact(&answer);
         facts.bogus_name = Some(name.clone());
     }
-    let bogus_failed = match (facts.bogus_query.rcode.as_deref(), facts.bogus_query.answers) {
+    let bogus_failed = match (
+        facts.bogus_query.rcode.as_deref(),
+        facts.bogus_query.answers,
+    ) {
         (Some("SERVFAIL"), _) => Some(true),
         (Some("NOERROR"), Some(n)) if n > 0 => Some(false),
         _ => None,

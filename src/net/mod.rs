@@ -37,6 +37,8 @@ pub enum NetError {
     Closed,
     /// The answer exceeded the size cap.
     TooLarge,
+    /// The target's connection ceiling (`--max-connections`) is reached: no more connections.
+    Ceiling(u32),
     /// The peer answered with bytes that are not the expected protocol.
     Protocol(String),
     /// A mail server refused the STARTTLS upgrade (SMTP: not in the EHLO reply or a non-220
@@ -55,6 +57,7 @@ impl NetError {
                 | NetError::ConnectTimeout
                 | NetError::Unreachable(_)
                 | NetError::Deadline
+                | NetError::Ceiling(_)
                 | NetError::StarttlsRefused { .. }
         )
     }
@@ -94,6 +97,7 @@ impl fmt::Display for NetError {
             NetError::Reset => f.write_str("connection reset"),
             NetError::Closed => f.write_str("connection closed by the server"),
             NetError::TooLarge => f.write_str("answer too large"),
+            NetError::Ceiling(limit) => write!(f, "per-target connection ceiling reached ({limit} connections)"),
             NetError::Protocol(detail) => write!(f, "protocol error: {detail}"),
             NetError::StarttlsRefused { protocol, reply } => write!(f, "STARTTLS not offered ({protocol}: {reply})"),
             NetError::Unreachable(detail) => write!(f, "unreachable: {detail}"),
@@ -151,8 +155,64 @@ pub struct Connections {
     http: AtomicU32,
     certificate: AtomicU32,
     mta_sts: AtomicU32,
-    /// Destinations not contacted because they are outside the scope.
+    /// Destinations not contacted because they are outside the scope (the first
+    /// `MAX_OUT_OF_SCOPE_RECORDS`; `refused_out_of_scope` counts them all).
     refused_out_of_scope: AtomicU32,
+    out_of_scope: Mutex<Vec<OutOfScope>>,
+    /// Every connection opened, whatever its purpose: what the ceiling is checked against.
+    opened: AtomicU32,
+}
+
+/// Out-of-scope destinations recorded per target; the count goes on past it.
+pub const MAX_OUT_OF_SCOPE_RECORDS: usize = 16;
+
+/// Connections per target unless `--max-connections` says otherwise: above what any real server
+/// needs (the legacy lab server with every protocol and suite takes about 130), far below what a
+/// server lying about every suite would cost.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 500;
+
+/// A destination found while assessing a target (a certificate's OCSP, CRL or AIA URL, a
+/// redirect, the MTA-STS host) that was not contacted because the scope does not include it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct OutOfScope {
+    pub name: String,
+    pub address: String,
+    /// Why it was to be contacted: `certificate` (AIA, OCSP, CRL), `http`, `mta-sts`.
+    pub purpose: String,
+    /// Which rule refused it.
+    pub reason: String,
+}
+
+/// Where discovered destinations may go, beyond the declared targets themselves.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryPolicy {
+    /// The profile's scope (None: a command-line scan without a profile, which restricts only
+    /// what `allow_discovered` says).
+    pub scope: Option<Arc<crate::profile::Scope>>,
+    /// `--allow-discovered` / profile `scope.allow_discovered`: contact discovered destinations
+    /// wherever they are.
+    pub allow_discovered: bool,
+}
+
+impl DiscoveryPolicy {
+    /// Why `name` at `address` may not be contacted, or None when it may. With a profile, a
+    /// discovered name must be under the scope's names and its address in the scope's networks;
+    /// with no networks declared, special-purpose addresses (private, loopback, link-local,
+    /// multicast…, the IANA registries) are refused.
+    pub fn refusal(&self, name: &str, address: IpAddr) -> Option<&'static str> {
+        let scope = self.scope.as_ref().filter(|_| !self.allow_discovered)?;
+        let is_literal = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok();
+        if !is_literal && !scope.allows_name(name.trim_end_matches('.')) {
+            return Some("name outside the scope's names");
+        }
+        if !scope.networks.is_empty() {
+            return (!scope.allows_address(address)).then_some("address outside the scope's networks");
+        }
+        match crate::dns::special::special_range(address) {
+            Some((_, false)) => Some("special-purpose address"),
+            _ => None,
+        }
+    }
 }
 
 /// The JSON form of a target's tally.
@@ -166,6 +226,17 @@ pub struct ConnectionCounts {
     pub http: u32,
     /// AIA, OCSP and CRL fetches.
     pub certificate: u32,
+}
+
+impl Purpose {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Purpose::Tls => "tls",
+            Purpose::Http => "http",
+            Purpose::CertificateFetch => "certificate",
+            Purpose::MtaSts => "mta-sts",
+        }
+    }
 }
 
 impl Connections {
@@ -190,6 +261,35 @@ impl Connections {
     pub fn refused_out_of_scope(&self) -> u32 {
         self.refused_out_of_scope.load(Ordering::Relaxed)
     }
+
+    /// The destinations refused for being out of scope (the first ones).
+    pub fn out_of_scope(&self) -> Vec<OutOfScope> {
+        match self.out_of_scope.lock() {
+            Ok(list) => list.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Count one more connection for `purpose` unless `ceiling` connections were opened
+    /// already (atomically, so concurrent probes cannot pass it together).
+    fn try_open(&self, purpose: Purpose, ceiling: u32) -> bool {
+        let counted = self.opened.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < ceiling).then_some(n + 1));
+        if counted.is_ok() {
+            self.counter(purpose).fetch_add(1, Ordering::Relaxed);
+        }
+        counted.is_ok()
+    }
+
+    fn refuse(&self, record: OutOfScope) {
+        self.refused_out_of_scope.fetch_add(1, Ordering::Relaxed);
+        let mut list = match self.out_of_scope.lock() {
+            Ok(list) => list,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if list.len() < MAX_OUT_OF_SCOPE_RECORDS && !list.contains(&record) {
+            list.push(record);
+        }
+    }
 }
 
 /// What every connection of one scan shares: the per-address limit, the connection timeout and
@@ -198,12 +298,22 @@ impl Connections {
 pub struct Network {
     limiter: Arc<HostLimiter>,
     pub timeout: Duration,
-    scope: Option<Arc<crate::profile::Scope>>,
+    discovery: Arc<DiscoveryPolicy>,
+    /// Connections allowed per target (its whole tally).
+    max_connections: u32,
 }
 
 impl Network {
     pub fn new(per_host: usize, timeout: Duration, scope: Option<Arc<crate::profile::Scope>>) -> Network {
-        Network { limiter: HostLimiter::new(per_host), timeout, scope }
+        let discovery = DiscoveryPolicy { scope, allow_discovered: false };
+        Network { limiter: HostLimiter::new(per_host), timeout, discovery: Arc::new(discovery), max_connections: DEFAULT_MAX_CONNECTIONS }
+    }
+
+    /// The same network with this discovery policy and per-target connection ceiling.
+    pub fn with_limits(mut self, discovery: DiscoveryPolicy, max_connections: u32) -> Network {
+        self.discovery = Arc::new(discovery);
+        self.max_connections = max_connections.max(1);
+        self
     }
 
     /// A connector to a declared target at `address`, with its own tally and deadline.
@@ -216,7 +326,8 @@ impl Network {
             tally: Arc::new(Connections::default()),
             purpose: Purpose::Tls,
             starttls: None,
-            scope: self.scope.clone(),
+            discovery: self.discovery.clone(),
+            max_connections: self.max_connections,
         }
     }
 
@@ -239,7 +350,8 @@ pub struct Connector {
     purpose: Purpose,
     /// A plaintext dialogue to run on every new connection before TLS (SMTP, IMAP, POP3).
     starttls: Option<crate::starttls::Starttls>,
-    scope: Option<Arc<crate::profile::Scope>>,
+    discovery: Arc<DiscoveryPolicy>,
+    max_connections: u32,
 }
 
 /// An open connection holding its per-address permit until dropped.
@@ -266,15 +378,17 @@ impl Connector {
 
     /// A connector to a destination discovered while assessing this target (OCSP responder,
     /// CRL or AIA host, redirect), counted on the same tally, within the same deadline. `None`
-    /// when the profile's scope does not include `name` and `address`: such a destination is
-    /// not contacted, and counted as refused.
+    /// when the discovery policy refuses `name` at `address`: such a destination is not
+    /// contacted, and is recorded on the tally (`Connections::out_of_scope`).
     pub fn discovered(&self, name: &str, address: SocketAddr, purpose: Purpose) -> Option<Connector> {
-        if let Some(scope) = &self.scope {
-            let name_ok = name.parse::<IpAddr>().is_ok() || scope.allows_host(name.trim_end_matches('.'));
-            if !(name_ok && scope.allows_address(address.ip())) {
-                self.tally.refused_out_of_scope.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
+        if let Some(reason) = self.discovery.refusal(name, address.ip()) {
+            self.tally.refuse(OutOfScope {
+                name: name.to_string(),
+                address: address.ip().to_string(),
+                purpose: purpose.name().into(),
+                reason: reason.into(),
+            });
+            return None;
         }
         Some(Connector { address, purpose, starttls: None, ..self.clone() })
     }
@@ -309,7 +423,9 @@ impl Connector {
         let natural = now + self.timeout;
         let (expires, deadline_bound) =
             if natural > self.deadline { (self.deadline, true) } else { (natural, false) };
-        self.tally.counter(self.purpose).fetch_add(1, Ordering::Relaxed);
+        if !self.tally.try_open(self.purpose, self.max_connections) {
+            return Err(NetError::Ceiling(self.max_connections));
+        }
         let stream = match tokio::time::timeout_at(expires, TcpStream::connect(self.address)).await {
             Err(_) if deadline_bound => return Err(NetError::Deadline),
             Err(_) => return Err(NetError::ConnectTimeout),

@@ -209,9 +209,12 @@ fn key_at(text: &str, offset: usize) -> Option<&str> {
     let before = &text[..offset];
     let eq = before.rfind('=')?;
     let key_text = before[..eq].trim_end();
+    // Past the character before the key, whatever its width (a BOM, a non-ASCII letter).
     let key_start = key_text
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let key = &key_text[key_start..];
     (!key.is_empty()).then_some(key)
 }
@@ -375,6 +378,20 @@ fn syntax(offset: usize, message: &str, text: &str) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/fuzz_targets/profile_load.rs`: a key preceded by a multi-byte character
+    /// (here the file's BOM) in a file with a syntax error sliced inside that character, and
+    /// `postura profile check` exited 101.
+    #[test]
+    fn key_after_a_multibyte_character_does_not_panic() {
+        let text = "\u{feff}dB =r# vice\n";
+        assert_eq!(key_at(text, text.find('r').unwrap()), Some("dB"));
+        let text = "\u{a0}ñame = x\n";
+        assert_eq!(key_at(text, text.find('x').unwrap()), Some("ame"));
+        let error = toml::from_str::<toml::Table>("\u{feff}dB =r# vice\n").unwrap_err();
+        let diagnostic = from_toml(&error, "\u{feff}dB =r# vice\n");
+        assert!(diagnostic.message.starts_with("invalid TOML"), "{}", diagnostic.message);
+    }
 
     #[test]
     fn line_column_counts_characters_and_skips_bom() {

@@ -35,6 +35,18 @@ pub(super) struct RawProfile {
     #[serde(default)]
     pub exceptions: Vec<RawException>,
     pub dns: Option<RawDns>,
+    /// Who to write to about each operator's findings (per-operator notices).
+    #[serde(default)]
+    pub operators: Vec<RawOperator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOperator {
+    pub name: Spanned<String>,
+    pub contact: Option<Spanned<String>>,
+    pub due: Option<Spanned<toml::Value>>,
+    pub lang: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +82,8 @@ pub(super) struct RawScope {
     pub names: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allow_discovered: bool,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +194,11 @@ pub(super) const ROOT: Table = Table {
             "a table",
             "a [dns] table naming the names that tell a validating resolver, e.g. [dns] validation_signed_name = \"www.example.uy\"",
         ),
+        key(
+            "operators",
+            "an array of tables, written [[operators]]",
+            "one [[operators]] table per operator written to (name, contact, due, lang)",
+        ),
     ],
 };
 
@@ -216,6 +235,11 @@ pub(super) const TABLES: &[Table] = &[
                 "networks",
                 "an array of CIDR networks",
                 "networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]",
+            ),
+            key(
+                "allow_discovered",
+                "true to contact discovered destinations (OCSP, CRL, AIA, MTA-STS hosts) outside the scope",
+                "allow_discovered = false",
             ),
         ],
     },
@@ -285,6 +309,24 @@ pub(super) const TABLES: &[Table] = &[
                 "a string holding a DNS name in a zone whose signatures are broken",
                 "validation_bogus_name = \"www.dnssec-failed.org\"",
             ),
+        ],
+    },
+    Table {
+        name: "operators",
+        header: "[[operators]]",
+        keys: &[
+            key(
+                "name",
+                "the operator's name as written in `operator` of its endpoints or domains",
+                "name = \"Example Telecom\"",
+            ),
+            key(
+                "contact",
+                "a string naming who the notice is addressed to",
+                "contact = \"Security officer <security@example.net>\"",
+            ),
+            key("due", "a date YYYY-MM-DD", "due = 2027-06-30"),
+            key("lang", "one of \"en\", \"es\", \"pt\", \"fr\"", "lang = \"es\""),
         ],
     },
 ];

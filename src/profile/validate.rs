@@ -68,6 +68,9 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
     let sector_weights = v.weights(&raw.weights);
     let exceptions: Vec<ProfileException> =
         raw.exceptions.iter().filter_map(|e| v.exception(e, &scope)).collect();
+    let declared = endpoints.iter().filter_map(|e| e.operator.clone()).chain(domains.iter().filter_map(|d| d.operator.clone())).collect();
+    let (operators, problems) = super::operators::operators(&raw.operators, &declared, is_date);
+    v.diagnostics.extend(problems);
 
     if !v.diagnostics.is_empty() {
         return Err(v.diagnostics);
@@ -85,6 +88,7 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
             scope: scope.scope,
             sector_weights,
             exceptions,
+            operators,
         }),
         // Unreachable: a missing value always comes with a diagnostic.
         _ => Err(vec![Diagnostic::new(
@@ -416,6 +420,7 @@ impl Validator<'_> {
                 None => networks_usable = false,
             }
         }
+        scope.allow_discovered = raw.allow_discovered;
         CheckedScope {
             scope,
             names_usable,

@@ -15,6 +15,7 @@
 pub mod csv;
 pub mod i18n;
 pub mod include;
+pub mod notices;
 pub mod svg;
 pub mod view;
 
@@ -26,7 +27,7 @@ use crate::checks::catalog::Catalog;
 use view::{Document, Lang};
 
 /// The templates shipped in the binary: (name, file under `reports/`, text).
-pub const TEMPLATES: [(&str, &str, &str); 7] = [
+pub const TEMPLATES: [(&str, &str, &str); 8] = [
     (
         "country",
         "country.hbs",
@@ -36,6 +37,11 @@ pub const TEMPLATES: [(&str, &str, &str); 7] = [
         "regional",
         "regional.hbs",
         include_str!("../../reports/regional.hbs"),
+    ),
+    (
+        "notice",
+        "notice.hbs",
+        include_str!("../../reports/notice.hbs"),
     ),
     (
         "style",
@@ -81,6 +87,9 @@ pub struct Renderer {
     handlebars: Handlebars<'static>,
     strings: i18n::Strings,
     lang: String,
+    /// The bundle manifest's data digest and the signer's key fingerprint, shown in the footer
+    /// of reports written into a signed bundle (`crate::bundle`).
+    stamp: serde_json::Value,
 }
 
 impl Renderer {
@@ -123,7 +132,14 @@ impl Renderer {
             handlebars,
             strings,
             lang: lang.to_string(),
+            stamp: serde_json::Value::Null,
         })
+    }
+
+    /// Reports rendered from now on show `digest` (the bundle manifest's data digest) and the
+    /// signer's key `fingerprint` in their footer.
+    pub fn stamp(&mut self, digest: &str, fingerprint: &str) {
+        self.stamp = serde_json::json!({"digest": digest, "fingerprint": fingerprint});
     }
 
     fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
@@ -135,8 +151,10 @@ impl Renderer {
     }
 
     fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, ReportError> {
+        let mut data = data.clone();
+        data["stamp"] = self.stamp.clone();
         self.handlebars
-            .render(name, data)
+            .render(name, &data)
             .map_err(|e| ReportError::Render {
                 name: name.to_string(),
                 message: e.to_string(),
@@ -170,8 +188,21 @@ impl Renderer {
         previous: Option<&Document>,
         catalog: Option<&Catalog>,
     ) -> Result<(), ReportError> {
+        self.country_linking_to(out, document, previous, catalog, &Default::default())
+    }
+
+    /// [`Renderer::country_to`], the operator table linking each operator's notice
+    /// (`notices`: operator → file name or relative path).
+    pub fn country_linking_to(
+        &self,
+        out: &mut dyn std::io::Write,
+        document: &Document,
+        previous: Option<&Document>,
+        catalog: Option<&Catalog>,
+        notices: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ReportError> {
         let lang = self.lang(catalog);
-        let mut data = view::country(document, previous, &lang);
+        let mut data = view::country_linking(document, previous, &lang, notices);
         // Random, so that no text from the network can fake a marker.
         let marker = format!("\u{1}postura-{:016x}:", rand::random::<u64>());
         for (kind, field) in view::ITEM_KINDS {
@@ -211,6 +242,46 @@ impl Renderer {
         }
         out.write_all(rest.as_bytes())?;
         Ok(())
+    }
+
+    /// The notice to one operator (`document` holds only its items, see
+    /// [`Document::of_operator`]), with each item's details.
+    pub fn notice(
+        &self,
+        document: &Document,
+        operator: &str,
+        contact: Option<&crate::profile::OperatorContact>,
+        catalog: Option<&Catalog>,
+    ) -> Result<String, ReportError> {
+        let lang = self.lang(catalog);
+        let mut data = view::notice(document, operator, contact, &lang);
+        let error = |e: handlebars::RenderError| ReportError::Render {
+            name: "item".into(),
+            message: e.to_string(),
+        };
+        let mut context = handlebars::Context::wraps(
+            serde_json::json!({"t": &self.strings.text, "lang": &self.lang}),
+        )
+        .map_err(error)?;
+        let mut items = String::new();
+        for (kind, _) in view::ITEM_KINDS {
+            view::each_item(document, &lang, kind, |item| {
+                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) =
+                    (context.data_mut(), item)
+                {
+                    root.extend(fields);
+                }
+                items.push_str(
+                    &self
+                        .handlebars
+                        .render_with_context("item", &context)
+                        .map_err(error)?,
+                );
+                Ok::<(), ReportError>(())
+            })?;
+        }
+        data["items_html"] = serde_json::Value::String(items);
+        self.render("notice", &data)
     }
 
     /// Several countries' scans side by side.

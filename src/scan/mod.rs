@@ -26,7 +26,7 @@ use crate::checks::Assessor;
 use crate::dns::facts::{ResolverFacts, ZoneFacts};
 use crate::engine::{empty_result, scan_one};
 use crate::facts::{ScanReport, TargetResult, ToolInfo, SCHEMA_VERSION};
-use crate::net::Network;
+use crate::net::{DiscoveryPolicy, Network};
 use crate::profile::Service;
 use crate::target::{resolve, ResolvedTarget, TargetSpec};
 
@@ -183,7 +183,10 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
     let started_at = crate::now_rfc3339();
     let mut tasks = Tasks {
         plan,
-        network: Network::new(plan.options.per_host, plan.options.timeout, plan.scope.clone().map(Arc::new)),
+        network: Network::new(plan.options.per_host, plan.options.timeout, None).with_limits(
+            DiscoveryPolicy { scope: plan.scope.clone().map(Arc::new), allow_discovered: plan.options.allow_discovered },
+            plan.options.max_connections,
+        ),
         tls_gate: Arc::new(Semaphore::new(plan.options.concurrency.max(1))),
         dns_gate: Arc::new(Semaphore::new(plan.dns.concurrency.max(1))),
         set: JoinSet::new(),
@@ -267,7 +270,8 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
 }
 
 /// The facts that need several items: which zones each mail host serves, the DANE match of each
-/// MX against the chain its sweep saw, and each target's zone CAA set.
+/// MX against the chain its sweep saw, each target's zone CAA set, and DROWN through another
+/// endpoint serving the same key with SSLv2.
 fn join_across_items(report: &mut ScanReport) {
     for target in report.targets.iter_mut().filter(|t| t.port == 25) {
         let host = mail_host_key(&target.host);
@@ -280,6 +284,7 @@ fn join_across_items(report: &mut ScanReport) {
     }
     crate::dns::dane::match_served_chains(&mut report.zones, &report.targets);
     crate::dns::attach_zone_caa(&mut report.targets, &report.zones);
+    crate::tls::vuln::drown::across_scan(&mut report.targets);
 }
 
 fn mail_host_key(host: &str) -> String {

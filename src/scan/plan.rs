@@ -240,6 +240,8 @@ fn scan_options(args: &ScanArgs, profile: Option<&Profile>) -> anyhow::Result<Sc
         timeout: seconds("timeout", args.timeout)?,
         deadline: seconds("deadline", args.deadline)?,
         all_addresses: args.all_addresses,
+        max_connections: args.max_connections,
+        allow_discovered: args.allow_discovered || profile.is_some_and(|p| p.scope.allow_discovered),
     })
 }
 

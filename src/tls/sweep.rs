@@ -6,6 +6,8 @@
 //! connection per accepted suite plus one per refused window (2 for SSLv3–TLS 1.1, whose 179
 //! candidates fit in two windows, 2–3 for TLS 1.2's 352, 1 for TLS 1.3's 5). Extensions are read
 //! from the same ServerHellos. The extra connections are listed in `docs/connections.md`.
+//! Last, the known-vulnerability verdicts are derived from these facts and the few active
+//! vulnerability probes run (`tls::vuln`), through the same connector.
 
 use std::collections::BTreeMap;
 
@@ -166,7 +168,7 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     }
     if let Some(probe) = tls13 {
         if facts.chain_pem.is_empty() && !probe.chain.is_empty() {
-            facts.chain_pem = probe.chain.iter().map(|der| pem("CERTIFICATE", der)).collect();
+            facts.chain_pem = chain_as_pem(&probe.chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(Protocol::Tls13);
         }
         if facts.ocsp_staple_base64.is_none() {
@@ -610,13 +612,25 @@ fn record_extensions(facts: &mut TlsFacts, scans: &BTreeMap<Protocol, ProtocolSc
     };
     if let Some(chain) = &flight.certificates {
         if !chain.is_empty() {
-            facts.chain_pem = chain.iter().map(|der| pem("CERTIFICATE", der)).collect();
+            facts.chain_pem = chain_as_pem(chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(protocol);
         }
     }
     if let Some(status) = &flight.certificate_status {
         facts.ocsp_staple_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&status.response));
     }
+}
+
+/// Certificates kept from one chain: real chains have two to five; a peer sending thousands
+/// must not make every later stage (analysis, checks, reports) pay for them.
+pub const MAX_CHAIN_ENTRIES: usize = 16;
+
+/// The chain as sent, in PEM, cut at `MAX_CHAIN_ENTRIES` (with a note when it was).
+fn chain_as_pem(chain: &[Vec<u8>], notes: &mut Vec<String>) -> Vec<String> {
+    if chain.len() > MAX_CHAIN_ENTRIES {
+        notes.push(format!("certificate chain of {} entries: the first {MAX_CHAIN_ENTRIES} kept", chain.len()));
+    }
+    chain.iter().take(MAX_CHAIN_ENTRIES).map(|der| pem("CERTIFICATE", der)).collect()
 }
 
 pub fn pem(label: &str, der: &[u8]) -> String {

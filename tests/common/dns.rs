@@ -12,7 +12,8 @@
 //!   optout; not lame.test
 //! - 127.0.23.1 BIND "open": open.test, single NS; recursion for anyone, AXFR open, version shown
 //! - alias.test (Knot "b" only): ns2.alias.test is a CNAME to ns1 (same address twice); Null MX;
-//!   an SPF record with a syntax error and `?all`
+//!   an SPF record with a syntax error and `?all`; it delegates baddigest.alias.test with a DS
+//!   whose SHA-256 digest is 8 bytes long (Knot serves it; BIND refuses to load such a zone)
 //! - optout.test (BIND "a", Knot "b"): signed with NSEC3 opt-out, 5 iterations and a salt
 //! - dead.test: four NS names whose glue (127.0.27.1–4) points at servers that never answer
 //! - v6only.test: three NS names with IPv6 glue only, in special-purpose blocks (2001:db8::/32,
@@ -234,7 +235,8 @@ ns1.hostile.test. A {BIND_A}\nsilent.hostile.test. A {SILENT}\ngarbage.hostile.t
     );
     // Served by Knot only (BIND refuses to load a zone whose NS target is a CNAME).
     let alias = format!(
-        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\nalias.test. MX 0 .\nalias.test. TXT \"v=spf1 ip4:192.0.2.1 foo:bar ?all\"\n",
+        "{}alias.test. NS ns1.alias.test.\nalias.test. NS ns2.alias.test.\nns1.alias.test. A {KNOT_B}\nns2.alias.test. CNAME ns1.alias.test.\nalias.test. MX 0 .\nalias.test. TXT \"v=spf1 ip4:192.0.2.1 foo:bar ?all\"\n\
+baddigest.alias.test. NS ns1.alias.test.\nbaddigest.alias.test. DS 12345 13 2 0011223344556677\n",
         soa("alias.test", "ns1.alias.test", 9)
     );
     let optout = format!(
@@ -317,7 +319,9 @@ fn tld_text() -> String {
     for (zone, servers) in delegations {
         for (name, address) in servers {
             let kind = if address.contains(':') { "AAAA" } else { "A" };
-            text.push_str(&format!("{zone}.test. NS {name}.\n{name}. {kind} {address}\n"));
+            text.push_str(&format!(
+                "{zone}.test. NS {name}.\n{name}. {kind} {address}\n"
+            ));
         }
     }
     text
@@ -654,8 +658,8 @@ impl DnsLab {
 
     pub fn start() -> DnsLab {
         let netns = Netns::create(&[
-            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0], DEAD[1],
-            DEAD[2], DEAD[3],
+            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0],
+            DEAD[1], DEAD[2], DEAD[3],
         ]);
         let dir = tempfile::Builder::new()
             .prefix("postura-dnslab-")

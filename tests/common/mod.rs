@@ -16,6 +16,8 @@
 //!   `issue(&LeafSpec)` for expired/not-yet-valid/SHA-1/RSA-1024/must-staple/self-signed leaves.
 //! - [`legacy_openssl`]: `LegacyOpenSslServer` — a real OpenSSL 1.1.1w s_server (SSLv3, RC4,
 //!   3DES, compression), built once from crates.io `openssl-src` and cached.
+//! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
+//!   for Heartbleed and CCS injection (no buildable server has them).
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
@@ -107,6 +109,7 @@ pub mod oracle;
 pub mod pki;
 pub mod process;
 pub mod servers;
+pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
 pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};

@@ -14,6 +14,7 @@ fn alias_zone() {
         ids(&[
             "dns.caa.missing",
             "dns.dnssec.unsigned",
+            "dns.ns.cname",
             "dns.ns.count",
             "dns.ns.no_ipv6",
             "dns.ns.prefix_diversity",
@@ -73,4 +74,52 @@ fn alias_zone() {
     for ns in &alias.nameservers {
         assert_well_behaved(ns, 9);
     }
+}
+
+/// A DS whose digest length contradicts its type (SHA-256 with 8 bytes), served by Knot at the
+/// parent alias.test.
+#[test]
+fn ds_with_a_digest_of_the_wrong_length() {
+    let zone = scan_zone("baddigest.alias.test");
+    let dnssec = zone.dnssec.as_ref().unwrap();
+    let ds: Vec<(u16, u8, u8, u32, Option<bool>)> = dnssec
+        .ds
+        .iter()
+        .map(|d| {
+            (
+                d.key_tag,
+                d.algorithm,
+                d.digest_type,
+                d.digest_length,
+                d.digest_length_valid,
+            )
+        })
+        .collect();
+    assert_eq!(ds, vec![(12345, 13, 2, 8, Some(false))]);
+    let finding = finding(&zone, "dns.dnssec.ds_digest_length");
+    assert_eq!(finding.status, Status::Fail);
+    assert_eq!(
+        finding.detail["ds"],
+        serde_json::json!(["key tag 12345, digest type 2, 8 bytes"])
+    );
+    // The chain above: test. is signed and delegated from the root with a DS; alias.test is
+    // not signed, so a DS below it protects nothing.
+    let chain: Vec<(&str, &str)> = dnssec
+        .chain
+        .iter()
+        .map(|l| (l.zone.as_str(), l.status.as_str()))
+        .collect();
+    assert_eq!(
+        chain,
+        vec![("test.", "secure"), ("alias.test.", "insecure")]
+    );
+    let broken = super::finding(&zone, "dns.dnssec.chain_broken");
+    assert_eq!(broken.status, Status::Fail);
+    assert_eq!(
+        broken.detail["chain"],
+        serde_json::json!([
+            "test.: secure",
+            "alias.test.: insecure (no DS at the parent, no DNSKEY)"
+        ])
+    );
 }

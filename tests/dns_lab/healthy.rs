@@ -7,7 +7,10 @@ fn healthy_zone() {
     let healthy = scan_zone("healthy.test");
     assert_eq!(healthy.error, None);
     // Knot discloses its version by default; nothing else is wrong beyond the lab-wide facts.
-    assert_eq!(with_status(&healthy, Status::Fail), failing_with(&["dns.version.disclosed"]));
+    assert_eq!(
+        with_status(&healthy, Status::Fail),
+        failing_with(&["dns.version.disclosed"])
+    );
     assert_evidence_evaluates(&healthy);
     let versions = &finding(&healthy, "dns.version.disclosed").detail["versions"];
     assert_eq!(
@@ -63,7 +66,10 @@ fn healthy_zone() {
         );
         assert_eq!(ns.glue, ns.addresses, "{ns:?}");
     }
-    assert_eq!(finding(&healthy, "dns.delegation.glue_mismatch").status, Status::Pass);
+    assert_eq!(
+        finding(&healthy, "dns.delegation.glue_mismatch").status,
+        Status::Pass
+    );
     assert_eq!(healthy.nameservers.len(), 2);
     for ns in &healthy.nameservers {
         assert_well_behaved(ns, 2024010101);
@@ -120,7 +126,13 @@ fn healthy_zone() {
     assert_eq!(dnssec.ds.len(), 1);
     let ds = &dnssec.ds[0];
     assert_eq!(
-        (ds.algorithm, ds.digest_type, ds.digest_length, ds.digest_length_valid, ds.matches_dnskey),
+        (
+            ds.algorithm,
+            ds.digest_type,
+            ds.digest_length,
+            ds.digest_length_valid,
+            ds.matches_dnskey
+        ),
         (8, 2, 32, Some(true), true)
     );
     assert_eq!(dnssec.ds_matches_dnskey, Some(true));
@@ -155,7 +167,12 @@ fn healthy_zone() {
     // NSEC3 parameters from NSEC3PARAM and the denial's NSEC3 records: SHA-1, no opt-out.
     let nsec3 = dnssec.nsec3.as_ref().unwrap();
     assert_eq!(
-        (nsec3.hash_algorithm, nsec3.iterations, nsec3.salt.as_str(), nsec3.opt_out),
+        (
+            nsec3.hash_algorithm,
+            nsec3.iterations,
+            nsec3.salt.as_str(),
+            nsec3.opt_out
+        ),
         (1, 0, "", Some(false))
     );
     let denial = dnssec.denial.as_ref().unwrap();
@@ -177,7 +194,23 @@ fn healthy_zone() {
         "{denial:?}"
     );
     assert!(dnssec.errors.is_empty(), "{:?}", dnssec.errors);
-    for check in ["dns.dnssec.bogus", "dns.dnssec.unsigned", "dns.dnssec.nsec3_parameters", "dns.dnssec.ds_mismatch", "dns.dnssec.ds_digest_length"] {
+    // The chain above: test., delegated from the lab root with a DS.
+    assert_eq!(
+        dnssec.chain,
+        vec![postura::dns::facts::ChainLink {
+            zone: "test.".into(),
+            status: "secure".into(),
+            reason: None
+        }]
+    );
+    for check in [
+        "dns.dnssec.chain_broken",
+        "dns.dnssec.bogus",
+        "dns.dnssec.unsigned",
+        "dns.dnssec.nsec3_parameters",
+        "dns.dnssec.ds_mismatch",
+        "dns.dnssec.ds_digest_length",
+    ] {
         assert_eq!(finding(&healthy, check).status, Status::Pass, "{check}");
     }
     // No MX and no Null MX: a finding (answered: NOERROR, no records).

@@ -10,13 +10,24 @@ fn hostile_zone() {
     // "a" answers version.bind with a single space, which discloses nothing.
     assert_eq!(
         with_status(&hostile, Status::Fail),
-        failing_with(&["dns.dnssec.unsigned", "dns.ns.prefix_diversity", "dns.ns.unresponsive"])
+        failing_with(&[
+            "dns.dnssec.unsigned",
+            "dns.ns.prefix_diversity",
+            "dns.ns.unresponsive"
+        ])
     );
     assert_eq!(finding(&hostile, "dns.ns.no_working").status, Status::Pass);
-    assert_eq!(finding(&hostile, "dns.version.disclosed").status, Status::Pass);
+    assert_eq!(
+        finding(&hostile, "dns.version.disclosed").status,
+        Status::Pass
+    );
     assert_evidence_evaluates(&hostile);
     let silent_list = finding(&hostile, "dns.ns.unresponsive").detail["silent"].clone();
-    assert_eq!(silent_list.as_array().map(Vec::len), Some(3), "{silent_list}");
+    assert_eq!(
+        silent_list.as_array().map(Vec::len),
+        Some(3),
+        "{silent_list}"
+    );
     assert_eq!(hostile.nameservers.len(), 4);
     assert_well_behaved(server(&hostile, BIND_A), 5);
     let silent = server(&hostile, SILENT);
@@ -38,7 +49,10 @@ fn hostile_zone() {
         Some("malformed answer: unrecognized label code: 1101100")
     );
     assert_eq!(garbage.soa_tcp.error, garbage.soa_udp.error);
-    assert_eq!((garbage.answered, garbage.authoritative, garbage.lame), (Some(false), None, None));
+    assert_eq!(
+        (garbage.answered, garbage.authoritative, garbage.lame),
+        (Some(false), None, None)
+    );
     let looping = server(&hostile, LOOPING);
     for fact in [&looping.soa_udp, &looping.soa_tcp, &looping.aaaa] {
         assert!(

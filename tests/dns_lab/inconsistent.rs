@@ -86,7 +86,10 @@ fn inconsistent_zone() {
         (ns3.soa_udp.clone(), ns3.soa_tcp.clone()),
         (failed("connection refused"), failed("connection refused"))
     );
-    assert_eq!((ns3.answered, ns3.authoritative, ns3.lame), (Some(false), None, None));
+    assert_eq!(
+        (ns3.answered, ns3.authoritative, ns3.lame),
+        (Some(false), None, None)
+    );
     // Nothing listens there: asked twice (SOA over UDP and TCP), then left alone.
     assert_eq!(
         (ns3.queries, ns3.axfr.error.as_deref()),

@@ -25,7 +25,10 @@ fn lame_zone() {
         ])
     );
     let no_working = finding(&lame, "dns.ns.no_working");
-    assert_eq!(no_working.severity, postura::checks::model::Severity::Critical);
+    assert_eq!(
+        no_working.severity,
+        postura::checks::model::Severity::Critical
+    );
     assert_eq!(
         no_working.detail["asked"],
         serde_json::json!(["ns.lame.test. 127.0.22.1 answered, not authoritatively"])
@@ -42,7 +45,11 @@ fn lame_zone() {
         "mail.dmarc.missing",
         "mail.mx.missing",
     ] {
-        assert_eq!(finding(&lame, check).status, Status::Inconclusive, "{check}: not a pass, not a fail");
+        assert_eq!(
+            finding(&lame, check).status,
+            Status::Inconclusive,
+            "{check}: not a pass, not a fail"
+        );
     }
     assert_evidence_evaluates(&lame);
     assert_eq!(lame.nameservers.len(), 1);
@@ -74,7 +81,10 @@ fn lame_zone() {
     let dnssec = lame.dnssec.as_ref().unwrap();
     assert_eq!(
         (dnssec.status.as_str(), dnssec.reason.as_deref()),
-        ("insecure", Some("no DS at the parent (the zone's DNSKEY set was not observed: no answer)"))
+        (
+            "insecure",
+            Some("no DS at the parent (the zone's DNSKEY set was not observed: no answer)")
+        )
     );
     // CAA and mail lookups got no answer: null CAA, null RCODEs.
     assert!(lame.caa.is_none());

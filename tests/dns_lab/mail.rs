@@ -117,7 +117,13 @@ fn mail_zone() {
             ("mx2.mail.test", 25, "smtp-starttls", Some(MX_PLAIN))
         ]
     );
-    let starttls = |i: usize| report.targets[i].findings.iter().find(|f| f.check == "mail.starttls.missing").map(|f| f.status);
+    let starttls = |i: usize| {
+        report.targets[i]
+            .findings
+            .iter()
+            .find(|f| f.check == "mail.starttls.missing")
+            .map(|f| f.status)
+    };
     assert_eq!(starttls(0), Some(Status::Pass));
     assert_eq!(starttls(1), Some(Status::Fail));
     // DANE: mx1's `3 1 1` matches the leaf it served, its `3 0 1` of zeros does not; mx2 sent no
@@ -171,7 +177,14 @@ fn mail_zone() {
 
     // CAA: mail.test allows only "ca.test"; mx1's certificate comes from the test PKI, which no
     // CAA identifier table knows: a mismatch. A country that maps its CA to "ca.test" passes.
-    let caa = |report: &ScanReport| report.targets[0].findings.iter().find(|f| f.check == "cert.caa_mismatch").cloned().unwrap();
+    let caa = |report: &ScanReport| {
+        report.targets[0]
+            .findings
+            .iter()
+            .find(|f| f.check == "cert.caa_mismatch")
+            .cloned()
+            .unwrap()
+    };
     let finding = caa(&report);
     assert_eq!(finding.status, Status::Fail, "{finding:?}");
     assert_eq!(finding.detail["issue"], serde_json::json!(["ca.test"]));

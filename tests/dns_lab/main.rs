@@ -62,7 +62,13 @@ pub fn scan(targets: &[&str], extra: &[&str]) -> ScanReport {
     args.extend_from_slice(extra);
     let targets: Vec<String> = targets
         .iter()
-        .map(|t| if t.contains("://") { t.to_string() } else { format!("dns://{t}") })
+        .map(|t| {
+            if t.contains("://") {
+                t.to_string()
+            } else {
+                format!("dns://{t}")
+            }
+        })
         .collect();
     args.extend(targets.iter().map(String::as_str));
     let (status, stdout, stderr) = lab.postura(&args);
@@ -132,7 +138,11 @@ pub fn ids(list: &[&str]) -> BTreeSet<String> {
 
 /// Failing checks every zone of the lab shares: its nameservers are on loopback (a
 /// special-purpose block) with no IPv6, and only mail.test publishes CAA, SPF and DMARC.
-pub const LAB_WIDE: [&str; 3] = ["dns.ns.no_ipv6", "dns.ns.special_purpose", "dns.caa.missing"];
+pub const LAB_WIDE: [&str; 3] = [
+    "dns.ns.no_ipv6",
+    "dns.ns.special_purpose",
+    "dns.caa.missing",
+];
 
 /// `LAB_WIDE`, no mail records (MX, SPF, DMARC), plus `extra`.
 pub fn failing_with(extra: &[&str]) -> BTreeSet<String> {
@@ -173,7 +183,11 @@ pub fn assert_well_behaved(ns: &NameserverFacts, serial: u32) {
     assert_eq!(edns.z_flag_cleared, Some(true), "{context}");
     assert!(edns.errors.is_empty(), "{context}: {:?}", edns.errors);
     // BIND "a" answers version.bind with one space (nothing disclosed); Knot with its version.
-    let version = if ns.address == BIND_A { " " } else { "Knot DNS 3.2.6" };
+    let version = if ns.address == BIND_A {
+        " "
+    } else {
+        "Knot DNS 3.2.6"
+    };
     assert_eq!(ns.version_bind.text.as_deref(), Some(version), "{context}");
     assert_eq!(ns.version_bind.class.as_deref(), Some("CH"), "{context}");
 }
@@ -183,7 +197,9 @@ pub fn assert_evidence_evaluates(zone: &ZoneFacts) {
     for finding in &zone.findings {
         for (name, value) in &finding.detail {
             assert!(
-                !value.as_str().is_some_and(|v| v.starts_with("unavailable:")),
+                !value
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("unavailable:")),
                 "{} {}: evidence {name}: {value}",
                 zone.name,
                 finding.check

@@ -22,6 +22,7 @@ fn open_zone() {
             "dns.ns.count",
             "dns.ns.no_ipv4",
             "dns.ns.prefix_diversity",
+            "dns.ns.upward_referral",
             "dns.recursion.open",
             "dns.version.disclosed",
         ])

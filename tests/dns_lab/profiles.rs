@@ -34,9 +34,19 @@ fn profile_zones_and_resolvers() {
         report
             .resolvers
             .iter()
-            .map(|r| (r.address.as_str(), r.open, r.validates, r.signed_name.as_deref()))
+            .map(|r| (
+                r.address.as_str(),
+                r.open,
+                r.validates,
+                r.signed_name.as_deref()
+            ))
             .collect::<Vec<_>>(),
-        vec![("127.0.30.1:53", Some(true), Some(true), Some("www.healthy.test"))]
+        vec![(
+            "127.0.30.1:53",
+            Some(true),
+            Some(true),
+            Some("www.healthy.test")
+        )]
     );
     assert!(report.targets.is_empty());
 }
@@ -61,7 +71,10 @@ fn nameservers_outside_the_scope_are_not_probed() {
         (outside.soa_udp.clone(), outside.soa_tcp.clone()),
         (failed(reason), failed(reason))
     );
-    assert_eq!((outside.answered, outside.authoritative, outside.queries), (None, None, 0));
+    assert_eq!(
+        (outside.answered, outside.authoritative, outside.queries),
+        (None, None, 0)
+    );
     // Not asked is not silent: no "unresponsive" finding for it.
     assert_eq!(finding(healthy, "dns.ns.unresponsive").status, Status::Pass);
 }

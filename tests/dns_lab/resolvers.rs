@@ -21,7 +21,12 @@ fn resolvers_with_lab_names() {
     open::open_zone_facts();
     let report = scan(
         &["resolver://127.0.30.1", "resolver://127.0.23.1"],
-        &["--dns-signed-name", "www.healthy.test", "--dns-bogus-name", "www.expired.test"],
+        &[
+            "--dns-signed-name",
+            "www.healthy.test",
+            "--dns-bogus-name",
+            "www.expired.test",
+        ],
     );
     assert!(report.zones.is_empty() && report.targets.is_empty());
     // Unbound validates; BIND with recursion for anyone and no validation does not.
@@ -43,12 +48,27 @@ fn resolvers_with_lab_names() {
         (Some(false), Some("NOERROR"))
     );
     // Both answer anyone (the lab's clients are everyone on loopback); only BIND fails to validate.
-    assert_eq!(verdicts(unbound), vec![("resolver.not_validating".into(), Status::Pass), ("resolver.open".into(), Status::Fail)]);
-    assert_eq!(verdicts(bind), vec![("resolver.not_validating".into(), Status::Fail), ("resolver.open".into(), Status::Fail)]);
+    assert_eq!(
+        verdicts(unbound),
+        vec![
+            ("resolver.not_validating".into(), Status::Pass),
+            ("resolver.open".into(), Status::Fail)
+        ]
+    );
+    assert_eq!(
+        verdicts(bind),
+        vec![
+            ("resolver.not_validating".into(), Status::Fail),
+            ("resolver.open".into(), Status::Fail)
+        ]
+    );
     for resolver in &report.resolvers {
         for finding in &resolver.findings {
             assert!(
-                finding.detail.values().all(|v| !v.as_str().is_some_and(|s| s.starts_with("unavailable:"))),
+                finding
+                    .detail
+                    .values()
+                    .all(|v| !v.as_str().is_some_and(|s| s.starts_with("unavailable:"))),
                 "{finding:?}"
             );
         }
@@ -63,16 +83,25 @@ fn resolvers_use_the_default_names() {
     let report = scan(&["resolver://127.0.30.1"], &[]);
     let unbound = &report.resolvers[0];
     assert_eq!(
-        (unbound.signed_name.as_deref(), unbound.bogus_name.as_deref()),
+        (
+            unbound.signed_name.as_deref(),
+            unbound.bogus_name.as_deref()
+        ),
         (Some("ietf.org"), Some("www.dnssec-failed.org"))
     );
     assert_eq!(
-        (unbound.signed_query.rcode.as_deref(), unbound.bogus_query.rcode.as_deref()),
+        (
+            unbound.signed_query.rcode.as_deref(),
+            unbound.bogus_query.rcode.as_deref()
+        ),
         (Some("NXDOMAIN"), Some("NXDOMAIN"))
     );
     assert_eq!((unbound.authentic_data, unbound.validates), (None, None));
     assert_eq!(
         verdicts(unbound),
-        vec![("resolver.not_validating".into(), Status::Inconclusive), ("resolver.open".into(), Status::Fail)]
+        vec![
+            ("resolver.not_validating".into(), Status::Inconclusive),
+            ("resolver.open".into(), Status::Fail)
+        ]
     );
 }

@@ -14,6 +14,7 @@ mod charts;
 mod headline;
 mod items;
 mod methodology;
+mod notice;
 mod regional;
 mod sectors;
 mod summary;
@@ -28,8 +29,9 @@ use crate::dns::facts::{ResolverFacts, ZoneFacts};
 use crate::facts::{ScanReport, TargetResult};
 
 pub use items::{count_items, each_item, ITEM_KINDS};
+pub use notice::notice;
 pub use regional::{regional, summarise, CountrySummary};
-pub use summary::country;
+pub use summary::{country, country_linking};
 
 /// Grades in the order the distribution shows them.
 const GRADES: [&str; 10] = ["A+", "A", "A-", "B", "C", "D", "E", "F", "T", "M"];
@@ -46,6 +48,28 @@ pub struct Document {
 
 impl Document {
     pub fn from_report(report: ScanReport) -> Document {
+        Document { report }
+    }
+
+    /// The operators of the document's items (as declared; "unspecified" for none), in order.
+    pub fn operators(&self) -> std::collections::BTreeSet<String> {
+        items(self).iter().map(|i| i.operator.to_string()).collect()
+    }
+
+    /// The same scan with only `operator`'s endpoints, zones and resolvers, and the headline
+    /// figures recomputed for them (the index and sector scores stay the country's).
+    pub fn of_operator(&self, operator: &str) -> Document {
+        let mine = |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
+        let mut report = self.report.clone();
+        report.targets.retain(|t| mine(&t.operator));
+        report.zones.retain(|z| mine(&z.operator));
+        report.resolvers.retain(|r| mine(&r.operator));
+        let mut headline = crate::checks::score::headline(&report, None);
+        // The band belongs to the country's index; an operator's notice shows only its shares.
+        headline.band = "none".into();
+        if let Some(assessment) = report.assessment.as_mut() {
+            assessment.headline = Some(headline);
+        }
         Document { report }
     }
 

@@ -73,6 +73,7 @@ pub fn country_linking(
         "charts": charts(lang, &items, document),
         "sectors": sectors::sector_rows(lang, document, previous, &sector_groups),
         "operators": sectors::operator_rows(lang, &operator_groups, notices),
+        "has_notices": !notices.is_empty(),
         "top_checks": top_checks::rows(lang, &failing, 20),
         "changes": previous.map_or(Value::Null, |p| changes(lang, &items, p)),
         "exceptions": sectors::exceptions(lang, &items),

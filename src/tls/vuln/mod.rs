@@ -5,7 +5,7 @@
 //! LOGJAM, DROWN, BEAST, CRIME, RC4, LUCKY13, insecure renegotiation, missing fallback SCSV), at
 //! no connection. The rest come from one small active probe each, in its own module, through the
 //! target's `Connector` (so the per-address limit and the connection count apply): Heartbleed,
-//! CCS injection, client-initiated renegotiation, TLS 1.3 early data. Each probe's cost is fixed
+//! CCS injection, client-initiated renegotiation, TLS 1.3 early data, ROBOT. Each probe's cost is fixed
 //! and documented in `docs/connections.md`. DROWN across endpoints sharing a key is a join over
 //! the whole scan (`drown::across_scan`).
 //!
@@ -20,6 +20,7 @@ pub mod drown;
 mod early_data;
 mod heartbleed;
 mod renegotiation;
+mod robot;
 mod tls12;
 mod wire;
 
@@ -69,6 +70,10 @@ pub struct Vulnerabilities {
     pub client_renegotiation: VulnerabilityFact,
     /// TLS 1.3 early data (0-RTT, replayable) is accepted. Active probe, two connections.
     pub early_data: VulnerabilityFact,
+    /// ROBOT: a Bleichenbacher padding oracle on RSA key exchange. Active probe, 10–15
+    /// connections, only when an RSA key-exchange suite is accepted.
+    #[serde(default)]
+    pub robot: VulnerabilityFact,
     /// CVE-2014-3566: CBC suites over SSLv3.
     pub poodle: VulnerabilityFact,
     /// CVE-2016-2183: 64-bit block ciphers (3DES, DES, IDEA, RC2).
@@ -113,6 +118,7 @@ pub async fn probe(target: &SweepTarget, facts: &mut TlsFacts, legacy: &[Accepte
     let heartbleed = heartbleed::probe(target, legacy);
     let ccs = ccs_injection::probe(target, legacy);
     let renegotiation = renegotiation::probe(target, legacy);
+    let robot = robot::probe(target, facts, legacy);
     let early = async {
         if tls13 {
             early_data::probe(target).await
@@ -120,11 +126,17 @@ pub async fn probe(target: &SweepTarget, facts: &mut TlsFacts, legacy: &[Accepte
             VulnerabilityFact::no("TLS 1.3 not accepted")
         }
     };
-    // One after another: the probes are few and cheap, and a server under test sees at most
-    // one of postura's probe connections at a time on top of the sweep's.
+    // One after another: the probes are few and cheap, and a server under test sees few of
+    // postura's probe connections at a time on top of the sweep's.
+    let heartbleed = heartbleed.await;
+    let ccs = ccs.await;
+    let renegotiation = renegotiation.await;
+    let early = early.await;
+    let robot = robot.await;
     let vulnerabilities = &mut facts.vulnerabilities;
-    vulnerabilities.heartbleed = heartbleed.await;
-    vulnerabilities.ccs_injection = ccs.await;
-    vulnerabilities.client_renegotiation = renegotiation.await;
-    vulnerabilities.early_data = early.await;
+    vulnerabilities.heartbleed = heartbleed;
+    vulnerabilities.ccs_injection = ccs;
+    vulnerabilities.client_renegotiation = renegotiation;
+    vulnerabilities.early_data = early;
+    vulnerabilities.robot = robot;
 }

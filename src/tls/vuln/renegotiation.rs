@@ -6,7 +6,7 @@
 //! once: no flood.
 //!
 //! Cost: one connection, only when TLS 1.2 is accepted with a suite postura's TLS 1.2 client
-//! speaks (ECDHE with AES-GCM or ChaCha20-Poly1305); otherwise the verdict is null, or false
+//! speaks (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305); otherwise the verdict is null, or false
 //! when no TLS ≤ 1.2 protocol is accepted at all.
 
 use super::tls12::{self, client_hello};
@@ -25,7 +25,7 @@ pub async fn probe(target: &SweepTarget, legacy: &[AcceptedProtocol]) -> Vulnera
     let tls12 = legacy.iter().find(|p| p.protocol == Protocol::Tls12);
     if !tls12.is_some_and(|p| p.suites.iter().any(|&s| tls12::speaks(s))) {
         return VulnerabilityFact::unknown(
-            "not tested: needs TLS 1.2 with an ECDHE AES-GCM or ChaCha20-Poly1305 suite",
+            "not tested: needs TLS 1.2 with an ECDHE or DHE AES-GCM or ChaCha20-Poly1305 suite",
         );
     }
     let mut fact = match renegotiate(target).await {

@@ -1,8 +1,9 @@
 //! A minimal TLS 1.2 client, just enough to complete one handshake and send records after it
 //! (the client-initiated renegotiation probe needs an established session; rustls deliberately
-//! cannot renegotiate). ECDHE (X25519, P-256, P-384) with AES-GCM or ChaCha20-Poly1305 only, on
-//! `ring`; the server's signature and certificate are not checked (the probe reads behaviour,
-//! the certificate stage judges the chain). Every read is bounded like the sweep's.
+//! cannot renegotiate). ECDHE (X25519, P-256, P-384, on `ring`) or finite-field DHE (plain
+//! modular arithmetic) with AES-GCM or ChaCha20-Poly1305 only; the server's signature and
+//! certificate are not checked (the probe reads behaviour, the certificate stage judges the
+//! chain). Every read is bounded like the sweep's.
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey};
@@ -17,14 +18,19 @@ use crate::tls::codec::{
 use crate::tls::registry::SIGNATURE_SCHEMES;
 
 /// The suites this client speaks: (code, AEAD, PRF hash).
-const SUITES: [(u16, Aead, Hash); 6] = [
+const SUITES: [(u16, Aead, Hash); 9] = [
     (0xC02F, Aead::Aes128Gcm, Hash::Sha256), // ECDHE_RSA_WITH_AES_128_GCM_SHA256
     (0xC030, Aead::Aes256Gcm, Hash::Sha384), // ECDHE_RSA_WITH_AES_256_GCM_SHA384
     (0xC02B, Aead::Aes128Gcm, Hash::Sha256), // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
     (0xC02C, Aead::Aes256Gcm, Hash::Sha384), // ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
     (0xCCA8, Aead::Chacha20, Hash::Sha256),  // ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
     (0xCCA9, Aead::Chacha20, Hash::Sha256),  // ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    (0x009E, Aead::Aes128Gcm, Hash::Sha256), // DHE_RSA_WITH_AES_128_GCM_SHA256
+    (0x009F, Aead::Aes256Gcm, Hash::Sha384), // DHE_RSA_WITH_AES_256_GCM_SHA384
+    (0xCCAA, Aead::Chacha20, Hash::Sha256),  // DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
 ];
+/// The largest DH prime postura computes with (a server's 8192-bit group is fine).
+const MAX_DH_BITS: u64 = 8192;
 /// x25519, secp256r1, secp384r1.
 const GROUPS: [u16; 3] = [29, 23, 24];
 /// The most read during one handshake (a long chain fits).
@@ -234,11 +240,53 @@ fn internal(what: &str) -> NetError {
     NetError::Io(format!("TLS 1.2 client: {what}"))
 }
 
+/// The server's ephemeral key-exchange share.
+enum Share {
+    Ecdh { group: u16, public: Vec<u8> },
+    Dh { p: Vec<u8>, g: Vec<u8>, public: Vec<u8> },
+}
+
 /// What the server's first flight carried that the key schedule needs.
 struct ServerFlight {
     hello: ServerHello,
-    group: u16,
-    public: Vec<u8>,
+    share: Share,
+}
+
+/// Our ClientKeyExchange body and the premaster secret, for the server's share.
+fn key_agreement(share: &Share) -> Result<(Vec<u8>, Vec<u8>), NetError> {
+    match share {
+        Share::Ecdh { group, public } => {
+            let algorithm = match group {
+                29 => &agreement::X25519,
+                23 => &agreement::ECDH_P256,
+                24 => &agreement::ECDH_P384,
+                other => return Err(NetError::Protocol(format!("group {other} not offered"))),
+            };
+            let rng = SystemRandom::new();
+            let private = EphemeralPrivateKey::generate(algorithm, &rng).map_err(|_| internal("key generation"))?;
+            let ours = private.compute_public_key().map_err(|_| internal("public key"))?.as_ref().to_vec();
+            let premaster = agreement::agree_ephemeral(private, &UnparsedPublicKey::new(algorithm, public), |s| s.to_vec())
+                .map_err(|_| NetError::Protocol("the server's ECDH share is invalid".into()))?;
+            let mut body = vec![ours.len() as u8];
+            body.extend_from_slice(&ours);
+            Ok((body, premaster))
+        }
+        Share::Dh { p, g, public } => {
+            use num_bigint::BigUint;
+            let (p, g, theirs) = (BigUint::from_bytes_be(p), BigUint::from_bytes_be(g), BigUint::from_bytes_be(public));
+            let one = BigUint::from(1u8);
+            if p.bits() < 512 || p.bits() > MAX_DH_BITS || theirs <= one || theirs >= &p - &one {
+                return Err(NetError::Protocol("the server's DH parameters are unusable".into()));
+            }
+            let secret = BigUint::from_bytes_be(&rand::random::<[u8; 32]>());
+            let ours = g.modpow(&secret, &p).to_bytes_be();
+            // RFC 5246 §8.1.2: leading zero bytes of Z are stripped (to_bytes_be has none).
+            let premaster = theirs.modpow(&secret, &p).to_bytes_be();
+            let mut body = (ours.len() as u16).to_be_bytes().to_vec();
+            body.extend_from_slice(&ours);
+            Ok((body, premaster))
+        }
+    }
 }
 
 /// Connect and complete a TLS 1.2 handshake.
@@ -255,20 +303,7 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
         .find(|(code, _, _)| *code == flight.hello.cipher_suite)
         .ok_or_else(|| NetError::Protocol(format!("suite 0x{:04X} not offered", flight.hello.cipher_suite)))?;
 
-    let algorithm = match flight.group {
-        29 => &agreement::X25519,
-        23 => &agreement::ECDH_P256,
-        24 => &agreement::ECDH_P384,
-        other => return Err(NetError::Protocol(format!("group {other} not offered"))),
-    };
-    let rng = SystemRandom::new();
-    let private = EphemeralPrivateKey::generate(algorithm, &rng).map_err(|_| internal("key generation"))?;
-    let public = private.compute_public_key().map_err(|_| internal("public key"))?.as_ref().to_vec();
-    let premaster = agreement::agree_ephemeral(private, &UnparsedPublicKey::new(algorithm, &flight.public), |s| s.to_vec())
-        .map_err(|_| NetError::Protocol("the server's ECDH share is invalid".into()))?;
-
-    let mut key_exchange_body = vec![public.len() as u8];
-    key_exchange_body.extend_from_slice(&public);
+    let (key_exchange_body, premaster) = key_agreement(&flight.share)?;
     let key_exchange = HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode();
     transcript.extend_from_slice(&key_exchange);
 
@@ -317,7 +352,7 @@ async fn read_server_flight(
     transcript: &mut Vec<u8>,
 ) -> Result<ServerFlight, NetError> {
     let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_READ);
-    let mut hello = None;
+    let mut hello: Option<ServerHello> = None;
     let mut share = None;
     loop {
         let record = match reader.next(connection, MAX_HANDSHAKE_READ).await? {
@@ -341,18 +376,21 @@ async fn read_server_flight(
                     hello = Some(decoded);
                 }
                 handshake_type::SERVER_KEY_EXCHANGE => {
-                    match decode_server_key_exchange(&message.body, KeyExchangeKind::Ecdh) {
-                        Ok(KeyExchangeParams::EcdhNamed { group, public }) => share = Some((group, public)),
-                        _ => return Err(NetError::Protocol("ServerKeyExchange without a named curve".into())),
-                    }
+                    let dhe = hello.as_ref().is_some_and(|h| matches!(h.cipher_suite, 0x009E | 0x009F | 0xCCAA));
+                    let kind = if dhe { KeyExchangeKind::Dh } else { KeyExchangeKind::Ecdh };
+                    share = Some(match decode_server_key_exchange(&message.body, kind) {
+                        Ok(KeyExchangeParams::EcdhNamed { group, public }) => Share::Ecdh { group, public },
+                        Ok(KeyExchangeParams::Dh { p, g, public }) => Share::Dh { p, g, public },
+                        _ => return Err(NetError::Protocol("a ServerKeyExchange postura cannot use".into())),
+                    });
                 }
                 handshake_type::CERTIFICATE_REQUEST => {
                     return Err(NetError::Protocol("the server requires a client certificate".into()));
                 }
                 handshake_type::SERVER_HELLO_DONE => {
                     let hello = hello.ok_or_else(|| NetError::Protocol("ServerHelloDone before ServerHello".into()))?;
-                    let (group, public) = share.ok_or_else(|| NetError::Protocol("no ServerKeyExchange".into()))?;
-                    return Ok(ServerFlight { hello, group, public });
+                    let share = share.ok_or_else(|| NetError::Protocol("no ServerKeyExchange".into()))?;
+                    return Ok(ServerFlight { hello, share });
                 }
                 // Certificate, CertificateStatus: in the transcript, otherwise not needed.
                 _ => {}

@@ -1,0 +1,134 @@
+//! Per-operator notices (`postura report --per-operator DIR`): one self-contained HTML file and
+//! one CSV per operator, with only that operator's endpoints, zones and resolvers, in the
+//! operator's language from the profile's `[[operators]]` (else the report's), with its contact
+//! and due date. Items declared with no operator get no notice: there is no one to send it to.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::view::{Document, UNSPECIFIED};
+use super::{ReportError, Renderer};
+use crate::checks::catalog::Catalog;
+use crate::profile::OperatorContact;
+
+/// How to write the notices.
+pub struct NoticeOptions<'a> {
+    /// The report's language: the notice's when the profile gives the operator none.
+    pub lang: &'a str,
+    pub templates: Option<&'a Path>,
+    pub contacts: &'a [OperatorContact],
+    pub catalog: Option<&'a Catalog>,
+    /// For notices in a signed bundle: the manifest's data digest and the key's fingerprint.
+    pub stamp: Option<(&'a str, &'a str)>,
+}
+
+/// One operator's notice, rendered.
+pub struct Notice {
+    pub operator: String,
+    /// `notice-<operator>` (unique within the report).
+    pub stem: String,
+    pub html: String,
+    pub csv: String,
+}
+
+/// A file name stem for an operator: lower-case ASCII letters, digits and hyphens.
+pub fn file_stem(operator: &str) -> String {
+    let mut stem = String::new();
+    for c in operator.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() {
+            stem.push(c);
+        } else if !stem.ends_with('-') && !stem.is_empty() {
+            stem.push('-');
+        }
+        if stem.len() >= 60 {
+            break;
+        }
+    }
+    let stem = stem.trim_end_matches('-');
+    if stem.is_empty() {
+        "operator".into()
+    } else {
+        stem.to_string()
+    }
+}
+
+/// Every operator's notice, in its language.
+pub fn render_notices(document: &Document, options: &NoticeOptions) -> Result<Vec<Notice>, ReportError> {
+    let mut renderers: BTreeMap<String, Renderer> = BTreeMap::new();
+    let mut stems_used: BTreeMap<String, usize> = BTreeMap::new();
+    let mut notices = Vec::new();
+    for operator in document.operators() {
+        if operator == UNSPECIFIED {
+            continue;
+        }
+        let contact = options.contacts.iter().find(|c| c.name == operator);
+        let lang = contact.and_then(|c| c.lang.as_deref()).unwrap_or(options.lang);
+        if !renderers.contains_key(lang) {
+            let mut renderer = Renderer::new(lang, options.templates)?;
+            if let Some((digest, fingerprint)) = options.stamp {
+                renderer.stamp(digest, fingerprint);
+            }
+            renderers.insert(lang.to_string(), renderer);
+        }
+        let renderer = &renderers[lang];
+        // Two operators whose names differ only in punctuation get distinct files.
+        let stem = file_stem(&operator);
+        let seen = stems_used.entry(stem.clone()).or_default();
+        *seen += 1;
+        let stem = if *seen == 1 { format!("notice-{stem}") } else { format!("notice-{stem}-{seen}") };
+        let mine = document.of_operator(&operator);
+        let html = renderer.notice(&mine, &operator, contact, options.catalog)?;
+        let csv = renderer.csv(&mine, options.catalog);
+        notices.push(Notice { operator, stem, html, csv });
+    }
+    Ok(notices)
+}
+
+/// Write every operator's notice (`notice-<operator>.html` and `.csv`) into `dir`, created if
+/// needed. Returns operator → HTML file name, for the country report's links.
+pub fn write_notices(
+    document: &Document,
+    options: &NoticeOptions,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, ReportError> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = BTreeMap::new();
+    for notice in render_notices(document, options)? {
+        let file = format!("{}.html", notice.stem);
+        write_atomically(&dir.join(&file), notice.html.as_bytes())?;
+        write_atomically(&dir.join(format!("{}.csv", notice.stem)), notice.csv.as_bytes())?;
+        written.insert(notice.operator, file);
+    }
+    Ok(written)
+}
+
+/// Write to a temporary name, then rename: a failure never leaves half a notice.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("partial");
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stem;
+
+    #[test]
+    fn operator_names_become_safe_file_names() {
+        assert_eq!(file_stem("Antel S.A."), "antel-s-a");
+        assert_eq!(file_stem("Telefónica Móviles"), "telefonica-moviles");
+        assert_eq!(file_stem("../../etc/passwd"), "etc-passwd");
+        assert_eq!(file_stem("<script>"), "script");
+        assert_eq!(file_stem("日本"), "operator");
+    }
+}
