@@ -523,8 +523,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         None
     };
     let mut sinks: Vec<Box<dyn crate::scan::Sink + '_>> = Vec::new();
+    let mut stored_scan = None;
     if let Some(store) = store {
         let sink = store.into_sink(&mut plan, args.quiet)?;
+        stored_scan = Some((sink.store.path().to_path_buf(), sink.scan_id));
         sinks.push(Box::new(sink));
     }
     if !args.quiet && std::io::stderr().is_terminal() {
@@ -537,7 +539,20 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let catalog = plan.assessment.as_ref().map(|a| &a.catalog);
         sinks.push(Box::new(ReportSink { renderer, catalog, html: args.html.clone(), csv: args.csv.clone() }));
     }
-    let report = crate::scan::run(&plan, &mut crate::scan::Fanout(sinks)).await?;
+    let mut fanout = crate::scan::Fanout(sinks);
+    let report = match &stored_scan {
+        // A stored scan stopped by SIGINT/SIGTERM is marked interrupted (its finished items are
+        // kept) and can be resumed.
+        Some((path, id)) => tokio::select! {
+            report = crate::scan::run(&plan, &mut fanout) => report?,
+            signal = crate::store::commands::stop_signal() => {
+                crate::store::Store::open(path)?.set_status(*id, "interrupted")?;
+                eprintln!("postura: {signal}: scan {id} interrupted; continue it with `postura scan --resume {id} --db {}`", path.display());
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => crate::scan::run(&plan, &mut fanout).await?,
+    };
     if !args.quiet && !json_to_stdout {
         print!("{}", crate::output::summary(&report));
     }
