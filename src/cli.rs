@@ -28,6 +28,43 @@ pub const EXIT_USAGE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log output on standard error: -v info, -vv debug, -vvv trace (POSTURA_LOG, an
+    /// env-filter directive such as `postura=debug`, overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// Set up `tracing` for this run: warnings by default, more with -v, JSON lines with
+    /// `--log-format json`; always to standard error (standard output carries results).
+    pub fn init_logging(&self) {
+        let level = match self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        // -v is about postura's own events; the libraries stay at warnings unless POSTURA_LOG says.
+        let filter = tracing_subscriber::EnvFilter::try_from_env("POSTURA_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,postura={level}")));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
+        let _ = match self.log_format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        };
+    }
 }
 
 // Parsed once per run: the size of the scan variant does not matter.
@@ -47,6 +84,63 @@ pub enum Command {
     /// Render a saved scan (`scan --json`) as an HTML report and/or CSV, or several countries'
     /// scans as a regional HTML report (`--regional`).
     Report(ReportArgs),
+    /// The scans kept in the store, newest first: time, status, index, items, failing findings.
+    History {
+        /// Only the scans of this country (ISO 3166-1 alpha-2 code of the profile).
+        #[arg(long, value_name = "CC")]
+        country: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// What changed from scan A to scan B: new, regressed, resolved and unchanged failing
+    /// findings, grade and index changes, endpoints added and removed.
+    Diff {
+        a: i64,
+        b: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Write a stored scan as the JSON document and/or one CSV row per finding.
+    Export {
+        #[arg(long, value_name = "ID")]
+        scan: i64,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[arg(long, default_value = "en", value_parser = ["en", "es", "pt", "fr"])]
+        lang: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Retention: delete all but the newest N scans, and/or those older than DAYS.
+    Prune {
+        #[arg(long, value_name = "N", required_unless_present = "older_than")]
+        keep: Option<usize>,
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u32>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output: `postura man > postura.1`.
+    Man,
+    /// Import scan documents written by `postura scan --json` into the store.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Create an Ed25519 key pair for signing report bundles.
     Keygen(crate::bundle::command::KeygenArgs),
     /// Write a signed, tamper-evident bundle of a scan: reports, JSON, CSV, policy, checks.
@@ -55,15 +149,44 @@ pub enum Command {
     Verify(crate::bundle::command::VerifyArgs),
 }
 
+/// Which store: `--db PATH`, else the default data directory (see `docs/operations.md`).
+#[derive(Debug, Clone, Args)]
+pub struct DbArg {
+    /// The scan store (SQLite); default: $XDG_DATA_HOME/postura/postura.db, /var/lib/postura/postura.db as root.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbArg {
+    pub fn open(&self) -> anyhow::Result<crate::store::Store> {
+        let path = match &self.db {
+            Some(path) => path.clone(),
+            None => {
+                let path = crate::store::default_path();
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).with_context(|| format!("store {}: cannot create {}", path.display(), dir.display()))?;
+                }
+                path
+            }
+        };
+        crate::store::Store::open(&path)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The scan document to report on (written by `postura scan --json`).
-    #[arg(long, value_name = "FILE", required_unless_present = "regional", conflicts_with = "regional")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["regional", "scan"], conflicts_with_all = ["regional", "scan"])]
     pub input: Option<PathBuf>,
+    /// A scan kept in the store (see `postura history`) instead of --input.
+    #[arg(long, value_name = "ID", conflicts_with = "regional")]
+    pub scan: Option<i64>,
     /// The previous scan of the same profile: adds new, resolved and regressed findings and the
-    /// index change.
-    #[arg(long, value_name = "FILE", requires = "input")]
+    /// index change (a FILE with --input, a scan ID with --scan).
+    #[arg(long, value_name = "FILE|ID")]
     pub previous: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArg,
     /// Several countries' scan documents, compared side by side in one HTML report.
     #[arg(long, value_name = "FILE", num_args = 2..)]
     pub regional: Vec<PathBuf>,
@@ -223,6 +346,16 @@ pub struct ScanArgs {
     /// Override the built-in report templates with those of DIR.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Keep the scan in the store at the default place (each item as it finishes).
+    #[arg(long)]
+    pub store: bool,
+    /// Keep the scan in this store (SQLite file); implies --store.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Continue an interrupted scan of the store: its plan is rebuilt from the arguments it was
+    /// started with, and the items it finished are not scanned again.
+    #[arg(long, value_name = "SCAN_ID", conflicts_with_all = ["targets", "profile"])]
+    pub resume: Option<i64>,
 }
 
 /// Run the parsed command; errors that are the user's are reported with exit code 2.
@@ -250,6 +383,29 @@ pub async fn execute(cli: Cli) -> ExitCode {
             }
         },
         Command::Checks(command) => checks_command(command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "postura", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(error) => {
+                    eprintln!("postura: cannot write the completion script: {error}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(error) => {
+                    eprintln!("postura: cannot write the man page: {error}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
         Command::Report(args) => match report(args) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -257,6 +413,15 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::History { .. } | Command::Diff { .. } | Command::Export { .. } | Command::Prune { .. } | Command::Import { .. } => {
+            match crate::store::commands::run(cli.command) {
+                Ok(code) => ExitCode::from(code),
+                Err(error) => {
+                    eprintln!("postura: {error:#}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
         Command::Keygen(args) => bundle_outcome(crate::bundle::command::keygen(&args).map(|()| true)),
         Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
         Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
@@ -335,7 +500,8 @@ fn checks_command(command: ChecksCommand) -> ExitCode {
 
 /// `postura scan`: build the plan, pick the sinks, map the outcome to an exit code.
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
-    let (plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
+    let (args, store) = crate::store::commands::scan_store(args)?;
+    let (mut plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
     if !args.quiet {
         for note in notes {
             eprintln!("postura: {note}");
@@ -357,6 +523,12 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         None
     };
     let mut sinks: Vec<Box<dyn crate::scan::Sink + '_>> = Vec::new();
+    let mut stored_scan = None;
+    if let Some(store) = store {
+        let sink = store.into_sink(&mut plan, args.quiet)?;
+        stored_scan = Some((sink.store.path().to_path_buf(), sink.scan_id));
+        sinks.push(Box::new(sink));
+    }
     if !args.quiet && std::io::stderr().is_terminal() {
         sinks.push(Box::new(crate::output::ProgressSink::new()));
     }
@@ -367,7 +539,20 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let catalog = plan.assessment.as_ref().map(|a| &a.catalog);
         sinks.push(Box::new(ReportSink { renderer, catalog, html: args.html.clone(), csv: args.csv.clone() }));
     }
-    let report = crate::scan::run(&plan, &mut crate::scan::Fanout(sinks)).await?;
+    let mut fanout = crate::scan::Fanout(sinks);
+    let report = match &stored_scan {
+        // A stored scan stopped by SIGINT/SIGTERM is marked interrupted (its finished items are
+        // kept) and can be resumed.
+        Some((path, id)) => tokio::select! {
+            report = crate::scan::run(&plan, &mut fanout) => report?,
+            signal = crate::store::commands::stop_signal() => {
+                crate::store::Store::open(path)?.set_status(*id, "interrupted")?;
+                eprintln!("postura: {signal}: scan {id} interrupted; continue it with `postura scan --resume {id} --db {}`", path.display());
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => crate::scan::run(&plan, &mut fanout).await?,
+    };
     if !args.quiet && !json_to_stdout {
         print!("{}", crate::output::summary(&report));
     }
@@ -412,7 +597,7 @@ pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
     text.parse::<std::net::SocketAddr>().map_err(|_| format!("'{text}' is not ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)"))
 }
 
-fn write_reports(
+pub(crate) fn write_reports(
     renderer: &crate::report::Renderer,
     document: &crate::report::view::Document,
     previous: Option<&crate::report::view::Document>,
@@ -452,9 +637,13 @@ fn report(args: ReportArgs) -> anyhow::Result<u8> {
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         return Ok(EXIT_OK);
     }
-    let input = args.input.as_deref().ok_or_else(|| anyhow::anyhow!("give --input FILE or --regional FILE…"))?;
-    let document = read_document(input)?;
-    let previous = args.previous.as_deref().map(read_document).transpose()?;
+    let (document, previous) = match args.scan {
+        Some(id) => crate::store::commands::documents(&args.db, id, args.previous.as_deref())?,
+        None => {
+            let input = args.input.as_deref().ok_or_else(|| anyhow::anyhow!("give --input FILE, --scan ID or --regional FILE…"))?;
+            (read_document(input)?, args.previous.as_deref().map(read_document).transpose()?)
+        }
+    };
     let html = match &args.per_operator {
         Some(dir) => {
             report_per_operator(&args, dir, &renderer, &document, previous.as_ref(), &catalog)?;

@@ -16,6 +16,7 @@ pub mod profile;
 pub mod report;
 pub mod scan;
 pub mod starttls;
+pub mod store;
 pub mod target;
 pub mod tls;
 pub mod web;

@@ -13,10 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { postura::cli::EXIT_USAGE } else { postura::cli::EXIT_OK });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("POSTURA_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    cli.init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

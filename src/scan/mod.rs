@@ -9,6 +9,7 @@
 //! that panics is not lost: its item is recorded with an error naming an internal failure.
 
 pub mod plan;
+pub mod resume;
 pub mod sink;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use plan::{AssessmentPlan, BeforeProbe, ProbeItem, ResolverSpec, ScanPlan, ZoneSpec};
+pub use resume::StoredItems;
 pub use sink::{Fanout, Item, JsonSink, NoSink, Sink, SinkError};
 
 use crate::checks::Assessor;
@@ -107,7 +109,12 @@ impl Tasks<'_> {
     fn target(&mut self, key: TargetKey, job: ResolvedTarget) {
         let (gate, network, options, hook) = (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
         let task_job = job.clone();
+        // Resuming: a target finished by the interrupted run is not probed again.
+        let stored = self.plan.done.targets.get(&resume::target_key(&empty_result(&job))).cloned();
         let handle = self.set.spawn(async move {
+            if let Some(result) = stored {
+                return Done::Target(key, Box::new(result));
+            }
             let _permit = gate.acquire_owned().await;
             if let Some(hook) = hook {
                 hook(ProbeItem::Target(&task_job.spec));
@@ -120,7 +127,11 @@ impl Tasks<'_> {
     fn zone(&mut self, index: usize, name: String) {
         let (gate, network, options, hook) = (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
         let task_name = name.clone();
+        let stored = self.plan.done.zones.get(&resume::zone_key(&name)).cloned();
         let handle = self.set.spawn(async move {
+            if let Some(facts) = stored {
+                return Done::Zone(index, Box::new(facts));
+            }
             let _permit = gate.acquire_owned().await;
             if let Some(hook) = hook {
                 hook(ProbeItem::Zone(&task_name));
@@ -132,7 +143,11 @@ impl Tasks<'_> {
 
     fn resolver(&mut self, index: usize, address: std::net::SocketAddr) {
         let (gate, network, options, hook) = (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let stored = self.plan.done.resolvers.get(&address.to_string()).cloned();
         let handle = self.set.spawn(async move {
+            if let Some(facts) = stored {
+                return Done::Resolver(index, Box::new(facts));
+            }
             let _permit = gate.acquire_owned().await;
             if let Some(hook) = hook {
                 hook(ProbeItem::Resolver(address));

@@ -76,6 +76,9 @@ pub struct ScanPlan {
     /// None: facts only, no checks.
     pub assessment: Option<AssessmentPlan>,
     pub before_probe: Option<BeforeProbe>,
+    /// Resuming: items an interrupted run already finished, reused instead of probed (and still
+    /// handed to the sink, so every sink sees every item of the scan).
+    pub done: super::StoredItems,
 }
 
 impl ScanPlan {
