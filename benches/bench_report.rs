@@ -16,14 +16,7 @@ use postura::report::view::Document;
 use postura::report::Renderer;
 use serde_json::{json, Value};
 
-const SECTORS: [&str; 6] = [
-    "cctld",
-    "operator",
-    "ixp",
-    "regulator",
-    "csirt",
-    "government",
-];
+const SECTORS: [&str; 6] = ["cctld", "operator", "ixp", "regulator", "csirt", "government"];
 
 const MODERN: [&str; 5] = [
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
@@ -42,11 +35,7 @@ const LEGACY: [&str; 8] = [
     "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA",
     "TLS_RSA_WITH_NULL_SHA256",
 ];
-const TLS13: [&str; 3] = [
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-];
+const TLS13: [&str; 3] = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
 
 fn target(i: usize) -> Value {
     let kind = i % 10;
@@ -67,10 +56,7 @@ fn target(i: usize) -> Value {
     value["error"] = Value::Null;
     let (protocols, v12): (Vec<&str>, Vec<&str>) = match kind {
         0..=4 => (vec!["TLSv1.2", "TLSv1.3"], MODERN.to_vec()),
-        5..=7 => (
-            vec!["TLSv1.2"],
-            MODERN.iter().chain(&LEGACY[..5]).copied().collect(),
-        ),
+        5..=7 => (vec!["TLSv1.2"], MODERN.iter().chain(&LEGACY[..5]).copied().collect()),
         _ => (vec!["TLSv1.0", "TLSv1.1", "TLSv1.2"], LEGACY.to_vec()),
     };
     let mut details = serde_json::Map::new();
@@ -87,8 +73,7 @@ fn target(i: usize) -> Value {
             _ => LEGACY[..4].to_vec(),
         };
         for name in &list {
-            let aead =
-                name.contains("GCM") || name.contains("CHACHA") || name.starts_with("TLS_AES");
+            let aead = name.contains("GCM") || name.contains("CHACHA") || name.starts_with("TLS_AES");
             facts.push(json!({
                 "protocol": p, "name": name,
                 "key_exchange": if name.starts_with("TLS_AES") || name.starts_with("TLS_CHACHA") { "TLS13" } else if name.contains("ECDHE") { "ECDHE" } else if name.contains("DHE") { "DHE" } else { "RSA" },
@@ -119,17 +104,8 @@ fn target(i: usize) -> Value {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -137,9 +113,7 @@ fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
@@ -149,10 +123,7 @@ fn generate(n: usize, path: &std::path::Path) {
     let setup = Instant::now();
     let mut report = ScanReport {
         schema_version: postura::facts::SCHEMA_VERSION,
-        tool: postura::facts::ToolInfo {
-            name: "postura".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+        tool: postura::facts::ToolInfo { name: "postura".into(), version: env!("CARGO_PKG_VERSION").into() },
         started_at: "2026-03-01T10:00:00Z".into(),
         finished_at: "2026-03-01T14:00:00Z".into(),
         country: Some(postura::facts::CountryInfo {
@@ -161,9 +132,7 @@ fn generate(n: usize, path: &std::path::Path) {
             policy: Some("mozilla-intermediate".into()),
             profile: "zz.toml".into(),
         }),
-        targets: (0..n)
-            .map(|i| serde_json::from_value(target(i)).expect("synthetic target"))
-            .collect(),
+        targets: (0..n).map(|i| serde_json::from_value(target(i)).expect("synthetic target")).collect(),
         assessment: None,
         zones: Vec::new(),
         resolvers: Vec::new(),
@@ -219,9 +188,7 @@ fn render(path: &std::path::Path, out_dir: Option<&std::path::Path>) {
         let cpu = cpu_seconds();
         let mut out = std::io::BufWriter::new(std::fs::File::create(&html_path).expect("create"));
         // The previous scan is the same one: the changes section is computed in full (and empty).
-        renderer
-            .country_to(&mut out, &document, Some(&document), Some(&catalog))
-            .expect("render");
+        renderer.country_to(&mut out, &document, Some(&document), Some(&catalog)).expect("render");
         std::io::Write::flush(&mut out).expect("flush");
         let html_time = started.elapsed();
         let html_cpu = cpu_seconds() - cpu;
@@ -230,9 +197,7 @@ fn render(path: &std::path::Path, out_dir: Option<&std::path::Path>) {
         let csv = renderer.csv(&document, Some(&catalog));
         let csv_time = started.elapsed();
         match out_dir {
-            Some(dir) => {
-                std::fs::write(dir.join(format!("bench-report-{lang}.csv")), &csv).expect("write")
-            }
+            Some(dir) => std::fs::write(dir.join(format!("bench-report-{lang}.csv")), &csv).expect("write"),
             None => {
                 let _ = std::fs::remove_file(&html_path);
             }
@@ -261,15 +226,11 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("generate") => {
             let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-            generate(
-                n,
-                std::path::Path::new(args.get(3).map_or("bench-scan.json", String::as_str)),
-            );
+            generate(n, std::path::Path::new(args.get(3).map_or("bench-scan.json", String::as_str)));
         }
-        Some("render") => render(
-            std::path::Path::new(args.get(2).map_or("bench-scan.json", String::as_str)),
-            out_dir.as_deref(),
-        ),
+        Some("render") => {
+            render(std::path::Path::new(args.get(2).map_or("bench-scan.json", String::as_str)), out_dir.as_deref())
+        }
         _ => {
             eprintln!("usage: bench_report generate N FILE | bench_report render FILE");
             std::process::exit(2);
@@ -280,11 +241,7 @@ fn main() {
 /// Times of the view alone (without templates), with and without a previous scan.
 fn profile_view(document: &Document, catalog: &Catalog) {
     let strings = postura::report::i18n::load("en", None).unwrap();
-    let lang = postura::report::view::Lang {
-        strings: &strings,
-        catalog: Some(catalog),
-        lang: "en",
-    };
+    let lang = postura::report::view::Lang { strings: &strings, catalog: Some(catalog), lang: "en" };
     let t = Instant::now();
     let _ = postura::report::view::country(document, Some(document), &lang);
     eprintln!("view::country {:.3}", t.elapsed().as_secs_f64());

@@ -129,9 +129,7 @@ pub enum Command {
         db: DbArg,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) to standard output: `postura man > postura.1`.
     Man,
     /// Import scan documents written by `postura scan --json` into the store.
@@ -164,7 +162,8 @@ impl DbArg {
             None => {
                 let path = crate::store::default_path();
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).with_context(|| format!("store {}: cannot create {}", path.display(), dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("store {}: cannot create {}", path.display(), dir.display()))?;
                 }
                 path
             }
@@ -239,9 +238,7 @@ pub enum ChecksCommand {
         checks: Vec<PathBuf>,
     },
     /// Validate check files (the built-in catalog, or DIR); errors name file:line:column.
-    Validate {
-        dir: Option<PathBuf>,
-    },
+    Validate { dir: Option<PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -413,15 +410,17 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
-        Command::History { .. } | Command::Diff { .. } | Command::Export { .. } | Command::Prune { .. } | Command::Import { .. } => {
-            match crate::store::commands::run(cli.command) {
-                Ok(code) => ExitCode::from(code),
-                Err(error) => {
-                    eprintln!("postura: {error:#}");
-                    ExitCode::from(EXIT_USAGE)
-                }
+        Command::History { .. }
+        | Command::Diff { .. }
+        | Command::Export { .. }
+        | Command::Prune { .. }
+        | Command::Import { .. } => match crate::store::commands::run(cli.command) {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => {
+                eprintln!("postura: {error:#}");
+                ExitCode::from(EXIT_USAGE)
             }
-        }
+        },
         Command::Keygen(args) => bundle_outcome(crate::bundle::command::keygen(&args).map(|()| true)),
         Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
         Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
@@ -454,12 +453,19 @@ fn checks_command(command: ChecksCommand) -> ExitCode {
     let result = match command {
         ChecksCommand::List { category, lang, checks } => load_catalog(&checks).map(|catalog| {
             for check in catalog.checks.iter().filter(|c| category.as_ref().is_none_or(|k| &c.category == k)) {
-                println!("{:<34} {:<9} {:<12} {}", check.id, check.severity.name(), check.category, check.text(&lang).title);
+                println!(
+                    "{:<34} {:<9} {:<12} {}",
+                    check.id,
+                    check.severity.name(),
+                    check.category,
+                    check.text(&lang).title
+                );
             }
             EXIT_OK
         }),
         ChecksCommand::Show { id, lang, checks } => load_catalog(&checks).and_then(|catalog| {
-            let check = catalog.get(&id).ok_or_else(|| anyhow::anyhow!("no check '{id}' (see `postura checks list`)"))?;
+            let check =
+                catalog.get(&id).ok_or_else(|| anyhow::anyhow!("no check '{id}' (see `postura checks list`)"))?;
             let text = check.text(&lang);
             println!("{}  [{}] {}", check.id, check.severity.name(), text.title);
             println!("category:    {}", check.category);
@@ -612,14 +618,16 @@ pub(crate) fn write_reports(
         std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = csv {
-        std::fs::write(path, renderer.csv(document, catalog)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, renderer.csv(document, catalog))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
 
 fn read_document(path: &std::path::Path) -> anyhow::Result<crate::report::view::Document> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    crate::report::view::Document::from_json(&text).with_context(|| format!("{}: not a postura scan document", path.display()))
+    crate::report::view::Document::from_json(&text)
+        .with_context(|| format!("{}: not a postura scan document", path.display()))
 }
 
 /// `postura report`: render saved scans. Titles and remediation are taken from the catalog in
@@ -640,7 +648,10 @@ fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let (document, previous) = match args.scan {
         Some(id) => crate::store::commands::documents(&args.db, id, args.previous.as_deref())?,
         None => {
-            let input = args.input.as_deref().ok_or_else(|| anyhow::anyhow!("give --input FILE, --scan ID or --regional FILE…"))?;
+            let input = args
+                .input
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("give --input FILE, --scan ID or --regional FILE…"))?;
             (read_document(input)?, args.previous.as_deref().map(read_document).transpose()?)
         }
     };

@@ -57,7 +57,8 @@ pub async fn run(
     scope: Option<Scope>,
     finished: impl FnMut(&TargetResult) + Send,
 ) -> Vec<TargetResult> {
-    let plan = crate::scan::ScanPlan { targets: specs, options: options.clone(), scope, ..crate::scan::ScanPlan::default() };
+    let plan =
+        crate::scan::ScanPlan { targets: specs, options: options.clone(), scope, ..crate::scan::ScanPlan::default() };
     let mut sink = EachTarget(finished);
     match crate::scan::run(&plan, &mut sink).await {
         Ok(report) => report.targets,

@@ -4,8 +4,8 @@
 //! gather facts and never judge them. See `docs/architecture.md`.
 
 pub mod bundle;
-pub mod checks;
 pub mod cert;
+pub mod checks;
 pub mod cli;
 pub mod dns;
 pub mod engine;
@@ -23,7 +23,5 @@ pub mod web;
 
 /// The current time as RFC 3339 UTC, for result documents.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::checks::model::{Finding, Status};
 use crate::cert::{CertificateFacts, RevocationCheck};
+use crate::checks::model::{Finding, Status};
 use crate::facts::{ScanReport, TargetResult, TlsFacts};
 use crate::tls::registry::Protocol;
 
@@ -141,7 +141,11 @@ fn target_block(out: &mut String, target: &TargetResult) {
 
 fn findings_lines(out: &mut String, target: &TargetResult) {
     if let Some(grade) = &target.grade {
-        let caps = if grade.caps.is_empty() { String::new() } else { format!("  (caps: {})", grade.caps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) };
+        let caps = if grade.caps.is_empty() {
+            String::new()
+        } else {
+            format!("  (caps: {})", grade.caps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        };
         let _ = writeln!(out, "  grade         {}  score {}{}", grade.grade, grade.score, caps);
     }
     if target.findings.is_empty() {
@@ -158,11 +162,19 @@ fn findings_lines(out: &mut String, target: &TargetResult) {
     let mut failing: Vec<&Finding> = target.findings.iter().filter(|f| f.status == Status::Fail).collect();
     failing.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.check.cmp(&b.check)));
     for finding in failing {
-        let _ = writeln!(out, "    FAIL {:<9} {:<32} {}", finding.severity.name(), finding.check, clean(&finding.title));
+        let _ =
+            writeln!(out, "    FAIL {:<9} {:<32} {}", finding.severity.name(), finding.check, clean(&finding.title));
     }
     for finding in target.findings.iter().filter(|f| f.status == Status::Excepted) {
         let until = finding.exception.as_ref().map_or(String::new(), |e| format!(" (until {})", e.expires));
-        let _ = writeln!(out, "    EXCEPTED {:<5} {:<32} {}{}", finding.severity.name(), finding.check, clean(&finding.title), until);
+        let _ = writeln!(
+            out,
+            "    EXCEPTED {:<5} {:<32} {}{}",
+            finding.severity.name(),
+            finding.check,
+            clean(&finding.title),
+            until
+        );
     }
 }
 
@@ -170,8 +182,7 @@ fn tls_lines(out: &mut String, tls: &TlsFacts) {
     if tls.protocol_details.is_empty() {
         return;
     }
-    let refused: Vec<&str> =
-        tls.protocol_details.iter().filter(|(_, d)| !d.accepted).map(|(p, _)| p.name()).collect();
+    let refused: Vec<&str> = tls.protocol_details.iter().filter(|(_, d)| !d.accepted).map(|(p, _)| p.name()).collect();
     let accepted: Vec<&str> = tls.protocols.iter().map(|p| p.name()).collect();
     let _ = writeln!(
         out,
@@ -240,7 +251,13 @@ fn names(list: &[String]) -> String {
 }
 
 fn zone_block(out: &mut String, zone: &crate::dns::facts::ZoneFacts) {
-    let _ = writeln!(out, "zone {}  {} queries, {:.1} s", clean(&zone.name), zone.queries, zone.duration_ms as f64 / 1000.0);
+    let _ = writeln!(
+        out,
+        "zone {}  {} queries, {:.1} s",
+        clean(&zone.name),
+        zone.queries,
+        zone.duration_ms as f64 / 1000.0
+    );
     if let Some(error) = &zone.error {
         let _ = writeln!(out, "  error         {}", clean(error));
     }
@@ -299,14 +316,33 @@ fn zone_block(out: &mut String, zone: &crate::dns::facts::ZoneFacts) {
         let spf = mail
             .spf
             .as_ref()
-            .map(|s| format!("{} lookups, {} void, all {}", s.dns_lookups, s.void_lookups, s.all.as_deref().unwrap_or("none")))
+            .map(|s| {
+                format!(
+                    "{} lookups, {} void, all {}",
+                    s.dns_lookups,
+                    s.void_lookups,
+                    s.all.as_deref().unwrap_or("none")
+                )
+            })
             .unwrap_or_else(|| "none".into());
-        let dmarc = mail.dmarc.as_ref().and_then(|d| d.p.clone()).map(|p| format!("p={}", clean(&p))).unwrap_or_else(|| "none".into());
-        let _ = writeln!(out, "  mail          MX {} · SPF {} · DMARC {}", if mx.is_empty() { "none".into() } else { mx.join(", ") }, spf, dmarc);
+        let dmarc = mail
+            .dmarc
+            .as_ref()
+            .and_then(|d| d.p.clone())
+            .map(|p| format!("p={}", clean(&p)))
+            .unwrap_or_else(|| "none".into());
+        let _ = writeln!(
+            out,
+            "  mail          MX {} · SPF {} · DMARC {}",
+            if mx.is_empty() { "none".into() } else { mx.join(", ") },
+            spf,
+            dmarc
+        );
     }
     if let Some(caa) = &zone.caa {
         if let Some(at) = &caa.found_at {
-            let records: Vec<String> = caa.records.iter().map(|r| format!("{} {}", clean(&r.tag), clean(&r.value))).collect();
+            let records: Vec<String> =
+                caa.records.iter().map(|r| format!("{} {}", clean(&r.tag), clean(&r.value))).collect();
             let _ = writeln!(out, "  CAA           at {}: {}", clean(at), records.join(", "));
         }
     }

@@ -190,11 +190,7 @@ impl Service {
 
     /// The valid names, comma separated, for messages.
     pub fn names_list() -> String {
-        Service::ALL
-            .iter()
-            .map(|s| s.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        Service::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -214,10 +210,7 @@ impl FromStr for Service {
 
     /// Exact names only: profiles are meant to be diffable, so "HTTPS" is not silently accepted.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Service::ALL
-            .into_iter()
-            .find(|service| service.name() == s)
-            .ok_or_else(|| UnknownService(s.to_string()))
+        Service::ALL.into_iter().find(|service| service.name() == s).ok_or_else(|| UnknownService(s.to_string()))
     }
 }
 
@@ -254,18 +247,13 @@ impl Scope {
             return true;
         }
         let canonical = address.to_canonical();
-        self.networks
-            .iter()
-            .any(|net| net.contains(&address) || net.contains(&canonical))
+        self.networks.iter().any(|net| net.contains(&address) || net.contains(&canonical))
     }
 
     /// [`Scope::allows_address`] for an IP literal (IPv6 with or without brackets),
     /// [`Scope::allows_name`] for anything else: the check for an endpoint's `host`.
     pub fn allows_host(&self, host: &str) -> bool {
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
         match literal.parse::<IpAddr>() {
             Ok(address) => self.allows_address(address),
             Err(_) => self.allows_name(host),
@@ -302,24 +290,17 @@ impl Profile {
     /// # Errors
     /// A file that cannot be read or is not UTF-8, and everything [`Profile::parse`] rejects.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ProfileError(format!("{}: error: cannot read: {e}", path.display())))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| ProfileError(format!("{}: error: cannot read: {e}", path.display())))?;
         match String::from_utf8(bytes) {
             Ok(text) => Profile::parse(&text, path),
             Err(e) => {
                 // Locate the bad byte so the user can find it; the valid prefix is real text.
                 let valid = e.utf8_error().valid_up_to();
                 let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]);
-                let diagnostic = diagnostic::Diagnostic::new(
-                    valid,
-                    "the file is not valid UTF-8",
-                    "save the profile as UTF-8 text",
-                );
-                Err(ProfileError(diagnostic::render(
-                    vec![diagnostic],
-                    &prefix,
-                    path,
-                )))
+                let diagnostic =
+                    diagnostic::Diagnostic::new(valid, "the file is not valid UTF-8", "save the profile as UTF-8 text");
+                Err(ProfileError(diagnostic::render(vec![diagnostic], &prefix, path)))
             }
         }
     }
@@ -346,9 +327,7 @@ impl Profile {
             }
             if let Some(address) = e.address {
                 if !self.scope.allows_address(address) {
-                    violations.push(format!(
-                        "{what}: pinned address {address} is outside scope.networks"
-                    ));
+                    violations.push(format!("{what}: pinned address {address} is outside scope.networks"));
                 }
             }
         }

@@ -69,15 +69,11 @@ impl LineReader {
                 return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
             }
             let before = self.buffer.len();
-            let cap = (before + MAX_DIALOGUE_BYTES)
-                .saturating_sub(self.total)
-                .max(before + 1);
+            let cap = (before + MAX_DIALOGUE_BYTES).saturating_sub(self.total).max(before + 1);
             match connection.receive(&mut self.buffer, cap).await {
                 Ok(0) => return Err(NetError::Closed),
                 Ok(n) => self.total += n,
-                Err(NetError::TooLarge) => {
-                    return Err(NetError::Protocol("STARTTLS dialogue too long".into()))
-                }
+                Err(NetError::TooLarge) => return Err(NetError::Protocol("STARTTLS dialogue too long".into())),
                 Err(error) => return Err(error),
             }
             if self.total > MAX_DIALOGUE_BYTES {
@@ -87,10 +83,7 @@ impl LineReader {
     }
 
     /// An SMTP reply: lines `CODE-text` then `CODE text`; returns the code and the texts.
-    async fn smtp_reply(
-        &mut self,
-        connection: &mut Connection,
-    ) -> Result<(u16, Vec<String>), NetError> {
+    async fn smtp_reply(&mut self, connection: &mut Connection) -> Result<(u16, Vec<String>), NetError> {
         let mut texts = Vec::new();
         for _ in 0..MAX_REPLY_LINES {
             let line = self.line(connection).await?;
@@ -100,28 +93,20 @@ impl LineReader {
                 return Ok((code, texts));
             }
         }
-        Err(NetError::Protocol(format!(
-            "SMTP reply with more than {MAX_REPLY_LINES} lines"
-        )))
+        Err(NetError::Protocol(format!("SMTP reply with more than {MAX_REPLY_LINES} lines")))
     }
 }
 
 /// One line of an SMTP reply (`250-STARTTLS`, `220 ready`): its code, its text, and whether
 /// more lines follow. Pure, so that it can be fuzzed (`fuzz/fuzz_targets/starttls_reply.rs`).
 pub fn smtp_reply_line(line: &str) -> Result<(u16, &str, bool), NetError> {
-    let code = line
-        .get(..3)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| unexpected("SMTP reply", line))?;
+    let code = line.get(..3).and_then(|c| c.parse::<u16>().ok()).ok_or_else(|| unexpected("SMTP reply", line))?;
     Ok((code, line.get(4..).unwrap_or(""), line.as_bytes().get(3) == Some(&b'-')))
 }
 
 /// A peer's line, cut to 80 characters with control characters replaced, for error messages.
 fn printable(line: &str) -> String {
-    line.chars()
-        .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    line.chars().take(80).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 fn unexpected(what: &str, line: &str) -> NetError {
@@ -129,43 +114,25 @@ fn unexpected(what: &str, line: &str) -> NetError {
 }
 
 fn refused(protocol: Starttls, reply: &str) -> NetError {
-    NetError::StarttlsRefused {
-        protocol,
-        reply: format!("\"{}\"", printable(reply)),
-    }
+    NetError::StarttlsRefused { protocol, reply: format!("\"{}\"", printable(reply)) }
 }
 
 /// Run the dialogue; on success the next bytes on the connection are TLS.
 pub async fn upgrade(connection: &mut Connection, protocol: Starttls) -> Result<(), NetError> {
-    let mut reader = LineReader {
-        buffer: Vec::new(),
-        total: 0,
-    };
+    let mut reader = LineReader { buffer: Vec::new(), total: 0 };
     match protocol {
         Starttls::Smtp => {
             let (code, greeting) = reader.smtp_reply(connection).await?;
             if code != 220 {
-                return Err(unexpected(
-                    "SMTP greeting",
-                    &format!("{code} {}", greeting.join(" ")),
-                ));
+                return Err(unexpected("SMTP greeting", &format!("{code} {}", greeting.join(" "))));
             }
             connection.send(b"EHLO postura.invalid\r\n").await?;
             let (code, capabilities) = reader.smtp_reply(connection).await?;
             if code != 250 {
-                return Err(unexpected(
-                    "EHLO reply",
-                    &format!("{code} {}", capabilities.join(" ")),
-                ));
+                return Err(unexpected("EHLO reply", &format!("{code} {}", capabilities.join(" "))));
             }
-            if !capabilities
-                .iter()
-                .any(|c| c.trim().eq_ignore_ascii_case("STARTTLS"))
-            {
-                return Err(NetError::StarttlsRefused {
-                    protocol,
-                    reply: "not in the EHLO reply".into(),
-                });
+            if !capabilities.iter().any(|c| c.trim().eq_ignore_ascii_case("STARTTLS")) {
+                return Err(NetError::StarttlsRefused { protocol, reply: "not in the EHLO reply".into() });
             }
             connection.send(b"STARTTLS\r\n").await?;
             let (code, text) = reader.smtp_reply(connection).await?;
@@ -203,9 +170,7 @@ async fn imap_upgrade(reader: &mut LineReader, connection: &mut Connection) -> R
     if !greeting.to_ascii_uppercase().starts_with("* OK") {
         return Err(unexpected("IMAP greeting", &greeting));
     }
-    connection
-        .send(format!("{IMAP_TAG} STARTTLS\r\n").as_bytes())
-        .await?;
+    connection.send(format!("{IMAP_TAG} STARTTLS\r\n").as_bytes()).await?;
     for _ in 0..MAX_REPLY_LINES {
         let line = reader.line(connection).await?;
         if line.starts_with("* ") {
@@ -221,7 +186,5 @@ async fn imap_upgrade(reader: &mut LineReader, connection: &mut Connection) -> R
             _ => Err(unexpected("STARTTLS reply", &line)),
         };
     }
-    Err(NetError::Protocol(format!(
-        "IMAP STARTTLS reply: no tagged answer within {MAX_REPLY_LINES} lines"
-    )))
+    Err(NetError::Protocol(format!("IMAP STARTTLS reply: no tagged answer within {MAX_REPLY_LINES} lines")))
 }

@@ -121,7 +121,9 @@ fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
         host.parse::<std::net::Ipv6Addr>().map_err(|_| format!("{text}: '{host}' is not an IPv6 address"))?;
         let port = match after {
             "" => None,
-            _ => Some(parse_port(after.strip_prefix(':').ok_or_else(|| format!("{text}: expected ':PORT' after ']'"))?)?),
+            _ => {
+                Some(parse_port(after.strip_prefix(':').ok_or_else(|| format!("{text}: expected ':PORT' after ']'"))?)?)
+            }
         };
         return Ok((host.to_string(), port));
     }
@@ -201,11 +203,19 @@ pub fn apply_pins(specs: &mut [TargetSpec], pins: &[ResolvePin]) {
 
 /// Turn a spec into one target per address (all of them with `all_addresses`, else the first),
 /// refusing addresses outside a profile's scope.
-pub async fn resolve(spec: &TargetSpec, all_addresses: bool, timeout: Duration, scope: Option<&Scope>) -> Vec<ResolvedTarget> {
+pub async fn resolve(
+    spec: &TargetSpec,
+    all_addresses: bool,
+    timeout: Duration,
+    scope: Option<&Scope>,
+) -> Vec<ResolvedTarget> {
     // Declared endpoints were checked against the names when the plan was built; this stops
     // discovered ones (MX hosts) whose name the profile does not declare.
     if scope.is_some_and(|scope| !scope.allows_host(spec.host.trim_end_matches('.'))) {
-        return vec![unresolved(spec, format!("out of scope: {} is not in the profile's declared names; not scanned", spec.host))];
+        return vec![unresolved(
+            spec,
+            format!("out of scope: {} is not in the profile's declared names; not scanned", spec.host),
+        )];
     }
     let addresses: Vec<IpAddr> = if !spec.pinned.is_empty() {
         spec.pinned.clone()

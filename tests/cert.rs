@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use postura::cert::{
-    analyze, parse_certificate, CertInput, CertOptions, CertificateFacts, FetchLimits, KeyFacts,
-    RevocationStatus, TrustStore,
+    analyze, parse_certificate, CertInput, CertOptions, CertificateFacts, FetchLimits, KeyFacts, RevocationStatus,
+    TrustStore,
 };
 use postura::engine::{run, ScanOptions};
 use postura::target::TargetSpec;
@@ -26,10 +26,7 @@ fn root_store() -> String {
 fn options(now: Option<i64>) -> CertOptions {
     let ca = TestCa::shared();
     CertOptions {
-        stores: Arc::new(vec![
-            TrustStore::mozilla(),
-            TrustStore::from_pem_file(&ca.root_cert).expect("root store"),
-        ]),
+        stores: Arc::new(vec![TrustStore::mozilla(), TrustStore::from_pem_file(&ca.root_cert).expect("root store")]),
         online: true,
         fetch_limits: FetchLimits::default(),
         now,
@@ -69,7 +66,12 @@ thread_local! {
 
 /// Judge the scanned target with the default policy and remember its failing certificate checks.
 fn record_certificate_verdicts(results: &[postura::facts::TargetResult]) {
-    let report = common::assess::assess(&common::assess::report_of(results.to_vec()), "mozilla-intermediate", vec![], "2026-01-01");
+    let report = common::assess::assess(
+        &common::assess::report_of(results.to_vec()),
+        "mozilla-intermediate",
+        vec![],
+        "2026-01-01",
+    );
     let failing = report.targets[0]
         .findings
         .iter()
@@ -90,12 +92,8 @@ fn assert_cert_failures(expected: &[&str]) {
 /// `openssl s_server` sending `leaf` then the certificates of `chain` (in that order).
 fn serve(leaf: &IssuedLeaf, chain: &[&Path], extra: &[&str]) -> OpenSslServer {
     let ca = TestCa::shared();
-    let mut args: Vec<String> = vec![
-        "-cert".into(),
-        leaf.cert.display().to_string(),
-        "-key".into(),
-        leaf.key.display().to_string(),
-    ];
+    let mut args: Vec<String> =
+        vec!["-cert".into(), leaf.cert.display().to_string(), "-key".into(), leaf.key.display().to_string()];
     if !chain.is_empty() {
         args.push("-cert_chain".into());
         args.push(ca.chain_file("chain", chain).display().to_string());
@@ -110,9 +108,7 @@ fn leaf_times(leaf: &IssuedLeaf) -> (i64, i64) {
     let pem = std::fs::read_to_string(&leaf.cert).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
     let parsed = parse_certificate(&der).unwrap();
     (parsed.not_before, parsed.not_after)
 }
@@ -133,12 +129,7 @@ fn cab_limit(issued: i64) -> i64 {
 }
 
 fn rsa2048() -> KeyFacts {
-    KeyFacts {
-        r#type: "RSA".into(),
-        bits: Some(2048),
-        curve: None,
-        rsa_exponent: Some(65537),
-    }
+    KeyFacts { r#type: "RSA".into(), bits: Some(2048), curve: None, rsa_exponent: Some(65537) }
 }
 
 fn intermediate_subject() -> String {
@@ -153,11 +144,8 @@ fn root_subject() -> String {
 fn good_chain() {
     let ca = TestCa::shared();
     let (port, ocsp_url) = ca.responder_endpoint();
-    let leaf = ca.issue(&LeafSpec {
-        ips: vec!["127.0.0.1".into()],
-        ocsp_url: Some(ocsp_url.clone()),
-        ..LeafSpec::default()
-    });
+    let leaf =
+        ca.issue(&LeafSpec { ips: vec!["127.0.0.1".into()], ocsp_url: Some(ocsp_url.clone()), ..LeafSpec::default() });
     let responder = ca.start_responder(port);
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, not_after) = leaf_times(&leaf);
@@ -166,20 +154,14 @@ fn good_chain() {
     assert_cert_failures(&["cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.error, None);
     assert!(!facts.trusted, "not a Mozilla root");
-    assert_eq!(
-        facts.trust["mozilla"].reason_code.as_deref(),
-        Some("unknown_issuer")
-    );
+    assert_eq!(facts.trust["mozilla"].reason_code.as_deref(), Some("unknown_issuer"));
     let verdict = &facts.trust[&root_store()];
     assert!(verdict.trusted, "{verdict:?}");
     assert_eq!(verdict.path, vec![intermediate_subject(), root_subject()]);
     assert!(!facts.expired);
     assert!(!facts.not_yet_valid);
     assert_eq!(facts.lifetime_days, Some(90));
-    assert_eq!(
-        facts.days_left,
-        Some((not_after - facts_now(&facts)).div_euclid(86_400))
-    );
+    assert_eq!(facts.days_left, Some((not_after - facts_now(&facts)).div_euclid(86_400)));
     assert_eq!(facts.cab_max_lifetime_days, Some(cab_limit(not_before)));
     assert!(facts.hostname_match);
     assert_eq!(facts.hostname_match_via.as_deref(), Some("dns_san"));
@@ -192,14 +174,8 @@ fn good_chain() {
     assert!(facts.unrelated_certificates.is_empty());
     assert!(facts.ca_issuers_fetched.is_empty());
     assert_eq!(facts.key, rsa2048());
-    assert_eq!(
-        facts.signature_algorithm.as_deref(),
-        Some("sha256WithRSAEncryption")
-    );
-    assert_eq!(
-        facts.extended_key_usage,
-        Some(vec!["serverAuth".to_string()])
-    );
+    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha256WithRSAEncryption"));
+    assert_eq!(facts.extended_key_usage, Some(vec!["serverAuth".to_string()]));
     assert!(facts.eku_server_auth);
     assert!(!facts.must_staple);
     assert_eq!(facts.sct_count, 0);
@@ -209,12 +185,7 @@ fn good_chain() {
     assert_eq!(revocation.crl_urls, vec![ca.crl_url()]);
     assert_eq!(revocation.stapled, None);
     let ocsp = revocation.ocsp.as_ref().expect("ocsp checked");
-    assert_eq!(
-        ocsp.status,
-        RevocationStatus::Good,
-        "{ocsp:?}\n{}",
-        responder.diagnostics()
-    );
+    assert_eq!(ocsp.status, RevocationStatus::Good, "{ocsp:?}\n{}", responder.diagnostics());
     assert_eq!(ocsp.signer.as_deref(), Some("delegated"));
     let crl = revocation.crl.as_ref().expect("crl checked");
     assert_eq!(crl.status, RevocationStatus::Good, "{crl:?}");
@@ -234,35 +205,20 @@ fn good_chain() {
 }
 
 fn facts_now(facts: &CertificateFacts) -> i64 {
-    time::OffsetDateTime::parse(
-        &facts.checked_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap()
-    .unix_timestamp()
+    time::OffsetDateTime::parse(&facts.checked_at, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp()
 }
 
 #[test]
 fn expired() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        validity: Validity::Offsets {
-            start: -100 * DAY,
-            end: -10 * DAY,
-        },
-        ..LeafSpec::default()
-    });
+    let leaf = ca
+        .issue(&LeafSpec { validity: Validity::Offsets { start: -100 * DAY, end: -10 * DAY }, ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, not_after) = leaf_times(&leaf);
     let now = not_after + 10 * DAY;
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(now))
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(now)) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.expired", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.expired);
@@ -273,13 +229,7 @@ fn expired() {
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
     assert_eq!(verdict.reason_code.as_deref(), Some("expired"));
-    assert_eq!(
-        verdict.reason,
-        facts
-            .subject
-            .as_ref()
-            .map(|subject| format!("{subject} expired"))
-    );
+    assert_eq!(verdict.reason, facts.subject.as_ref().map(|subject| format!("{subject} expired")));
     assert!(facts.certificates[0].expired);
     assert!(!facts.certificates[1].expired);
     assert!(facts.hostname_match);
@@ -294,23 +244,12 @@ fn expired() {
 #[test]
 fn not_yet_valid() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        validity: Validity::Offsets {
-            start: 10 * DAY,
-            end: 100 * DAY,
-        },
-        ..LeafSpec::default()
-    });
+    let leaf =
+        ca.issue(&LeafSpec { validity: Validity::Offsets { start: 10 * DAY, end: 100 * DAY }, ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(not_before - 10 * DAY))
-        },
-    );
+    let facts =
+        scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before - 10 * DAY)) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.not_yet_valid", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.not_yet_valid);
@@ -325,20 +264,10 @@ fn not_yet_valid() {
 #[test]
 fn expiring_in_seven_days() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        validity: Validity::Days(7),
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { validity: Validity::Days(7), ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(not_before))
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before)) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.expiring", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.days_left, Some(7));
@@ -347,14 +276,7 @@ fn expiring_in_seven_days() {
     assert!(facts.trust[&root_store()].trusted);
     // One second before the end: still 0 whole days left, not expired.
     let (_, not_after) = leaf_times(&leaf);
-    let last = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(not_after - 1))
-        },
-    );
+    let last = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_after - 1)) });
     assert_eq!(last.days_left, Some(0));
     assert!(!last.expired);
 }
@@ -362,34 +284,27 @@ fn expiring_in_seven_days() {
 #[test]
 fn self_signed() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        issuer: Issuer::SelfSigned,
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { issuer: Issuer::SelfSigned, ..LeafSpec::default() });
     let server = serve(&leaf, &[], &[]);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     // The certificate checks' verdicts on the same facts (default policy).
-    assert_cert_failures(&["cert.self_signed", "cert.untrusted", "cert.no_revocation_info", "cert.no_ocsp_stapling", "cert.no_sct"]);
+    assert_cert_failures(&[
+        "cert.self_signed",
+        "cert.untrusted",
+        "cert.no_revocation_info",
+        "cert.no_ocsp_stapling",
+        "cert.no_sct",
+    ]);
     assert!(facts.self_signed);
     assert!(!facts.trusted);
     for store in ["mozilla".to_string(), root_store()] {
         let verdict = &facts.trust[&store];
         assert!(!verdict.trusted);
-        assert_eq!(
-            verdict.reason_code.as_deref(),
-            Some("self_signed"),
-            "{store}: {verdict:?}"
-        );
+        assert_eq!(verdict.reason_code.as_deref(), Some("self_signed"), "{store}: {verdict:?}");
     }
-    assert!(
-        facts.chain_complete,
-        "nothing is missing from a self-signed chain"
-    );
+    assert!(facts.chain_complete, "nothing is missing from a self-signed chain");
     assert!(facts.chain_in_order);
-    assert!(
-        !facts.anchor_sent,
-        "the leaf is not counted as a sent anchor"
-    );
+    assert!(!facts.anchor_sent, "the leaf is not counted as a sent anchor");
     assert!(facts.hostname_match);
     assert!(facts.revocation.no_pointer);
     assert_eq!(facts.revocation.ocsp, None);
@@ -400,47 +315,17 @@ fn self_signed() {
 #[test]
 fn wrong_host() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        names: vec!["other.test".into(), "*.postura.test".into()],
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { names: vec!["other.test".into(), "*.postura.test".into()], ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.hostname_mismatch", "cert.no_ocsp_stapling", "cert.no_sct"]);
-    assert!(
-        !facts.hostname_match,
-        "*.postura.test does not cover postura.test"
-    );
+    assert!(!facts.hostname_match, "*.postura.test does not cover postura.test");
     assert_eq!(facts.hostname_match_via, None);
-    assert!(
-        facts.trust[&root_store()].trusted,
-        "trust does not depend on the name"
-    );
-    let sub = scan(
-        "www.postura.test",
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    assert!(facts.trust[&root_store()].trusted, "trust does not depend on the name");
+    let sub = scan("www.postura.test", server.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(sub.hostname_match);
-    let deep = scan(
-        "a.www.postura.test",
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let deep = scan("a.www.postura.test", server.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(!deep.hostname_match);
 }
 
@@ -449,14 +334,7 @@ fn missing_intermediate_is_completed_through_aia() {
     let ca = TestCa::shared();
     let leaf = ca.issue(&LeafSpec::default());
     let server = serve(&leaf, &[], &[]);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: true,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: true, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.chain_incomplete", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(!facts.chain_complete);
@@ -464,35 +342,18 @@ fn missing_intermediate_is_completed_through_aia() {
     assert_eq!(facts.ca_issuers_fetched[0].url, ca.ca_issuers_url());
     assert_eq!(facts.ca_issuers_fetched[0].error, None);
     let verdict = &facts.trust[&root_store()];
-    assert!(
-        verdict.trusted,
-        "the fetched intermediate completes the path: {verdict:?}"
-    );
+    assert!(verdict.trusted, "the fetched intermediate completes the path: {verdict:?}");
     assert_eq!(facts.certificates.len(), 2);
     assert_eq!(facts.certificates[1].source, "aia");
     assert_eq!(facts.certificates[1].subject, Some(intermediate_subject()));
-    assert!(
-        facts.chain_in_order,
-        "one certificate is trivially in order"
-    );
+    assert!(facts.chain_in_order, "one certificate is trivially in order");
 
     // Without fetches the chain stays incomplete and untrusted.
-    let offline = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let offline = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(!offline.chain_complete);
     assert!(offline.ca_issuers_fetched.is_empty());
     let verdict = &offline.trust[&root_store()];
-    assert_eq!(
-        verdict.reason_code.as_deref(),
-        Some("unknown_issuer"),
-        "{verdict:?}"
-    );
+    assert_eq!(verdict.reason_code.as_deref(), Some("unknown_issuer"), "{verdict:?}");
 }
 
 #[test]
@@ -500,14 +361,7 @@ fn wrong_order_and_root_sent() {
     let ca = TestCa::shared();
     let leaf = ca.issue(&LeafSpec::default());
     let reversed = serve(&leaf, &[&ca.root_cert, &ca.intermediate_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        reversed.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, reversed.socket_addr(), CertOptions { online: false, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.chain_order", "cert.anchor_sent", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(!facts.chain_in_order);
@@ -517,14 +371,7 @@ fn wrong_order_and_root_sent() {
     assert!(facts.trust[&root_store()].trusted);
 
     let with_root = serve(&leaf, &[&ca.intermediate_cert, &ca.root_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        with_root.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, with_root.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(facts.chain_in_order);
     assert!(facts.anchor_sent);
     assert!(facts.chain_complete);
@@ -532,23 +379,8 @@ fn wrong_order_and_root_sent() {
 
     // An unrelated certificate and a duplicate.
     let pki = Pki::shared();
-    let messy = serve(
-        &leaf,
-        &[
-            &ca.intermediate_cert,
-            &pki.intermediate_cert,
-            &ca.intermediate_cert,
-        ],
-        &[],
-    );
-    let facts = scan(
-        TEST_HOST,
-        messy.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let messy = serve(&leaf, &[&ca.intermediate_cert, &pki.intermediate_cert, &ca.intermediate_cert], &[]);
+    let facts = scan(TEST_HOST, messy.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(!facts.chain_in_order);
     assert!(!facts.anchor_sent);
     assert_eq!(facts.unrelated_certificates, vec![2]);
@@ -558,35 +390,17 @@ fn wrong_order_and_root_sent() {
 #[test]
 fn rsa_1024_leaf_on_nginx() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        key: "rsa:1024".into(),
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { key: "rsa:1024".into(), ..LeafSpec::default() });
     let chain = ca.chain_file("rsa1024", &[&leaf.cert, &ca.intermediate_cert]);
     let nginx = Nginx::start_auto(&format!(
         "ssl_certificate {};\nssl_certificate_key {};\nssl_ciphers DEFAULT:@SECLEVEL=0;\n",
         chain.display(),
         leaf.key.display()
     ));
-    let facts = scan(
-        TEST_HOST,
-        nginx.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, nginx.socket_addr(), CertOptions { online: false, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.key_weak", "cert.no_ocsp_stapling", "cert.no_sct"]);
-    assert_eq!(
-        facts.key,
-        KeyFacts {
-            r#type: "RSA".into(),
-            bits: Some(1024),
-            curve: None,
-            rsa_exponent: Some(65537)
-        }
-    );
+    assert_eq!(facts.key, KeyFacts { r#type: "RSA".into(), bits: Some(1024), curve: None, rsa_exponent: Some(65537) });
     // webpki checks the keys that sign, not the leaf's own key size: the path is valid.
     assert!(facts.trust[&root_store()].trusted);
     assert!(facts.chain_complete && facts.chain_in_order);
@@ -595,85 +409,41 @@ fn rsa_1024_leaf_on_nginx() {
 #[test]
 fn rsa_1024_issuer_is_named() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        issuer: Issuer::WeakIntermediate,
-        ..LeafSpec::default()
-    });
-    let server = serve(
-        &leaf,
-        &[&ca.weak_intermediate_cert],
-        &["-cipher", "DEFAULT:@SECLEVEL=0"],
-    );
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let leaf = ca.issue(&LeafSpec { issuer: Issuer::WeakIntermediate, ..LeafSpec::default() });
+    let server = serve(&leaf, &[&ca.weak_intermediate_cert], &["-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
-    assert_eq!(
-        verdict.reason_code.as_deref(),
-        Some("weak_rsa_key"),
-        "{verdict:?}"
-    );
+    assert_eq!(verdict.reason_code.as_deref(), Some("weak_rsa_key"), "{verdict:?}");
     assert_eq!(
         verdict.reason.as_deref(),
         Some("issuer O=Postura Test, CN=Postura Weak 1024 Intermediate CA has an RSA key of 1024 bits")
     );
     assert!(facts.chain_complete && facts.chain_in_order);
-    assert_eq!(
-        facts.certificates[1].key.as_ref().and_then(|k| k.bits),
-        Some(1024)
-    );
+    assert_eq!(facts.certificates[1].key.as_ref().and_then(|k| k.bits), Some(1024));
     assert!(facts.revocation.no_pointer);
 }
 
 #[test]
 fn sha1_signed_leaf_is_named() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        digest: "sha1".into(),
-        ..LeafSpec::default()
-    });
-    let server = serve(
-        &leaf,
-        &[&ca.intermediate_cert],
-        &["-cipher", "DEFAULT:@SECLEVEL=0"],
-    );
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let leaf = ca.issue(&LeafSpec { digest: "sha1".into(), ..LeafSpec::default() });
+    let server = serve(&leaf, &[&ca.intermediate_cert], &["-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.signature_weak", "cert.untrusted", "cert.no_ocsp_stapling", "cert.no_sct"]);
-    assert_eq!(
-        facts.signature_algorithm.as_deref(),
-        Some("sha1WithRSAEncryption")
-    );
+    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha1WithRSAEncryption"));
     let verdict = &facts.trust[&root_store()];
     assert!(!verdict.trusted);
-    assert_eq!(
-        verdict.reason_code.as_deref(),
-        Some("sha1_signature"),
-        "{verdict:?}"
-    );
+    assert_eq!(verdict.reason_code.as_deref(), Some("sha1_signature"), "{verdict:?}");
     assert_eq!(
         verdict.reason,
-        facts.subject.as_ref().map(|subject| format!(
-            "leaf certificate {subject} is signed with sha1WithRSAEncryption (SHA-1)"
-        ))
+        facts
+            .subject
+            .as_ref()
+            .map(|subject| format!("leaf certificate {subject} is signed with sha1WithRSAEncryption (SHA-1)"))
     );
-    assert!(verdict
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.contains("CN=postura.test")));
+    assert!(verdict.reason.as_deref().is_some_and(|r| r.contains("CN=postura.test")));
     // The structure is still analysed: the SHA-1 signature checks out with the issuer's key.
     assert!(facts.chain_complete && facts.chain_in_order);
 }
@@ -681,21 +451,11 @@ fn sha1_signed_leaf_is_named() {
 #[test]
 fn lifetime_825_days() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        validity: Validity::Days(825),
-        key: "ec".into(),
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { validity: Validity::Days(825), key: "ec".into(), ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
     let (not_before, _) = leaf_times(&leaf);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(not_before + 3600))
-        },
-    );
+    let facts =
+        scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(Some(not_before + 3600)) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.lifetime_excessive", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert_eq!(facts.lifetime_days, Some(825));
@@ -703,17 +463,9 @@ fn lifetime_825_days() {
     assert_eq!(facts.cab_max_lifetime_days, Some(cab_limit(not_before)));
     assert_eq!(
         facts.key,
-        KeyFacts {
-            r#type: "EC".into(),
-            bits: Some(256),
-            curve: Some("P-256".into()),
-            rsa_exponent: None
-        }
+        KeyFacts { r#type: "EC".into(), bits: Some(256), curve: Some("P-256".into()), rsa_exponent: None }
     );
-    assert_eq!(
-        facts.signature_algorithm.as_deref(),
-        Some("sha256WithRSAEncryption")
-    );
+    assert_eq!(facts.signature_algorithm.as_deref(), Some("sha256WithRSAEncryption"));
     assert!(facts.trust[&root_store()].trusted);
 }
 
@@ -721,29 +473,17 @@ fn lifetime_825_days() {
 fn revoked_through_ocsp_crl_and_staple() {
     let ca = TestCa::shared();
     let (port, ocsp_url) = ca.responder_endpoint();
-    let leaf = ca.issue(&LeafSpec {
-        ocsp_url: Some(ocsp_url),
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { ocsp_url: Some(ocsp_url), ..LeafSpec::default() });
     ca.revoke(&leaf);
     let responder = ca.start_responder(port);
     let staple = ca.ocsp_response(&leaf);
-    let server = serve(
-        &leaf,
-        &[&ca.intermediate_cert],
-        &["-status_file", staple.to_str().unwrap()],
-    );
+    let server = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", staple.to_str().unwrap()]);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.revoked", "cert.no_sct"]);
     let revocation = &facts.revocation;
     let ocsp = revocation.ocsp.as_ref().expect("ocsp");
-    assert_eq!(
-        ocsp.status,
-        RevocationStatus::Revoked,
-        "{ocsp:?}\n{}",
-        responder.diagnostics()
-    );
+    assert_eq!(ocsp.status, RevocationStatus::Revoked, "{ocsp:?}\n{}", responder.diagnostics());
     assert_eq!(ocsp.reason.as_deref(), Some("reason: keyCompromise"));
     assert_eq!(ocsp.signer.as_deref(), Some("delegated"));
     assert!(ocsp.revocation_time.is_some());
@@ -761,38 +501,17 @@ fn revoked_through_ocsp_crl_and_staple() {
 #[test]
 fn must_staple_with_and_without_a_staple() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        must_staple: true,
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { must_staple: true, ..LeafSpec::default() });
     let bare = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        bare.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, bare.socket_addr(), CertOptions { online: false, ..options(None) });
     // The certificate checks' verdicts on the same facts (default policy).
     assert_cert_failures(&["cert.must_staple_unmet", "cert.no_ocsp_stapling", "cert.no_sct"]);
     assert!(facts.must_staple);
     assert_eq!(facts.revocation.stapled, None);
 
     let staple = ca.ocsp_response(&leaf);
-    let stapling = serve(
-        &leaf,
-        &[&ca.intermediate_cert],
-        &["-status_file", staple.to_str().unwrap()],
-    );
-    let facts = scan(
-        TEST_HOST,
-        stapling.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let stapling = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", staple.to_str().unwrap()]);
+    let facts = scan(TEST_HOST, stapling.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(facts.must_staple);
     let stapled = facts.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Good, "{stapled:?}");
@@ -800,43 +519,20 @@ fn must_staple_with_and_without_a_staple() {
 
     // The same staple is stale a week later (nextUpdate is one day after thisUpdate).
     let (not_before, _) = leaf_times(&leaf);
-    let later = scan(
-        TEST_HOST,
-        stapling.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(Some(not_before + 7 * DAY))
-        },
-    );
+    let later =
+        scan(TEST_HOST, stapling.socket_addr(), CertOptions { online: false, ..options(Some(not_before + 7 * DAY)) });
     let stapled = later.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Error);
-    assert_eq!(
-        stapled.reason.as_deref(),
-        Some("stale: nextUpdate has passed")
-    );
+    assert_eq!(stapled.reason.as_deref(), Some("stale: nextUpdate has passed"));
 
     // A staple about another certificate is refused.
     let other = ca.issue(&LeafSpec::default());
     let foreign = ca.ocsp_response(&other);
-    let wrong = serve(
-        &leaf,
-        &[&ca.intermediate_cert],
-        &["-status_file", foreign.to_str().unwrap()],
-    );
-    let facts = scan(
-        TEST_HOST,
-        wrong.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let wrong = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", foreign.to_str().unwrap()]);
+    let facts = scan(TEST_HOST, wrong.socket_addr(), CertOptions { online: false, ..options(None) });
     let stapled = facts.revocation.stapled.as_ref().expect("staple");
     assert_eq!(stapled.status, RevocationStatus::Error);
-    assert_eq!(
-        stapled.reason.as_deref(),
-        Some("the response has no entry for this certificate (CertID mismatch)")
-    );
+    assert_eq!(stapled.reason.as_deref(), Some("the response has no entry for this certificate (CertID mismatch)"));
 }
 
 /// Hostile revocation and AIA endpoints: each fetch ends within its bound with a reason.
@@ -847,11 +543,7 @@ fn hostile_fetches_end_within_bounds() {
     hostile.route("/hang", Route::Hang);
     hostile.route("/loop", Route::RedirectLoop);
     hostile.route("/huge", Route::Huge(50 * 1024 * 1024));
-    let limits = FetchLimits {
-        timeout: Duration::from_secs(2),
-        max_bytes: 1024 * 1024,
-        max_redirects: 3,
-    };
+    let limits = FetchLimits { timeout: Duration::from_secs(2), max_bytes: 1024 * 1024, max_redirects: 3 };
     let cases = [
         ("/hang", "timeout after 2000 ms"),
         ("/loop", "too many redirects (limit 3)"),
@@ -868,23 +560,12 @@ fn hostile_fetches_end_within_bounds() {
         // The leaf alone: the intermediate must come through AIA, which is hostile too.
         let server = serve(&leaf, &[], &[]);
         let started = Instant::now();
-        let facts = scan(
-            TEST_HOST,
-            server.socket_addr(),
-            CertOptions {
-                fetch_limits: limits,
-                ..options(None)
-            },
-        );
+        let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { fetch_limits: limits, ..options(None) });
         let elapsed = started.elapsed();
         // AIA, then OCSP and CRL side by side: two fetch bounds, plus the sweep.
         assert!(elapsed < Duration::from_secs(20), "{path}: {elapsed:?}");
         assert_eq!(facts.ca_issuers_fetched.len(), 1, "{path}");
-        assert_eq!(
-            facts.ca_issuers_fetched[0].error.as_deref(),
-            Some(expected),
-            "{path} (AIA)"
-        );
+        assert_eq!(facts.ca_issuers_fetched[0].error.as_deref(), Some(expected), "{path} (AIA)");
         // The issuer stayed unknown, so OCSP and CRL answers could not be checked: the
         // fetches are not even made.
         let ocsp = facts.revocation.ocsp.as_ref().expect("ocsp");
@@ -895,21 +576,11 @@ fn hostile_fetches_end_within_bounds() {
     // With the issuer sent, OCSP and CRL fetches are made and bounded.
     for (path, expected) in cases {
         let url = hostile.url(path);
-        let leaf = ca.issue(&LeafSpec {
-            ocsp_url: Some(url.clone()),
-            crl_url: Some(url.clone()),
-            ..LeafSpec::default()
-        });
+        let leaf =
+            ca.issue(&LeafSpec { ocsp_url: Some(url.clone()), crl_url: Some(url.clone()), ..LeafSpec::default() });
         let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
         let started = Instant::now();
-        let facts = scan(
-            TEST_HOST,
-            server.socket_addr(),
-            CertOptions {
-                fetch_limits: limits,
-                ..options(None)
-            },
-        );
+        let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { fetch_limits: limits, ..options(None) });
         let elapsed = started.elapsed();
         assert!(elapsed < Duration::from_secs(15), "{path}: {elapsed:?}");
         for check in [&facts.revocation.ocsp, &facts.revocation.crl] {
@@ -937,10 +608,7 @@ fn non_http_urls_are_not_fetched() {
     for check in [&facts.revocation.ocsp, &facts.revocation.crl] {
         let check = check.as_ref().expect("reported");
         assert_eq!(check.status, RevocationStatus::Error);
-        assert_eq!(
-            check.reason.as_deref(),
-            Some("not an http or https URL: not fetched")
-        );
+        assert_eq!(check.reason.as_deref(), Some("not an http or https URL: not fetched"));
     }
 }
 
@@ -948,26 +616,16 @@ fn non_http_urls_are_not_fetched() {
 fn analysis_runs_without_a_network_for_pem_input() {
     // The analysis itself, fed directly: a chain from the shared PKI, offline.
     let pki = Pki::shared();
-    let chain: Vec<String> = [&pki.rsa.cert, &pki.intermediate_cert]
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let chain: Vec<String> =
+        [&pki.rsa.cert, &pki.intermediate_cert].iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
     let options = CertOptions {
-        stores: Arc::new(vec![
-            TrustStore::mozilla(),
-            TrustStore::from_pem_file(&pki.root_cert).unwrap(),
-        ]),
+        stores: Arc::new(vec![TrustStore::mozilla(), TrustStore::from_pem_file(&pki.root_cert).unwrap()]),
         online: false,
         ..CertOptions::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let facts = runtime.block_on(analyze(
-        CertInput {
-            chain_pem: &chain,
-            ocsp_staple_base64: None,
-            name: "localhost",
-            fetch_from: None,
-        },
+        CertInput { chain_pem: &chain, ocsp_staple_base64: None, name: "localhost", fetch_from: None },
         &options,
     ));
     assert!(facts.trust[&pki.root_cert.display().to_string()].trusted);
@@ -998,16 +656,8 @@ fn cli_ca_file_and_no_revocation() {
             "--quiet",
         ];
         args.extend(extra);
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postura"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).unwrap()
     };
     // The leaf alone: with fetches the intermediate comes through AIA and the path is trusted.
@@ -1039,19 +689,9 @@ fn cli_ca_file_and_no_revocation() {
 #[test]
 fn common_name_only_leaf() {
     let ca = TestCa::shared();
-    let leaf = ca.issue(&LeafSpec {
-        san: false,
-        ..LeafSpec::default()
-    });
+    let leaf = ca.issue(&LeafSpec { san: false, ..LeafSpec::default() });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     assert!(!facts.san_present);
     assert!(facts.san_dns.is_empty());
     assert_eq!(facts.common_names, vec![TEST_HOST.to_string()]);
@@ -1090,14 +730,7 @@ fn embedded_scts_are_listed() {
         ..LeafSpec::default()
     });
     let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
-    let facts = scan(
-        TEST_HOST,
-        server.socket_addr(),
-        CertOptions {
-            online: false,
-            ..options(None)
-        },
-    );
+    let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
     assert_eq!(facts.sct_count, 2);
     let base64 = base64::engine::general_purpose::STANDARD;
     assert_eq!(facts.scts[0].source, "certificate");
@@ -1113,11 +746,8 @@ fn embedded_scts_are_listed() {
 fn aia_pkcs7_bundle_completes_the_chain() {
     let ca = TestCa::shared();
     let url = ca.http.url("/intermediate.p7c");
-    let leaf = ca.issue(&LeafSpec {
-        ca_issuers_url: Some(url.clone()),
-        crl_url: Some(String::new()),
-        ..LeafSpec::default()
-    });
+    let leaf =
+        ca.issue(&LeafSpec { ca_issuers_url: Some(url.clone()), crl_url: Some(String::new()), ..LeafSpec::default() });
     let server = serve(&leaf, &[], &[]);
     let facts = scan(TEST_HOST, server.socket_addr(), options(None));
     assert_eq!(facts.ca_issuers_fetched.len(), 1);
@@ -1137,26 +767,18 @@ fn aia_pkcs7_bundle_completes_the_chain() {
 fn staple_signers_are_checked() {
     let ca = TestCa::shared();
     let leaf = ca.issue(&LeafSpec::default());
-    let by_issuer =
-        ca.ocsp_response_signed_by(&leaf, &ca.intermediate_cert, &ca.intermediate_key());
+    let by_issuer = ca.ocsp_response_signed_by(&leaf, &ca.intermediate_cert, &ca.intermediate_key());
     // Another leaf of the same intermediate: issued by it, but no OCSPSigning EKU.
     let other = ca.issue(&LeafSpec::default());
     let by_leaf = ca.ocsp_response_signed_by(&leaf, &other.cert, &other.key);
     // A CA the intermediate never signed.
     let pki = Pki::shared();
-    let by_stranger =
-        ca.ocsp_response_signed_by(&leaf, &pki.intermediate_cert, &pki.intermediate_key);
+    let by_stranger = ca.ocsp_response_signed_by(&leaf, &pki.intermediate_cert, &pki.intermediate_key);
     let other_subject = {
         let text = std::fs::read_to_string(&other.cert).unwrap();
         let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
         use base64::Engine as _;
-        parse_certificate(
-            &base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .unwrap(),
-        )
-        .unwrap()
-        .subject
+        parse_certificate(&base64::engine::general_purpose::STANDARD.decode(body).unwrap()).unwrap().subject
     };
     let cases = [
         (by_issuer, RevocationStatus::Good, None, Some("issuer")),
@@ -1169,24 +791,15 @@ fn staple_signers_are_checked() {
         (
             by_stranger,
             RevocationStatus::Error,
-            Some("signed by O=Postura Test, CN=Postura Test Intermediate CA, which the issuer did not sign".to_string()),
+            Some(
+                "signed by O=Postura Test, CN=Postura Test Intermediate CA, which the issuer did not sign".to_string(),
+            ),
             None,
         ),
     ];
     for (response, status, reason, signer) in cases {
-        let server = serve(
-            &leaf,
-            &[&ca.intermediate_cert],
-            &["-status_file", response.to_str().unwrap()],
-        );
-        let facts = scan(
-            TEST_HOST,
-            server.socket_addr(),
-            CertOptions {
-                online: false,
-                ..options(None)
-            },
-        );
+        let server = serve(&leaf, &[&ca.intermediate_cert], &["-status_file", response.to_str().unwrap()]);
+        let facts = scan(TEST_HOST, server.socket_addr(), CertOptions { online: false, ..options(None) });
         let stapled = facts.revocation.stapled.as_ref().expect("staple");
         assert_eq!(stapled.status, status, "{stapled:?}");
         assert_eq!(stapled.reason, reason);
@@ -1202,19 +815,12 @@ fn garbage_revocation_answers_are_named() {
     let hostile = HttpServer::start();
     hostile.route("/garbage", Route::Body(b"<html>not DER</html>".to_vec()));
     let cases = [
-        (
-            hostile.url("/garbage"),
-            "malformed OCSP response (not one DER SEQUENCE)",
-            "malformed CRL",
-        ),
+        (hostile.url("/garbage"), "malformed OCSP response (not one DER SEQUENCE)", "malformed CRL"),
         (hostile.url("/absent"), "HTTP status 404", "HTTP status 404"),
     ];
     for (url, ocsp_reason, crl_reason) in cases {
-        let leaf = ca.issue(&LeafSpec {
-            ocsp_url: Some(url.clone()),
-            crl_url: Some(url.clone()),
-            ..LeafSpec::default()
-        });
+        let leaf =
+            ca.issue(&LeafSpec { ocsp_url: Some(url.clone()), crl_url: Some(url.clone()), ..LeafSpec::default() });
         let server = serve(&leaf, &[&ca.intermediate_cert], &[]);
         let facts = scan(TEST_HOST, server.socket_addr(), options(None));
         let ocsp = facts.revocation.ocsp.as_ref().expect("ocsp");
@@ -1222,13 +828,7 @@ fn garbage_revocation_answers_are_named() {
         assert_eq!(ocsp.reason.as_deref(), Some(ocsp_reason));
         let crl = facts.revocation.crl.as_ref().expect("crl");
         assert_eq!(crl.status, RevocationStatus::Error);
-        assert!(
-            crl.reason
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with(crl_reason),
-            "{crl:?}"
-        );
+        assert!(crl.reason.as_deref().unwrap_or_default().starts_with(crl_reason), "{crl:?}");
         assert_eq!(facts.fetches, 2);
     }
 }

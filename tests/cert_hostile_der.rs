@@ -54,9 +54,7 @@ fn start(chain: Vec<Vec<u8>>) -> ScriptedServer {
 }
 
 fn answer(mut stream: TcpStream, chain: &[Vec<u8>]) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -77,11 +75,7 @@ fn answer(mut stream: TcpStream, chain: &[Vec<u8>]) {
             return;
         };
         let Some(&suite) = SUITES.iter().find(|s| hello.cipher_suites.contains(s)) else {
-            let alert = Record {
-                content_type: 21,
-                version: 0x0303,
-                fragment: vec![2, 40],
-            };
+            let alert = Record { content_type: 21, version: 0x0303, fragment: vec![2, 40] };
             let _ = stream.write_all(&alert.encode());
             return;
         };
@@ -93,35 +87,13 @@ fn answer(mut stream: TcpStream, chain: &[Vec<u8>]) {
             compression_method: 0,
             extensions: Some(Vec::new()),
         };
-        let mut flight = HandshakeMessage {
-            handshake_type: 2,
-            body: server_hello.encode(),
-        }
-        .encode();
-        let certificates = CertificateMessage {
-            certificates: chain.to_vec(),
-        };
-        flight.extend(
-            HandshakeMessage {
-                handshake_type: 11,
-                body: certificates.encode(),
-            }
-            .encode(),
-        );
-        flight.extend(
-            HandshakeMessage {
-                handshake_type: 14,
-                body: Vec::new(),
-            }
-            .encode(),
-        );
+        let mut flight = HandshakeMessage { handshake_type: 2, body: server_hello.encode() }.encode();
+        let certificates = CertificateMessage { certificates: chain.to_vec() };
+        flight.extend(HandshakeMessage { handshake_type: 11, body: certificates.encode() }.encode());
+        flight.extend(HandshakeMessage { handshake_type: 14, body: Vec::new() }.encode());
         // Records carry at most 2^14 bytes.
         for piece in flight.chunks(16_384) {
-            let record = Record {
-                content_type: 22,
-                version: 0x0303,
-                fragment: piece.to_vec(),
-            };
+            let record = Record { content_type: 22, version: 0x0303, fragment: piece.to_vec() };
             if stream.write_all(&record.encode()).is_err() {
                 return;
             }
@@ -135,9 +107,7 @@ fn leaf_der() -> Vec<u8> {
     let pem = std::fs::read_to_string(&Pki::shared().rsa.cert).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap()
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
 }
 
 /// `depth` SEQUENCEs, each holding the next, with definite long-form lengths.
@@ -161,58 +131,28 @@ fn scan(address: SocketAddr) -> postura::facts::TargetResult {
         sector: None,
         operator: None,
     };
-    let options = ScanOptions {
-        timeout: Duration::from_secs(5),
-        deadline: Duration::from_secs(60),
-        ..Default::default()
-    };
+    let options =
+        ScanOptions { timeout: Duration::from_secs(5), deadline: Duration::from_secs(60), ..Default::default() };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(run(vec![spec], &options, None, |_| {}))
-        .remove(0)
+    runtime.block_on(run(vec![spec], &options, None, |_| {})).remove(0)
 }
 
 #[test]
 fn hostile_der_in_the_certificate_message_is_recorded_not_fatal() {
     let leaf = leaf_der();
-    let random: Vec<u8> = (0..700u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let random: Vec<u8> = (0..700u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            "random bytes",
-            random,
-            "leaf certificate unusable: malformed certificate DER",
-        ),
-        (
-            "truncated",
-            leaf[..leaf.len() / 2].to_vec(),
-            "leaf certificate unusable: malformed certificate DER",
-        ),
-        (
-            "nested 3000 deep",
-            nested(3000),
-            "leaf certificate unusable: malformed certificate DER",
-        ),
-        (
-            "empty",
-            Vec::new(),
-            "leaf certificate unusable: not a PEM certificate",
-        ),
+        ("random bytes", random, "leaf certificate unusable: malformed certificate DER"),
+        ("truncated", leaf[..leaf.len() / 2].to_vec(), "leaf certificate unusable: malformed certificate DER"),
+        ("nested 3000 deep", nested(3000), "leaf certificate unusable: malformed certificate DER"),
+        ("empty", Vec::new(), "leaf certificate unusable: not a PEM certificate"),
     ];
     for (name, der, expected) in cases {
         let server = start(vec![der.clone()]);
         let result = scan(server.addr);
         let tls = result.tls.as_ref().expect("tls facts");
-        assert_eq!(
-            tls.chain_pem.len(),
-            1,
-            "{name}: the sweep keeps what was sent"
-        );
-        let facts = result
-            .certificate
-            .as_ref()
-            .unwrap_or_else(|| panic!("{name}: no certificate facts"));
+        assert_eq!(tls.chain_pem.len(), 1, "{name}: the sweep keeps what was sent");
+        let facts = result.certificate.as_ref().unwrap_or_else(|| panic!("{name}: no certificate facts"));
         let error = facts.error.as_deref().unwrap_or_default();
         assert!(error.starts_with(expected), "{name}: {error}");
         assert_eq!(facts.certificates.len(), 1, "{name}");
@@ -226,11 +166,7 @@ fn hostile_der_in_the_certificate_message_is_recorded_not_fatal() {
     let facts = result.certificate.expect("facts");
     assert_eq!(facts.error, None);
     assert_eq!(facts.certificates.len(), 2);
-    assert!(facts.certificates[1]
-        .parse_error
-        .as_deref()
-        .unwrap_or_default()
-        .starts_with("malformed certificate DER"));
+    assert!(facts.certificates[1].parse_error.as_deref().unwrap_or_default().starts_with("malformed certificate DER"));
     assert!(facts.hostname_match);
     assert!(!facts.chain_in_order);
     assert!(!facts.chain_complete);
@@ -243,15 +179,9 @@ fn pem(der: &[u8]) -> String {
 
 fn analyse(chain: Vec<Vec<u8>>) -> postura::cert::CertificateFacts {
     let chain_pem: Vec<String> = chain.iter().map(|der| pem(der)).collect();
-    let options = CertOptions {
-        stores: Arc::new(vec![TrustStore::mozilla()]),
-        online: false,
-        ..CertOptions::default()
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let options =
+        CertOptions { stores: Arc::new(vec![TrustStore::mozilla()]), online: false, ..CertOptions::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(analyze(
         CertInput {
             chain_pem: &chain_pem,

@@ -30,7 +30,8 @@ fn failing(report: &ScanReport) -> BTreeSet<String> {
 /// What every server of the test PKI fails, whatever its TLS configuration: the harness leaf is
 /// valid for 397 days (over the CA/B Forum's 200-day limit for certificates issued after
 /// 2026-03-15), names no OCSP responder or CRL, is not stapled and carries no SCT.
-const LAB_PKI_FAILS: [&str; 4] = ["cert.lifetime_excessive", "cert.no_revocation_info", "cert.no_ocsp_stapling", "cert.no_sct"];
+const LAB_PKI_FAILS: [&str; 4] =
+    ["cert.lifetime_excessive", "cert.no_revocation_info", "cert.no_ocsp_stapling", "cert.no_sct"];
 
 /// The expected failing set: `ids` plus the test PKI's own failures.
 fn set(ids: &[&str]) -> BTreeSet<String> {
@@ -100,7 +101,12 @@ fn legacy_openssl_fails_the_expected_checks_and_grades_f() {
     assert_eq!(grade.grade, "F");
     assert_eq!(grade.score, 0);
     assert_eq!(grade.key_exchange_score, 0);
-    for cap in ["F: NULL encryption accepted", "B: TLS 1.0 or 1.1 accepted", "B: key or DH parameters under 2048 bits", "A-: no TLS 1.3"] {
+    for cap in [
+        "F: NULL encryption accepted",
+        "B: TLS 1.0 or 1.1 accepted",
+        "B: key or DH parameters under 2048 bits",
+        "A-: no TLS 1.3",
+    ] {
         assert!(grade.caps.iter().any(|c| c.to_string() == *cap), "missing cap {cap}: {:?}", grade.caps);
     }
 }
@@ -158,7 +164,8 @@ fn nginx_mozilla_intermediate_5_7_config_is_outside_the_6_0_policy_only_for_dhe(
     let report = scan_report(server.socket_addr());
     let mozilla = assess(&report, "mozilla-intermediate", vec![], "2026-01-01");
     assert_eq!(failing(&mozilla), set(&["tls.cipher.outside_policy"]));
-    let outside = &mozilla.targets[0].findings.iter().find(|f| f.check == "tls.cipher.outside_policy").unwrap().detail["outside_policy"];
+    let outside = &mozilla.targets[0].findings.iter().find(|f| f.check == "tls.cipher.outside_policy").unwrap().detail
+        ["outside_policy"];
     for suite in outside.as_array().unwrap() {
         assert!(suite.as_str().unwrap().contains("_DHE_RSA_"), "{suite}");
     }
@@ -170,7 +177,14 @@ fn nginx_mozilla_intermediate_5_7_config_is_outside_the_6_0_policy_only_for_dhe(
 
 #[test]
 fn exceptions_hold_until_their_date_then_fail_again() {
-    let server = OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let server = OpenSslServer::start_auto(&[
+        "-min_protocol",
+        "TLSv1",
+        "-max_protocol",
+        "TLSv1.2",
+        "-cipher",
+        "DEFAULT:@SECLEVEL=0",
+    ]);
     let report = scan_report(server.socket_addr());
     let exception = Exception {
         check: "tls.protocol.tls10".into(),
@@ -226,7 +240,12 @@ remediation = "Our national baseline requires TLS 1.3 only."
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let finding = doc["targets"][0]["findings"].as_array().unwrap().iter().find(|f| f["check"] == "local.tls.tls13_only").cloned();
+    let finding = doc["targets"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "local.tls.tls13_only")
+        .cloned();
     let finding = finding.expect("the new check ran");
     assert_eq!(finding["status"], "fail");
     assert_eq!(finding["detail"]["protocols"], serde_json::json!(["TLSv1.2"]));
@@ -259,7 +278,8 @@ fn validate(files: &[(&str, &str)]) -> (i32, String) {
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_postura")).args(["checks", "validate"]).arg(dir.path()).output().unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_postura")).args(["checks", "validate"]).arg(dir.path()).output().unwrap();
     (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -283,12 +303,14 @@ fn malformed_check_files_name_file_line_and_check() {
     assert_eq!(code, 2);
     assert!(text.contains("bad.toml:3:"), "syntax error names the line: {text}");
 
-    let (code, text) = validate(&[("fact.toml", &GOOD.replace("facts = [\"tls.protocols\"]", "facts = [\"tls.protocolz\"]"))]);
+    let (code, text) =
+        validate(&[("fact.toml", &GOOD.replace("facts = [\"tls.protocols\"]", "facts = [\"tls.protocolz\"]"))]);
     assert_eq!(code, 2);
     assert!(text.contains("fact.toml:5:") && text.contains("check local.a") && text.contains("unknown fact"), "{text}");
     assert!(text.contains("protocols"), "suggests the known fields: {text}");
 
-    let (code, text) = validate(&[("rule.toml", &GOOD.replace("size(tls.protocols) > 0", "size(tls.protocolz) > 0 && ciphers"))]);
+    let (code, text) =
+        validate(&[("rule.toml", &GOOD.replace("size(tls.protocols) > 0", "size(tls.protocolz) > 0 && ciphers"))]);
     assert_eq!(code, 2);
     assert!(text.contains("rule.toml:6:") && text.contains("unknown fact(s) ciphers"), "{text}");
 
@@ -315,10 +337,22 @@ fn malformed_policies_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.toml");
     let cases = [
-        ("name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[severity]\n\"tls.protocol.tls99\" = \"high\"\n", "p.toml:5:", "unknown check id"),
+        (
+            "name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[severity]\n\"tls.protocol.tls99\" = \"high\"\n",
+            "p.toml:5:",
+            "unknown check id",
+        ),
         ("name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.protocol.tls99\"]\n", "p.toml:3:", "matches no check id"),
-        ("name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[params.\"tls.kex.dh_weak\"]\nmin_bits = 3\n", "p.toml:4:", "unknown parameter 'min_bits'"),
-        ("name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[severity]\n\"tls.protocol.tls10\" = \"urgent\"\n", "p.toml:5:", "unknown severity"),
+        (
+            "name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[params.\"tls.kex.dh_weak\"]\nmin_bits = 3\n",
+            "p.toml:4:",
+            "unknown parameter 'min_bits'",
+        ),
+        (
+            "name = \"p\"\ntitle = \"t\"\ninclude = [\"tls.*\"]\n[severity]\n\"tls.protocol.tls10\" = \"urgent\"\n",
+            "p.toml:5:",
+            "unknown severity",
+        ),
         ("name = \"p\"\ntitle = 7\ninclude = [\"tls.*\"]\n", "p.toml:2:", "invalid type"),
     ];
     for (text, location, message) in cases {
@@ -337,7 +371,8 @@ fn every_built_in_check_is_translated() {
     // The shipped files, read from the source tree (not a POSTURA_CHECKS_DIR override).
     let schemas = postura::checks::schema_paths::FactSchema::new();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
-    let catalog = Catalog { checks: postura::checks::catalog::load_dir(&dir, &schemas, true).unwrap(), sources: vec![] };
+    let catalog =
+        Catalog { checks: postura::checks::catalog::load_dir(&dir, &schemas, true).unwrap(), sources: vec![] };
     assert!(catalog.checks.len() >= 25);
     for check in &catalog.checks {
         for lang in postura::checks::catalog::LANGUAGES {

@@ -21,10 +21,30 @@ fn help_lists_the_scan_options() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
     for flag in [
-        "--profile", "--resolve", "--json", "--concurrency", "--per-host", "--timeout", "--deadline", "--all-addresses",
-        "--ca-file", "--no-revocation", "--quiet", "--root-hints", "--dns-resolver", "--dns-signed-name",
-        "--dns-bogus-name", "--dns-timeout", "--asn-table", "smtp://HOST", "dns://ZONE", "resolver://ADDRESS",
-        "--policy", "--checks", "--fail-on", "--lang",
+        "--profile",
+        "--resolve",
+        "--json",
+        "--concurrency",
+        "--per-host",
+        "--timeout",
+        "--deadline",
+        "--all-addresses",
+        "--ca-file",
+        "--no-revocation",
+        "--quiet",
+        "--root-hints",
+        "--dns-resolver",
+        "--dns-signed-name",
+        "--dns-bogus-name",
+        "--dns-timeout",
+        "--asn-table",
+        "smtp://HOST",
+        "dns://ZONE",
+        "resolver://ADDRESS",
+        "--policy",
+        "--checks",
+        "--fail-on",
+        "--lang",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
@@ -134,12 +154,27 @@ fn profile_exceptions_apply_until_their_date() {
     let run = |today: &str| {
         let json = dir.path().join(format!("{today}.json"));
         let output = Command::new(env!("CARGO_BIN_EXE_postura"))
-            .args(["scan", "--quiet", "--profile", profile.to_str().unwrap(), "--json", json.to_str().unwrap(), "--fail-on", "low"])
+            .args([
+                "scan",
+                "--quiet",
+                "--profile",
+                profile.to_str().unwrap(),
+                "--json",
+                json.to_str().unwrap(),
+                "--fail-on",
+                "low",
+            ])
             .env("POSTURA_TODAY", today)
             .output()
             .unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        let finding = doc["targets"][0]["findings"].as_array().unwrap().iter().find(|f| f["check"] == "tls.protocol.no_tls13").cloned().unwrap();
+        let finding = doc["targets"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "tls.protocol.no_tls13")
+            .cloned()
+            .unwrap();
         (output.status.code(), finding, doc["assessment"].clone())
     };
     let (_, finding, assessment) = run("2030-06-30");

@@ -30,15 +30,8 @@ fn client_extension() -> impl Strategy<Value = ClientExtension> {
         Just(ClientExtension::ExtendedMasterSecret),
         Just(ClientExtension::EncryptThenMac),
         (0usize..600).prop_map(ClientExtension::Padding),
-        (
-            any::<u16>().prop_filter("a known type decodes typed", |t| !KNOWN_EXTENSIONS
-                .contains(t)),
-            bytes(64)
-        )
-            .prop_map(|(extension_type, data)| ClientExtension::Unknown {
-                extension_type,
-                data
-            }),
+        (any::<u16>().prop_filter("a known type decodes typed", |t| !KNOWN_EXTENSIONS.contains(t)), bytes(64))
+            .prop_map(|(extension_type, data)| ClientExtension::Unknown { extension_type, data }),
     ]
 }
 
@@ -51,31 +44,18 @@ fn client_hello() -> impl Strategy<Value = ClientHello> {
         vec(any::<u8>(), 1..4),
         proptest::option::of(vec(client_extension(), 0..20)),
     )
-        .prop_map(
-            |(
+        .prop_map(|(client_version, random, session_id, cipher_suites, compression_methods, extensions)| {
+            ClientHello {
+                // Not in the handshake message: decoding reports this usual choice.
+                record_version: if client_version == 0x0300 { 0x0300 } else { 0x0301 },
                 client_version,
                 random,
                 session_id,
                 cipher_suites,
                 compression_methods,
                 extensions,
-            )| {
-                ClientHello {
-                    // Not in the handshake message: decoding reports this usual choice.
-                    record_version: if client_version == 0x0300 {
-                        0x0300
-                    } else {
-                        0x0301
-                    },
-                    client_version,
-                    random,
-                    session_id,
-                    cipher_suites,
-                    compression_methods,
-                    extensions,
-                }
-            },
-        )
+            }
+        })
 }
 
 fn server_hello() -> impl Strategy<Value = ServerHello> {
@@ -86,53 +66,26 @@ fn server_hello() -> impl Strategy<Value = ServerHello> {
         any::<u16>(),
         any::<u8>(),
         proptest::option::of(vec(
-            (any::<u16>(), bytes(40)).prop_map(|(extension_type, data)| RawExtension {
-                extension_type,
-                data,
-            }),
+            (any::<u16>(), bytes(40)).prop_map(|(extension_type, data)| RawExtension { extension_type, data }),
             0..10,
         )),
     )
-        .prop_map(
-            |(legacy_version, random, session_id, cipher_suite, compression_method, extensions)| {
-                ServerHello {
-                    legacy_version,
-                    random,
-                    session_id,
-                    cipher_suite,
-                    compression_method,
-                    extensions,
-                }
-            },
-        )
+        .prop_map(|(legacy_version, random, session_id, cipher_suite, compression_method, extensions)| {
+            ServerHello { legacy_version, random, session_id, cipher_suite, compression_method, extensions }
+        })
 }
 
 fn sslv2_server_hello() -> impl Strategy<Value = Sslv2ServerHello> {
-    (
-        any::<u8>(),
-        any::<u8>(),
-        any::<u16>(),
-        bytes(2000),
-        vec(0u32..1 << 24, 0..30),
-        bytes(32),
+    (any::<u8>(), any::<u8>(), any::<u16>(), bytes(2000), vec(0u32..1 << 24, 0..30), bytes(32)).prop_map(
+        |(session_id_hit, certificate_type, version, certificate, cipher_specs, connection_id)| Sslv2ServerHello {
+            session_id_hit,
+            certificate_type,
+            version,
+            certificate,
+            cipher_specs,
+            connection_id,
+        },
     )
-        .prop_map(
-            |(
-                session_id_hit,
-                certificate_type,
-                version,
-                certificate,
-                cipher_specs,
-                connection_id,
-            )| Sslv2ServerHello {
-                session_id_hit,
-                certificate_type,
-                version,
-                certificate,
-                cipher_specs,
-                connection_id,
-            },
-        )
 }
 
 /// Valid encodings to mutate, so that mutations reach past the first length checks.
@@ -161,76 +114,31 @@ fn seeds() -> Vec<Vec<u8>> {
         cipher_suite: 0x1302,
         compression_method: 0,
         extensions: Some(vec![
-            RawExtension {
-                extension_type: 43,
-                data: vec![3, 4],
-            },
-            RawExtension {
-                extension_type: 51,
-                data: vec![0, 29, 0, 2, 1, 2],
-            },
-            RawExtension {
-                extension_type: 16,
-                data: vec![0, 3, 2, b'h', b'2'],
-            },
+            RawExtension { extension_type: 43, data: vec![3, 4] },
+            RawExtension { extension_type: 51, data: vec![0, 29, 0, 2, 1, 2] },
+            RawExtension { extension_type: 16, data: vec![0, 3, 2, b'h', b'2'] },
         ]),
     };
     let mut flight = Vec::new();
     for (handshake_type, body) in [
         (2, server_hello.encode()),
-        (
-            11,
-            CertificateMessage {
-                certificates: vec![vec![0x30; 40], vec![0x31; 20]],
-            }
-            .encode(),
-        ),
-        (
-            12,
-            encode_server_key_exchange(&KeyExchangeParams::EcdhNamed {
-                group: 23,
-                public: vec![4; 65],
-            }),
-        ),
-        (
-            22,
-            CertificateStatus {
-                status_type: 1,
-                response: vec![0x30; 30],
-            }
-            .encode(),
-        ),
+        (11, CertificateMessage { certificates: vec![vec![0x30; 40], vec![0x31; 20]] }.encode()),
+        (12, encode_server_key_exchange(&KeyExchangeParams::EcdhNamed { group: 23, public: vec![4; 65] })),
+        (22, CertificateStatus { status_type: 1, response: vec![0x30; 30] }.encode()),
         (14, vec![]),
     ] {
-        flight.extend(
-            HandshakeMessage {
-                handshake_type,
-                body,
-            }
-            .encode(),
-        );
+        flight.extend(HandshakeMessage { handshake_type, body }.encode());
     }
     let flight_records: Vec<u8> = flight
         .chunks(100)
-        .flat_map(|fragment| {
-            Record {
-                content_type: 22,
-                version: 0x0303,
-                fragment: fragment.to_vec(),
-            }
-            .encode()
-        })
+        .flat_map(|fragment| Record { content_type: 22, version: 0x0303, fragment: fragment.to_vec() }.encode())
         .collect();
     vec![
         hello.encode_handshake(),
         hello.encode_record(),
         server_hello.encode(),
         flight_records,
-        encode_server_key_exchange(&KeyExchangeParams::Dh {
-            p: vec![0xff; 64],
-            g: vec![2],
-            public: vec![9; 64],
-        }),
+        encode_server_key_exchange(&KeyExchangeParams::Dh { p: vec![0xff; 64], g: vec![2], public: vec![9; 64] }),
         encode_sslv2_client_hello(&[0x010080, 0x0700c0, 0x030080], &[1; 16]),
         Sslv2ServerHello {
             session_id_hit: 0,

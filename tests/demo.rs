@@ -40,9 +40,7 @@ fn chromium_dom(file: &Path) -> String {
 
 /// The HTML of `<section id="ID">…</section>` in the DOM.
 fn section<'a>(dom: &'a str, id: &str) -> &'a str {
-    let start = dom
-        .find(&format!("<section id=\"{id}\""))
-        .unwrap_or_else(|| panic!("the report has no section {id}"));
+    let start = dom.find(&format!("<section id=\"{id}\"")).unwrap_or_else(|| panic!("the report has no section {id}"));
     let end = dom[start..].find("</section>").expect("section closed");
     &dom[start..start + end]
 }
@@ -103,7 +101,14 @@ fn the_demo_scans_the_whole_lab_country_and_its_report_fills_every_section() {
         serde_json::from_slice(&std::fs::read(out.path().join("lab-scan.json")).unwrap()).unwrap();
     // The MX host is a declared endpoint: scanned once, linked to its zone.
     assert_eq!(scan["targets"].as_array().unwrap().len(), 15, "15 declared, the MX among them");
-    assert!(scan["targets"].as_array().unwrap().iter().any(|t| t["port"] == 25 && t["mx_of"].as_array().is_some_and(|z| !z.is_empty())), "the declared MX is linked to its zone");
+    assert!(
+        scan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["port"] == 25 && t["mx_of"].as_array().is_some_and(|z| !z.is_empty())),
+        "the declared MX is linked to its zone"
+    );
     assert_eq!(scan["zones"].as_array().unwrap().len(), 7);
     assert_eq!(scan["resolvers"].as_array().unwrap().len(), 2);
     let csv = std::fs::read_to_string(out.path().join("lab-findings.csv")).unwrap();
@@ -143,12 +148,8 @@ fn the_demo_scans_the_whole_lab_country_and_its_report_fills_every_section() {
     }
     // MTA-STS and DANE on regulator.zz: published, and the TLSA record matches Postfix's key.
     assert!(zones.contains("mail.dane") && zones.contains("mail.mta_sts"));
-    let regulator = scan["zones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|z| z["name"] == "regulator.zz.")
-        .expect("regulator.zz. scanned");
+    let regulator =
+        scan["zones"].as_array().unwrap().iter().find(|z| z["name"] == "regulator.zz.").expect("regulator.zz. scanned");
     let mail_verdicts: Vec<(String, String)> = regulator["findings"]
         .as_array()
         .unwrap()
@@ -174,7 +175,10 @@ fn the_demo_scans_the_whole_lab_country_and_its_report_fills_every_section() {
     assert!(exceptions.contains("portal.oldtel.zz:443") && exceptions.contains("CISO, Telecom Regulator"));
     assert!(section(&dom, "top-checks").matches("<tr").count() > 5);
     let summary = section(&dom, "summary");
-    assert!(summary.contains("Country index") && summary.contains("<div class=\"v\">7</div><div class=\"k\">DNS zones</div>"));
+    assert!(
+        summary.contains("Country index")
+            && summary.contains("<div class=\"v\">7</div><div class=\"k\">DNS zones</div>")
+    );
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! panic or hang (compression loops included), and queries postura builds decode back to what
 //! was asked.
 
-use postura::dns::wire::{
-    decode_answer, encode_query, rtype, DecodeFailure, EdnsQuery, Question, CLASS_CH, CLASS_IN,
-};
+use postura::dns::wire::{decode_answer, encode_query, rtype, DecodeFailure, EdnsQuery, Question, CLASS_CH, CLASS_IN};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -15,13 +13,7 @@ fn label() -> impl Strategy<Value = String> {
 fn question() -> impl Strategy<Value = Question> {
     (
         vec(label(), 0..5),
-        prop_oneof![
-            Just(rtype::SOA),
-            Just(rtype::NS),
-            Just(rtype::DNSKEY),
-            Just(rtype::TXT),
-            any::<u16>()
-        ],
+        prop_oneof![Just(rtype::SOA), Just(rtype::NS), Just(rtype::DNSKEY), Just(rtype::TXT), any::<u16>()],
         prop_oneof![Just(CLASS_IN), Just(CLASS_CH)],
         any::<bool>(),
         proptest::option::of((
@@ -33,11 +25,7 @@ fn question() -> impl Strategy<Value = Question> {
         )),
     )
         .prop_map(|(labels, qtype, class, rd, edns)| Question {
-            name: if labels.is_empty() {
-                ".".into()
-            } else {
-                labels.join(".")
-            },
+            name: if labels.is_empty() { ".".into() } else { labels.join(".") },
             qtype,
             class,
             recursion_desired: rd,

@@ -33,11 +33,7 @@ fn oracle_all(label: &str, addr: SocketAddr) -> [BTreeSet<String>; 4] {
 
 fn assert_handshake(addr: SocketAddr, args: &[&str]) -> common::oracle::Probe {
     let probe = s_client(addr.ip(), addr.port(), TEST_HOST, args);
-    assert!(
-        probe.success && probe.cipher_line.is_some(),
-        "handshake with {addr} failed:\n{}",
-        probe.output
-    );
+    assert!(probe.success && probe.cipher_line.is_some(), "handshake with {addr} failed:\n{}", probe.output);
     probe
 }
 
@@ -51,10 +47,7 @@ fn process_gone(pid: u32) -> bool {
 #[test]
 fn pki_chains_verify_and_carry_names() {
     let pki = Pki::shared();
-    eprintln!(
-        "[timing] PKI (root, intermediate, RSA + ECDSA leaves): {:?}",
-        pki.generation_time
-    );
+    eprintln!("[timing] PKI (root, intermediate, RSA + ECDSA leaves): {:?}", pki.generation_time);
     for leaf in [&pki.rsa, &pki.ecdsa] {
         let out = std::process::Command::new("openssl")
             .args(["verify", "-CAfile"])
@@ -64,11 +57,7 @@ fn pki_chains_verify_and_carry_names() {
             .arg(&leaf.cert)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = std::process::Command::new("openssl")
             .args(["x509", "-noout", "-text", "-in"])
             .arg(&leaf.cert)
@@ -95,18 +84,12 @@ fn pki_chains_verify_and_carry_names() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(
-        text.contains("DNS:mail.postura.test") && text.contains("IP Address:127.0.50.7"),
-        "{text}"
-    );
+    assert!(text.contains("DNS:mail.postura.test") && text.contains("IP Address:127.0.50.7"), "{text}");
 }
 
 fn dh_bits(path: &Path) -> String {
-    let out = std::process::Command::new("openssl")
-        .args(["pkeyparam", "-text", "-noout", "-in"])
-        .arg(path)
-        .output()
-        .unwrap();
+    let out =
+        std::process::Command::new("openssl").args(["pkeyparam", "-text", "-noout", "-in"]).arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -115,19 +98,14 @@ fn dh1024_params_are_1024_bit() {
     Pki::shared();
     let start = Instant::now();
     let named = Pki::shared().dh1024();
-    eprintln!(
-        "[timing] DH 1024 (RFC 5114 named group): {:?}",
-        start.elapsed()
-    );
+    eprintln!("[timing] DH 1024 (RFC 5114 named group): {:?}", start.elapsed());
     let text = dh_bits(named);
     assert!(text.contains("(1024 bit)"), "{text}");
     let (safe, took) = Pki::shared().dh1024_safe_prime();
     eprintln!("[timing] DH 1024 (fresh safe prime): {took:?}");
     let text = dh_bits(safe);
     assert!(text.contains("(1024 bit)"), "{text}");
-    assert!(std::fs::read_to_string(safe)
-        .unwrap()
-        .starts_with("-----BEGIN DH PARAMETERS-----"));
+    assert!(std::fs::read_to_string(safe).unwrap().starts_with("-----BEGIN DH PARAMETERS-----"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -157,23 +135,12 @@ fn s_server_legacy_all_ciphers_rsa() {
     ] {
         assert!(t12.contains(s), "{s} missing from {t12:?}");
     }
-    assert!(
-        t12.iter()
-            .all(|s| !s.contains("ECDSA") && !s.contains("DSS")),
-        "{t12:?}"
-    );
+    assert!(t12.iter().all(|s| !s.contains("ECDSA") && !s.contains("DSS")), "{t12:?}");
     // TLS 1.0/1.1: CBC suites, no GCM / SHA-256 suites.
     for set in [&t10, &t11] {
-        assert!(
-            set.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
-            "{set:?}"
-        );
+        assert!(set.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"), "{set:?}");
         assert!(set.contains("TLS_RSA_WITH_AES_256_CBC_SHA"), "{set:?}");
-        assert!(
-            set.iter()
-                .all(|s| !s.contains("GCM") && !s.ends_with("SHA256")),
-            "{set:?}"
-        );
+        assert!(set.iter().all(|s| !s.contains("GCM") && !s.ends_with("SHA256")), "{set:?}");
     }
     assert!(t10.is_subset(&t12) && t10 == t11, "{t10:?} vs {t11:?}");
     assert!(t13.is_empty(), "{t13:?}");
@@ -188,24 +155,13 @@ fn s_server_tls13_only() {
     let probe = assert_handshake(srv.socket_addr(), &[]);
     assert_eq!(probe.server_hello.unwrap().version, 0x0304);
     let [t10, t11, t12, t13] = oracle_all("s_server TLS1.3 only", srv.socket_addr());
-    assert!(
-        t10.is_empty() && t11.is_empty() && t12.is_empty(),
-        "{t10:?} {t11:?} {t12:?}"
-    );
-    assert_eq!(
-        t13,
-        set(&[
-            "TLS_AES_128_GCM_SHA256",
-            "TLS_AES_256_GCM_SHA384",
-            "TLS_CHACHA20_POLY1305_SHA256"
-        ])
-    );
+    assert!(t10.is_empty() && t11.is_empty() && t12.is_empty(), "{t10:?} {t11:?} {t12:?}");
+    assert_eq!(t13, set(&["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]));
     assert!(openssl_accepts_protocol(srv.addr, srv.port, "tls1_3"));
     assert!(!openssl_accepts_protocol(srv.addr, srv.port, "tls1_2"));
 
     // With every TLS 1.3 suite enabled the CCM ones show up too.
-    let all =
-        OpenSslServer::start_auto(&["-tls1_3", "-ciphersuites", common::oracle::ALL_TLS13_SUITES]);
+    let all = OpenSslServer::start_auto(&["-tls1_3", "-ciphersuites", common::oracle::ALL_TLS13_SUITES]);
     let t13_all = openssl_accepted_suites(all.addr, all.port, TEST_HOST, "tls1_3");
     assert_eq!(t13_all.len(), 5, "{t13_all:?}");
 }
@@ -214,19 +170,11 @@ fn s_server_tls13_only() {
 fn s_server_dhe_only_1024() {
     let pki = Pki::shared();
     let dh = pki.dh1024().to_str().unwrap().to_string();
-    let srv =
-        OpenSslServer::start_auto(&["-cipher", "DHE:@SECLEVEL=0", "-dhparam", &dh, "-no_tls1_3"]);
+    let srv = OpenSslServer::start_auto(&["-cipher", "DHE:@SECLEVEL=0", "-dhparam", &dh, "-no_tls1_3"]);
     let probe = assert_handshake(srv.socket_addr(), &["-cipher", "ALL:@SECLEVEL=0"]);
-    assert!(
-        probe.output.contains("Server Temp Key: DH, 1024 bits"),
-        "{}",
-        probe.output
-    );
+    assert!(probe.output.contains("Server Temp Key: DH, 1024 bits"), "{}", probe.output);
     let [t10, _t11, t12, t13] = oracle_all("s_server DHE-only 1024", srv.socket_addr());
-    assert!(
-        t12.contains("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
-        "{t12:?}"
-    );
+    assert!(t12.contains("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"), "{t12:?}");
     assert!(t12.contains("TLS_DHE_RSA_WITH_AES_256_CBC_SHA"), "{t12:?}");
     assert!(t12.iter().all(|s| s.starts_with("TLS_DHE_RSA_")), "{t12:?}");
     assert!(t10.iter().all(|s| s.starts_with("TLS_DHE_RSA_")), "{t10:?}");
@@ -237,24 +185,12 @@ fn s_server_dhe_only_1024() {
 fn s_server_ecdsa_leaf() {
     let pki = Pki::shared();
     let srv = OpenSslServer::start_with(alloc_addr(), DEFAULT_PORT, &pki.ecdsa, &["-no_tls1_3"]);
-    let ecdhe_ecdsa = candidate_suites("tls1_2")
-        .into_iter()
-        .find(|s| s.iana == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
-        .unwrap();
-    let ecdhe_rsa = candidate_suites("tls1_2")
-        .into_iter()
-        .find(|s| s.iana == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
-        .unwrap();
-    assert!(openssl_accepts_suite(
-        srv.addr,
-        srv.port,
-        TEST_HOST,
-        "tls1_2",
-        &ecdhe_ecdsa
-    ));
-    assert!(!openssl_accepts_suite(
-        srv.addr, srv.port, TEST_HOST, "tls1_2", &ecdhe_rsa
-    ));
+    let ecdhe_ecdsa =
+        candidate_suites("tls1_2").into_iter().find(|s| s.iana == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256").unwrap();
+    let ecdhe_rsa =
+        candidate_suites("tls1_2").into_iter().find(|s| s.iana == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").unwrap();
+    assert!(openssl_accepts_suite(srv.addr, srv.port, TEST_HOST, "tls1_2", &ecdhe_ecdsa));
+    assert!(!openssl_accepts_suite(srv.addr, srv.port, TEST_HOST, "tls1_2", &ecdhe_rsa));
 }
 
 #[test]
@@ -277,25 +213,14 @@ fn nginx_mozilla_intermediate() {
     let start = Instant::now();
     let srv = Nginx::mozilla_intermediate();
     eprintln!("[timing] nginx start: {:?}", start.elapsed());
-    assert_handshake(
-        srv.socket_addr(),
-        &["-CAfile", Pki::shared().root_cert.to_str().unwrap()],
-    );
+    assert_handshake(srv.socket_addr(), &["-CAfile", Pki::shared().root_cert.to_str().unwrap()]);
     let probe = s_client(
         srv.addr,
         srv.port,
         TEST_HOST,
-        &[
-            "-CAfile",
-            Pki::shared().root_cert.to_str().unwrap(),
-            "-verify_return_error",
-        ],
+        &["-CAfile", Pki::shared().root_cert.to_str().unwrap(), "-verify_return_error"],
     );
-    assert!(
-        probe.output.contains("Verify return code: 0 (ok)"),
-        "{}",
-        probe.output
-    );
+    assert!(probe.output.contains("Verify return code: 0 (ok)"), "{}", probe.output);
     let [t10, t11, t12, t13] = oracle_all("nginx Mozilla intermediate", srv.socket_addr());
     assert!(t10.is_empty() && t11.is_empty(), "{t10:?} {t11:?}");
     assert_eq!(
@@ -309,14 +234,7 @@ fn nginx_mozilla_intermediate() {
             "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
         ])
     );
-    assert_eq!(
-        t13,
-        set(&[
-            "TLS_AES_128_GCM_SHA256",
-            "TLS_AES_256_GCM_SHA384",
-            "TLS_CHACHA20_POLY1305_SHA256"
-        ])
-    );
+    assert_eq!(t13, set(&["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]));
 }
 
 #[test]
@@ -336,24 +254,11 @@ fn gnutls_normal() {
     assert_handshake(srv.socket_addr(), &[]);
     let [t10, t11, t12, t13] = oracle_all("gnutls-serv NORMAL", srv.socket_addr());
     eprintln!("gnutls NORMAL: tls1={t10:?}\ntls1_1={t11:?}\ntls1_2={t12:?}\ntls1_3={t13:?}");
-    assert!(
-        t12.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-        "{t12:?}"
-    );
-    assert!(
-        t12.contains("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
-        "{t12:?}"
-    );
-    assert!(
-        t12.iter()
-            .all(|s| !s.contains("ECDSA") && !s.contains("NULL") && !s.contains("anon")),
-        "{t12:?}"
-    );
+    assert!(t12.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "{t12:?}");
+    assert!(t12.contains("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"), "{t12:?}");
+    assert!(t12.iter().all(|s| !s.contains("ECDSA") && !s.contains("NULL") && !s.contains("anon")), "{t12:?}");
     // Debian 12's GnuTLS NORMAL still enables TLS 1.0/1.1 (CBC suites) and TLS 1.3 CCM.
-    assert!(
-        t10.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
-        "{t10:?}"
-    );
+    assert!(t10.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"), "{t10:?}");
     assert_eq!(t10, t11);
     assert!(t13.contains("TLS_AES_128_CCM_SHA256"), "{t13:?}");
     assert!(t13.contains("TLS_AES_128_GCM_SHA256"), "{t13:?}");
@@ -370,14 +275,10 @@ fn silent_server_never_answers() {
     let srv = SilentServer::start();
     let mut s = TcpStream::connect_timeout(&srv.addr(), Duration::from_secs(2)).unwrap();
     s.write_all(CLIENT_HELLO_START).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(700)))
-        .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
     let mut buf = [0u8; 16];
     let err = s.read(&mut buf).expect_err("silent server answered");
-    assert!(
-        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        "{err}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err}");
     assert_eq!(srv.0.accepted(), 1);
     assert_eq!(srv.0.bytes_received(), CLIENT_HELLO_START.len());
     let addr = srv.addr();
@@ -397,11 +298,7 @@ fn garbage_server_answers_with_http_or_random() {
     assert!(got.starts_with(b"HTTP/1.1 400"), "{got:?}");
     // OpenSSL's client sees a non-TLS answer.
     let probe = s_client(srv.addr().ip(), srv.addr().port(), TEST_HOST, &[]);
-    assert!(
-        !probe.success && probe.server_hello.is_none(),
-        "{}",
-        probe.output
-    );
+    assert!(!probe.success && probe.server_hello.is_none(), "{}", probe.output);
 
     let rnd = GarbageServer::random_bytes(64);
     let mut s = TcpStream::connect(rnd.addr()).unwrap();
@@ -429,10 +326,7 @@ fn trickle_server_sends_one_byte_per_second() {
     }
     let took = start.elapsed();
     assert_eq!(&got[..3], &[0x16, 0x03, 0x03]);
-    assert!(
-        took >= Duration::from_millis(1800) && took < Duration::from_secs(6),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(6), "{took:?}");
 }
 
 #[test]
@@ -448,9 +342,7 @@ fn allocator_gives_distinct_loopback_endpoints() {
     let eps: Vec<_> = (0..200).map(|_| alloc_endpoint()).collect();
     let addrs: BTreeSet<_> = eps.iter().map(|e| *e.ip()).collect();
     assert_eq!(addrs.len(), eps.len());
-    assert!(eps
-        .iter()
-        .all(|e| e.ip().octets()[0] == 127 && e.port() >= 4430));
+    assert!(eps.iter().all(|e| e.ip().octets()[0] == 127 && e.port() >= 4430));
     let ports: BTreeSet<_> = (0..50).map(|_| alloc_wildcard_port()).collect();
     assert_eq!(ports.len(), 50);
     assert!(ports.iter().all(|p| *p >= 4500));
@@ -486,9 +378,7 @@ fn guards_kill_servers_and_remove_files() {
 #[test]
 fn failed_start_includes_server_stderr() {
     let result = std::panic::catch_unwind(|| OpenSslServer::start_auto(&["-tls1", "-no_tls1_3"]));
-    let err = result
-        .err()
-        .expect("s_server should refuse -tls1 with -no_tls1_3");
+    let err = result.err().expect("s_server should refuse -tls1 with -no_tls1_3");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("Cannot supply both a protocol flag"), "{msg}");
 }
@@ -503,8 +393,5 @@ fn server_hello_parser_handles_tls13_and_sessions() {
     let out13 = "<<< TLS 1.3, Handshake [length 007a], ServerHello\n    02 00 00 76 03 03 f4 56 73 59 a7 34 cf bf b9 b2\n    9d 25 c7 7a 23 a3 d9 2f 06 cc 5d f5 19 49 2f 51\n    33 ed b2 e5 0e bf 20 88 01 73 40 d5 8d ef b9 62\n    95 02 3c 69 4a ff 91 62 62 54 ba c2 20 f4 24 67\n    5d c2 6e f9 9f 40 62 13 01 00 00 2e 00 2b 00 02\n    03 04 00 33 00 24 00 1d 00 20 52 40 dd 3b c4 73\n    76 55 76 7a 17 a0 03 af dc 02 6d bd 4f fa ba 26\n    e1 ac f2 d2 8b 01 e1 e8 70 3c\nNew, TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256\n";
     let sh = parse_server_hello(out13).unwrap();
     assert_eq!((sh.version, sh.cipher), (0x0304, 0x1301));
-    assert!(
-        parse_server_hello(">>> TLS 1.2, Handshake [length 0010], ClientHello\n    01 00\n")
-            .is_none()
-    );
+    assert!(parse_server_hello(">>> TLS 1.2, Handshake [length 0010], ClientHello\n    01 00\n").is_none());
 }

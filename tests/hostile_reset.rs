@@ -17,7 +17,8 @@ fn scan(target: &str, address: SocketAddr) -> TargetResult {
     let mut spec = parse_target(target).unwrap();
     spec.pinned = vec![address.ip()];
     spec.port = address.port();
-    let options = ScanOptions { timeout: Duration::from_secs(3), deadline: Duration::from_secs(20), ..Default::default() };
+    let options =
+        ScanOptions { timeout: Duration::from_secs(3), deadline: Duration::from_secs(20), ..Default::default() };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut results = runtime.block_on(run(vec![spec], &options, None, |_| {}));
     assert_eq!(results.len(), 1);

@@ -28,7 +28,11 @@ fn hsts_and_redirect_are_seen_and_earn_a_plus() {
         DEFAULT_PORT,
         "ssl_protocols TLSv1.2 TLSv1.3;\nssl_ecdh_curve X25519:prime256v1:secp384r1;\nssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305;\nadd_header Strict-Transport-Security \"max-age=63072000; includeSubDomains\" always;",
     );
-    let _plain = Nginx::start(address, 80, &format!("listen {address}:80;\nlocation / {{ return 301 https://$host$request_uri; }}"));
+    let _plain = Nginx::start(
+        address,
+        80,
+        &format!("listen {address}:80;\nlocation / {{ return 301 https://$host$request_uri; }}"),
+    );
     let report = scan_https(https.socket_addr());
     let http = report.targets[0].http.as_ref().expect("http facts");
     let hsts = http.https.as_ref().unwrap().hsts.as_ref().expect("HSTS header");
@@ -66,7 +70,9 @@ fn missing_hsts_and_plain_http_without_redirect_fail() {
 
 #[test]
 fn nothing_on_port_80_needs_no_redirect() {
-    let https = Nginx::start_auto("ssl_protocols TLSv1.2 TLSv1.3;\nadd_header Strict-Transport-Security \"max-age=300\" always;");
+    let https = Nginx::start_auto(
+        "ssl_protocols TLSv1.2 TLSv1.3;\nadd_header Strict-Transport-Security \"max-age=300\" always;",
+    );
     let report = scan_https(https.socket_addr());
     let redirect = report.targets[0].http.as_ref().unwrap().redirect.as_ref().unwrap();
     assert_eq!(redirect.listening, Some(false));

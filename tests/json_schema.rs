@@ -16,7 +16,9 @@ fn committed_schema_matches_the_generated_one() {
 fn schema_names_the_contract_paths() {
     let schema: serde_json::Value = serde_json::from_str(&postura::facts::schema_json()).unwrap();
     let text = schema.to_string();
-    for path in ["schema_version", "targets", "cipher_suites", "server_preference", "groups", "connections", "chain_pem"] {
+    for path in
+        ["schema_version", "targets", "cipher_suites", "server_preference", "groups", "connections", "chain_pem"]
+    {
         assert!(text.contains(&format!("\"{path}\"")), "schema lacks {path}");
     }
     for protocol in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"] {

@@ -17,15 +17,17 @@ use common::*;
 use postura::engine::{run, ScanOptions};
 use postura::target::TargetSpec;
 use postura::tls::codec::{
-    decode_sslv2_client_hello, CertificateMessage, ClientHello, HandshakeMessage, RawExtension, Record,
-    ServerHello, Sslv2ServerHello,
+    decode_sslv2_client_hello, CertificateMessage, ClientHello, HandshakeMessage, RawExtension, Record, ServerHello,
+    Sslv2ServerHello,
 };
 use postura::tls::registry::Protocol;
 
 /// SSLv3 suites the old server has, in its preference order.
-const SSLV3_SUITES: [u16; 3] = [0x0004 /* RC4-MD5 */, 0x000A /* DES-CBC3-SHA */, 0x0003 /* EXP-RC4-MD5 */];
+const SSLV3_SUITES: [u16; 3] =
+    [0x0004 /* RC4-MD5 */, 0x000A /* DES-CBC3-SHA */, 0x0003 /* EXP-RC4-MD5 */];
 /// SSLv2 specs it has.
-const SSLV2_SPECS: [u32; 3] = [0x010080 /* RC4-MD5 */, 0x0700C0 /* DES-CBC3-MD5 */, 0x020080 /* EXP-RC4-MD5 */];
+const SSLV2_SPECS: [u32; 3] =
+    [0x010080 /* RC4-MD5 */, 0x0700C0 /* DES-CBC3-MD5 */, 0x020080 /* EXP-RC4-MD5 */];
 
 struct LegacyServer {
     addr: SocketAddr,
@@ -111,8 +113,7 @@ fn answer(mut stream: TcpStream, certificate: &[u8]) {
             session_id: vec![1; 32],
             cipher_suite: suite,
             compression_method: 0,
-            extensions: secure_renegotiation
-                .then(|| vec![RawExtension { extension_type: 0xff01, data: vec![0] }]),
+            extensions: secure_renegotiation.then(|| vec![RawExtension { extension_type: 0xff01, data: vec![0] }]),
         };
         let mut flight = HandshakeMessage { handshake_type: 2, body: server_hello.encode() }.encode();
         let chain = CertificateMessage { certificates: vec![certificate.to_vec()] };
@@ -162,7 +163,10 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
         assert_eq!(detail.refusal.as_ref().map(ToString::to_string).as_deref(), Some("negotiated:SSLv3"), "{protocol}");
     }
     // A TLS 1.3 hello offers only TLS 1.3 suites, none of which the old server knows.
-    assert_eq!(tls.protocol_details[&Protocol::Tls13].refusal, Some(postura::facts::Refusal::Alert { code: 40, name: "handshake_failure".into() }));
+    assert_eq!(
+        tls.protocol_details[&Protocol::Tls13].refusal,
+        Some(postura::facts::Refusal::Alert { code: 40, name: "handshake_failure".into() })
+    );
     assert_eq!(tls.extensions.secure_renegotiation, Some(true), "answered the SCSV");
     assert_eq!(tls.chain_protocol, Some(Protocol::Sslv3));
     assert_eq!(tls.chain_pem.len(), 1);
@@ -192,7 +196,11 @@ fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
     };
     let plan = ScanPlan {
         targets: vec![spec(legacy.addr), spec(shared.socket_addr()), spec(other.socket_addr())],
-        options: ScanOptions { timeout: Duration::from_secs(5), cert: common::assess::lab_trust(), ..Default::default() },
+        options: ScanOptions {
+            timeout: Duration::from_secs(5),
+            cert: common::assess::lab_trust(),
+            ..Default::default()
+        },
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -202,7 +210,8 @@ fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
         let ip = address.ip().to_string();
         report.targets.iter().find(|t| t.address.as_deref() == Some(ip.as_str())).unwrap()
     };
-    let (legacy_result, shared_result, other_result) = (at(legacy.addr), at(shared.socket_addr()), at(other.socket_addr()));
+    let (legacy_result, shared_result, other_result) =
+        (at(legacy.addr), at(shared.socket_addr()), at(other.socket_addr()));
 
     let v = &legacy_result.tls.as_ref().unwrap().vulnerabilities;
     assert_eq!(v.drown.vulnerable, Some(true));
@@ -221,7 +230,11 @@ fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
     assert_eq!(drown.vulnerable, Some(true), "{drown:?}");
     assert_eq!(
         drown.evidence,
-        [format!("the certificate's key is also served with SSLv2 by {TEST_HOST}:{} ({})", legacy.addr.port(), legacy.addr.ip())]
+        [format!(
+            "the certificate's key is also served with SSLv2 by {TEST_HOST}:{} ({})",
+            legacy.addr.port(),
+            legacy.addr.ip()
+        )]
     );
     let status = |target: &postura::facts::TargetResult, check: &str| {
         target.findings.iter().find(|f| f.check == check).unwrap().status

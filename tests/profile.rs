@@ -42,13 +42,7 @@ fn parse_ok(text: &str) -> Profile {
 /// Asserts that `errors` has a block at `file:line:column` whose message contains every
 /// `in_message` and whose help line contains every `in_help`.
 #[track_caller]
-fn assert_block(
-    errors: &str,
-    file: &str,
-    (line, column): (usize, usize),
-    in_message: &[&str],
-    in_help: &[&str],
-) {
+fn assert_block(errors: &str, file: &str, (line, column): (usize, usize), in_message: &[&str], in_help: &[&str]) {
     let prefix = format!("{file}:{line}:{column}: error: ");
     let lines: Vec<&str> = errors.lines().collect();
     let Some(at) = lines.iter().position(|l| l.starts_with(&prefix)) else {
@@ -56,20 +50,14 @@ fn assert_block(
     };
     let message = &lines[at][prefix.len()..];
     for part in in_message {
-        assert!(
-            message.contains(part),
-            "message {message:?} lacks {part:?}\n{errors}"
-        );
+        assert!(message.contains(part), "message {message:?} lacks {part:?}\n{errors}");
     }
     let help = lines
         .get(at + 1)
         .and_then(|l| l.strip_prefix("  help: "))
         .unwrap_or_else(|| panic!("no help line after {prefix}\n{errors}"));
     for part in in_help {
-        assert!(
-            help.contains(part),
-            "help {help:?} lacks {part:?}\n{errors}"
-        );
+        assert!(help.contains(part), "help {help:?} lacks {part:?}\n{errors}");
     }
 }
 
@@ -118,16 +106,10 @@ fn example_profile_loads_with_documented_defaults() {
         }
     );
     // No `port`: the service default.
-    assert_eq!(
-        (p.endpoints[1].service, p.endpoints[1].port),
-        (Service::SmtpStarttls, 25)
-    );
+    assert_eq!((p.endpoints[1].service, p.endpoints[1].port), (Service::SmtpStarttls, 25));
     assert_eq!(p.endpoints[2].port, 587);
     assert_eq!(p.endpoints[3].address, Some("::1".parse().unwrap()));
-    assert_eq!(
-        (p.endpoints[3].port, p.endpoints[3].operator.as_deref()),
-        (53, None)
-    );
+    assert_eq!((p.endpoints[3].port, p.endpoints[3].operator.as_deref()), (53, None));
     assert_eq!(p.endpoints[4].host, "127.0.0.3");
     assert_eq!(p.endpoints[4].address, None);
     assert_eq!(
@@ -147,9 +129,8 @@ fn example_profile_documents_every_service_and_key() {
     for service in Service::ALL {
         // Each service has a line "#   NAME   description   (PORT...)".
         let prefix = format!("#   {:<15}", service.name());
-        let documented = text
-            .lines()
-            .any(|l| l.starts_with(&prefix) && l.contains(&format!("({}", service.default_port())));
+        let documented =
+            text.lines().any(|l| l.starts_with(&prefix) && l.contains(&format!("({}", service.default_port())));
         assert!(documented, "example.toml does not document {service}");
     }
     for key in [
@@ -186,28 +167,15 @@ fn uy_lab_profile_loads_and_points_only_at_lab_loopback() {
     assert_eq!(p.scope.networks, ["127.0.10.0/24".parse().unwrap()]);
     assert!(p.endpoints.len() >= 10);
     assert!(!p.domains.is_empty());
-    let sectors: std::collections::BTreeSet<&str> =
-        p.endpoints.iter().map(|e| e.sector.as_str()).collect();
-    for sector in [
-        "cctld",
-        "operator",
-        "ixp",
-        "regulator",
-        "csirt",
-        "government",
-    ] {
+    let sectors: std::collections::BTreeSet<&str> = p.endpoints.iter().map(|e| e.sector.as_str()).collect();
+    for sector in ["cctld", "operator", "ixp", "regulator", "csirt", "government"] {
         assert!(sectors.contains(sector), "uy.toml has no {sector} endpoint");
     }
     for e in &p.endpoints {
         let Some(IpAddr::V4(address)) = e.address else {
             panic!("{} is not pinned to an IPv4 lab address", e.host);
         };
-        assert_eq!(
-            address.octets()[..3],
-            [127, 0, 10],
-            "{} -> {address}",
-            e.host
-        );
+        assert_eq!(address.octets()[..3], [127, 0, 10], "{} -> {address}", e.host);
         assert!(e.host.ends_with(".example.uy"), "{}", e.host);
     }
     let text = std::fs::read_to_string(repo_path("profiles/uy.toml")).unwrap();
@@ -233,10 +201,7 @@ sector = "cctld"
     assert_eq!(p.endpoints[0].host, "www.example.uy");
     assert_eq!(p.domains[0].name, "example.uy");
     assert_eq!(p.policy, None);
-    let p = parse_ok(
-        &with_head("[[domains]]\nname = \"example.uy\"\nsector = \"x\"\n")
-            .replace("\"UY\"", "\"uy\""),
-    );
+    let p = parse_ok(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"x\"\n").replace("\"UY\"", "\"uy\""));
     assert_eq!(p.country_code, "UY");
 }
 
@@ -259,10 +224,7 @@ fn every_service_has_its_documented_default_port() {
         let service: Service = name.parse().unwrap();
         assert_eq!((service.name(), service.default_port()), (name, port));
         assert_eq!(service.to_string(), name);
-        assert_eq!(
-            serde_json::to_string(&service).unwrap(),
-            format!("\"{name}\"")
-        );
+        assert_eq!(serde_json::to_string(&service).unwrap(), format!("\"{name}\""));
         let p = parse_ok(&with_head(&format!(
             "[[endpoints]]\nhost = \"a.example.uy\"\nservice = \"{name}\"\nsector = \"x\"\n"
         )));
@@ -270,10 +232,7 @@ fn every_service_has_its_documented_default_port() {
     }
     assert!("HTTPS".parse::<Service>().is_err());
     let err = "smtp".parse::<Service>().unwrap_err().to_string();
-    assert!(
-        err.contains("smtp-starttls") && err.contains("dns-resolver"),
-        "{err}"
-    );
+    assert!(err.contains("smtp-starttls") && err.contains("dns-resolver"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,48 +241,22 @@ fn every_service_has_its_documented_default_port() {
 #[test]
 fn unquoted_value_is_located_and_quoting_is_suggested() {
     let (errors, file) = fixture_error("syntax_unquoted_value.toml");
-    assert_block(
-        &errors,
-        &file,
-        (13, 11),
-        &["invalid TOML"],
-        &["quoted", "service = \"https\""],
-    );
+    assert_block(&errors, &file, (13, 11), &["invalid TOML"], &["quoted", "service = \"https\""]);
     assert_eq!(error_count(&errors), 1);
 }
 
 #[test]
 fn unterminated_string_is_located_at_the_end_of_its_line() {
     let (errors, file) = fixture_error("syntax_unterminated_string.toml");
-    assert_block(
-        &errors,
-        &file,
-        (6, 16),
-        &["invalid TOML", "string"],
-        &["close the string"],
-    );
+    assert_block(&errors, &file, (6, 16), &["invalid TOML", "string"], &["close the string"]);
 }
 
 #[test]
 fn duplicate_key_is_a_syntax_error_naming_the_key() {
-    let errors = parse_error(
-        "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\nname = \"Uruguay\"\n",
-    );
-    assert_block(
-        &errors,
-        "t.toml",
-        (5, 1),
-        &["duplicate key `name`"],
-        &["remove one of the `name` lines"],
-    );
+    let errors = parse_error("schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\nname = \"Uruguay\"\n");
+    assert_block(&errors, "t.toml", (5, 1), &["duplicate key `name`"], &["remove one of the `name` lines"]);
     let errors = parse_error(&with_head("[scope]\nnames = []\n"));
-    assert_block(
-        &errors,
-        "t.toml",
-        (8, 1),
-        &["duplicate key `scope`"],
-        &["merge the two [scope] sections"],
-    );
+    assert_block(&errors, "t.toml", (8, 1), &["duplicate key `scope`"], &["merge the two [scope] sections"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,10 +269,7 @@ fn wrong_type_names_the_field_and_the_fix() {
         &errors,
         &file,
         (13, 8),
-        &[
-            "`port` must be an integer from 1 to 65535",
-            "found string \"443\"",
-        ],
+        &["`port` must be an integer from 1 to 65535", "found string \"443\""],
         &["remove the quotes: port = 443"],
     );
     let errors = parse_error(&with_head("[[domains]]\nname = 5\nsector = \"x\"\n"));
@@ -350,7 +280,8 @@ fn wrong_type_names_the_field_and_the_fix() {
         &["`name` must be a string holding a DNS name", "integer 5"],
         &["name = \"example.uy\""],
     );
-    let errors = parse_error("schema_version = 1\n[country]\ncode = \"UY\"\nname = \"U\"\n[scope]\nnames = \"example.uy\"\n");
+    let errors =
+        parse_error("schema_version = 1\n[country]\ncode = \"UY\"\nname = \"U\"\n[scope]\nnames = \"example.uy\"\n");
     assert_block(
         &errors,
         "t.toml",
@@ -362,9 +293,7 @@ fn wrong_type_names_the_field_and_the_fix() {
 
 #[test]
 fn single_bracket_endpoints_table_asks_for_double_brackets() {
-    let errors = parse_error(&with_head(
-        "[endpoints]\nhost = \"a.example.uy\"\nservice = \"https\"\nsector = \"x\"\n",
-    ));
+    let errors = parse_error(&with_head("[endpoints]\nhost = \"a.example.uy\"\nservice = \"https\"\nsector = \"x\"\n"));
     assert_block(
         &errors,
         "t.toml",
@@ -382,10 +311,7 @@ fn unknown_key_suggests_the_closest_known_key() {
         &file,
         (14, 1),
         &["unknown key `adress` in [[endpoints]]"],
-        &[
-            "did you mean `address`?",
-            "`host`, `port`, `service`, `address`, `sector`, `operator`",
-        ],
+        &["did you mean `address`?", "`host`, `port`, `service`, `address`, `sector`, `operator`"],
     );
 }
 
@@ -397,30 +323,13 @@ fn unknown_key_without_a_close_match_lists_the_allowed_keys() {
         "t.toml",
         (2, 1),
         &["unknown key `colour` at the top level"],
-        &[
-            "remove `colour`",
-            "`schema_version`, `country`, `scope`, `endpoints`, `domains`",
-        ],
+        &["remove `colour`", "`schema_version`, `country`, `scope`, `endpoints`, `domains`"],
     );
     // Inline tables are the same tables.
     let errors = parse_error("schema_version = 1\ncountry = { code = \"UY\", nmae = \"U\" }\n");
-    assert_block(
-        &errors,
-        "t.toml",
-        (2, 26),
-        &["unknown key `nmae` in [country]"],
-        &["did you mean `name`?"],
-    );
-    let errors = parse_error(&with_head(
-        "[[domains]]\nname = \"example.uy\"\nsectr = \"x\"\n",
-    ));
-    assert_block(
-        &errors,
-        "t.toml",
-        (10, 1),
-        &["`sectr` in [[domains]]"],
-        &["did you mean `sector`?"],
-    );
+    assert_block(&errors, "t.toml", (2, 26), &["unknown key `nmae` in [country]"], &["did you mean `name`?"]);
+    let errors = parse_error(&with_head("[[domains]]\nname = \"example.uy\"\nsectr = \"x\"\n"));
+    assert_block(&errors, "t.toml", (10, 1), &["`sectr` in [[domains]]"], &["did you mean `sector`?"]);
 }
 
 #[test]
@@ -434,13 +343,7 @@ fn missing_key_points_at_its_table_and_shows_an_example() {
         &["add sector = \"operator\"", "kebab-case"],
     );
     let errors = parse_error("schema_version = 1\n[country]\ncode = \"UY\"\nname = \"U\"\n");
-    assert_block(
-        &errors,
-        "t.toml",
-        (1, 1),
-        &["missing required key `scope` at the top level"],
-        &["[scope]", "names"],
-    );
+    assert_block(&errors, "t.toml", (1, 1), &["missing required key `scope` at the top level"], &["[scope]", "names"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,13 +370,7 @@ fn schema_version_other_than_1_is_reported_before_anything_else() {
         &["schema_version = 1 (no quotes)"],
     );
     let errors = parse_error("[country]\ncode = \"UY\"\n");
-    assert_block(
-        &errors,
-        "t.toml",
-        (1, 1),
-        &["missing required key `schema_version`"],
-        &["add `schema_version = 1`"],
-    );
+    assert_block(&errors, "t.toml", (1, 1), &["missing required key `schema_version`"], &["add `schema_version = 1`"]);
     assert_eq!(SCHEMA_VERSION, 1);
 }
 
@@ -483,13 +380,7 @@ fn schema_version_other_than_1_is_reported_before_anything_else() {
 #[test]
 fn all_semantic_errors_are_reported_in_file_order() {
     let (errors, file) = fixture_error("many_errors.toml");
-    assert_block(
-        &errors,
-        &file,
-        (5, 8),
-        &["`country.code`", "alpha-2", "\"URY\""],
-        &["alpha-3", "code = \"UY\""],
-    );
+    assert_block(&errors, &file, (5, 8), &["`country.code`", "alpha-2", "\"URY\""], &["alpha-3", "code = \"UY\""]);
     assert_block(
         &errors,
         &file,
@@ -497,19 +388,16 @@ fn all_semantic_errors_are_reported_in_file_order() {
         &["`scope.networks` entry \"2001:db8::/33x\" is not a CIDR network"],
         &["ADDRESS/PREFIX-LENGTH", "\"2001:db8::/32\""],
     );
-    assert_block(
-        &errors,
-        &file,
-        (14, 8),
-        &["`port` must be from 1 to 65535, found 0"],
-        &["from 1 to 65535"],
-    );
+    assert_block(&errors, &file, (14, 8), &["`port` must be from 1 to 65535, found 0"], &["from 1 to 65535"]);
     assert_block(
         &errors,
         &file,
         (15, 11),
         &["unknown `service` \"htps\""],
-        &["did you mean \"https\"?", "https, tls, smtp-starttls, smtps, imap-starttls, imaps, pop3-starttls, pop3s, dns-auth, dns-resolver"],
+        &[
+            "did you mean \"https\"?",
+            "https, tls, smtp-starttls, smtps, imap-starttls, imaps, pop3-starttls, pop3s, dns-auth, dns-resolver",
+        ],
     );
     assert_block(
         &errors,
@@ -529,10 +417,7 @@ fn all_semantic_errors_are_reported_in_file_order() {
         &errors,
         &file,
         (20, 8),
-        &[
-            "`host` \"https://mail.example.uy/\" is not a valid DNS name or IP address",
-            "URL",
-        ],
+        &["`host` \"https://mail.example.uy/\" is not a valid DNS name or IP address", "URL"],
         &["\"mail.example.uy\""],
     );
     assert_block(
@@ -549,13 +434,7 @@ fn all_semantic_errors_are_reported_in_file_order() {
         &errors,
         &file,
         (35, 8),
-        &[
-            "duplicate endpoint",
-            "\"ns1.example.uy\"",
-            "`port` 53",
-            "\"dns-auth\"",
-            "line 30",
-        ],
+        &["duplicate endpoint", "\"ns1.example.uy\"", "`port` 53", "\"dns-auth\"", "line 30"],
         &["remove one of the two [[endpoints]] tables"],
     );
     assert_eq!(error_count(&errors), 9, "{errors}");
@@ -578,19 +457,9 @@ fn all_semantic_errors_are_reported_in_file_order() {
 
 #[test]
 fn country_code_must_be_two_letters() {
-    for (code, help) in [
-        ("U1", "two-letter ISO 3166-1 alpha-2"),
-        ("", "two-letter"),
-        ("ÜY", "two-letter"),
-    ] {
+    for (code, help) in [("U1", "two-letter ISO 3166-1 alpha-2"), ("", "two-letter"), ("ÜY", "two-letter")] {
         let errors = parse_error(&HEAD.replace("\"UY\"", &format!("\"{code}\"")));
-        assert_block(
-            &errors,
-            "t.toml",
-            (3, 8),
-            &["`country.code` must be an ISO 3166-1 alpha-2 code"],
-            &[help],
-        );
+        assert_block(&errors, "t.toml", (3, 8), &["`country.code` must be an ISO 3166-1 alpha-2 code"], &[help]);
     }
 }
 
@@ -646,20 +515,8 @@ fn invalid_cidr_networks_are_explained() {
         &["\"127.0.0.1/8\"", "host bits set"],
         &["\"127.0.0.0/8\" for the whole network", "\"127.0.0.1/32\""],
     );
-    assert_block(
-        &errors,
-        "t.toml",
-        (7, 43),
-        &["\"192.0.2.7\"", "no prefix length"],
-        &["\"192.0.2.7/32\""],
-    );
-    assert_block(
-        &errors,
-        "t.toml",
-        (7, 56),
-        &["\"fe80::/200\""],
-        &["prefix 0-128"],
-    );
+    assert_block(&errors, "t.toml", (7, 43), &["\"192.0.2.7\"", "no prefix length"], &["\"192.0.2.7/32\""]);
+    assert_block(&errors, "t.toml", (7, 56), &["\"fe80::/200\""], &["prefix 0-128"]);
     assert_eq!(error_count(&errors), 4);
 }
 
@@ -670,38 +527,22 @@ fn hosts_must_be_dns_names_or_ip_literals() {
         ("", "it is empty", "www.example.uy"),
         ("a.example.uy:8443", "includes a port", "port = 8443"),
         ("a..example.uy", "empty label", "\"a.example.uy\""),
-        (
-            "a_b.example.uy",
-            "`_` is not allowed",
-            "remove or replace `_`",
-        ),
-        (
-            "*.example.uy",
-            "`*` is not allowed",
-            "remove or replace `*`",
-        ),
+        ("a_b.example.uy", "`_` is not allowed", "remove or replace `_`"),
+        ("*.example.uy", "`*` is not allowed", "remove or replace `*`"),
         ("-a.example.uy", "hyphen", "www.example.uy"),
         ("www example.uy", "whitespace", "\"wwwexample.uy\""),
         ("ñandú.example.uy", "non-ASCII", "xn--"),
         ("127.0.0.256", "looks like an IPv4 address", "0 to 255"),
         ("[2001:db8::1]", "without brackets", "\"2001:db8::1\""),
-        (
-            &format!("{long_label}.example.uy"),
-            "longer than 63",
-            "www.example.uy",
-        ),
+        (&format!("{long_label}.example.uy"), "longer than 63", "www.example.uy"),
     ] {
-        let errors = parse_error(&with_head(&format!(
-            "[[endpoints]]\nhost = \"{host}\"\nservice = \"tls\"\nsector = \"x\"\n"
-        )));
+        let errors =
+            parse_error(&with_head(&format!("[[endpoints]]\nhost = \"{host}\"\nservice = \"tls\"\nsector = \"x\"\n")));
         assert_block(
             &errors,
             "t.toml",
             (9, 8),
-            &[
-                &format!("`host` \"{host}\" is not a valid DNS name or IP address"),
-                reason,
-            ],
+            &[&format!("`host` \"{host}\" is not a valid DNS name or IP address"), reason],
             &[help],
         );
         assert_eq!(error_count(&errors), 1, "{errors}");
@@ -730,13 +571,7 @@ sector = "x"
         &errors,
         "t.toml",
         (13, 8),
-        &[
-            "duplicate endpoint",
-            "\"www.example.uy\"",
-            "`port` 443",
-            "\"https\"",
-            "line 9",
-        ],
+        &["duplicate endpoint", "\"www.example.uy\"", "`port` 443", "\"https\"", "line 9"],
         &["remove one of the two"],
     );
     // Same host and port with another service is a different endpoint.
@@ -750,24 +585,15 @@ fn endpoints_and_domains_outside_the_scope_are_rejected() {
         &errors,
         &file,
         (13, 8),
-        &[
-            "`host` \"www.badexample.uy\" is outside the declared scope",
-            "scope.names = [\"example.uy\"]",
-        ],
+        &["`host` \"www.badexample.uy\" is outside the declared scope", "scope.names = [\"example.uy\"]"],
         &["add \"badexample.uy\" to scope.names"],
     );
     assert_block(
         &errors,
         &file,
         (20, 11),
-        &[
-            "pinned `address` 192.0.2.10 is outside the declared scope",
-            "\"127.0.10.0/24\", \"2001:db8::/32\"",
-        ],
-        &[
-            "add a network containing it to scope.networks",
-            "\"192.0.2.10/32\"",
-        ],
+        &["pinned `address` 192.0.2.10 is outside the declared scope", "\"127.0.10.0/24\", \"2001:db8::/32\""],
+        &["add a network containing it to scope.networks", "\"192.0.2.10/32\""],
     );
     assert_block(
         &errors,
@@ -810,19 +636,10 @@ fn an_invalid_scope_entry_does_not_cascade_into_scope_errors() {
         &errors,
         "t.toml",
         (6, 10),
-        &[
-            "`scope.names` pattern \"*.example.uy\"",
-            "wildcards are not allowed",
-        ],
+        &["`scope.names` pattern \"*.example.uy\"", "wildcards are not allowed"],
         &["write \"example.uy\""],
     );
-    assert_block(
-        &errors,
-        "t.toml",
-        (7, 13),
-        &["\"192.0.2.0/33\""],
-        &["ADDRESS/PREFIX-LENGTH"],
-    );
+    assert_block(&errors, "t.toml", (7, 13), &["\"192.0.2.0/33\""], &["ADDRESS/PREFIX-LENGTH"]);
     assert_eq!(error_count(&errors), 2, "{errors}");
 }
 
@@ -845,13 +662,7 @@ fn scope_names_must_be_plain_dns_names() {
         &["\"10.0.0.1\" is an IP address"],
         &["scope.networks", "\"10.0.0.1/32\""],
     );
-    assert_block(
-        &errors,
-        "t.toml",
-        (6, 27),
-        &["\"bad..uy\" is not a valid DNS name", "empty label"],
-        &["\"bad.uy\""],
-    );
+    assert_block(&errors, "t.toml", (6, 27), &["\"bad..uy\" is not a valid DNS name", "empty label"], &["\"bad.uy\""]);
 }
 
 #[test]
@@ -859,13 +670,7 @@ fn duplicate_domains_sectors_operators_and_policy_are_checked() {
     let errors = parse_error(
         "schema_version = 1\n[country]\ncode = \"UY\"\nname = \" \"\npolicy = \"../../etc/passwd\"\n[scope]\nnames = [\"uy\"]\n[[domains]]\nname = \"example.uy\"\nsector = \"ccTLD\"\noperator = \"\"\n[[domains]]\nname = \"EXAMPLE.uy\"\nsector = \"cctld\"\n",
     );
-    assert_block(
-        &errors,
-        "t.toml",
-        (4, 8),
-        &["`country.name` is empty"],
-        &["name = \"Uruguay\""],
-    );
+    assert_block(&errors, "t.toml", (4, 8), &["`country.name` is empty"], &["name = \"Uruguay\""]);
     assert_block(
         &errors,
         "t.toml",
@@ -873,20 +678,8 @@ fn duplicate_domains_sectors_operators_and_policy_are_checked() {
         &["`country.policy`", "not a policy name"],
         &["profiles/policies/", "policy = \"mozilla-intermediate\""],
     );
-    assert_block(
-        &errors,
-        "t.toml",
-        (10, 10),
-        &["`sector` \"ccTLD\""],
-        &["sector = \"cctld\""],
-    );
-    assert_block(
-        &errors,
-        "t.toml",
-        (11, 12),
-        &["`operator` is empty"],
-        &["remove `operator`"],
-    );
+    assert_block(&errors, "t.toml", (10, 10), &["`sector` \"ccTLD\""], &["sector = \"cctld\""]);
+    assert_block(&errors, "t.toml", (11, 12), &["`operator` is empty"], &["remove `operator`"]);
     assert_block(
         &errors,
         "t.toml",
@@ -900,13 +693,7 @@ fn duplicate_domains_sectors_operators_and_policy_are_checked() {
 #[test]
 fn a_profile_with_nothing_to_assess_is_rejected() {
     let errors = parse_error(HEAD);
-    assert_block(
-        &errors,
-        "t.toml",
-        (1, 1),
-        &["no [[endpoints]] and no [[domains]]"],
-        &["add at least one"],
-    );
+    assert_block(&errors, "t.toml", (1, 1), &["no [[endpoints]] and no [[domains]]"], &["add at least one"]);
 }
 
 #[test]
@@ -934,39 +721,19 @@ fn unreadable_file_names_the_file_and_the_reason() {
 #[test]
 fn non_utf8_file_is_located() {
     let (errors, file) = fixture_error("not_utf8.toml");
-    assert_block(
-        &errors,
-        &file,
-        (5, 12),
-        &["not valid UTF-8"],
-        &["save the profile as UTF-8"],
-    );
+    assert_block(&errors, &file, (5, 12), &["not valid UTF-8"], &["save the profile as UTF-8"]);
 }
 
 #[test]
 fn load_reads_a_written_profile() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("xx.toml");
-    std::fs::write(
-        &path,
-        with_head("[[domains]]\nname = \"example.uy\"\nsector = \"x\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&path, with_head("[[domains]]\nname = \"example.uy\"\nsector = \"x\"\n")).unwrap();
     let p = Profile::load(&path).unwrap();
     assert_eq!(p.source, path);
-    std::fs::write(
-        &path,
-        with_head("[[domains]]\nname = \"example.uy\"\nsector = \"X\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&path, with_head("[[domains]]\nname = \"example.uy\"\nsector = \"X\"\n")).unwrap();
     let errors = Profile::load(&path).unwrap_err().to_string();
-    assert_block(
-        &errors,
-        &path.display().to_string(),
-        (10, 10),
-        &["`sector` \"X\""],
-        &["sector = \"x\""],
-    );
+    assert_block(&errors, &path.display().to_string(), (10, 10), &["`sector` \"X\""], &["sector = \"x\""]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1058,16 +825,8 @@ fn scope_violations_lists_what_code_put_out_of_scope() {
     p.scope.names = vec!["example.net".into()];
     p.scope.networks = vec!["127.0.0.0/8".parse().unwrap()];
     let v = p.scope_violations();
-    assert!(
-        v.iter()
-            .any(|m| m.contains("www.example.uy") && m.contains("host")),
-        "{v:?}"
-    );
-    assert!(
-        v.iter()
-            .any(|m| m.contains("ns1.example.uy") && m.contains("::1")),
-        "{v:?}"
-    );
+    assert!(v.iter().any(|m| m.contains("www.example.uy") && m.contains("host")), "{v:?}");
+    assert!(v.iter().any(|m| m.contains("ns1.example.uy") && m.contains("::1")), "{v:?}");
     assert!(v.iter().any(|m| m.contains("domain example.uy")), "{v:?}");
     assert_eq!(v.len(), 4, "{v:?}");
 }
@@ -1084,9 +843,7 @@ fn assert_well_formed(text: &str) {
             assert!(!lines.is_empty() && lines.len() % 2 == 0, "{errors}");
             let last_line = text.lines().count().max(1) + 1;
             for pair in lines.chunks(2) {
-                let rest = pair[0]
-                    .strip_prefix("p.toml:")
-                    .unwrap_or_else(|| panic!("{errors}"));
+                let rest = pair[0].strip_prefix("p.toml:").unwrap_or_else(|| panic!("{errors}"));
                 let mut parts = rest.splitn(3, ':');
                 let line: usize = parts.next().unwrap().parse().unwrap();
                 let column: usize = parts.next().unwrap().parse().unwrap();
@@ -1135,8 +892,7 @@ proptest! {
 
 #[test]
 fn values_and_keys_with_newlines_stay_inside_their_block() {
-    let multi_line_sector =
-        "[[domains]]\nname = \"example.uy\"\nsector = \"\"\"Critical\nOperator\"\"\"\n";
+    let multi_line_sector = "[[domains]]\nname = \"example.uy\"\nsector = \"\"\"Critical\nOperator\"\"\"\n";
     let multi_line_key = "[[domains]]\nname = \"example.uy\"\nsector = \"x\"\n\"odd\\nkey\" = 1\n";
     for rest in [multi_line_sector, multi_line_key] {
         let errors = parse_error(&with_head(rest));
@@ -1144,13 +900,7 @@ fn values_and_keys_with_newlines_stay_inside_their_block() {
         assert_eq!(errors.lines().count(), 2, "{errors}");
     }
     let errors = parse_error(&with_head(multi_line_sector));
-    assert_block(
-        &errors,
-        "t.toml",
-        (10, 10),
-        &[r#""Critical\nOperator""#],
-        &["sector = \"critical-operator\""],
-    );
+    assert_block(&errors, "t.toml", (10, 10), &[r#""Critical\nOperator""#], &["sector = \"critical-operator\""]);
 }
 
 #[test]
@@ -1204,7 +954,8 @@ fn exceptions_and_weights_are_validated_with_locations() {
 #[test]
 fn ca_files_are_resolved_against_the_profile_and_must_exist() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("national.pem"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(dir.path().join("national.pem"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+        .unwrap();
     let text = "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\nca_files = [\"national.pem\", \"missing.pem\"]\n\
                 [scope]\nnames = [\"example.uy\"]\n[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n";
     let path = dir.path().join("uy.toml");
@@ -1243,6 +994,7 @@ fn dns_validation_names_are_names_and_need_no_scope() {
         "[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nvalidation_bogus_name = \"not a name\"\n",
     ));
     assert_block(&errors, "t.toml", (12, 25), &["`dns.validation_bogus_name`", "not a valid DNS name"], &[]);
-    let errors = parse_error(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nsigned = \"x.uy\"\n"));
+    let errors =
+        parse_error(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nsigned = \"x.uy\"\n"));
     assert!(errors.contains("validation_signed_name"), "{errors}");
 }

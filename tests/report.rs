@@ -85,7 +85,14 @@ fn scan_and_assess(specs: Vec<TargetSpec>, exception_port: Option<u16>) -> ScanR
 
 /// Legacy OpenSSL (TLS 1.0–1.2, everything), nginx (Mozilla intermediate) and a closed port.
 fn real_scan() -> ScanReport {
-    let legacy = OpenSslServer::start_auto(&["-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0", "-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2"]);
+    let legacy = OpenSslServer::start_auto(&[
+        "-cipher",
+        "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        "-min_protocol",
+        "TLSv1",
+        "-max_protocol",
+        "TLSv1.2",
+    ]);
     let nginx = Nginx::mozilla_intermediate();
     let closed = closed_port();
     let report = scan_and_assess(
@@ -133,9 +140,9 @@ fn chromium(file: &Path, extra: &[&str]) -> Chromium {
     command.arg(format!("--user-data-dir={}", profile.path().display()));
     command.args(extra);
     command.arg(format!("file://{}", file.display()));
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run chromium ({e}): run scripts/install-test-deps (Debian package chromium)"));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("cannot run chromium ({e}): run scripts/install-test-deps (Debian package chromium)")
+    });
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "chromium failed: {stderr}");
     Chromium { stdout: String::from_utf8_lossy(&output.stdout).to_string(), stderr }
@@ -155,7 +162,11 @@ fn external_references(html: &str) -> Vec<String> {
         let mut rest = lower.as_str();
         while let Some(at) = rest.find(pattern) {
             let after = rest[at + pattern.len()..].trim_start_matches(['"', '\'', ' ']);
-            if after.starts_with("http:") || after.starts_with("https:") || after.starts_with("//") || after.starts_with("ftp:") {
+            if after.starts_with("http:")
+                || after.starts_with("https:")
+                || after.starts_with("//")
+                || after.starts_with("ftp:")
+            {
                 found.push(after.chars().take(60).collect());
             }
             rest = &rest[at + pattern.len()..];
@@ -170,8 +181,16 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-const SECTIONS: [&str; 8] =
-    ["id=\"summary\"", "id=\"charts\"", "id=\"sectors\"", "id=\"top-checks\"", "id=\"exceptions\"", "id=\"endpoints\"", "id=\"methodology\"", "class=\"toc\""];
+const SECTIONS: [&str; 8] = [
+    "id=\"summary\"",
+    "id=\"charts\"",
+    "id=\"sectors\"",
+    "id=\"top-checks\"",
+    "id=\"exceptions\"",
+    "id=\"endpoints\"",
+    "id=\"methodology\"",
+    "class=\"toc\"",
+];
 
 #[test]
 fn a_real_scan_report_opens_in_chromium_without_console_errors_or_network_and_shows_its_sections() {
@@ -231,7 +250,8 @@ fn a_real_scan_report_prints_to_a4_pdf_with_every_section() {
     assert!(bytes.starts_with(b"%PDF-"));
     assert!(bytes.len() > 30_000, "PDF is {} bytes", bytes.len());
 
-    let info = Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo (poppler-utils): run scripts/install-test-deps");
+    let info =
+        Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo (poppler-utils): run scripts/install-test-deps");
     let info = String::from_utf8_lossy(&info.stdout).to_string();
     let pages: usize = info.lines().find_map(|l| l.strip_prefix("Pages:")).unwrap().trim().parse().unwrap();
     assert!(pages >= 6, "sections start on new pages: {pages} pages");
@@ -365,12 +385,25 @@ fn hostile_strings_are_inert_in_html() {
         assert!(!lower.contains("<img"), "an <img> element got through");
         assert!(!lower.contains("onerror=alert"), "an event handler attribute got through");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the script text is shown, escaped");
-        assert!(html.contains("&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;"), "the attribute breakout is shown, escaped");
+        assert!(
+            html.contains("&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;"),
+            "the attribute breakout is shown, escaped"
+        );
         // Handlebars syntax in data is text, not template: shown as sent, never evaluated.
         assert!(html.contains("{{#each t}}{{this}}{{/each}}{{{lang}}}"));
-        assert_eq!(external_references(&html), Vec::<String>::new(), "hostile URLs must not become resource references");
+        assert_eq!(
+            external_references(&html),
+            Vec::<String>::new(),
+            "hostile URLs must not become resource references"
+        );
         // The generic sections rendered the hostile certificate, zone and resolver facts.
-        for needle in ["id=\"zones\"", "id=\"resolvers\"", "<th class=\"mono\">subject</th>", "<th class=\"mono\">san_dns</th>", "<th class=\"mono\">error</th>"] {
+        for needle in [
+            "id=\"zones\"",
+            "id=\"resolvers\"",
+            "<th class=\"mono\">subject</th>",
+            "<th class=\"mono\">san_dns</th>",
+            "<th class=\"mono\">error</th>",
+        ] {
             assert!(html.contains(needle), "{lang}: {needle} missing");
         }
     }
@@ -383,7 +416,10 @@ fn hostile_strings_are_inert_in_html() {
     let lower = dom.stdout.to_ascii_lowercase();
     assert!(!lower.contains("<script") && !lower.contains("<img"), "the DOM holds an injected element");
 
-    let regional = Renderer::new("es", None).unwrap().regional(&[hostile_document(), hostile_document()], Some(&catalog())).unwrap();
+    let regional = Renderer::new("es", None)
+        .unwrap()
+        .regional(&[hostile_document(), hostile_document()], Some(&catalog()))
+        .unwrap();
     assert!(!regional.to_ascii_lowercase().contains("<script") && !regional.to_ascii_lowercase().contains("<img"));
     assert!(regional.contains("&lt;script&gt;"));
 }
@@ -454,7 +490,11 @@ fn every_language_renders_completely_and_retranslates_check_titles() {
     assert!(bodies[1].contains("TLS 1.0 no se acepta") && !bodies[1].contains("TLS 1.0 is not accepted"));
     assert!(bodies[2].contains("TLS 1.0 não é aceito"));
     assert!(bodies[3].contains("TLS 1.0 n&#x27;est pas accepté"), "French title (apostrophe escaped)");
-    assert!(bodies[1].contains("Resumen ejecutivo") && bodies[2].contains("Resumo executivo") && bodies[3].contains("Synthèse"));
+    assert!(
+        bodies[1].contains("Resumen ejecutivo")
+            && bodies[2].contains("Resumo executivo")
+            && bodies[3].contains("Synthèse")
+    );
     // Dates and numbers per language.
     assert!(bodies[0].contains("1 March 2026, 10:00 UTC"), "English date");
     assert!(bodies[1].contains("1 de marzo de 2026, 10:00 UTC"), "Spanish date");
@@ -462,16 +502,20 @@ fn every_language_renders_completely_and_retranslates_check_titles() {
     let index = report.assessment.as_ref().unwrap().index.unwrap();
     let en = format!("{index:.1}");
     assert!(bodies[0].contains(&format!("<span class=\"big\">{en}</span>")), "English index {en}");
-    assert!(bodies[1].contains(&format!("<span class=\"big\">{}</span>", en.replace('.', ","))), "Spanish decimal comma");
+    assert!(
+        bodies[1].contains(&format!("<span class=\"big\">{}</span>", en.replace('.', ","))),
+        "Spanish decimal comma"
+    );
 }
 
 /// A small assessed scan built from facts (no servers): TLS 1.0 accepted on one target.
 fn hostile_free_report() -> ScanReport {
     let target = |host: &str, protocols: &[&str], sector: &str| {
-        let details: serde_json::Map<String, serde_json::Value> = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", "SSLv2", "SSLv3"]
-            .iter()
-            .map(|p| (p.to_string(), json!({"accepted": protocols.contains(p), "refusal": null, "error": null})))
-            .collect();
+        let details: serde_json::Map<String, serde_json::Value> =
+            ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", "SSLv2", "SSLv3"]
+                .iter()
+                .map(|p| (p.to_string(), json!({"accepted": protocols.contains(p), "refusal": null, "error": null})))
+                .collect();
         json!({
             "host": host, "port": 443, "address": "192.0.2.1", "sni": host, "service": "tls", "sector": sector,
             "operator": "Op", "error": null, "started_at": "2026-03-01T10:00:00Z", "duration_ms": 5,
@@ -493,8 +537,15 @@ fn hostile_free_report() -> ScanReport {
     let mut report: ScanReport = serde_json::from_value(raw).unwrap();
     let catalog = catalog();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions: vec![], sector_weights: Default::default(), today: "2026-03-01".into() }
-        .assess(&mut report);
+    Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: "en".into(),
+        exceptions: vec![],
+        sector_weights: Default::default(),
+        today: "2026-03-01".into(),
+    }
+    .assess(&mut report);
     report
 }
 
@@ -516,8 +567,13 @@ fn changes_since_the_previous_scan_list_new_regressed_and_resolved_findings() {
     let mut assessment = before.assessment.clone().unwrap();
     assessment.index = Some(assessment.index.unwrap() + 4.0);
     before.assessment = Some(assessment);
-    let now_failing: Vec<String> = now.targets[0].findings.iter().filter(|f| f.status == Status::Fail).map(|f| f.check.clone()).collect();
-    assert!(now_failing.contains(&"tls.protocol.tls10".to_string()) && now_failing.contains(&"tls.ext.no_secure_renegotiation".to_string()), "{now_failing:?}");
+    let now_failing: Vec<String> =
+        now.targets[0].findings.iter().filter(|f| f.status == Status::Fail).map(|f| f.check.clone()).collect();
+    assert!(
+        now_failing.contains(&"tls.protocol.tls10".to_string())
+            && now_failing.contains(&"tls.ext.no_secure_renegotiation".to_string()),
+        "{now_failing:?}"
+    );
 
     let html = Renderer::new("en", None)
         .unwrap()
@@ -567,7 +623,14 @@ fn report_command_renders_saved_scans_regional_reports_and_template_overrides() 
     assert!(std::fs::read_to_string(&csv).unwrap().lines().count() > 10);
 
     let regional = dir.path().join("region.html");
-    let status = postura().args(["report", "--regional"]).arg(&scan).arg(&other_scan).arg("--html").arg(&regional).status().unwrap();
+    let status = postura()
+        .args(["report", "--regional"])
+        .arg(&scan)
+        .arg(&other_scan)
+        .arg("--html")
+        .arg(&regional)
+        .status()
+        .unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&regional).unwrap();
     assert!(text.contains("Regional posture comparison") && text.contains("Testland") && text.contains("Otherland"));
@@ -579,14 +642,34 @@ fn report_command_renders_saved_scans_regional_reports_and_template_overrides() 
     std::fs::create_dir_all(templates.join("partials")).unwrap();
     std::fs::write(templates.join("partials/style.hbs"), "body{background:#abcdef}").unwrap();
     let custom = dir.path().join("custom.html");
-    let status = postura().args(["report", "--input"]).arg(&scan).arg("--templates").arg(&templates).arg("--html").arg(&custom).status().unwrap();
+    let status = postura()
+        .args(["report", "--input"])
+        .arg(&scan)
+        .arg("--templates")
+        .arg(&templates)
+        .arg("--html")
+        .arg(&custom)
+        .status()
+        .unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&custom).unwrap();
     assert!(text.contains("body{background:#abcdef}") && text.contains("id=\"methodology\""));
     std::fs::write(templates.join("country.hbs"), "{{no_such_field}}").unwrap();
-    let output = postura().args(["report", "--input"]).arg(&scan).arg("--templates").arg(&templates).arg("--html").arg(&custom).output().unwrap();
+    let output = postura()
+        .args(["report", "--input"])
+        .arg(&scan)
+        .arg("--templates")
+        .arg(&templates)
+        .arg("--html")
+        .arg(&custom)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_field"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no_such_field"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let output = postura().args(["report", "--input"]).arg(&scan).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "nothing to write is a usage error");
@@ -594,7 +677,14 @@ fn report_command_renders_saved_scans_regional_reports_and_template_overrides() 
 
 #[test]
 fn scan_writes_the_html_and_csv_reports_at_the_end() {
-    let server = OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let server = OpenSslServer::start_auto(&[
+        "-min_protocol",
+        "TLSv1",
+        "-max_protocol",
+        "TLSv1.2",
+        "-cipher",
+        "DEFAULT:@SECLEVEL=0",
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let (html, csv) = (dir.path().join("scan.html"), dir.path().join("scan.csv"));
     let target = format!("{TEST_HOST}:{}", server.port);

@@ -42,9 +42,7 @@ fn lab_country() -> ScanReport {
         (modern.socket_addr(), "cctld", "Registry"),
         (closed, "regulator", "Regulator"),
     ] {
-        let mut target = scan_lab_target(address, Service::Tls, sector, Duration::from_secs(5))
-            .targets
-            .remove(0);
+        let mut target = scan_lab_target(address, Service::Tls, sector, Duration::from_secs(5)).targets.remove(0);
         target.operator = Some(operator.into());
         targets.push(target);
     }
@@ -55,20 +53,11 @@ fn lab_country() -> ScanReport {
         approved_by: "CISO of Legacy Telecom".into(),
         expires: "2099-03-31".into(),
     };
-    let mut report = assess(
-        &report_of(targets),
-        "mozilla-intermediate",
-        vec![exception],
-        "2026-06-01",
-    );
+    let mut report = assess(&report_of(targets), "mozilla-intermediate", vec![exception], "2026-06-01");
     report.started_at = "2026-06-01T10:00:00Z".into();
     report.finished_at = "2026-06-01T10:05:00Z".into();
-    report.country = Some(CountryInfo {
-        code: "ZZ".into(),
-        name: "Testland".into(),
-        policy: None,
-        profile: "zz.toml".into(),
-    });
+    report.country =
+        Some(CountryInfo { code: "ZZ".into(), name: "Testland".into(), policy: None, profile: "zz.toml".into() });
     report
 }
 
@@ -76,25 +65,12 @@ fn lab_country() -> ScanReport {
 fn axe(files: &[PathBuf]) -> Vec<serde_json::Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/run.mjs");
     assert!(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/axe/node_modules/axe-core")
-            .is_dir(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/node_modules/axe-core").is_dir(),
         "axe-core is not installed: run scripts/install-test-deps (npm ci in tests/axe)"
     );
-    let output = Command::new("node")
-        .arg(script)
-        .args(files)
-        .output()
-        .expect("node (scripts/install-test-deps)");
-    assert!(
-        output.status.success(),
-        "axe run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    let output = Command::new("node").arg(script).args(files).output().expect("node (scripts/install-test-deps)");
+    assert!(output.status.success(), "axe run failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
 }
 
 #[test]
@@ -124,31 +100,16 @@ fn every_report_in_every_language_has_no_axe_violation() {
     };
     for lang in ["en", "es", "pt", "fr"] {
         let renderer = Renderer::new(lang, None).unwrap();
-        write(
-            format!("country-{lang}.html"),
-            renderer
-                .country(&document, Some(&previous), Some(&catalog))
-                .unwrap(),
-        );
+        write(format!("country-{lang}.html"), renderer.country(&document, Some(&previous), Some(&catalog)).unwrap());
         let mut other = report.clone();
-        other.country = Some(CountryInfo {
-            code: "YY".into(),
-            name: "Otherland".into(),
-            policy: None,
-            profile: "yy.toml".into(),
-        });
+        other.country =
+            Some(CountryInfo { code: "YY".into(), name: "Otherland".into(), policy: None, profile: "yy.toml".into() });
         other.targets.truncate(2);
         let other = assess(&other, "mozilla-intermediate", Vec::new(), "2026-06-01");
         write(
             format!("regional-{lang}.html"),
             renderer
-                .regional(
-                    &[
-                        Document::from_report(report.clone()),
-                        Document::from_report(other),
-                    ],
-                    Some(&catalog),
-                )
+                .regional(&[Document::from_report(report.clone()), Document::from_report(other)], Some(&catalog))
                 .unwrap(),
         );
         let options = NoticeOptions {
@@ -165,18 +126,9 @@ fn every_report_in_every_language_has_no_axe_violation() {
     // The index card in each of its colours (this scan's own band is "poor").
     for band in ["good", "fair", "none"] {
         let mut banded = report.clone();
-        banded
-            .assessment
-            .as_mut()
-            .unwrap()
-            .headline
-            .as_mut()
-            .unwrap()
-            .band = band.into();
-        let html = Renderer::new("en", None)
-            .unwrap()
-            .country(&Document::from_report(banded), None, Some(&catalog))
-            .unwrap();
+        banded.assessment.as_mut().unwrap().headline.as_mut().unwrap().band = band.into();
+        let html =
+            Renderer::new("en", None).unwrap().country(&Document::from_report(banded), None, Some(&catalog)).unwrap();
         write(format!("country-band-{band}.html"), html);
     }
     // Grade badges of every colour (B, D and "not graded" do not occur in this scan).
@@ -189,51 +141,28 @@ fn every_report_in_every_language_has_no_axe_violation() {
     graded.targets[0].operator = Some("Other".into());
     write(
         "country-grades.html".into(),
-        Renderer::new("en", None)
-            .unwrap()
-            .country(&Document::from_report(graded), None, Some(&catalog))
-            .unwrap(),
+        Renderer::new("en", None).unwrap().country(&Document::from_report(graded), None, Some(&catalog)).unwrap(),
     );
     let mut stamped = Renderer::new("en", None).unwrap();
     stamped.stamp("sha256:0123abcd", "SHA256:key");
-    write(
-        "bundle-report.html".into(),
-        stamped.country(&document, None, Some(&catalog)).unwrap(),
-    );
+    write("bundle-report.html".into(), stamped.country(&document, None, Some(&catalog)).unwrap());
 
     // A control: the same report with its muted text made pale must fail on colour contrast,
     // so a clean result means the rules ran, not that nothing was looked at.
     let country = std::fs::read_to_string(&files[0]).unwrap();
     let control = dir.path().join("control.html");
-    std::fs::write(
-        &control,
-        country.replacen("</style>", ".muted{color:#cbd5e1}</style>", 1),
-    )
-    .unwrap();
+    std::fs::write(&control, country.replacen("</style>", ".muted{color:#cbd5e1}</style>", 1)).unwrap();
 
     let mut results = axe(&[files.clone(), vec![control]].concat());
     let control = results.pop().unwrap();
-    let control_ids: Vec<&str> = control["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["id"].as_str())
-        .collect();
+    let control_ids: Vec<&str> =
+        control["violations"].as_array().unwrap().iter().filter_map(|v| v["id"].as_str()).collect();
     assert_eq!(control_ids, ["color-contrast"], "the control");
     assert_eq!(results.len(), files.len());
     let mut problems = Vec::new();
     for result in &results {
-        let file = result["file"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        assert!(
-            result["passes"].as_u64().unwrap() > 10,
-            "{file}: axe ran no rule?"
-        );
+        let file = result["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        assert!(result["passes"].as_u64().unwrap() > 10, "{file}: axe ran no rule?");
         for violation in result["violations"].as_array().unwrap() {
             problems.push(format!(
                 "{file}: {} ({}, {} nodes) {}",
@@ -246,15 +175,6 @@ fn every_report_in_every_language_has_no_axe_violation() {
             }
         }
     }
-    eprintln!(
-        "axe-core {} on {} reports",
-        results[0]["axe"],
-        results.len()
-    );
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    eprintln!("axe-core {} on {} reports", results[0]["axe"], results.len());
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }

@@ -18,9 +18,7 @@ use postura::facts::{CountryInfo, TargetResult};
 use postura::profile::Service;
 
 fn scanned(address: SocketAddr, operator: Option<&str>) -> TargetResult {
-    let mut target = scan_lab_target(address, Service::Tls, "operator", Duration::from_secs(10))
-        .targets
-        .remove(0);
+    let mut target = scan_lab_target(address, Service::Tls, "operator", Duration::from_secs(10)).targets.remove(0);
     assert!(target.error.is_none(), "{:?}", target.error);
     target.operator = operator.map(str::to_string);
     target
@@ -47,17 +45,9 @@ fn chromium_dom(file: &Path) -> (String, Vec<String>) {
         .arg(format!("file://{}", file.display()))
         .output()
         .expect("chromium (scripts/install-test-deps)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let console = stderr
-        .lines()
-        .filter(|l| l.contains(":CONSOLE"))
-        .map(str::to_string)
-        .collect();
+    let console = stderr.lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
     (String::from_utf8_lossy(&output.stdout).to_string(), console)
 }
 
@@ -65,9 +55,7 @@ fn chromium_dom(file: &Path) -> (String, Vec<String>) {
 fn external_references(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     let mut found = Vec::new();
-    for pattern in [
-        "src=", "href=", "url(", "@import", "srcset=", "action=", "data=",
-    ] {
+    for pattern in ["src=", "href=", "url(", "@import", "srcset=", "action=", "data="] {
         for (at, _) in lower.match_indices(pattern) {
             let after = lower[at + pattern.len()..].trim_start_matches(['"', '\'', ' ']);
             if after.starts_with("http:")
@@ -105,18 +93,9 @@ fn each_operator_gets_its_own_notice_in_its_language_linked_from_the_country_rep
         scanned(telco.socket_addr(), Some("Telco Uno")),
         scanned(nobody.socket_addr(), None),
     ];
-    let mut report = assess(
-        &report_of(targets),
-        "mozilla-intermediate",
-        Vec::new(),
-        "2026-06-01",
-    );
-    report.country = Some(CountryInfo {
-        code: "UY".into(),
-        name: "Uruguay".into(),
-        policy: None,
-        profile: "uy.toml".into(),
-    });
+    let mut report = assess(&report_of(targets), "mozilla-intermediate", Vec::new(), "2026-06-01");
+    report.country =
+        Some(CountryInfo { code: "UY".into(), name: "Uruguay".into(), policy: None, profile: "uy.toml".into() });
 
     let dir = tempfile::tempdir().unwrap();
     let scan = dir.path().join("scan.json");
@@ -149,26 +128,15 @@ fn each_operator_gets_its_own_notice_in_its_language_linked_from_the_country_rep
         .arg(&profile_path)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 
     // One HTML and one CSV per declared operator; none for the endpoint without an operator.
-    let files: BTreeSet<String> = std::fs::read_dir(&notices)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    let expected: BTreeSet<String> = [
-        "notice-antel-s-a.html",
-        "notice-antel-s-a.csv",
-        "notice-telco-uno.html",
-        "notice-telco-uno.csv",
-    ]
-    .map(String::from)
-    .into();
+    let files: BTreeSet<String> =
+        std::fs::read_dir(&notices).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let expected: BTreeSet<String> =
+        ["notice-antel-s-a.html", "notice-antel-s-a.csv", "notice-telco-uno.html", "notice-telco-uno.csv"]
+            .map(String::from)
+            .into();
     assert_eq!(files, expected);
 
     let address = |t: &TargetResult| t.address.clone().unwrap();
@@ -183,22 +151,13 @@ fn each_operator_gets_its_own_notice_in_its_language_linked_from_the_country_rep
         antel.contains("Notificación a Antel S.A.")
             && antel.contains("Gerencia de Seguridad &lt;seguridad@antel.example&gt;")
     );
-    assert!(
-        antel.contains("30 de junio de 2027"),
-        "the due date, in Spanish"
-    );
+    assert!(antel.contains("30 de junio de 2027"), "the due date, in Spanish");
     assert!(antel.contains("Cumplir o explicar: su respuesta"));
     for own in &antel_addresses {
-        assert!(
-            antel.contains(&format!("({own})")),
-            "Antel's notice lacks its endpoint {own}"
-        );
+        assert!(antel.contains(&format!("({own})")), "Antel's notice lacks its endpoint {own}");
     }
     for other in &others {
-        assert!(
-            !antel.contains(other.as_str()),
-            "Antel's notice shows {other}, which is not its endpoint"
-        );
+        assert!(!antel.contains(other.as_str()), "Antel's notice shows {other}, which is not its endpoint");
     }
     assert_eq!(antel.matches("<details class=\"item\"").count(), 2);
     // Its failing findings, with what to do; the comply-or-explain form has a row for each.
@@ -208,62 +167,40 @@ fn each_operator_gets_its_own_notice_in_its_language_linked_from_the_country_rep
         .filter(|f| f.status == postura::checks::model::Status::Fail)
         .count();
     assert!(antel.contains("<code>tls.cipher.null</code>"));
-    assert_eq!(
-        antel
-            .matches("<td class=\"blank\"></td><td class=\"blank\"></td>")
-            .count(),
-        antel_failing
-    );
+    assert_eq!(antel.matches("<td class=\"blank\"></td><td class=\"blank\"></td>").count(), antel_failing);
 
     // Its CSV: exactly its findings.
     let antel_csv = csv_rows(&read("notice-antel-s-a.csv"));
     let antel_findings: usize = report.targets[..2].iter().map(|t| t.findings.len()).sum();
     assert_eq!(antel_csv.len(), antel_findings);
     assert!(
-        antel_csv.iter().all(|row| antel_addresses
-            .iter()
-            .any(|a| row.contains(&format!("\"{a}\"")))),
+        antel_csv.iter().all(|row| antel_addresses.iter().any(|a| row.contains(&format!("\"{a}\"")))),
         "a row of another operator"
     );
 
     // Telco Uno: no language in the profile → the report's (English); no contact, no due date.
     let telco_notice = read("notice-telco-uno.html");
-    assert!(
-        telco_notice.contains("<html lang=\"en\">") && telco_notice.contains("Notice to Telco Uno")
-    );
+    assert!(telco_notice.contains("<html lang=\"en\">") && telco_notice.contains("Notice to Telco Uno"));
     assert!(telco_notice.contains("no contact declared in the profile"));
     assert!(
         telco_notice.contains(&format!("({})", others[0]))
             && !telco_notice.contains(&antel_addresses[0])
             && !telco_notice.contains(&others[1])
     );
-    assert_eq!(
-        csv_rows(&read("notice-telco-uno.csv")).len(),
-        report.targets[2].findings.len()
-    );
+    assert_eq!(csv_rows(&read("notice-telco-uno.csv")).len(), report.targets[2].findings.len());
 
     // The country report links each notice by its path next to the report.
     let country = std::fs::read_to_string(&html).unwrap();
-    assert!(
-        country.contains("<a href=\"notices/notice-antel-s-a.html\">"),
-        "link to Antel's notice"
-    );
+    assert!(country.contains("<a href=\"notices/notice-antel-s-a.html\">"), "link to Antel's notice");
     assert!(country.contains("<a href=\"notices/notice-telco-uno.html\">"));
 
     // Every notice renders in Chromium with no console message and no reference outside it.
     for name in ["notice-antel-s-a.html", "notice-telco-uno.html"] {
         let path: PathBuf = notices.join(name);
-        assert_eq!(
-            external_references(&read(name)),
-            Vec::<String>::new(),
-            "{name}"
-        );
+        assert_eq!(external_references(&read(name)), Vec::<String>::new(), "{name}");
         assert!(!read(name).to_ascii_lowercase().contains("<script"));
         let (dom, console) = chromium_dom(&path);
         assert_eq!(console, Vec::<String>::new(), "{name}");
-        assert!(
-            dom.contains("id=\"comply-or-explain\""),
-            "{name} did not render"
-        );
+        assert!(dom.contains("id=\"comply-or-explain\""), "{name} did not render");
     }
 }

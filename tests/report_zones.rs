@@ -42,99 +42,43 @@ fn zones_and_resolvers_count_in_their_declared_sector_and_operator() {
         &profile.display().to_string(),
     ]);
     // Exit 1: the open zone and the open resolver fail high checks (that is their point).
-    assert!(
-        status.code() == Some(0) || status.code() == Some(1),
-        "{stderr}\n{}",
-        lab.diagnostics()
-    );
+    assert!(status.code() == Some(0) || status.code() == Some(1), "{stderr}\n{}", lab.diagnostics());
     let document = Document::from_json(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let report = &document.report;
     assert_eq!(report.zones.len(), 1);
     assert_eq!(
-        (
-            report.zones[0].sector.as_deref(),
-            report.zones[0].operator.as_deref()
-        ),
+        (report.zones[0].sector.as_deref(), report.zones[0].operator.as_deref()),
         (Some("government"), Some("Gov Net"))
     );
     assert_eq!(
-        (
-            report.resolvers[0].sector.as_deref(),
-            report.resolvers[0].operator.as_deref()
-        ),
+        (report.resolvers[0].sector.as_deref(), report.resolvers[0].operator.as_deref()),
         (Some("operator"), Some("Resolver Co"))
     );
 
     // The report's sector and operator tables count them where they were declared.
     let strings = postura::report::i18n::load("en", None).unwrap();
-    let lang = Lang {
-        strings: &strings,
-        catalog: None,
-        lang: "en",
-    };
+    let lang = Lang { strings: &strings, catalog: None, lang: "en" };
     let page = view::country(&document, None, &lang);
     let rows = |table: &str| -> Vec<(String, String)> {
         page[table]
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| {
-                (
-                    r["name"].as_str().unwrap().to_string(),
-                    r["items"].as_str().unwrap().to_string(),
-                )
-            })
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r["items"].as_str().unwrap().to_string()))
             .collect()
     };
     let sectors = rows("sectors");
-    assert!(
-        sectors.contains(&("Government".into(), "1".into())),
-        "{sectors:?}"
-    );
-    assert!(
-        sectors.contains(&("Operators".into(), "1".into())),
-        "{sectors:?}"
-    );
-    assert!(
-        !sectors.iter().any(|(name, _)| name == "Unspecified"),
-        "{sectors:?}"
-    );
+    assert!(sectors.contains(&("Government".into(), "1".into())), "{sectors:?}");
+    assert!(sectors.contains(&("Operators".into(), "1".into())), "{sectors:?}");
+    assert!(!sectors.iter().any(|(name, _)| name == "Unspecified"), "{sectors:?}");
     let operators = rows("operators");
-    assert_eq!(
-        operators,
-        [
-            ("Gov Net".to_string(), "1".to_string()),
-            ("Resolver Co".to_string(), "1".to_string())
-        ]
-    );
+    assert_eq!(operators, [("Gov Net".to_string(), "1".to_string()), ("Resolver Co".to_string(), "1".to_string())]);
     // The zone's failing checks are counted for its operator.
-    let gov = page["operators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Gov Net")
-        .unwrap();
-    assert!(
-        gov["failing"].as_u64().unwrap() > 0
-            && gov["failing_checks"].as_str().unwrap().contains("dns."),
-        "{gov}"
-    );
+    let gov = page["operators"].as_array().unwrap().iter().find(|r| r["name"] == "Gov Net").unwrap();
+    assert!(gov["failing"].as_u64().unwrap() > 0 && gov["failing_checks"].as_str().unwrap().contains("dns."), "{gov}");
     // Headline figures count zones and resolvers apart from endpoints.
-    let headline = report
-        .assessment
-        .as_ref()
-        .unwrap()
-        .headline
-        .as_ref()
-        .unwrap();
-    assert_eq!(
-        (
-            headline.zones.total,
-            headline.resolvers.total,
-            headline.endpoints.total
-        ),
-        (1, 1, 0)
-    );
+    let headline = report.assessment.as_ref().unwrap().headline.as_ref().unwrap();
+    assert_eq!((headline.zones.total, headline.resolvers.total, headline.endpoints.total), (1, 1, 0));
 
     // Per-operator notices: the zone's operator gets the zone (in French), the resolver's the
     // resolver.
@@ -148,27 +92,13 @@ fn zones_and_resolvers_count_in_their_declared_sector_and_operator() {
         .arg(&profile)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let gov = std::fs::read_to_string(notices.join("notice-gov-net.html")).unwrap();
     assert!(gov.contains("<html lang=\"fr\">") && gov.contains("Notification à Gov Net"));
     assert!(gov.contains("open.test.") && !gov.contains("127.0.30.1:53"));
     let resolver = std::fs::read_to_string(notices.join("notice-resolver-co.html")).unwrap();
     assert!(resolver.contains("127.0.30.1:53") && !resolver.contains("open.test."));
     let zone_rows = std::fs::read_to_string(notices.join("notice-gov-net.csv")).unwrap();
-    assert_eq!(
-        zone_rows.lines().count() - 1,
-        report.zones[0].findings.len()
-    );
-    assert!(
-        zone_rows
-            .lines()
-            .skip(1)
-            .all(|row| row.contains("\"zone\",\"open.test.\"")),
-        "{zone_rows}"
-    );
+    assert_eq!(zone_rows.lines().count() - 1, report.zones[0].findings.len());
+    assert!(zone_rows.lines().skip(1).all(|row| row.contains("\"zone\",\"open.test.\"")), "{zone_rows}");
 }

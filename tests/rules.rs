@@ -118,13 +118,21 @@ fn a_comprehension_over_a_non_list_is_refused_at_load_with_file_line() {
 
     // A scan given that file stops before connecting anywhere, with the same message.
     let json = dir.path().join("scan.json");
-    let output = postura(&["scan", "postura.test:443", "--resolve", "postura.test:443:127.0.0.1", "--quiet"], Some(dir.path()), Some(&json));
+    let output = postura(
+        &["scan", "postura.test:443", "--resolve", "postura.test:443:127.0.0.1", "--quiet"],
+        Some(dir.path()),
+        Some(&json),
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("port.toml:7:9"));
     assert!(!json.exists());
 
     // The same inside a nested comprehension, over a field of the list's elements.
-    std::fs::write(dir.path().join("port.toml"), check_file("local.suite_name", "tls.suites.all(s, s.name.exists(c, c == 'x'))", "")).unwrap();
+    std::fs::write(
+        dir.path().join("port.toml"),
+        check_file("local.suite_name", "tls.suites.all(s, s.name.exists(c, c == 'x'))", ""),
+    )
+    .unwrap();
     let output = postura(&["checks", "validate", dir.path().to_str().unwrap()], None, None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -134,11 +142,18 @@ fn a_comprehension_over_a_non_list_is_refused_at_load_with_file_line() {
 #[test]
 fn message_literals_are_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("struct.toml"), check_file("local.struct", "size(tls.protocols) > 0 && Foo{a: 1} == 1", "")).unwrap();
+    std::fs::write(
+        dir.path().join("struct.toml"),
+        check_file("local.struct", "size(tls.protocols) > 0 && Foo{a: 1} == 1", ""),
+    )
+    .unwrap();
     let output = postura(&["checks", "validate", dir.path().to_str().unwrap()], None, None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("struct.toml:7:36: check local.struct: rule: message literals (Foo{…}) are not supported"), "{stderr}");
+    assert!(
+        stderr.contains("struct.toml:7:36: check local.struct: rule: message literals (Foo{…}) are not supported"),
+        "{stderr}"
+    );
 }
 
 #[test]

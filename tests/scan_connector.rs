@@ -22,14 +22,24 @@ use postura::scan::{NoSink, ProbeItem, ResolverSpec, ScanPlan, ZoneSpec};
 use postura::target::TargetSpec;
 
 fn spec(host: &str, address: SocketAddr, service: Service) -> TargetSpec {
-    TargetSpec { host: host.into(), port: address.port(), service, pinned: vec![address.ip()], sector: None, operator: None }
+    TargetSpec {
+        host: host.into(),
+        port: address.port(),
+        service,
+        pinned: vec![address.ip()],
+        sector: None,
+        operator: None,
+    }
 }
 
 #[test]
 fn a_probe_that_panics_leaves_its_item_with_an_error_and_the_scan_completes() {
     let server = OpenSslServer::start_auto(&["-tls1_3"]);
     let plan = ScanPlan {
-        targets: vec![spec("boom.postura.test", server.socket_addr(), Service::Tls), spec(TEST_HOST, server.socket_addr(), Service::Tls)],
+        targets: vec![
+            spec("boom.postura.test", server.socket_addr(), Service::Tls),
+            spec(TEST_HOST, server.socket_addr(), Service::Tls),
+        ],
         zones: vec![ZoneSpec { name: "boom.test".into(), sector: Some("cctld".into()), operator: None }],
         resolvers: vec![ResolverSpec { address: "127.0.0.1:9".parse().unwrap(), sector: None, operator: None }],
         options: ScanOptions { timeout: Duration::from_secs(5), ..Default::default() },
@@ -53,7 +63,10 @@ fn a_probe_that_panics_leaves_its_item_with_an_error_and_the_scan_completes() {
     assert_eq!(good.error, None);
     assert_eq!(good.tls.as_ref().unwrap().protocols, vec![postura::tls::registry::Protocol::Tls13]);
     assert_eq!(report.zones.len(), 1);
-    assert_eq!((report.zones[0].name.as_str(), report.zones[0].error.as_deref()), ("boom.test.", Some("internal failure: the probe panicked")));
+    assert_eq!(
+        (report.zones[0].name.as_str(), report.zones[0].error.as_deref()),
+        ("boom.test.", Some("internal failure: the probe panicked"))
+    );
     assert_eq!(report.zones[0].sector.as_deref(), Some("cctld"));
     assert_eq!(report.resolvers.len(), 1);
     assert_eq!(report.resolvers[0].error.as_deref(), Some("internal failure: the probe panicked"));
@@ -204,7 +217,11 @@ fn http_probe_and_certificate_fetches_are_counted_and_hold_the_per_address_limit
     assert_eq!(gate.count(1), 2, "one http:// probe per target");
     assert_eq!(gate.count(2), 4, "two fetches per target");
     assert_eq!(gate.open.load(Ordering::SeqCst), 0);
-    assert_eq!(gate.overlaps.load(Ordering::SeqCst), 0, "never two connections at once to one address with --per-host 1");
+    assert_eq!(
+        gate.overlaps.load(Ordering::SeqCst),
+        0,
+        "never two connections at once to one address with --per-host 1"
+    );
 }
 
 #[test]
@@ -217,7 +234,11 @@ fn discovered_destinations_outside_the_scope_are_listed_and_never_contacted() {
         let path = url.splitn(4, '/').nth(3).unwrap_or_default().to_string();
         format!("http://{fetch_address}:8080/{path}")
     };
-    let leaf = ca.issue(&LeafSpec { crl_url: Some(rewrite(ca.crl_url())), ca_issuers_url: Some(rewrite(ca.ca_issuers_url())), ..LeafSpec::default() });
+    let leaf = ca.issue(&LeafSpec {
+        crl_url: Some(rewrite(ca.crl_url())),
+        ca_issuers_url: Some(rewrite(ca.ca_issuers_url())),
+        ..LeafSpec::default()
+    });
     let endpoint = alloc_endpoint();
     let (cert, key) = (leaf.cert.display().to_string(), leaf.key.display().to_string());
     let _tls = OpenSslServer::start(*endpoint.ip(), endpoint.port(), &["-cert", &cert, "-key", &key, "-tls1_2"]);
@@ -251,7 +272,10 @@ fn discovered_destinations_outside_the_scope_are_listed_and_never_contacted() {
     );
     // The AIA fetch is refused with its reason (and without the issuer, the CRL cannot be judged).
     let aia = &target.certificate.as_ref().unwrap().ca_issuers_fetched;
-    assert!(aia.iter().any(|f| f.error.as_deref().unwrap_or("").contains("outside the scope: not contacted")), "{aia:?}");
+    assert!(
+        aia.iter().any(|f| f.error.as_deref().unwrap_or("").contains("outside the scope: not contacted")),
+        "{aia:?}"
+    );
 
     // Widened knowingly: the same scan fetches both.
     let target = scan(true);

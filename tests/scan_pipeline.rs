@@ -126,8 +126,17 @@ fn a_whole_scan_runs_through_the_library_and_hands_each_item_on_once_as_it_finis
     let report = lab.netns.enter(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
-            let args = ["--profile", &profile.display().to_string(), "--root-hints", &hints, "--dns-timeout", "3", "--timeout", "5"]
-                .map(String::from);
+            let args = [
+                "--profile",
+                &profile.display().to_string(),
+                "--root-hints",
+                &hints,
+                "--dns-timeout",
+                "3",
+                "--timeout",
+                "5",
+            ]
+            .map(String::from);
             let (plan, _notes) = ScanPlan::from_command_line(args).await.expect("plan");
             let mut recorder = recorder;
             postura::scan::run(&plan, &mut recorder).await.expect("scan")
@@ -153,7 +162,8 @@ fn a_whole_scan_runs_through_the_library_and_hands_each_item_on_once_as_it_finis
     assert_eq!(seen, expected, "each item exactly once: {events:?}");
     assert_eq!(names.last(), Some(&&Event::Finished), "{events:?}");
     assert_eq!(*judged.lock().unwrap(), 0, "items are handed on with their facts, before the assessment");
-    let planned: usize = events.iter().filter_map(|(_, e)| if let Event::Planned(n) = e { Some(*n) } else { None }).sum();
+    let planned: usize =
+        events.iter().filter_map(|(_, e)| if let Event::Planned(n) = e { Some(*n) } else { None }).sum();
     assert_eq!(planned, 6, "{events:?}");
 
     // As each finishes: the first item arrived well before the last one.
@@ -170,7 +180,10 @@ fn a_whole_scan_runs_through_the_library_and_hands_each_item_on_once_as_it_finis
     assert_eq!(mx[0].starttls, Some(true));
     // mx2.mail.test (not declared) is found by the MX pass, with the zone's sector.
     let mx2 = report.targets.iter().find(|t| t.host == "mx2.mail.test").expect("MX pass");
-    assert_eq!((mx2.sector.as_deref(), mx2.operator.as_deref(), mx2.mx_of.clone()), (Some("cctld"), Some("NIC"), vec!["mail.test.".to_string()]));
+    assert_eq!(
+        (mx2.sector.as_deref(), mx2.operator.as_deref(), mx2.mx_of.clone()),
+        (Some("cctld"), Some("NIC"), vec!["mail.test.".to_string()])
+    );
     assert_eq!(mx2.starttls, Some(false), "{:?}", mx2.error);
 
     // Zones and resolvers carry their declared sector and operator.
@@ -193,14 +206,26 @@ fn fail_on_gates_on_zone_and_resolver_findings() {
     let lab = DnsLab::start();
     let hints = lab.hints.display().to_string();
     // open.test: recursion open (high) and AXFR open; no TLS target in the scan.
-    let (status, stdout, stderr) = lab.postura(&["scan", "dns://open.test", "--root-hints", &hints, "--quiet", "--fail-on", "high", "--json", "-"]);
+    let (status, stdout, stderr) = lab.postura(&[
+        "scan",
+        "dns://open.test",
+        "--root-hints",
+        &hints,
+        "--quiet",
+        "--fail-on",
+        "high",
+        "--json",
+        "-",
+    ]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     let report: ScanReport = serde_json::from_str(&stdout).unwrap();
     assert!(report.targets.is_empty());
     let failing: Vec<&str> = report.zones[0]
         .findings
         .iter()
-        .filter(|f| f.status == postura::checks::model::Status::Fail && f.severity >= postura::checks::model::Severity::High)
+        .filter(|f| {
+            f.status == postura::checks::model::Status::Fail && f.severity >= postura::checks::model::Severity::High
+        })
         .map(|f| f.check.as_str())
         .collect();
     assert!(failing.contains(&"dns.recursion.open"), "{failing:?}");

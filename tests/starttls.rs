@@ -25,11 +25,8 @@ fn scan(target: &str, address: SocketAddr) -> TargetResult {
     let mut spec = parse_target(target).unwrap();
     spec.pinned = vec![address.ip()];
     spec.port = address.port();
-    let options = ScanOptions {
-        timeout: Duration::from_secs(10),
-        deadline: Duration::from_secs(120),
-        ..Default::default()
-    };
+    let options =
+        ScanOptions { timeout: Duration::from_secs(10), deadline: Duration::from_secs(120), ..Default::default() };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut results = runtime.block_on(run(vec![spec], &options, None, |_| {}));
     assert_eq!(results.len(), 1);
@@ -43,10 +40,7 @@ fn smtp_with_and_without_starttls() {
     let with = StarttlsShim::start(MailProtocol::Smtp, true, SocketAddr::V4(backend));
     let without = StarttlsShim::start(MailProtocol::Smtp, false, SocketAddr::V4(backend));
 
-    let direct = scan(
-        &format!("{}:{}", TEST_HOST, backend.port()),
-        SocketAddr::V4(backend),
-    );
+    let direct = scan(&format!("{}:{}", TEST_HOST, backend.port()), SocketAddr::V4(backend));
     assert_eq!(direct.error, None);
     let upgraded = scan(&format!("smtp://{}", TEST_HOST), with.addr);
     assert_eq!(upgraded.error, None, "{upgraded:#?}");
@@ -58,10 +52,7 @@ fn smtp_with_and_without_starttls() {
     assert_eq!(tls.chain_pem.len(), 2);
 
     let refused = scan(&format!("smtp://{}", TEST_HOST), without.addr);
-    assert_eq!(
-        refused.error.as_deref(),
-        Some("STARTTLS not offered (SMTP: not in the EHLO reply)")
-    );
+    assert_eq!(refused.error.as_deref(), Some("STARTTLS not offered (SMTP: not in the EHLO reply)"));
     assert_eq!(refused.starttls, Some(false));
     assert!(refused.tls.as_ref().unwrap().protocols.is_empty());
     assert_eq!(refused.tls.as_ref().unwrap().connections, 1);
@@ -71,10 +62,9 @@ fn smtp_with_and_without_starttls() {
 fn imap_and_pop3_starttls() {
     let backend = alloc_endpoint();
     let _server = OpenSslServer::start(*backend.ip(), backend.port(), &["-rev"]);
-    for (protocol, scheme, service) in [
-        (MailProtocol::Imap, "imap", "imap-starttls"),
-        (MailProtocol::Pop3, "pop3", "pop3-starttls"),
-    ] {
+    for (protocol, scheme, service) in
+        [(MailProtocol::Imap, "imap", "imap-starttls"), (MailProtocol::Pop3, "pop3", "pop3-starttls")]
+    {
         let shim = StarttlsShim::start(protocol, true, SocketAddr::V4(backend));
         let result = scan(&format!("{scheme}://{TEST_HOST}"), shim.addr);
         assert_eq!(result.error, None, "{scheme}: {result:#?}");
@@ -93,8 +83,8 @@ fn sweep_outcome(address: SocketAddr, protocol: Starttls) -> postura::tls::sweep
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let connector = Connector::standalone(address, Duration::from_secs(5), deadline, 2)
-            .with_starttls(Some(protocol));
+        let connector =
+            Connector::standalone(address, Duration::from_secs(5), deadline, 2).with_starttls(Some(protocol));
         sweep(&SweepTarget { connector, sni: Some(TEST_HOST.into()) }).await
     })
 }

@@ -77,7 +77,10 @@ fn another_programs_sqlite_database_is_refused_and_left_untouched() {
     let db = dir.path().join("accounts.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts (name) VALUES ('kept');").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts (name) VALUES ('kept');",
+        )
+        .unwrap();
     }
     let server = OpenSslServer::start_auto(&[]);
     assert_refused(&scan_into(&server, &db), &db, "not a postura store");
@@ -99,7 +102,10 @@ fn a_store_from_a_newer_postura_is_refused_and_its_scans_kept() {
     rusqlite::Connection::open(&db).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
     assert_refused(&postura(&["history", "--db", db.to_str().unwrap()]), &db, "newer postura");
     assert_refused(&scan_into(&server, &db), &db, "newer postura");
-    rusqlite::Connection::open(&db).unwrap().execute_batch(&format!("PRAGMA user_version = {}", postura::store::SCHEMA_VERSION)).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {}", postura::store::SCHEMA_VERSION))
+        .unwrap();
     let store = Store::open(&db).unwrap();
     assert_eq!(serde_json::to_string(&store.report(1).unwrap()).unwrap(), before);
     assert_eq!(store.history(None).unwrap().len(), 1, "the refused scan left no row");
@@ -156,13 +162,15 @@ fn a_full_disk_stops_the_scan_with_an_error_and_loses_nothing_stored() {
 
 #[test]
 fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
-    let servers: Vec<OpenSslServer> = (0..6).map(|_| OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"])).collect();
+    let servers: Vec<OpenSslServer> =
+        (0..6).map(|_| OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"])).collect();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("postura.db");
     let mut args: Vec<String> = vec!["scan".into()];
     args.extend(servers.iter().map(|s| s.socket_addr().to_string()));
     args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", db.to_str().unwrap()].map(String::from));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let stored = |db: &Path| -> i64 {
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

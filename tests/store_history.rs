@@ -23,7 +23,14 @@ const WEAK: &[&str] = &["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"];
 
 fn scan(db: &Path, endpoint: std::net::SocketAddrV4, args: &[&str]) {
     let server = OpenSslServer::start(*endpoint.ip(), endpoint.port(), args);
-    ok(postura(&["scan", &server.socket_addr().to_string(), "--no-revocation", "--quiet", "--db", db.to_str().unwrap()]));
+    ok(postura(&[
+        "scan",
+        &server.socket_addr().to_string(),
+        "--no-revocation",
+        "--quiet",
+        "--db",
+        db.to_str().unwrap(),
+    ]));
 }
 
 fn checks(list: &serde_json::Value) -> Vec<String> {
@@ -47,7 +54,8 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
     assert!(history.as_array().unwrap().iter().all(|s| s["status"] == "complete" && s["items"] == 1));
     assert!(ok(postura(&["history", "--country", "ZZ", "--json", "--db", dbs])).trim() == "[]");
 
-    let weakened: serde_json::Value = serde_json::from_str(&ok(postura(&["diff", "1", "2", "--json", "--db", dbs]))).unwrap();
+    let weakened: serde_json::Value =
+        serde_json::from_str(&ok(postura(&["diff", "1", "2", "--json", "--db", dbs]))).unwrap();
     let regressed = checks(&weakened["regressed"]);
     assert!(regressed.contains(&"tls.protocol.tls10".to_string()), "{weakened:#}");
     assert!(weakened["resolved"].as_array().unwrap().is_empty(), "{weakened:#}");
@@ -55,7 +63,12 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
     let store = Store::open(&db).unwrap();
     let failing = |id: i64| -> std::collections::BTreeSet<String> {
         let report = store.report(id).unwrap();
-        report.targets[0].findings.iter().filter(|f| postura::store::diff::name(&f.status) == "fail").map(|f| f.check.clone()).collect()
+        report.targets[0]
+            .findings
+            .iter()
+            .filter(|f| postura::store::diff::name(&f.status) == "fail")
+            .map(|f| f.check.clone())
+            .collect()
     };
     let mut gained: Vec<String> = failing(2).difference(&failing(1)).cloned().collect();
     let mut named: Vec<String> = regressed.iter().chain(checks(&weakened["new"]).iter()).cloned().collect();
@@ -64,9 +77,16 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
     assert_eq!(named, gained);
     assert_eq!(weakened["unchanged"].as_array().unwrap().len(), failing(1).len());
 
-    let restored: serde_json::Value = serde_json::from_str(&ok(postura(&["diff", "2", "3", "--json", "--db", dbs]))).unwrap();
-    assert_eq!(checks(&restored["resolved"]).into_iter().collect::<std::collections::BTreeSet<_>>(), failing(2).difference(&failing(3)).cloned().collect());
-    assert!(restored["regressed"].as_array().unwrap().is_empty() && restored["new"].as_array().unwrap().is_empty(), "{restored:#}");
+    let restored: serde_json::Value =
+        serde_json::from_str(&ok(postura(&["diff", "2", "3", "--json", "--db", dbs]))).unwrap();
+    assert_eq!(
+        checks(&restored["resolved"]).into_iter().collect::<std::collections::BTreeSet<_>>(),
+        failing(2).difference(&failing(3)).cloned().collect()
+    );
+    assert!(
+        restored["regressed"].as_array().unwrap().is_empty() && restored["new"].as_array().unwrap().is_empty(),
+        "{restored:#}"
+    );
     let text = ok(postura(&["diff", "1", "2", "--db", dbs]));
     assert!(text.contains("regressed:") && text.contains("tls.protocol.tls10"), "{text}");
 
@@ -76,7 +96,17 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.to_ascii_lowercase().contains("<html") && page.len() > 10_000, "{}", &page[..page.len().min(500)]);
     let (json, csv) = (dir.path().join("scan2.json"), dir.path().join("scan2.csv"));
-    ok(postura(&["export", "--scan", "2", "--json", json.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--db", dbs]));
+    ok(postura(&[
+        "export",
+        "--scan",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--db",
+        dbs,
+    ]));
     assert!(std::fs::read_to_string(&csv).unwrap().lines().count() > 1);
     let other = dir.path().join("imported.db");
     let imported = ok(postura(&["import", json.to_str().unwrap(), "--db", other.to_str().unwrap()]));

@@ -66,7 +66,10 @@ fn start_targets(lab: &DnsLab) -> (Vec<ServerProcess>, Vec<String>) {
 fn scan_args(lab: &DnsLab, targets: &[String], db: &Path) -> Vec<String> {
     let mut args: Vec<String> = vec!["scan".into()];
     args.extend(targets.iter().cloned());
-    args.extend(["dns://mail.test", "--root-hints", p(&lab.hints), "--no-revocation", "--quiet", "--concurrency", "12"].map(String::from));
+    args.extend(
+        ["dns://mail.test", "--root-hints", p(&lab.hints), "--no-revocation", "--quiet", "--concurrency", "12"]
+            .map(String::from),
+    );
     args.extend(["--timeout", "5", "--dns-timeout", "3", "--db", p(db)].map(String::from));
     args
 }
@@ -79,7 +82,9 @@ fn postura(lab: &DnsLab, args: &[String]) -> Command {
 
 /// Items stored so far (0 while the store is being created).
 fn stored_items(db: &Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
     conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0)).unwrap_or(0)
 }
 
@@ -118,7 +123,12 @@ fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let reference = Store::open(&reference_db).unwrap().report(1).unwrap();
     // 50 declared targets and the two MX hosts of mail.test found by the MX pass.
-    assert_eq!(reference.targets.len(), TARGETS + 2, "{:?}", reference.targets.iter().map(target_key).collect::<Vec<_>>());
+    assert_eq!(
+        reference.targets.len(),
+        TARGETS + 2,
+        "{:?}",
+        reference.targets.iter().map(target_key).collect::<Vec<_>>()
+    );
     assert_eq!(reference.zones.len(), 1);
     assert!(reference.targets.iter().filter(|t| t.port == 4433).all(|t| t.error.is_none() && t.tls.is_some()));
     assert_no_duplicates(&reference);
@@ -143,7 +153,11 @@ fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let before = Store::open(&db).unwrap().stored_items(1).unwrap();
-        assert!(before.len() >= kill_after as usize && before.len() < TARGETS + 3, "{} items at the kill", before.len());
+        assert!(
+            before.len() >= kill_after as usize && before.len() < TARGETS + 3,
+            "{} items at the kill",
+            before.len()
+        );
         let history = Store::open(&db).unwrap().history(None).unwrap();
         assert_eq!(history[0].status, "running", "a killed scan stays resumable");
 
@@ -156,7 +170,11 @@ fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
         let store = Store::open(&db).unwrap();
         let resumed = store.report(1).unwrap();
         assert_no_duplicates(&resumed);
-        assert_eq!(outcome(&resumed), expected, "killed after {kill_after} items: the resumed scan differs from the uninterrupted one");
+        assert_eq!(
+            outcome(&resumed),
+            expected,
+            "killed after {kill_after} items: the resumed scan differs from the uninterrupted one"
+        );
         // Items finished before the kill were reused, not scanned again (same start time).
         for (key, stored) in &before.targets {
             let now = resumed.targets.iter().find(|t| &target_key(t) == key).expect("stored target kept");

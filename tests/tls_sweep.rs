@@ -30,7 +30,8 @@ fn scan_all(specs: Vec<TargetSpec>, options: ScanOptions) -> Vec<TargetResult> {
 }
 
 fn scan(address: SocketAddr) -> TargetResult {
-    let options = ScanOptions { timeout: Duration::from_secs(10), deadline: Duration::from_secs(120), ..Default::default() };
+    let options =
+        ScanOptions { timeout: Duration::from_secs(10), deadline: Duration::from_secs(120), ..Default::default() };
     let mut results = scan_all(vec![spec(TEST_HOST, address)], options);
     assert_eq!(results.len(), 1);
     let result = results.remove(0);
@@ -95,11 +96,7 @@ fn assert_connection_budget(facts: &TlsFacts) {
         .iter()
         .map(|fact| fact.connections as usize)
         .sum::<usize>();
-    assert!(
-        (facts.connections as usize) <= budget,
-        "{} connections, budget {budget}",
-        facts.connections
-    );
+    assert!((facts.connections as usize) <= budget, "{} connections, budget {budget}", facts.connections);
 }
 
 #[test]
@@ -137,7 +134,11 @@ fn legacy_openssl_all_suites_match_the_oracle() {
 
 #[test]
 fn tls13_only_server_is_seen_through_raw_hellos_and_rustls() {
-    let server = OpenSslServer::start_auto(&["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256"]);
+    let server = OpenSslServer::start_auto(&[
+        "-tls1_3",
+        "-ciphersuites",
+        "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256",
+    ]);
     let result = scan(server.socket_addr());
     let facts = tls(&result);
     assert_matches_oracle(server.socket_addr(), facts);
@@ -155,7 +156,11 @@ fn tls13_only_server_is_seen_through_raw_hellos_and_rustls() {
     assert_eq!((refusal.alert_code(), refusal.to_string().as_str()), (Some(70), "alert:protocol_version"));
     assert_eq!(facts.groups_protocol, Some(Protocol::Tls13));
     assert!(facts.groups.iter().any(|g| g == "x25519"));
-    assert!(facts.groups.iter().any(|g| g == "ffdhe2048"), "OpenSSL offers FFDHE groups in TLS 1.3: {:?}", facts.groups);
+    assert!(
+        facts.groups.iter().any(|g| g == "ffdhe2048"),
+        "OpenSSL offers FFDHE groups in TLS 1.3: {:?}",
+        facts.groups
+    );
     assert_eq!(facts.chain_protocol, Some(Protocol::Tls13));
     assert_eq!(facts.chain_pem.len(), 2);
     let handshake = facts.tls13_handshake.as_ref().expect("rustls handshake");
@@ -270,7 +275,14 @@ fn hostile_targets_end_within_the_deadline_and_others_complete() {
 #[test]
 fn target_deadline_keeps_partial_facts() {
     // A server that answers but whose sweep cannot finish in 300 ms: what was learned stays.
-    let server = OpenSslServer::start_auto(&["-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0", "-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2"]);
+    let server = OpenSslServer::start_auto(&[
+        "-cipher",
+        "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        "-min_protocol",
+        "TLSv1",
+        "-max_protocol",
+        "TLSv1.2",
+    ]);
     let options = ScanOptions {
         timeout: Duration::from_secs(5),
         deadline: Duration::from_millis(300),

@@ -37,13 +37,21 @@ fn assert_verdict(name: &str, fact: &VulnerabilityFact, vulnerable: Option<bool>
 #[test]
 fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     // OpenSSL 1.1.1w built with SSLv3, weak ciphers and zlib; TLS compression on.
-    let old = LegacyOpenSslServer::start(&["-min_protocol", "SSLv3", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0", "-comp"]);
+    let old =
+        LegacyOpenSslServer::start(&["-min_protocol", "SSLv3", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0", "-comp"]);
     // Debian's OpenSSL 3 defaults.
     let current = OpenSslServer::start_auto(&[]);
 
     let old = assessed(old.addr);
     let v = &old.targets[0].tls.as_ref().unwrap().vulnerabilities;
-    for (name, fact) in [("poodle", &v.poodle), ("sweet32", &v.sweet32), ("beast", &v.beast), ("rc4", &v.rc4), ("crime", &v.crime), ("lucky13", &v.lucky13)] {
+    for (name, fact) in [
+        ("poodle", &v.poodle),
+        ("sweet32", &v.sweet32),
+        ("beast", &v.beast),
+        ("rc4", &v.rc4),
+        ("crime", &v.crime),
+        ("lucky13", &v.lucky13),
+    ] {
         assert_verdict(name, fact, Some(true), 0);
     }
     assert!(v.poodle.evidence.iter().all(|e| e.starts_with("SSLv3 ")), "{:?}", v.poodle);
@@ -59,7 +67,11 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     assert_verdict("early_data", &v.early_data, Some(false), 2);
     // Its anonymous DH suites use RFC 2409's 1024-bit group: LOGJAM, and a named common prime.
     assert_verdict("logjam", &v.logjam, Some(true), 0);
-    assert!(v.logjam.evidence.iter().any(|e| e.starts_with("DH 1024 bits, common prime RFC2409/Oakley Group 2")), "{:?}", v.logjam);
+    assert!(
+        v.logjam.evidence.iter().any(|e| e.starts_with("DH 1024 bits, common prime RFC2409/Oakley Group 2")),
+        "{:?}",
+        v.logjam
+    );
     for check in [
         "tls.vuln.poodle_sslv3",
         "tls.vuln.logjam",
@@ -113,7 +125,10 @@ fn old_openssl_1_1_1w_and_a_current_openssl_3() {
     assert_verdict("early_data", &v.early_data, Some(false), 2);
     // Its automatic DH group is RFC 3526's 2048-bit group: shared, but not LOGJAM.
     assert_verdict("logjam", &v.logjam, Some(false), 0);
-    assert_eq!(v.logjam.evidence, ["DH 2048 bits, common prime RFC3526/Oakley Group 14 (TLSv1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384)"]);
+    assert_eq!(
+        v.logjam.evidence,
+        ["DH 2048 bits, common prime RFC3526/Oakley Group 14 (TLSv1.2 TLS_DHE_RSA_WITH_AES_256_GCM_SHA384)"]
+    );
     // LUCKY13 is informational: any CBC suite, as this server's TLS 1.2 CBC suites.
     assert_verdict("lucky13", &v.lucky13, Some(true), 0);
     let failing: Vec<&str> = current.targets[0]
@@ -300,7 +315,10 @@ fn robot_on_a_scripted_oracle_and_a_current_openssl_with_rsa_key_exchange() {
     let report = assessed(current.socket_addr());
     let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
     assert_verdict("robot", &v.robot, Some(false), 5);
-    assert_eq!(v.robot.evidence, ["ClientKeyExchange, ChangeCipherSpec, Finished: every payload answered alert:bad_record_mac"]);
+    assert_eq!(
+        v.robot.evidence,
+        ["ClientKeyExchange, ChangeCipherSpec, Finished: every payload answered alert:bad_record_mac"]
+    );
     assert_eq!(status(&report, "tls.vuln.robot"), Status::Pass);
     assert!(!has_cap(&report, CapReason::Robot));
 
@@ -342,6 +360,10 @@ fn logjam_names_the_rfc_5114_group_and_renegotiation_is_probed_over_dhe() {
     let report = assessed(nginx.socket_addr());
     let v = &report.targets[0].tls.as_ref().unwrap().vulnerabilities;
     assert_verdict("logjam", &v.logjam, Some(false), 0);
-    assert!(v.logjam.evidence.iter().all(|e| e.starts_with("DH 2048 bits, common prime ffdhe2048 (TLSv1.2 TLS_DHE_RSA_")), "{:?}", v.logjam);
+    assert!(
+        v.logjam.evidence.iter().all(|e| e.starts_with("DH 2048 bits, common prime ffdhe2048 (TLSv1.2 TLS_DHE_RSA_")),
+        "{:?}",
+        v.logjam
+    );
     assert_eq!(status(&report, "tls.vuln.logjam"), Status::Pass);
 }

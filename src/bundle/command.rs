@@ -72,21 +72,13 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&args.out).with_context(|| {
-        format!(
-            "--out: cannot create {} (it must not exist)",
-            args.out.display()
-        )
-    })?;
+    let mut file = options
+        .open(&args.out)
+        .with_context(|| format!("--out: cannot create {} (it must not exist)", args.out.display()))?;
     std::io::Write::write_all(&mut file, private.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    std::fs::write(&public_path, &public)
-        .with_context(|| format!("cannot write {}", public_path.display()))?;
-    println!(
-        "private key {} (keep it secret), public key {}",
-        args.out.display(),
-        public_path.display()
-    );
+    std::fs::write(&public_path, &public).with_context(|| format!("cannot write {}", public_path.display()))?;
+    println!("private key {} (keep it secret), public key {}", args.out.display(), public_path.display());
     println!("fingerprint {}", PublicKey::parse(&public)?.fingerprint());
     Ok(())
 }
@@ -97,10 +89,7 @@ fn catalog_files(dirs: &[PathBuf]) -> anyhow::Result<Vec<BundleFile>> {
     let mut files: Vec<BundleFile> = crate::checks::catalog::builtin_files()
         .iter()
         .map(|(path, text)| {
-            BundleFile::new(
-                format!("checks/built-in/{}", path.trim_start_matches("checks/")),
-                text.as_bytes(),
-            )
+            BundleFile::new(format!("checks/built-in/{}", path.trim_start_matches("checks/")), text.as_bytes())
         })
         .collect();
     for (i, dir) in dirs.iter().enumerate() {
@@ -111,16 +100,9 @@ fn catalog_files(dirs: &[PathBuf]) -> anyhow::Result<Vec<BundleFile>> {
             .collect();
         paths.sort();
         for path in paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            files.push(BundleFile::new(
-                format!("checks/added-{}/{name}", i + 1),
-                bytes,
-            ));
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            files.push(BundleFile::new(format!("checks/added-{}/{name}", i + 1), bytes));
         }
     }
     Ok(files)
@@ -128,24 +110,13 @@ fn catalog_files(dirs: &[PathBuf]) -> anyhow::Result<Vec<BundleFile>> {
 
 /// The policy file the scan was judged with: `--policy FILE`, or the built-in one it names.
 fn policy_file(args: &BundleArgs, document: &Document) -> anyhow::Result<BundleFile> {
-    let name = document
-        .report
-        .assessment
-        .as_ref()
-        .map(|a| a.policy.clone())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: the scan was not assessed (no checks were run): nothing to bundle",
-                args.scan.display()
-            )
-        })?;
+    let name = document.report.assessment.as_ref().map(|a| a.policy.clone()).ok_or_else(|| {
+        anyhow::anyhow!("{}: the scan was not assessed (no checks were run): nothing to bundle", args.scan.display())
+    })?;
     let bytes = match &args.policy {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("--policy: cannot read {}", path.display()))?,
+        Some(path) => std::fs::read(path).with_context(|| format!("--policy: cannot read {}", path.display()))?,
         None => crate::checks::policy::builtin_text(&name)
-            .ok_or_else(|| {
-                anyhow::anyhow!("policy '{name}' is not built in: give its file with --policy FILE")
-            })?
+            .ok_or_else(|| anyhow::anyhow!("policy '{name}' is not built in: give its file with --policy FILE"))?
             .as_bytes()
             .to_vec(),
     };
@@ -156,24 +127,16 @@ fn policy_file(args: &BundleArgs, document: &Document) -> anyhow::Result<BundleF
 /// `postura bundle`: the data files, then the reports stamped with their digest, then the
 /// signed manifest.
 pub fn bundle(args: &BundleArgs) -> anyhow::Result<()> {
-    let key_path = args
-        .key
-        .clone()
-        .or_else(|| std::env::var_os(KEY_VARIABLE).map(PathBuf::from))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "give the signing key with --key FILE or ${KEY_VARIABLE} (see `postura keygen`)"
-            )
-        })?;
+    let key_path = args.key.clone().or_else(|| std::env::var_os(KEY_VARIABLE).map(PathBuf::from)).ok_or_else(|| {
+        anyhow::anyhow!("give the signing key with --key FILE or ${KEY_VARIABLE} (see `postura keygen`)")
+    })?;
     let key = SigningKey::load(&key_path)?;
-    let scan_bytes = std::fs::read(&args.scan)
-        .with_context(|| format!("cannot read {}", args.scan.display()))?;
+    let scan_bytes = std::fs::read(&args.scan).with_context(|| format!("cannot read {}", args.scan.display()))?;
     let document = Document::from_json(&String::from_utf8_lossy(&scan_bytes))
         .with_context(|| format!("{}: not a postura scan document", args.scan.display()))?;
     let previous = match &args.previous {
         Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let parsed = Document::from_json(&String::from_utf8_lossy(&bytes))
                 .with_context(|| format!("{}: not a postura scan document", path.display()))?;
             Some((bytes, parsed))
@@ -182,11 +145,7 @@ pub fn bundle(args: &BundleArgs) -> anyhow::Result<()> {
     };
     let catalog: Catalog = crate::cli::load_catalog(&args.checks)?;
     let contacts = match &args.profile {
-        Some(path) => {
-            crate::profile::Profile::load(path)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .operators
-        }
+        Some(path) => crate::profile::Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?.operators,
         None => Vec::new(),
     };
     let mut renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
@@ -211,10 +170,7 @@ pub fn bundle(args: &BundleArgs) -> anyhow::Result<()> {
     // digest, so they are rendered twice (unstamped CSV first, then stamped HTML).
     if args.per_operator {
         for notice in crate::report::notices::render_notices(&document, &notice_options(None))? {
-            data.push(BundleFile::new(
-                format!("notices/{}.csv", notice.stem),
-                notice.csv,
-            ));
+            data.push(BundleFile::new(format!("notices/{}.csv", notice.stem), notice.csv));
         }
     }
     let digest = super::data_digest(&data);
@@ -223,30 +179,19 @@ pub fn bundle(args: &BundleArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     let mut links = std::collections::BTreeMap::new();
     if args.per_operator {
-        for notice in crate::report::notices::render_notices(
-            &document,
-            &notice_options(Some((&digest, &fingerprint))),
-        )? {
+        for notice in crate::report::notices::render_notices(&document, &notice_options(Some((&digest, &fingerprint))))?
+        {
             let path = format!("notices/{}.html", notice.stem);
             links.insert(notice.operator, path.clone());
             reports.push(BundleFile::new(path, notice.html));
         }
     }
     let mut html = Vec::new();
-    renderer.country_linking_to(
-        &mut html,
-        &document,
-        previous.as_ref().map(|(_, d)| d),
-        Some(&catalog),
-        &links,
-    )?;
+    renderer.country_linking_to(&mut html, &document, previous.as_ref().map(|(_, d)| d), Some(&catalog), &links)?;
     reports.insert(0, BundleFile::new("report.html", html));
     let count = data.len() + reports.len();
     super::write(&args.out, &key, data, reports)?;
-    println!(
-        "{}: {count} files and the signed manifest; data {digest}; key {fingerprint}",
-        args.out.display()
-    );
+    println!("{}: {count} files and the signed manifest; data {digest}; key {fingerprint}", args.out.display());
     Ok(())
 }
 
@@ -255,21 +200,12 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     let key = PublicKey::load(&args.key)?;
     let outcome = super::verify(&args.bundle, &key)?;
     if outcome.problems.is_empty() {
-        println!(
-            "{}: ok, {} files, signed by {}",
-            args.bundle.display(),
-            outcome.files,
-            outcome.fingerprint
-        );
+        println!("{}: ok, {} files, signed by {}", args.bundle.display(), outcome.files, outcome.fingerprint);
         return Ok(true);
     }
     for problem in &outcome.problems {
         eprintln!("{}: {problem}", args.bundle.display());
     }
-    eprintln!(
-        "{}: verification FAILED ({} problems)",
-        args.bundle.display(),
-        outcome.problems.len()
-    );
+    eprintln!("{}: verification FAILED ({} problems)", args.bundle.display(), outcome.problems.len());
     Ok(false)
 }

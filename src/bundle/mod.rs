@@ -53,19 +53,13 @@ pub enum BundleError {
     #[error("{0}")]
     Key(String),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
-    move |source| BundleError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| BundleError::Io { path: path.to_path_buf(), source }
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -75,10 +69,7 @@ fn b64() -> base64::engine::GeneralPurpose {
 /// "SHA256:<base64, no padding>" of a public key, as OpenSSH prints fingerprints.
 pub fn fingerprint(public: &[u8]) -> String {
     let digest = Sha256::digest(public);
-    format!(
-        "SHA256:{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
-    )
+    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -99,13 +90,10 @@ impl SigningKey {
     /// A new key: (private key file text, public key file text).
     pub fn generate() -> Result<(String, String), BundleError> {
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| BundleError::Key("cannot generate a key".into()))?;
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| BundleError::Key("cannot generate a key".into()))?;
         let key = SigningKey::from_pkcs8(pkcs8.as_ref())?;
-        let private = format!(
-            "{PRIVATE_BEGIN}\n{}\n{PRIVATE_END}\n",
-            b64().encode(pkcs8.as_ref())
-        );
+        let private = format!("{PRIVATE_BEGIN}\n{}\n{PRIVATE_END}\n", b64().encode(pkcs8.as_ref()));
         Ok((private, key.public_text()))
     }
 
@@ -116,19 +104,12 @@ impl SigningKey {
     }
 
     pub fn parse(text: &str) -> Result<SigningKey, BundleError> {
-        let body = text
-            .trim()
-            .strip_prefix(PRIVATE_BEGIN)
-            .and_then(|rest| rest.strip_suffix(PRIVATE_END))
-            .ok_or_else(|| {
-                BundleError::Key(format!(
-                    "not a postura private key (it starts with {PRIVATE_BEGIN})"
-                ))
-            })?;
+        let body =
+            text.trim().strip_prefix(PRIVATE_BEGIN).and_then(|rest| rest.strip_suffix(PRIVATE_END)).ok_or_else(
+                || BundleError::Key(format!("not a postura private key (it starts with {PRIVATE_BEGIN})")),
+            )?;
         let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = b64()
-            .decode(compact)
-            .map_err(|e| BundleError::Key(format!("private key: {e}")))?;
+        let der = b64().decode(compact).map_err(|e| BundleError::Key(format!("private key: {e}")))?;
         SigningKey::from_pkcs8(&der)
     }
 
@@ -138,9 +119,7 @@ impl SigningKey {
     }
 
     pub fn public(&self) -> PublicKey {
-        PublicKey {
-            bytes: self.pair.public_key().as_ref().to_vec(),
-        }
+        PublicKey { bytes: self.pair.public_key().as_ref().to_vec() }
     }
 
     pub fn public_text(&self) -> String {
@@ -159,19 +138,11 @@ impl SigningKey {
 impl PublicKey {
     pub fn parse(text: &str) -> Result<PublicKey, BundleError> {
         let encoded = text.trim().strip_prefix(PUBLIC_PREFIX).ok_or_else(|| {
-            BundleError::Key(format!(
-                "not a postura public key (it starts with \"{}\")",
-                PUBLIC_PREFIX.trim()
-            ))
+            BundleError::Key(format!("not a postura public key (it starts with \"{}\")", PUBLIC_PREFIX.trim()))
         })?;
-        let bytes = b64()
-            .decode(encoded.trim())
-            .map_err(|e| BundleError::Key(format!("public key: {e}")))?;
+        let bytes = b64().decode(encoded.trim()).map_err(|e| BundleError::Key(format!("public key: {e}")))?;
         if bytes.len() != 32 {
-            return Err(BundleError::Key(format!(
-                "public key: {} bytes, an Ed25519 key has 32",
-                bytes.len()
-            )));
+            return Err(BundleError::Key(format!("public key: {} bytes, an Ed25519 key has 32", bytes.len())));
         }
         Ok(PublicKey { bytes })
     }
@@ -190,9 +161,7 @@ impl PublicKey {
     }
 
     fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        UnparsedPublicKey::new(&ED25519, &self.bytes)
-            .verify(message, signature)
-            .is_ok()
+        UnparsedPublicKey::new(&ED25519, &self.bytes).verify(message, signature).is_ok()
     }
 }
 
@@ -204,10 +173,7 @@ pub struct BundleFile {
 
 impl BundleFile {
     pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> BundleFile {
-        BundleFile {
-            path: path.into(),
-            bytes: bytes.into(),
-        }
+        BundleFile { path: path.into(), bytes: bytes.into() }
     }
 }
 
@@ -217,35 +183,21 @@ fn valid_path(path: &str) -> bool {
         && path.len() <= 255
         && !path.starts_with('/')
         && !path.chars().any(|c| c.is_control() || c == '\\')
-        && path
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 fn line(kind: &str, path: &str, bytes: &[u8]) -> String {
-    format!(
-        "{kind} {} {} {path}\n",
-        hex(&Sha256::digest(bytes)),
-        bytes.len()
-    )
+    format!("{kind} {} {} {path}\n", hex(&Sha256::digest(bytes)), bytes.len())
 }
 
 /// The digest of the data files' manifest lines: what the HTML reports show in their footer.
 pub fn data_digest(data: &[BundleFile]) -> String {
-    let lines: String = data
-        .iter()
-        .map(|f| line("file", &f.path, &f.bytes))
-        .collect();
+    let lines: String = data.iter().map(|f| line("file", &f.path, &f.bytes)).collect();
     format!("sha256:{}", hex(&Sha256::digest(lines.as_bytes())))
 }
 
 /// The manifest and its signature for `data` and `reports`.
-fn manifest(
-    key: &SigningKey,
-    created: &str,
-    data: &[BundleFile],
-    reports: &[BundleFile],
-) -> (String, String) {
+fn manifest(key: &SigningKey, created: &str, data: &[BundleFile], reports: &[BundleFile]) -> (String, String) {
     let mut text = format!(
         "postura-bundle 1\ntool postura {}\ncreated {created}\nkey {}\ndata {}\n",
         env!("CARGO_PKG_VERSION"),
@@ -263,23 +215,12 @@ fn manifest(
 }
 
 /// Write a bundle to `out`: a `.tar` file, or a directory (which must not exist yet or be empty).
-pub fn write(
-    out: &Path,
-    key: &SigningKey,
-    data: Vec<BundleFile>,
-    reports: Vec<BundleFile>,
-) -> Result<(), BundleError> {
+pub fn write(out: &Path, key: &SigningKey, data: Vec<BundleFile>, reports: Vec<BundleFile>) -> Result<(), BundleError> {
     let mut seen = std::collections::BTreeSet::new();
     for file in data.iter().chain(&reports) {
-        if !valid_path(&file.path)
-            || file.path == MANIFEST
-            || file.path == SIGNATURE
-            || !seen.insert(file.path.clone())
+        if !valid_path(&file.path) || file.path == MANIFEST || file.path == SIGNATURE || !seen.insert(file.path.clone())
         {
-            return Err(BundleError::Invalid(format!(
-                "bundle: bad or repeated file name {:?}",
-                file.path
-            )));
+            return Err(BundleError::Invalid(format!("bundle: bad or repeated file name {:?}", file.path)));
         }
     }
     let (manifest, signature) = manifest(key, &crate::now_rfc3339(), &data, &reports);
@@ -297,20 +238,14 @@ pub fn write(
             header.set_mode(0o644);
             header.set_mtime(0);
             header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, &file.path, file.bytes.as_slice())
-                .map_err(io(out))?;
+            tar.append_data(&mut header, &file.path, file.bytes.as_slice()).map_err(io(out))?;
         }
-        tar.into_inner()
-            .and_then(|f| f.sync_all())
-            .map_err(io(out))?;
+        tar.into_inner().and_then(|f| f.sync_all()).map_err(io(out))?;
         std::fs::rename(&temporary, out).map_err(io(out))?;
         return Ok(());
     }
     if out.exists() && std::fs::read_dir(out).map_err(io(out))?.next().is_some() {
-        return Err(BundleError::Invalid(format!(
-            "{}: the bundle directory is not empty",
-            out.display()
-        )));
+        return Err(BundleError::Invalid(format!("{}: the bundle directory is not empty", out.display())));
     }
     for file in &files {
         let path = out.join(&file.path);
@@ -347,28 +282,19 @@ fn hash(mut reader: impl Read, keep: bool, name: &str) -> Result<Found, BundleEr
         }
         size += n as u64;
         if size > MAX_FILE_BYTES || (keep && size > MAX_READ_BYTES) {
-            return Err(BundleError::Invalid(format!(
-                "{name}: larger than a bundle file may be"
-            )));
+            return Err(BundleError::Invalid(format!("{name}: larger than a bundle file may be")));
         }
         hasher.update(&buffer[..n]);
         if keep {
             kept.extend_from_slice(&buffer[..n]);
         }
     }
-    Ok(Found {
-        digest: hex(&hasher.finalize()),
-        size,
-        bytes: keep.then_some(kept),
-    })
+    Ok(Found { digest: hex(&hasher.finalize()), size, bytes: keep.then_some(kept) })
 }
 
 /// Every regular file of a bundle directory or `.tar`, by path. Anything else (a link, a device)
 /// is a problem of its own.
-fn read_bundle(
-    path: &Path,
-    problems: &mut Vec<String>,
-) -> Result<BTreeMap<String, Found>, BundleError> {
+fn read_bundle(path: &Path, problems: &mut Vec<String>) -> Result<BTreeMap<String, Found>, BundleError> {
     let mut files = BTreeMap::new();
     if path.is_dir() {
         let mut pending = vec![(path.to_path_buf(), String::new())];
@@ -386,10 +312,7 @@ fn read_bundle(
                     problems.push(format!("not a regular file: {name}"));
                 }
                 if files.len() > MAX_FILES {
-                    return Err(BundleError::Invalid(format!(
-                        "{}: more than {MAX_FILES} files",
-                        path.display()
-                    )));
+                    return Err(BundleError::Invalid(format!("{}: more than {MAX_FILES} files", path.display())));
                 }
             }
         }
@@ -399,12 +322,7 @@ fn read_bundle(
     let mut archive = tar::Archive::new(file);
     for entry in archive.entries().map_err(io(path))? {
         let entry = entry.map_err(io(path))?;
-        let name = entry
-            .path()
-            .map_err(io(path))?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
+        let name = entry.path().map_err(io(path))?.to_string_lossy().trim_start_matches("./").to_string();
         match entry.header().entry_type() {
             tar::EntryType::Directory => continue,
             tar::EntryType::Regular => {
@@ -418,10 +336,7 @@ fn read_bundle(
             _ => problems.push(format!("not a regular file: {name}")),
         }
         if files.len() > MAX_FILES {
-            return Err(BundleError::Invalid(format!(
-                "{}: more than {MAX_FILES} files",
-                path.display()
-            )));
+            return Err(BundleError::Invalid(format!("{}: more than {MAX_FILES} files", path.display())));
         }
     }
     Ok(files)
@@ -452,20 +367,14 @@ fn parse_manifest(text: &str) -> Result<ParsedManifest, String> {
         return Err("MANIFEST: not a postura bundle manifest (version 1)".into());
     }
     for line in lines {
-        let (kind, rest) = line
-            .split_once(' ')
-            .ok_or_else(|| format!("MANIFEST: unreadable line {line:?}"))?;
+        let (kind, rest) = line.split_once(' ').ok_or_else(|| format!("MANIFEST: unreadable line {line:?}"))?;
         match kind {
             "file" | "report" => {
                 let mut parts = rest.splitn(3, ' ');
-                let (Some(digest), Some(size), Some(path)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
+                let (Some(digest), Some(size), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
                     return Err(format!("MANIFEST: unreadable line {line:?}"));
                 };
-                let size = size
-                    .parse()
-                    .map_err(|_| format!("MANIFEST: unreadable size in {line:?}"))?;
+                let size = size.parse().map_err(|_| format!("MANIFEST: unreadable size in {line:?}"))?;
                 if !valid_path(path) || listed.contains_key(path) {
                     return Err(format!("MANIFEST: bad or repeated path {path:?}"));
                 }
@@ -473,14 +382,7 @@ fn parse_manifest(text: &str) -> Result<ParsedManifest, String> {
                     data_lines.push_str(line);
                     data_lines.push('\n');
                 }
-                listed.insert(
-                    path.to_string(),
-                    Listed {
-                        kind: kind.into(),
-                        digest: digest.into(),
-                        size,
-                    },
-                );
+                listed.insert(path.to_string(), Listed { kind: kind.into(), digest: digest.into(), size });
             }
             _ => {
                 header.insert(kind.to_string(), rest.to_string());
@@ -488,11 +390,7 @@ fn parse_manifest(text: &str) -> Result<ParsedManifest, String> {
         }
     }
     let data = format!("sha256:{}", hex(&Sha256::digest(data_lines.as_bytes())));
-    Ok(ParsedManifest {
-        header,
-        listed,
-        data,
-    })
+    Ok(ParsedManifest { header, listed, data })
 }
 
 /// The outcome of verifying a bundle: the signer's fingerprint, and every problem found (empty
@@ -517,26 +415,14 @@ pub fn verify(path: &Path, key: &PublicKey) -> Result<Verification, BundleError>
             path.display()
         )));
     };
-    let text = String::from_utf8(manifest.clone())
-        .map_err(|_| BundleError::Invalid("MANIFEST: not UTF-8".into()))?;
-    let ParsedManifest {
-        header,
-        listed,
-        data,
-    } = parse_manifest(&text).map_err(BundleError::Invalid)?;
+    let text = String::from_utf8(manifest.clone()).map_err(|_| BundleError::Invalid("MANIFEST: not UTF-8".into()))?;
+    let ParsedManifest { header, listed, data } = parse_manifest(&text).map_err(BundleError::Invalid)?;
     let signer = header.get("key").cloned().unwrap_or_default();
-    let signature = b64()
-        .decode(String::from_utf8_lossy(&signature).trim())
-        .unwrap_or_default();
+    let signature = b64().decode(String::from_utf8_lossy(&signature).trim()).unwrap_or_default();
     if signer != key.fingerprint() {
-        problems.push(format!(
-            "MANIFEST: signed by key {signer}, not by the key given ({})",
-            key.fingerprint()
-        ));
+        problems.push(format!("MANIFEST: signed by key {signer}, not by the key given ({})", key.fingerprint()));
     } else if !key.verifies(&manifest, &signature) {
-        problems.push(format!(
-            "MANIFEST: the signature does not verify ({MANIFEST} or {SIGNATURE} was changed)"
-        ));
+        problems.push(format!("MANIFEST: the signature does not verify ({MANIFEST} or {SIGNATURE} was changed)"));
     }
     if header.get("data") != Some(&data) {
         problems.push("MANIFEST: its data digest does not match its file lines".into());
@@ -553,13 +439,8 @@ pub fn verify(path: &Path, key: &PublicKey) -> Result<Verification, BundleError>
                     let html = String::from_utf8_lossy(bytes);
                     html.contains(&data) && html.contains(&signer)
                 };
-                if entry.kind == "report"
-                    && name.ends_with(".html")
-                    && !found.bytes.as_ref().is_some_and(stamped)
-                {
-                    problems.push(format!(
-                        "{name}: its footer does not show the manifest's data digest and key"
-                    ));
+                if entry.kind == "report" && name.ends_with(".html") && !found.bytes.as_ref().is_some_and(stamped) {
+                    problems.push(format!("{name}: its footer does not show the manifest's data digest and key"));
                 }
             }
         }
@@ -567,11 +448,7 @@ pub fn verify(path: &Path, key: &PublicKey) -> Result<Verification, BundleError>
     for name in files.keys().filter(|name| !listed.contains_key(*name)) {
         problems.push(format!("added: {name}"));
     }
-    Ok(Verification {
-        fingerprint: signer,
-        files: listed.len(),
-        problems,
-    })
+    Ok(Verification { fingerprint: signer, files: listed.len(), problems })
 }
 
 #[cfg(test)]

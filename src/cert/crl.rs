@@ -39,10 +39,7 @@ fn check(status: RevocationStatus, reason: Option<String>) -> RevocationCheck {
 }
 
 fn strip_zeros(integer: &[u8]) -> &[u8] {
-    let start = integer
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(integer.len());
+    let start = integer.iter().position(|b| *b != 0).unwrap_or(integer.len());
     &integer[start..]
 }
 
@@ -55,31 +52,18 @@ fn der_of(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// What the CRL in `bytes` says about `leaf` (issued by `issuer`) at `now`.
-pub fn check_crl(
-    bytes: &[u8],
-    leaf: &ParsedCert,
-    issuer: &ParsedCert,
-    now: i64,
-) -> RevocationCheck {
+pub fn check_crl(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, now: i64) -> RevocationCheck {
     let Some(der_bytes) = der_of(bytes) else {
         return check(RevocationStatus::Error, Some("malformed PEM CRL".into()));
     };
     let crl = match CertificateRevocationList::from_der(&der_bytes) {
         Ok((_, crl)) => crl,
-        Err(error) => {
-            return check(
-                RevocationStatus::Error,
-                Some(format!("malformed CRL: {error}")),
-            )
-        }
+        Err(error) => return check(RevocationStatus::Error, Some(format!("malformed CRL: {error}"))),
     };
     if crl.issuer().as_raw() != issuer.subject_raw.as_slice() {
         return check(
             RevocationStatus::Error,
-            Some(format!(
-                "CRL issued by {}, not by the leaf's issuer",
-                crl.issuer()
-            )),
+            Some(format!("CRL issued by {}, not by the leaf's issuer", crl.issuer())),
         );
     }
     let signature = super::sig::verify(
@@ -93,16 +77,10 @@ pub fn check_crl(
     match signature {
         SignatureCheck::Valid => {}
         SignatureCheck::Invalid => {
-            return check(
-                RevocationStatus::Error,
-                Some("CRL signature does not verify with the issuer's key".into()),
-            )
+            return check(RevocationStatus::Error, Some("CRL signature does not verify with the issuer's key".into()))
         }
         SignatureCheck::Unsupported(what) => {
-            return check(
-                RevocationStatus::Error,
-                Some(format!("CRL signature not checkable: {what}")),
-            )
+            return check(RevocationStatus::Error, Some(format!("CRL signature not checkable: {what}")))
         }
     }
     let this_update = crl.last_update().timestamp();
@@ -122,15 +100,10 @@ pub fn check_crl(
         return result;
     }
     let serial = strip_zeros(&leaf.serial);
-    if let Some(entry) = crl
-        .iter_revoked_certificates()
-        .find(|entry| strip_zeros(entry.raw_serial()) == serial)
-    {
+    if let Some(entry) = crl.iter_revoked_certificates().find(|entry| strip_zeros(entry.raw_serial()) == serial) {
         result.status = RevocationStatus::Revoked;
         result.revocation_time = Some(super::rfc3339(entry.revocation_date.timestamp()));
-        result.reason = entry
-            .reason_code()
-            .map(|(_, code)| format!("reason: {}", reason_name(code.0)));
+        result.reason = entry.reason_code().map(|(_, code)| format!("reason: {}", reason_name(code.0)));
     }
     result
 }

@@ -115,20 +115,10 @@ pub fn generalized_time(element: &Element<'_>) -> Option<i64> {
     let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
     let (hour, minute, second) = (number(8..10)?, number(10..12)?, number(12..14)?);
     let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date =
-        time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
-            .ok()?;
-    let clock = time::Time::from_hms(
-        u8::try_from(hour).ok()?,
-        u8::try_from(minute).ok()?,
-        u8::try_from(second).ok()?,
-    )
-    .ok()?;
-    Some(
-        time::PrimitiveDateTime::new(date, clock)
-            .assume_utc()
-            .unix_timestamp(),
-    )
+    let date = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    let clock =
+        time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?).ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
 }
 
 /// Encodes one element.

@@ -89,7 +89,9 @@ impl Fetcher {
             Err(_) | Ok(Err(http::HttpError::Net(NetError::Deadline))) => failed("target deadline exceeded".into()),
             Ok(Err(http::HttpError::Net(NetError::Timeout))) => failed(timeout_text()),
             Ok(Err(error)) => failed(error.to_string()),
-            Ok(Ok(response)) if !(200..300).contains(&response.status) => failed(format!("HTTP status {}", response.status)),
+            Ok(Ok(response)) if !(200..300).contains(&response.status) => {
+                failed(format!("HTTP status {}", response.status))
+            }
             Ok(Ok(response)) => {
                 let bytes = response.body.len();
                 (FetchRecord { url: url.to_string(), error: None, bytes }, Some(response.body))

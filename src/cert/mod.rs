@@ -71,10 +71,7 @@ pub struct CertInput<'a> {
 pub(crate) fn rfc3339(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| format!("@{seconds}"))
 }
 
@@ -149,12 +146,7 @@ pub fn cab_max_lifetime_days(issued: i64) -> i64 {
     }
 }
 
-fn entry(
-    source: &str,
-    der_bytes: &[u8],
-    parsed: &Result<ParsedCert, String>,
-    now: i64,
-) -> CertificateEntry {
+fn entry(source: &str, der_bytes: &[u8], parsed: &Result<ParsedCert, String>, now: i64) -> CertificateEntry {
     let mut entry = CertificateEntry {
         source: source.into(),
         fingerprint_sha256: parse::sha256_hex(der_bytes),
@@ -185,9 +177,7 @@ fn is_self_signed(cert: &ParsedCert) -> bool {
 
 /// Analyses the chain. Never panics on hostile input; problems become facts.
 pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> CertificateFacts {
-    let now = options
-        .now
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+    let now = options.now.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
     let mut facts = CertificateFacts {
         checked_name: input.name.to_string(),
         checked_at: rfc3339(now),
@@ -196,31 +186,21 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
     facts.revocation.online_checks = options.online;
 
     // The chain as sent: each PEM decoded and parsed on its own.
-    let sent_der: Vec<Vec<u8>> = input
-        .chain_pem
-        .iter()
-        .map(|pem| {
-            pem_blocks(pem.as_bytes())
-                .into_iter()
-                .next()
-                .unwrap_or_default()
-        })
-        .collect();
-    let sent: Vec<Result<ParsedCert, String>> = sent_der
-        .iter()
-        .map(|der_bytes| {
-            if der_bytes.is_empty() {
-                Err("not a PEM certificate".to_string())
-            } else {
-                parse_certificate(der_bytes)
-            }
-        })
-        .collect();
-    facts.certificates = sent_der
-        .iter()
-        .zip(&sent)
-        .map(|(der_bytes, parsed)| entry("sent", der_bytes, parsed, now))
-        .collect();
+    let sent_der: Vec<Vec<u8>> =
+        input.chain_pem.iter().map(|pem| pem_blocks(pem.as_bytes()).into_iter().next().unwrap_or_default()).collect();
+    let sent: Vec<Result<ParsedCert, String>> =
+        sent_der
+            .iter()
+            .map(|der_bytes| {
+                if der_bytes.is_empty() {
+                    Err("not a PEM certificate".to_string())
+                } else {
+                    parse_certificate(der_bytes)
+                }
+            })
+            .collect();
+    facts.certificates =
+        sent_der.iter().zip(&sent).map(|(der_bytes, parsed)| entry("sent", der_bytes, parsed, now)).collect();
     let leaf = match sent.first() {
         None => {
             facts.error = Some("no certificate was sent".into());
@@ -252,11 +232,10 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
     facts.key = leaf.key.clone();
     facts.signature_algorithm = Some(sig::signature_name(&leaf.signature_oid));
     facts.extended_key_usage = leaf.extended_key_usage.clone();
-    facts.eku_server_auth = leaf.extended_key_usage.as_ref().is_some_and(|names| {
-        names
-            .iter()
-            .any(|n| n == "serverAuth" || n == "anyExtendedKeyUsage")
-    });
+    facts.eku_server_auth = leaf
+        .extended_key_usage
+        .as_ref()
+        .is_some_and(|names| names.iter().any(|n| n == "serverAuth" || n == "anyExtendedKeyUsage"));
     facts.must_staple = leaf.must_staple;
     facts.scts = leaf
         .scts
@@ -283,20 +262,18 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
         _ => false,
     });
     let stores = options.stores.as_slice();
-    facts.anchor_sent = sent.iter().skip(1).flatten().any(|cert| {
-        (cert.is_ca && is_self_signed(cert)) || stores.iter().any(|store| store.contains(cert))
-    });
+    facts.anchor_sent = sent
+        .iter()
+        .skip(1)
+        .flatten()
+        .any(|cert| (cert.is_ca && is_self_signed(cert)) || stores.iter().any(|store| store.contains(cert)));
 
     // Path: from the leaf through sent certificates, then AIA caIssuers, until a self-signed
     // certificate or a certificate whose issuer is an anchor of some store.
     let fetcher = Fetcher::new(options.fetch_limits, input.fetch_from);
     let mut pool: Vec<ParsedCert> = sent.iter().skip(1).flatten().cloned().collect();
     let sent_pool = pool.len();
-    let anchored = |cert: &ParsedCert| {
-        stores
-            .iter()
-            .any(|store| store.has_subject(&cert.issuer_raw))
-    };
+    let anchored = |cert: &ParsedCert| stores.iter().any(|store| store.has_subject(&cert.issuer_raw));
     let mut path: Vec<ParsedCert> = vec![leaf.clone()];
     let mut used_aia = false;
     let mut complete = facts.self_signed || anchored(&leaf);
@@ -318,11 +295,7 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
                 path.push(issuer);
             }
             _ => {
-                if complete
-                    || !options.online
-                    || hops >= MAX_AIA_HOPS
-                    || current.ca_issuers_urls.is_empty()
-                {
+                if complete || !options.online || hops >= MAX_AIA_HOPS || current.ca_issuers_urls.is_empty() {
                     break;
                 }
                 hops += 1;
@@ -332,9 +305,7 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
                     facts.ca_issuers_fetched.push(record);
                     for der_bytes in body.map(|b| certificates_in(&b)).unwrap_or_default() {
                         let parsed = parse_certificate(&der_bytes);
-                        facts
-                            .certificates
-                            .push(entry("aia", &der_bytes, &parsed, now));
+                        facts.certificates.push(entry("aia", &der_bytes, &parsed, now));
                         if let Ok(cert) = parsed {
                             progressed |= current.issued_by(&cert);
                             pool.push(cert);
@@ -353,47 +324,30 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
     facts.chain_complete = complete && !used_aia;
     let on_path: Vec<&Vec<u8>> = path.iter().map(|cert| &cert.der).collect();
     facts.unrelated_certificates = (1..sent_der.len())
-        .filter(|index| {
-            !facts.duplicate_certificates.contains(index) && !on_path.contains(&&sent_der[*index])
-        })
+        .filter(|index| !facts.duplicate_certificates.contains(index) && !on_path.contains(&&sent_der[*index]))
         .collect();
 
     // Trust per store.
     let intermediates: Vec<Vec<u8>> = pool.iter().map(|cert| cert.der.clone()).collect();
     let path_refs: Vec<&ParsedCert> = path.iter().collect();
     for store in stores {
-        let verdict = trust::verify(
-            store,
-            &leaf,
-            &intermediates,
-            now,
-            &path_refs,
-            facts.self_signed,
-        );
+        let verdict = trust::verify(store, &leaf, &intermediates, now, &path_refs, facts.self_signed);
         facts.trust.insert(store.name.clone(), verdict);
     }
-    facts.trusted = stores
-        .first()
-        .and_then(|store| facts.trust.get(&store.name))
-        .is_some_and(|v| v.trusted);
+    facts.trusted = stores.first().and_then(|store| facts.trust.get(&store.name)).is_some_and(|v| v.trusted);
 
     // Revocation. The issuer is the next certificate on the path, else an anchor certificate
     // from a CA file.
-    let issuer: Option<ParsedCert> = path.get(1).cloned().or_else(|| {
-        stores
-            .iter()
-            .flat_map(|store| &store.certificates)
-            .find(|anchor| leaf.issued_by(anchor))
-            .cloned()
-    });
+    let issuer: Option<ParsedCert> = path
+        .get(1)
+        .cloned()
+        .or_else(|| stores.iter().flat_map(|store| &store.certificates).find(|anchor| leaf.issued_by(anchor)).cloned());
     facts.revocation.ocsp_urls = leaf.ocsp_urls.clone();
     facts.revocation.crl_urls = leaf.crl_urls.clone();
     facts.revocation.no_pointer = leaf.ocsp_urls.is_empty() && leaf.crl_urls.is_empty();
     let no_issuer = || RevocationCheck {
         status: RevocationStatus::Error,
-        reason: Some(
-            "the issuer's certificate is not available, so the answer cannot be checked".into(),
-        ),
+        reason: Some("the issuer's certificate is not available, so the answer cannot be checked".into()),
         url: None,
         this_update: None,
         next_update: None,
@@ -401,23 +355,15 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
         signer: None,
     };
     if let Some(staple) = input.ocsp_staple_base64 {
-        facts.revocation.stapled = Some(
-            match (
-                base64::engine::general_purpose::STANDARD.decode(staple),
-                &issuer,
-            ) {
-                (Err(_), _) => RevocationCheck {
-                    reason: Some("staple is not base64".into()),
-                    ..no_issuer()
-                },
-                (Ok(_), None) => no_issuer(),
-                (Ok(bytes), Some(issuer)) => {
-                    let outcome = ocsp::validate_response(&bytes, &leaf, issuer, now);
-                    facts.scts.extend(outcome.scts);
-                    outcome.check
-                }
-            },
-        );
+        facts.revocation.stapled = Some(match (base64::engine::general_purpose::STANDARD.decode(staple), &issuer) {
+            (Err(_), _) => RevocationCheck { reason: Some("staple is not base64".into()), ..no_issuer() },
+            (Ok(_), None) => no_issuer(),
+            (Ok(bytes), Some(issuer)) => {
+                let outcome = ocsp::validate_response(&bytes, &leaf, issuer, now);
+                facts.scts.extend(outcome.scts);
+                outcome.check
+            }
+        });
     }
     if options.online {
         let ocsp_url = leaf.ocsp_urls.first().cloned();
@@ -425,21 +371,13 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
         let ocsp_check = async {
             let url = ocsp_url?;
             let Some(issuer) = &issuer else {
-                return Some(RevocationCheck {
-                    url: Some(url),
-                    ..no_issuer()
-                });
+                return Some(RevocationCheck { url: Some(url), ..no_issuer() });
             };
             let request = ocsp::build_request(&leaf, issuer);
-            let (record, body) = fetcher
-                .post(&url, "application/ocsp-request", request)
-                .await;
+            let (record, body) = fetcher.post(&url, "application/ocsp-request", request).await;
             let mut check = match body {
                 Some(body) => ocsp::validate_response(&body, &leaf, issuer, now).check,
-                None => RevocationCheck {
-                    reason: record.error,
-                    ..no_issuer()
-                },
+                None => RevocationCheck { reason: record.error, ..no_issuer() },
             };
             check.url = Some(url);
             Some(check)
@@ -447,18 +385,12 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
         let crl_check = async {
             let url = crl_url?;
             let Some(issuer) = &issuer else {
-                return Some(RevocationCheck {
-                    url: Some(url),
-                    ..no_issuer()
-                });
+                return Some(RevocationCheck { url: Some(url), ..no_issuer() });
             };
             let (record, body) = fetcher.get(&url).await;
             let mut check = match body {
                 Some(body) => crl::check_crl(&body, &leaf, issuer, now),
-                None => RevocationCheck {
-                    reason: record.error,
-                    ..no_issuer()
-                },
+                None => RevocationCheck { reason: record.error, ..no_issuer() },
             };
             check.url = Some(url);
             Some(check)

@@ -52,24 +52,12 @@ pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
 pub fn match_name(cert: &ParsedCert, name: &str) -> Option<MatchVia> {
     let bare = name.trim_start_matches('[').trim_end_matches(']');
     if let Ok(address) = bare.parse::<IpAddr>() {
-        return cert
-            .ip_addresses
-            .contains(&address)
-            .then_some(MatchVia::IpSan);
+        return cert.ip_addresses.contains(&address).then_some(MatchVia::IpSan);
     }
-    if cert
-        .dns_names
-        .iter()
-        .any(|pattern| dns_name_matches(pattern, name))
-    {
+    if cert.dns_names.iter().any(|pattern| dns_name_matches(pattern, name)) {
         return Some(MatchVia::DnsSan);
     }
-    if !cert.san_present
-        && cert
-            .common_names
-            .iter()
-            .any(|cn| dns_name_matches(cn, name))
-    {
+    if !cert.san_present && cert.common_names.iter().any(|cn| dns_name_matches(cn, name)) {
         return Some(MatchVia::CommonName);
     }
     None

@@ -22,10 +22,7 @@ pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// The DER OCSPRequest asking about `leaf` (issued by `issuer`).
 pub fn build_request(leaf: &ParsedCert, issuer: &ParsedCert) -> Vec<u8> {
-    let algorithm = der::sequence(&[
-        &der::encode(der::TAG_OID, OID_SHA1),
-        &der::encode(der::TAG_NULL, &[]),
-    ]);
+    let algorithm = der::sequence(&[&der::encode(der::TAG_OID, OID_SHA1), &der::encode(der::TAG_NULL, &[])]);
     let name_hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &leaf.issuer_raw);
     let key_hash = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &issuer.public_key);
     let cert_id = der::sequence(&[
@@ -62,10 +59,7 @@ fn error(reason: impl Into<String>) -> OcspOutcome {
 }
 
 fn strip_zeros(integer: &[u8]) -> &[u8] {
-    let start = integer
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(integer.len());
+    let start = integer.iter().position(|b| *b != 0).unwrap_or(integer.len());
     &integer[start..]
 }
 
@@ -134,10 +128,7 @@ fn ocsp_scts(extensions: &Element<'_>) -> Vec<SctFact> {
 /// Parses a TLS-encoded SignedCertificateTimestampList (RFC 6962 §3.3): log ids and timestamps.
 pub fn tls_sct_list(bytes: &[u8], source: &str) -> Vec<SctFact> {
     let mut found = Vec::new();
-    let Some(total) = bytes
-        .get(..2)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-    else {
+    let Some(total) = bytes.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
         return found;
     };
     let mut rest = bytes.get(2..2 + total).unwrap_or_default();
@@ -163,12 +154,7 @@ pub fn tls_sct_list(bytes: &[u8], source: &str) -> Vec<SctFact> {
 }
 
 /// Parses and validates an OCSPResponse about `leaf` at time `now` (Unix seconds).
-pub fn validate_response(
-    bytes: &[u8],
-    leaf: &ParsedCert,
-    issuer: &ParsedCert,
-    now: i64,
-) -> OcspOutcome {
+pub fn validate_response(bytes: &[u8], leaf: &ParsedCert, issuer: &ParsedCert, now: i64) -> OcspOutcome {
     let Some(response) = der::single(bytes, der::TAG_SEQUENCE) else {
         return error("malformed OCSP response (not one DER SEQUENCE)");
     };
@@ -178,12 +164,7 @@ pub fn validate_response(
     };
     match status.content {
         [0] => {}
-        [code] => {
-            return error(format!(
-                "responder answered {}",
-                responder_status_name(*code)
-            ))
-        }
+        [code] => return error(format!("responder answered {}", responder_status_name(*code))),
         _ => return error("malformed OCSP response (bad responseStatus)"),
     }
     let basic = (|| {
@@ -210,11 +191,7 @@ pub fn validate_response(
     let Some((tbs, algorithm_oid, signature, certs)) = parsed else {
         return error("malformed BasicOCSPResponse");
     };
-    let Some(signature_bits) = signature
-        .content
-        .split_first()
-        .filter(|(unused, _)| **unused == 0)
-        .map(|(_, s)| s)
+    let Some(signature_bits) = signature.content.split_first().filter(|(unused, _)| **unused == 0).map(|(_, s)| s)
     else {
         return error("malformed OCSP signature");
     };
@@ -263,20 +240,11 @@ pub fn validate_response(
                 continue;
             }
             if !candidate.issued_by(issuer) {
-                signer_problem = Some(format!(
-                    "signed by {}, which the issuer did not sign",
-                    candidate.subject
-                ));
+                signer_problem = Some(format!("signed by {}, which the issuer did not sign", candidate.subject));
             } else if !candidate.ocsp_signing {
-                signer_problem = Some(format!(
-                    "signed by {}, which lacks the OCSPSigning EKU",
-                    candidate.subject
-                ));
+                signer_problem = Some(format!("signed by {}, which lacks the OCSPSigning EKU", candidate.subject));
             } else if now < candidate.not_before || now > candidate.not_after {
-                signer_problem = Some(format!(
-                    "signed by {}, outside its validity",
-                    candidate.subject
-                ));
+                signer_problem = Some(format!("signed by {}, outside its validity", candidate.subject));
             } else {
                 signer = Some("delegated");
                 break;
@@ -284,7 +252,9 @@ pub fn validate_response(
         }
     }
     let Some(signer) = signer else {
-        return error(signer_problem.unwrap_or_else(|| "signature verifies with neither the issuer's key nor an included responder certificate".into()));
+        return error(signer_problem.unwrap_or_else(|| {
+            "signature verifies with neither the issuer's key nor an included responder certificate".into()
+        }));
     };
 
     // ResponseData: [0] version?, responderID, producedAt, responses, [1] extensions?
@@ -293,8 +263,7 @@ pub fn validate_response(
     let responder = data.next();
     let produced = data.expect(der::TAG_GENERALIZED_TIME);
     let responses = data.expect(der::TAG_SEQUENCE);
-    let (Some(_responder), Some(_produced), Some(responses)) = (responder, produced, responses)
-    else {
+    let (Some(_responder), Some(_produced), Some(responses)) = (responder, produced, responses) else {
         return error("malformed OCSP ResponseData");
     };
     let mut list = responses.reader();
@@ -309,17 +278,12 @@ pub fn validate_response(
         let Some(cert_status) = fields.next() else {
             return error("malformed SingleResponse");
         };
-        let this_update = fields
-            .expect(der::TAG_GENERALIZED_TIME)
-            .and_then(|t| der::generalized_time(&t));
+        let this_update = fields.expect(der::TAG_GENERALIZED_TIME).and_then(|t| der::generalized_time(&t));
         let next_update = fields
             .optional(der::context(0))
             .and_then(|wrapper| wrapper.reader().expect(der::TAG_GENERALIZED_TIME))
             .and_then(|t| der::generalized_time(&t));
-        let scts = fields
-            .optional(der::context(1))
-            .map(|e| ocsp_scts(&e))
-            .unwrap_or_default();
+        let scts = fields.optional(der::context(1)).map(|e| ocsp_scts(&e)).unwrap_or_default();
         let Some(this_update) = this_update else {
             return error("malformed thisUpdate");
         };
@@ -345,10 +309,8 @@ pub fn validate_response(
             0xa1 => {
                 check.status = RevocationStatus::Revoked;
                 let mut info = cert_status.reader();
-                check.revocation_time = info
-                    .expect(der::TAG_GENERALIZED_TIME)
-                    .and_then(|t| der::generalized_time(&t))
-                    .map(rfc3339);
+                check.revocation_time =
+                    info.expect(der::TAG_GENERALIZED_TIME).and_then(|t| der::generalized_time(&t)).map(rfc3339);
                 check.reason = info
                     .optional(der::context(0))
                     .and_then(|wrapper| wrapper.reader().expect(der::TAG_ENUMERATED))
@@ -379,13 +341,7 @@ fn asn1_oid_text(content: &[u8]) -> Option<String> {
             value = 0;
         }
     }
-    Some(
-        parts
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join("."),
-    )
+    Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
 }
 
 #[cfg(test)]
@@ -394,10 +350,7 @@ mod tests {
 
     #[test]
     fn oid_text() {
-        assert_eq!(
-            asn1_oid_text(OID_OCSP_BASIC).as_deref(),
-            Some("1.3.6.1.5.5.7.48.1.1")
-        );
+        assert_eq!(asn1_oid_text(OID_OCSP_BASIC).as_deref(), Some("1.3.6.1.5.5.7.48.1.1"));
         assert_eq!(
             asn1_oid_text(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]).as_deref(),
             Some("1.2.840.113549.1.1.11")

@@ -142,25 +142,12 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<ParsedCert, String> {
     let (rest, cert) = x509_parser::certificate::X509Certificate::from_der(der_bytes)
         .map_err(|error| format!("malformed certificate DER: {error}"))?;
     if !rest.is_empty() {
-        return Err(format!(
-            "{} bytes of trailing data after the certificate",
-            rest.len()
-        ));
+        return Err(format!("{} bytes of trailing data after the certificate", rest.len()));
     }
     let spki = cert.public_key();
     let key_oid = spki.algorithm.algorithm.to_id_string();
-    let curve_oid = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|o| o.to_id_string());
-    let mut key = KeyFacts {
-        r#type: key_type_name(&key_oid),
-        bits: None,
-        curve: None,
-        rsa_exponent: None,
-    };
+    let curve_oid = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
+    let mut key = KeyFacts { r#type: key_type_name(&key_oid), bits: None, curve: None, rsa_exponent: None };
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
             key.bits = Some(integer_bits(rsa.modulus));
@@ -203,12 +190,7 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<ParsedCert, String> {
         san_present: false,
         dns_names: Vec::new(),
         ip_addresses: Vec::new(),
-        common_names: cert
-            .subject()
-            .iter_common_name()
-            .filter_map(|cn| cn.as_str().ok())
-            .map(str::to_string)
-            .collect(),
+        common_names: cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_string).collect(),
         extended_key_usage: None,
         ocsp_signing: false,
         ocsp_urls: Vec::new(),
@@ -223,9 +205,7 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<ParsedCert, String> {
             continue;
         }
         match extension.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(id) => {
-                parsed.subject_key_id = Some(id.0.to_vec())
-            }
+            ParsedExtension::SubjectKeyIdentifier(id) => parsed.subject_key_id = Some(id.0.to_vec()),
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
                 parsed.authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec())
             }
@@ -235,12 +215,12 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<ParsedCert, String> {
                     match name {
                         GeneralName::DNSName(dns) => parsed.dns_names.push(dns.to_string()),
                         GeneralName::IPAddress(bytes) => match bytes.len() {
-                            4 => parsed.ip_addresses.push(IpAddr::from(
-                                <[u8; 4]>::try_from(*bytes).unwrap_or_default(),
-                            )),
-                            16 => parsed.ip_addresses.push(IpAddr::from(
-                                <[u8; 16]>::try_from(*bytes).unwrap_or_default(),
-                            )),
+                            4 => {
+                                parsed.ip_addresses.push(IpAddr::from(<[u8; 4]>::try_from(*bytes).unwrap_or_default()))
+                            }
+                            16 => {
+                                parsed.ip_addresses.push(IpAddr::from(<[u8; 16]>::try_from(*bytes).unwrap_or_default()))
+                            }
                             _ => {}
                         },
                         _ => {}
@@ -283,17 +263,13 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<ParsedCert, String> {
             }
             ParsedExtension::CRLDistributionPoints(points) => {
                 for point in &points.points {
-                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
-                    {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
                         parsed.crl_urls.extend(names.iter().filter_map(uri_of));
                     }
                 }
             }
             ParsedExtension::SCT(list) => {
-                parsed.scts.extend(
-                    list.iter()
-                        .map(|sct| (sct.id.key_id.to_vec(), sct.timestamp)),
-                );
+                parsed.scts.extend(list.iter().map(|sct| (sct.id.key_id.to_vec(), sct.timestamp)));
             }
             _ => {}
         }
@@ -334,8 +310,7 @@ impl ParsedCert {
     /// `issuer` names and signed this certificate (a signature that cannot be checked here
     /// counts when the names and key identifiers chain).
     pub fn issued_by(&self, issuer: &ParsedCert) -> bool {
-        self.names_issuer(issuer)
-            && self.signature_by(issuer) != super::sig::SignatureCheck::Invalid
+        self.names_issuer(issuer) && self.signature_by(issuer) != super::sig::SignatureCheck::Invalid
     }
 }
 
@@ -352,12 +327,8 @@ mod tests {
 
     #[test]
     fn tls_feature_status_request_is_found() {
-        assert!(tls_feature_has_status_request(&[
-            0x30, 0x03, 0x02, 0x01, 0x05
-        ]));
-        assert!(!tls_feature_has_status_request(&[
-            0x30, 0x03, 0x02, 0x01, 0x11
-        ]));
+        assert!(tls_feature_has_status_request(&[0x30, 0x03, 0x02, 0x01, 0x05]));
+        assert!(!tls_feature_has_status_request(&[0x30, 0x03, 0x02, 0x01, 0x11]));
         assert!(!tls_feature_has_status_request(&[0x30, 0x05, 0x02, 0x01]));
     }
 

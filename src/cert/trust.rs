@@ -43,20 +43,13 @@ impl TrustStore {
     /// Every certificate of a PEM bundle as an anchor.
     pub fn from_pem_file(path: &Path) -> Result<TrustStore, StoreError> {
         let name = path.display().to_string();
-        let failure = |reason: String| StoreError::File {
-            path: name.clone(),
-            reason,
-        };
+        let failure = |reason: String| StoreError::File { path: name.clone(), reason };
         let bytes = std::fs::read(path).map_err(|e| failure(e.to_string()))?;
         let blocks = super::pem_blocks(&bytes);
         if blocks.is_empty() {
             return Err(failure("no PEM CERTIFICATE block".into()));
         }
-        let mut store = TrustStore {
-            name: name.clone(),
-            anchors: Vec::new(),
-            certificates: Vec::new(),
-        };
+        let mut store = TrustStore { name: name.clone(), anchors: Vec::new(), certificates: Vec::new() };
         for (index, block) in blocks.iter().enumerate() {
             let certificate = CertificateDer::from(block.as_slice());
             let anchor = webpki::anchor_from_trusted_cert(&certificate)
@@ -75,21 +68,17 @@ impl TrustStore {
         let Some(content) = der::single(name, der::TAG_SEQUENCE).map(|e| e.content) else {
             return false;
         };
-        self.anchors
-            .iter()
-            .any(|anchor| anchor.subject.as_ref() == content)
+        self.anchors.iter().any(|anchor| anchor.subject.as_ref() == content)
     }
 
     /// Whether `cert` is one of the anchors (same subject and key).
     pub fn contains(&self, cert: &ParsedCert) -> bool {
-        let Some(subject) = der::single(&cert.subject_raw, der::TAG_SEQUENCE).map(|e| e.content)
-        else {
+        let Some(subject) = der::single(&cert.subject_raw, der::TAG_SEQUENCE).map(|e| e.content) else {
             return false;
         };
         let spki = spki_content(&cert.der);
         self.anchors.iter().any(|anchor| {
-            anchor.subject.as_ref() == subject
-                && spki.as_deref() == Some(anchor.subject_public_key_info.as_ref())
+            anchor.subject.as_ref() == subject && spki.as_deref() == Some(anchor.subject_public_key_info.as_ref())
         })
     }
 }
@@ -109,12 +98,7 @@ fn name_text(content: &[u8]) -> String {
 }
 
 fn verdict(code: &str, reason: String) -> TrustVerdict {
-    TrustVerdict {
-        trusted: false,
-        reason_code: Some(code.into()),
-        reason: Some(reason),
-        path: Vec::new(),
-    }
+    TrustVerdict { trusted: false, reason_code: Some(code.into()), reason: Some(reason), path: Vec::new() }
 }
 
 /// What, on the certificates of `path` (leaf first, each issued by the next), makes webpki refuse
@@ -122,19 +106,11 @@ fn verdict(code: &str, reason: String) -> TrustVerdict {
 /// exempt (nobody checks them).
 pub fn name_weakness(path: &[&ParsedCert]) -> Option<(&'static str, String)> {
     for (position, cert) in path.iter().enumerate() {
-        let role = if position == 0 {
-            "leaf"
-        } else {
-            "intermediate"
-        };
+        let role = if position == 0 { "leaf" } else { "intermediate" };
         let self_signed = cert.self_issued() && position + 1 == path.len();
         if !self_signed {
             if let Some(hash) = super::sig::weak_hash(&cert.signature_oid) {
-                let code = if hash == "SHA-1" {
-                    "sha1_signature"
-                } else {
-                    "md5_signature"
-                };
+                let code = if hash == "SHA-1" { "sha1_signature" } else { "md5_signature" };
                 return Some((
                     code,
                     format!(
@@ -145,10 +121,7 @@ pub fn name_weakness(path: &[&ParsedCert]) -> Option<(&'static str, String)> {
                 ));
             }
             if super::sig::is_dsa(&cert.signature_oid) {
-                return Some((
-                    "dsa_key",
-                    format!("{role} certificate {} is signed with DSA", cert.subject),
-                ));
+                return Some(("dsa_key", format!("{role} certificate {} is signed with DSA", cert.subject)));
             }
         }
         // Keys that sign something on the path.
@@ -156,11 +129,7 @@ pub fn name_weakness(path: &[&ParsedCert]) -> Option<(&'static str, String)> {
             if cert.key.r#type == "RSA" && cert.key.bits.is_some_and(|bits| bits < 2048) {
                 return Some((
                     "weak_rsa_key",
-                    format!(
-                        "issuer {} has an RSA key of {} bits",
-                        cert.subject,
-                        cert.key.bits.unwrap_or(0)
-                    ),
+                    format!("issuer {} has an RSA key of {} bits", cert.subject, cert.key.bits.unwrap_or(0)),
                 ));
             }
             if cert.key.r#type == "DSA" {
@@ -184,17 +153,10 @@ pub fn verify(
     let leaf_der = CertificateDer::from(leaf.der.as_slice());
     let end_entity = match webpki::EndEntityCert::try_from(&leaf_der) {
         Ok(end_entity) => end_entity,
-        Err(error) => {
-            return verdict(
-                "malformed",
-                format!("webpki cannot use the leaf: {error:?}"),
-            )
-        }
+        Err(error) => return verdict("malformed", format!("webpki cannot use the leaf: {error:?}")),
     };
-    let intermediates: Vec<CertificateDer<'_>> = intermediates
-        .iter()
-        .map(|der_bytes| CertificateDer::from(der_bytes.as_slice()))
-        .collect();
+    let intermediates: Vec<CertificateDer<'_>> =
+        intermediates.iter().map(|der_bytes| CertificateDer::from(der_bytes.as_slice())).collect();
     let time = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0)));
     let result = end_entity.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
@@ -209,19 +171,10 @@ pub fn verify(
         Ok(path) => {
             let mut subjects: Vec<String> = path
                 .intermediate_certificates()
-                .map(|cert| {
-                    parse_certificate(cert.der().as_ref())
-                        .map(|c| c.subject)
-                        .unwrap_or_else(|e| e)
-                })
+                .map(|cert| parse_certificate(cert.der().as_ref()).map(|c| c.subject).unwrap_or_else(|e| e))
                 .collect();
             subjects.push(name_text(path.anchor().subject.as_ref()));
-            TrustVerdict {
-                trusted: true,
-                reason_code: None,
-                reason: None,
-                path: subjects,
-            }
+            TrustVerdict { trusted: true, reason_code: None, reason: None, path: subjects }
         }
         Err(error) => explain(error, leaf, now, legacy_path, leaf_self_signed, store),
     }
@@ -241,10 +194,7 @@ fn explain(
     let early = legacy_path.iter().find(|cert| now < cert.not_before);
     match error {
         E::UnknownIssuer | E::CaUsedAsEndEntity if leaf_self_signed && !store.contains(leaf) => {
-            verdict(
-                "self_signed",
-                format!("the leaf {} is self-signed", leaf.subject),
-            )
+            verdict("self_signed", format!("the leaf {} is self-signed", leaf.subject))
         }
         E::UnknownIssuer => {
             let last = legacy_path.last().map_or(leaf, |cert| *cert);
@@ -258,26 +208,16 @@ fn explain(
         }
         E::CertExpired { .. } => verdict(
             "expired",
-            format!(
-                "{} expired",
-                expired.map_or_else(|| leaf.subject.clone(), |cert| cert.subject.clone())
-            ),
+            format!("{} expired", expired.map_or_else(|| leaf.subject.clone(), |cert| cert.subject.clone())),
         ),
         E::CertNotValidYet { .. } => verdict(
             "not_yet_valid",
-            format!(
-                "{} is not valid yet",
-                early.map_or_else(|| leaf.subject.clone(), |cert| cert.subject.clone())
-            ),
+            format!("{} is not valid yet", early.map_or_else(|| leaf.subject.clone(), |cert| cert.subject.clone())),
         ),
-        E::CaUsedAsEndEntity => verdict(
-            "ca_as_leaf",
-            format!("the leaf {} is a CA certificate", leaf.subject),
-        ),
-        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => verdict(
-            "no_server_auth_eku",
-            "a certificate on the path does not allow serverAuth".into(),
-        ),
+        E::CaUsedAsEndEntity => verdict("ca_as_leaf", format!("the leaf {} is a CA certificate", leaf.subject)),
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
+            verdict("no_server_auth_eku", "a certificate on the path does not allow serverAuth".into())
+        }
         E::PathLenConstraintViolated | E::NameConstraintViolation | E::EndEntityUsedAsCa => {
             verdict("path_constraint", format!("{error:?}"))
         }
@@ -288,17 +228,14 @@ fn explain(
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
         | E::SignatureAlgorithmMismatch => match name_weakness(legacy_path) {
             Some((code, reason)) => verdict(code, reason),
-            None if matches!(error, E::InvalidSignatureForPublicKey) => verdict(
-                "bad_signature",
-                "a signature on the path does not verify".into(),
-            ),
+            None if matches!(error, E::InvalidSignatureForPublicKey) => {
+                verdict("bad_signature", "a signature on the path does not verify".into())
+            }
             None => verdict("unsupported_algorithm", format!("{error:?}")),
         },
-        E::BadDer
-        | E::BadDerTime
-        | E::TrailingData(_)
-        | E::MalformedExtensions
-        | E::UnsupportedCertVersion => verdict("malformed", format!("{error:?}")),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions | E::UnsupportedCertVersion => {
+            verdict("malformed", format!("{error:?}"))
+        }
         other => verdict("other", format!("{other:?}")),
     }
 }

@@ -127,7 +127,11 @@ impl FactPath {
                     .strip_prefix(']')
                     .ok_or_else(|| format!("'{text}': expected ']' after the key"))?;
             } else {
-                let body = if first { rest } else { rest.strip_prefix('.').ok_or_else(|| format!("'{text}': expected '.' or '['"))? };
+                let body = if first {
+                    rest
+                } else {
+                    rest.strip_prefix('.').ok_or_else(|| format!("'{text}': expected '.' or '['"))?
+                };
                 let end = body.find(['.', '[']).unwrap_or(body.len());
                 let name = &body[..end];
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -253,7 +257,12 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parse one check file. `builtin` marks the checks of the catalog directory (selected by
 /// policies) as opposed to those added with `--checks` (always run).
-pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<Check>, Vec<CatalogError>> {
+pub fn parse_file(
+    text: &str,
+    file: &Path,
+    schemas: &FactSchema,
+    builtin: bool,
+) -> Result<Vec<Check>, Vec<CatalogError>> {
     let error_at = |offset: usize, check: Option<&str>, message: String| {
         let (line, column) = line_column(text, offset);
         CatalogError { file: file.to_path_buf(), line, column, check: check.map(str::to_string), message }
@@ -275,13 +284,21 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
         let before = errors.len();
 
         let id_valid = id.split('.').count() >= 2
-            && id.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            && id
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         if !id_valid {
-            errors.push(here(raw.id.span().start, "id must be dotted lower-case words, e.g. \"tls.protocol.tls10\"".into()));
+            errors.push(here(
+                raw.id.span().start,
+                "id must be dotted lower-case words, e.g. \"tls.protocol.tls10\"".into(),
+            ));
         }
         let category = raw.category.get_ref().clone();
         if !CATEGORIES.contains(&category.as_str()) {
-            errors.push(here(raw.category.span().start, format!("unknown category '{category}': use one of {}", CATEGORIES.join(", "))));
+            errors.push(here(
+                raw.category.span().start,
+                format!("unknown category '{category}': use one of {}", CATEGORIES.join(", ")),
+            ));
         }
         let applies_to = match raw.applies_to.as_ref().map(|a| (a.get_ref().as_str(), a.span().start)) {
             None | Some(("target", _)) => AppliesTo::Target,
@@ -302,7 +319,10 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
         let schema = schemas.for_scope(applies_to);
         let mut facts = Vec::new();
         if raw.facts.get_ref().is_empty() {
-            errors.push(here(raw.facts.span().start, "facts is empty: name the facts the rule reads, so that a check without them is inconclusive".into()));
+            errors.push(here(
+                raw.facts.span().start,
+                "facts is empty: name the facts the rule reads, so that a check without them is inconclusive".into(),
+            ));
         }
         for fact in raw.facts.get_ref() {
             match FactPath::parse(fact.get_ref()).and_then(|path| schema.check_path(&path).map(|_| path)) {
@@ -314,8 +334,13 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
         for entry in &raw.may_be_empty {
             match facts.iter().find(|f| f.text == *entry.get_ref()) {
                 Some(fact) if schema.is_list(fact) => may_be_empty.push(fact.clone()),
-                Some(_) => errors.push(here(entry.span().start, format!("may_be_empty: '{}' is not a list", entry.get_ref()))),
-                None => errors.push(here(entry.span().start, format!("may_be_empty: '{}' is not one of the check's facts", entry.get_ref()))),
+                Some(_) => {
+                    errors.push(here(entry.span().start, format!("may_be_empty: '{}' is not a list", entry.get_ref())))
+                }
+                None => errors.push(here(
+                    entry.span().start,
+                    format!("may_be_empty: '{}' is not one of the check's facts", entry.get_ref()),
+                )),
             }
         }
         let roots = schema.roots();
@@ -365,7 +390,10 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
                         return None;
                     }
                     if let Err(error) = rule_types::check_ranges(&program, applies_to, &params) {
-                        errors.push(here(range_offset(text, spanned.span(), &error), format!("{what}: {}", error.message)));
+                        errors.push(here(
+                            range_offset(text, spanned.span(), &error),
+                            format!("{what}: {}", error.message),
+                        ));
                         return None;
                     }
                     Some(program)
@@ -399,7 +427,10 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
         // completeness is enforced by a test, so that a file dropped into checks/ still works.
         for lang in &["en"] {
             if !texts.contains_key(*lang) {
-                errors.push(here(check_offset, format!("missing translation: add [check.text.{lang}] with title and remediation")));
+                errors.push(here(
+                    check_offset,
+                    format!("missing translation: add [check.text.{lang}] with title and remediation"),
+                ));
             }
         }
         if errors.len() == before {
@@ -442,9 +473,30 @@ pub fn parse_file(text: &str, file: &Path, schemas: &FactSchema, builtin: bool) 
 /// `all`, `exists`, `filter`, `map` and `has` are macros, operators are not named this way).
 /// `string()` accepts any value here, `null` and booleans included (see `evaluate`).
 pub const FUNCTIONS: [&str; 24] = [
-    "contains", "size", "max", "min", "startsWith", "endsWith", "string", "bytes", "double", "int", "uint", "matches",
-    "duration", "timestamp", "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
-    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+    "contains",
+    "size",
+    "max",
+    "min",
+    "startsWith",
+    "endsWith",
+    "string",
+    "bytes",
+    "double",
+    "int",
+    "uint",
+    "matches",
+    "duration",
+    "timestamp",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
 ];
 
 /// Functions an expression calls that the evaluator does not provide: such an expression would
@@ -494,7 +546,8 @@ fn macro_variables(source: &str) -> BTreeSet<String> {
         let mut rest = source;
         while let Some(at) = rest.find(&needle) {
             rest = &rest[at + needle.len()..];
-            let variable: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let variable: String =
+                rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             let after = rest.trim_start()[variable.len()..].trim_start();
             if !variable.is_empty() && after.starts_with(',') {
                 bound.insert(variable);
@@ -582,9 +635,8 @@ fn builtin_dir() -> Option<PathBuf> {
 
 /// Parse every `*.toml` file of a directory; ids must be unique within it.
 pub fn load_dir(dir: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<Check>, Vec<CatalogError>> {
-    let unreadable = |message: String| {
-        vec![CatalogError { file: dir.to_path_buf(), line: 0, column: 0, check: None, message }]
-    };
+    let unreadable =
+        |message: String| vec![CatalogError { file: dir.to_path_buf(), line: 0, column: 0, check: None, message }];
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| unreadable(format!("cannot read the checks directory: {e}")))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -597,7 +649,13 @@ pub fn load_dir(dir: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<C
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(error) => {
-                errors.push(CatalogError { file: file.clone(), line: 0, column: 0, check: None, message: format!("cannot read: {error}") });
+                errors.push(CatalogError {
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    check: None,
+                    message: format!("cannot read: {error}"),
+                });
                 continue;
             }
         };
@@ -610,7 +668,11 @@ pub fn load_dir(dir: &Path, schemas: &FactSchema, builtin: bool) -> Result<Vec<C
                             line: check.line,
                             column: 1,
                             check: Some(check.id.clone()),
-                            message: format!("duplicate id: already defined at {}:{}", first.source.display(), first.line),
+                            message: format!(
+                                "duplicate id: already defined at {}:{}",
+                                first.source.display(),
+                                first.line
+                            ),
                         });
                     } else {
                         checks.push(check);

@@ -101,9 +101,10 @@ impl Judge<'_> {
                         expired,
                     });
                     if expired {
-                        finding
-                            .detail
-                            .insert("exception".into(), Value::String(format!("exception expired on {}", exception.expires)));
+                        finding.detail.insert(
+                            "exception".into(),
+                            Value::String(format!("exception expired on {}", exception.expires)),
+                        );
                     } else {
                         finding.status = Status::Excepted;
                     }
@@ -141,19 +142,29 @@ fn evaluate_one(check: &Check, policy: &Policy, document: &Value, context: &Docu
     match scope.evaluate(&check.guarded.rule) {
         Outcome::Value(cel::Value::Bool(passed)) => finding.status = if passed { Status::Pass } else { Status::Fail },
         Outcome::Value(cel::Value::Null) => {
-            finding.detail.insert("inconclusive".into(), Value::String("the facts do not allow a verdict (the rule returned null)".into()));
+            finding.detail.insert(
+                "inconclusive".into(),
+                Value::String("the facts do not allow a verdict (the rule returned null)".into()),
+            );
         }
         Outcome::Value(other) => {
-            finding.detail.insert("inconclusive".into(), Value::String(format!("rule returned {other:?}, not a boolean")));
+            finding
+                .detail
+                .insert("inconclusive".into(), Value::String(format!("rule returned {other:?}, not a boolean")));
         }
         Outcome::Error(error) => {
-            finding.detail.insert("inconclusive".into(), Value::String(format!("rule could not be evaluated: {error}")));
+            finding
+                .detail
+                .insert("inconclusive".into(), Value::String(format!("rule could not be evaluated: {error}")));
         }
         Outcome::OverBudget(reason) => {
             finding.detail.insert("inconclusive".into(), Value::String(reason));
         }
         Outcome::Panicked(message) => {
-            finding.detail.insert("inconclusive".into(), Value::String(format!("rule error: the CEL interpreter failed ({message})")));
+            finding.detail.insert(
+                "inconclusive".into(),
+                Value::String(format!("rule error: the CEL interpreter failed ({message})")),
+            );
         }
     }
     for ((name, _, _), guarded) in check.evidence.iter().zip(&check.guarded.evidence) {

@@ -113,8 +113,19 @@ impl CapReason {
     pub const fn letter(self) -> &'static str {
         use CapReason::*;
         match self {
-            Sslv2 | Sslv3Best | ExportSuites | WeakCipher | NullEncryption | Rc4Only | KeyUnder1024 | Md5Signature
-            | Heartbleed | CcsInjection | DrownSharedKey | InsecureClientRenegotiation | Robot => "F",
+            Sslv2
+            | Sslv3Best
+            | ExportSuites
+            | WeakCipher
+            | NullEncryption
+            | Rc4Only
+            | KeyUnder1024
+            | Md5Signature
+            | Heartbleed
+            | CcsInjection
+            | DrownSharedKey
+            | InsecureClientRenegotiation
+            | Robot => "F",
             Untrusted | Expired | SelfSigned | Revoked => "T",
             NameMismatch => "M",
             Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
@@ -171,7 +182,8 @@ pub fn grade(target: &TargetResult) -> Option<Grade> {
     if target.error.is_some() || tls.protocols.is_empty() {
         return None;
     }
-    let hsts_max_age = target.http.as_ref().and_then(|h| h.https.as_ref()).and_then(|h| h.hsts.as_ref()).and_then(|h| h.max_age);
+    let hsts_max_age =
+        target.http.as_ref().and_then(|h| h.https.as_ref()).and_then(|h| h.hsts.as_ref()).and_then(|h| h.max_age);
     Some(grade_facts(tls, target.certificate.as_ref(), hsts_max_age))
 }
 
@@ -326,7 +338,9 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
     if tls.suites.iter().any(|s| s.rc4) {
         cap(CapReason::Rc4);
     }
-    if tls.key_exchange.iter().any(|k| k.kind == "DH" && k.bits.is_some_and(|b| b < 2048)) || rsa_bits.is_some_and(|b| b < 2048) {
+    if tls.key_exchange.iter().any(|k| k.kind == "DH" && k.bits.is_some_and(|b| b < 2048))
+        || rsa_bits.is_some_and(|b| b < 2048)
+    {
         cap(CapReason::WeakKeyOrDh);
     }
     if !tls.suites.iter().any(|s| s.forward_secrecy) {
@@ -345,7 +359,9 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
 
     let capped = caps.iter().map(|c| c.letter()).filter(|l| *l != "T" && *l != "M").map(rank).max();
     let mut final_letter = LETTERS[capped.map_or(rank(letter), |c| c.max(rank(letter)))].to_string();
-    let sha1 = certificate.and_then(|c| c.signature_algorithm.as_deref()).is_some_and(|s| s.to_ascii_lowercase().contains("sha1"));
+    let sha1 = certificate
+        .and_then(|c| c.signature_algorithm.as_deref())
+        .is_some_and(|s| s.to_ascii_lowercase().contains("sha1"));
     let hsts_long = hsts_max_age.is_some_and(|age| age >= 15_768_000);
     if final_letter == "A" && caps.is_empty() && hsts_long && !sha1 && tls.fallback_scsv != Some(false) {
         final_letter = "A+".into();

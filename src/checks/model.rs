@@ -9,9 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How much a failing check matters. Ordered: `Info < Low < … < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -22,13 +20,8 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -64,9 +57,7 @@ impl FromStr for Severity {
         Severity::ALL
             .into_iter()
             .find(|s| s.name() == text)
-            .ok_or_else(|| {
-                format!("unknown severity '{text}': use one of info, low, medium, high, critical")
-            })
+            .ok_or_else(|| format!("unknown severity '{text}': use one of info, low, medium, high, critical"))
     }
 }
 
@@ -176,12 +167,7 @@ impl ScoreCap {
     /// "≤ 25: critical failure (tls.cipher.null, tls.cipher.anonymous)", in English, for the
     /// CSV and logs (the HTML report says it in its own language).
     pub fn reason(&self) -> String {
-        format!(
-            "≤ {}: {} failure ({})",
-            self.limit,
-            self.severity,
-            self.checks.join(", ")
-        )
+        format!("≤ {}: {} failure ({})", self.limit, self.severity, self.checks.join(", "))
     }
 }
 

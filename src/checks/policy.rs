@@ -46,34 +46,16 @@ struct RawPolicy {
 }
 
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "mozilla-intermediate",
-        include_str!("../../profiles/policies/mozilla-intermediate.toml"),
-    ),
-    (
-        "mozilla-modern",
-        include_str!("../../profiles/policies/mozilla-modern.toml"),
-    ),
-    (
-        "nist-800-52r2",
-        include_str!("../../profiles/policies/nist-800-52r2.toml"),
-    ),
-    (
-        "bsi-tr-02102-2",
-        include_str!("../../profiles/policies/bsi-tr-02102-2.toml"),
-    ),
-    (
-        "ncsc-nl",
-        include_str!("../../profiles/policies/ncsc-nl.toml"),
-    ),
+    ("mozilla-intermediate", include_str!("../../profiles/policies/mozilla-intermediate.toml")),
+    ("mozilla-modern", include_str!("../../profiles/policies/mozilla-modern.toml")),
+    ("nist-800-52r2", include_str!("../../profiles/policies/nist-800-52r2.toml")),
+    ("bsi-tr-02102-2", include_str!("../../profiles/policies/bsi-tr-02102-2.toml")),
+    ("ncsc-nl", include_str!("../../profiles/policies/ncsc-nl.toml")),
 ];
 
 /// The text of a built-in policy, for a report bundle's copy of the policy it was judged with.
 pub fn builtin_text(name: &str) -> Option<&'static str> {
-    BUILTIN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, text)| *text)
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
 }
 
 pub fn builtin_names() -> Vec<&'static str> {
@@ -111,11 +93,9 @@ impl Policy {
             }
         }
         match BUILTIN.iter().find(|(name, _)| *name == name_or_path) {
-            Some((name, text)) => Policy::parse(
-                text,
-                &PathBuf::from(format!("profiles/policies/{name}.toml")),
-                catalog,
-            ),
+            Some((name, text)) => {
+                Policy::parse(text, &PathBuf::from(format!("profiles/policies/{name}.toml")), catalog)
+            }
             None => Err(vec![CatalogError {
                 file: PathBuf::from(name_or_path),
                 line: 0,
@@ -132,21 +112,10 @@ impl Policy {
     pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<Policy, Vec<CatalogError>> {
         let at = |offset: usize, check: Option<&str>, message: String| {
             let (line, column) = line_column(text, offset);
-            CatalogError {
-                file: file.to_path_buf(),
-                line,
-                column,
-                check: check.map(str::to_string),
-                message,
-            }
+            CatalogError { file: file.to_path_buf(), line, column, check: check.map(str::to_string), message }
         };
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            vec![at(
-                e.span().map_or(0, |s| s.start),
-                None,
-                e.message().trim().to_string(),
-            )]
-        })?;
+        let raw: RawPolicy = toml::from_str(text)
+            .map_err(|e| vec![at(e.span().map_or(0, |s| s.start), None, e.message().trim().to_string())])?;
         let _ = raw.description;
         let mut errors = Vec::new();
         let ids = catalog.ids();
@@ -157,21 +126,14 @@ impl Policy {
                 errors.push(at(
                     pattern.span().start,
                     None,
-                    format!(
-                        "'{}' matches no check id (see `postura checks list`)",
-                        pattern.get_ref()
-                    ),
+                    format!("'{}' matches no check id (see `postura checks list`)", pattern.get_ref()),
                 ));
             }
         }
         let mut params = BTreeMap::new();
         for (id, values) in &raw.params {
             match catalog.get(id.get_ref()) {
-                None => errors.push(at(
-                    id.span().start,
-                    Some(id.get_ref()),
-                    "unknown check id in [params]".into(),
-                )),
+                None => errors.push(at(id.span().start, Some(id.get_ref()), "unknown check id in [params]".into())),
                 Some(check) => {
                     for key in values.keys() {
                         if !check.params.contains_key(key) {
@@ -185,12 +147,7 @@ impl Policy {
                     }
                     let converted = values
                         .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-                            )
-                        })
+                        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
                         .collect();
                     params.insert(id.get_ref().clone(), converted);
                 }
@@ -199,11 +156,7 @@ impl Policy {
         let mut severity = BTreeMap::new();
         for (id, level) in &raw.severity {
             if catalog.get(id.get_ref()).is_none() {
-                errors.push(at(
-                    id.span().start,
-                    Some(id.get_ref()),
-                    "unknown check id in [severity]".into(),
-                ));
+                errors.push(at(id.span().start, Some(id.get_ref()), "unknown check id in [severity]".into()));
             }
             match level.get_ref().parse::<Severity>() {
                 Ok(level) => {
@@ -221,19 +174,11 @@ impl Policy {
                         Ok(level) => {
                             values.insert(level, *value);
                         }
-                        Err(message) => errors.push(at(
-                            table.span().start,
-                            None,
-                            format!("[score_caps]: {message}"),
-                        )),
+                        Err(message) => errors.push(at(table.span().start, None, format!("[score_caps]: {message}"))),
                     }
                 }
                 ScoreCaps::new(&values).unwrap_or_else(|message| {
-                    errors.push(at(
-                        table.span().start,
-                        None,
-                        format!("[score_caps]: {message}"),
-                    ));
+                    errors.push(at(table.span().start, None, format!("[score_caps]: {message}")));
                     ScoreCaps::default()
                 })
             }
@@ -254,15 +199,11 @@ impl Policy {
     }
 
     pub fn selects(&self, id: &str) -> bool {
-        self.include.iter().any(|p| pattern_matches(p, id))
-            && !self.exclude.iter().any(|p| pattern_matches(p, id))
+        self.include.iter().any(|p| pattern_matches(p, id)) && !self.exclude.iter().any(|p| pattern_matches(p, id))
     }
 
     pub fn severity(&self, check: &Check) -> Severity {
-        self.severity
-            .get(&check.id)
-            .copied()
-            .unwrap_or(check.severity)
+        self.severity.get(&check.id).copied().unwrap_or(check.severity)
     }
 
     /// The check's parameters with this policy's values over the defaults.
@@ -291,21 +232,14 @@ mod tests {
     fn score_caps_come_from_the_policy_and_are_checked() {
         let catalog = Catalog::builtin().unwrap();
         let file = Path::new("caps.toml");
-        let text =
-            "name = \"x\"\ntitle = \"x\"\ninclude = [\"tls.*\"]\n\n[score_caps]\ncritical = 10\n";
+        let text = "name = \"x\"\ntitle = \"x\"\ninclude = [\"tls.*\"]\n\n[score_caps]\ncritical = 10\n";
         let policy = Policy::parse(text, file, &catalog).unwrap();
-        assert_eq!(
-            policy.score_caps.band(Severity::Critical),
-            Some((0.0, 10.0))
-        );
+        assert_eq!(policy.score_caps.band(Severity::Critical), Some((0.0, 10.0)));
         assert_eq!(policy.score_caps.band(Severity::High), Some((10.0, 50.0)));
         let bad = text.replace("critical = 10", "critical = 60");
         let errors = Policy::parse(&bad, file, &catalog).unwrap_err();
         assert_eq!(errors[0].line, 5, "{errors:?}");
-        assert!(
-            errors[0].message.contains("above the high cap"),
-            "{errors:?}"
-        );
+        assert!(errors[0].message.contains("above the high cap"), "{errors:?}");
         let builtin = Policy::load("mozilla-intermediate", &catalog).unwrap();
         assert_eq!(builtin.score_caps, ScoreCaps::default());
     }

@@ -61,7 +61,11 @@ fn roots() -> &'static [RootSchema; 3] {
 }
 
 /// The first comprehension of `program` whose range is known not to be a list or map.
-pub fn check_ranges(program: &cel::Program, applies_to: AppliesTo, params: &BTreeMap<String, Json>) -> Result<(), RangeError> {
+pub fn check_ranges(
+    program: &cel::Program,
+    applies_to: AppliesTo,
+    params: &BTreeMap<String, Json>,
+) -> Result<(), RangeError> {
     let root = match applies_to {
         AppliesTo::Target => &roots()[0],
         AppliesTo::Zone => &roots()[1],
@@ -299,7 +303,10 @@ impl Checker<'_> {
                     self.error = Some(RangeError {
                         range: literal.type_name.clone(),
                         followed_by: '{',
-                        message: format!("message literals ({}{{…}}) are not supported: facts are lists, maps and scalars", literal.type_name),
+                        message: format!(
+                            "message literals ({}{{…}}) are not supported: facts are lists, maps and scalars",
+                            literal.type_name
+                        ),
                     });
                 }
                 Ty::Dyn
@@ -342,7 +349,10 @@ mod tests {
     use super::*;
 
     fn check(source: &str, applies_to: AppliesTo) -> Result<(), RangeError> {
-        let params = BTreeMap::from([("names".to_string(), serde_json::json!(["a"])), ("limit".to_string(), serde_json::json!(3))]);
+        let params = BTreeMap::from([
+            ("names".to_string(), serde_json::json!(["a"])),
+            ("limit".to_string(), serde_json::json!(3)),
+        ]);
         check_ranges(&cel::Program::compile(source).unwrap(), applies_to, &params)
     }
 

@@ -31,8 +31,14 @@ impl Default for FactSchema {
 impl FactSchema {
     pub fn new() -> FactSchema {
         FactSchema {
-            target: ScopeSchema { root: Some(schemars::schema_for!(crate::facts::TargetResult)), scope: AppliesTo::Target },
-            zone: ScopeSchema { root: Some(schemars::schema_for!(crate::dns::facts::ZoneFacts)), scope: AppliesTo::Zone },
+            target: ScopeSchema {
+                root: Some(schemars::schema_for!(crate::facts::TargetResult)),
+                scope: AppliesTo::Target,
+            },
+            zone: ScopeSchema {
+                root: Some(schemars::schema_for!(crate::dns::facts::ZoneFacts)),
+                scope: AppliesTo::Zone,
+            },
             resolver: ScopeSchema {
                 root: Some(schemars::schema_for!(crate::dns::facts::ResolverFacts)),
                 scope: AppliesTo::Resolver,
@@ -101,7 +107,8 @@ impl ScopeSchema {
                             } else if let Some(item) = as_object(item) {
                                 // A projection: the field of every item.
                                 for element in expand(root, item) {
-                                    if let Some(child) = element.object.as_ref().and_then(|o| o.properties.get(segment)) {
+                                    if let Some(child) = element.object.as_ref().and_then(|o| o.properties.get(segment))
+                                    {
                                         next.push(as_object(child));
                                     }
                                 }
@@ -181,7 +188,8 @@ mod tests {
     fn known_paths_pass_and_misspelt_ones_are_named() {
         let schemas = FactSchema::new();
         let target = schemas.for_scope(AppliesTo::Target);
-        for ok in ["tls.protocols", "tls.protocol_details[\"TLSv1.0\"].accepted", "tls.extensions.compression", "host"] {
+        for ok in ["tls.protocols", "tls.protocol_details[\"TLSv1.0\"].accepted", "tls.extensions.compression", "host"]
+        {
             target.check_path(&FactPath::parse(ok).unwrap()).unwrap();
         }
         let error = target.check_path(&FactPath::parse("tls.protocolz").unwrap()).unwrap_err();

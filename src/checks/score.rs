@@ -13,10 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{
-    Finding, FindingCounts, Headline, HeadlineCounts, Score, ScoreCap, SectorScore, Severity,
-    Status,
-};
+use super::model::{Finding, FindingCounts, Headline, HeadlineCounts, Score, ScoreCap, SectorScore, Severity, Status};
 use crate::facts::ScanReport;
 
 pub const SCORE_FORMULA: &str = "raw = 100 × Σ w(pass ∪ excepted) / Σ w(pass ∪ excepted ∪ fail), w = severity weight (info 0, low 1, medium 3, high 6, critical 10), inconclusive left out; worst conclusive failure of severity s (low or above): score = floor(s) + (cap(s) − floor(s)) × raw / 100, floor(s) = cap of the next more severe level (0 for critical); no failure: score = raw; index = Σ_sector weight × mean(scores in sector) / Σ_sector weight, over sectors with at least one score";
@@ -30,18 +27,11 @@ pub struct ScoreCaps {
 }
 
 /// The capped severities, most severe first.
-pub const CAPPED: [Severity; 4] = [
-    Severity::Critical,
-    Severity::High,
-    Severity::Medium,
-    Severity::Low,
-];
+pub const CAPPED: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
 
 impl Default for ScoreCaps {
     fn default() -> ScoreCaps {
-        ScoreCaps {
-            limits: [25.0, 50.0, 80.0, 95.0],
-        }
+        ScoreCaps { limits: [25.0, 50.0, 80.0, 95.0] }
     }
 }
 
@@ -52,12 +42,12 @@ impl ScoreCaps {
         let mut caps = ScoreCaps::default();
         for (severity, value) in values {
             let Some(slot) = CAPPED.iter().position(|s| s == severity) else {
-                return Err(format!("{severity} failures do not cap a score (weight 0): use critical, high, medium or low"));
+                return Err(format!(
+                    "{severity} failures do not cap a score (weight 0): use critical, high, medium or low"
+                ));
             };
             if !(0.0..=100.0).contains(value) {
-                return Err(format!(
-                    "the {severity} cap must be between 0 and 100, not {value}"
-                ));
+                return Err(format!("the {severity} cap must be between 0 and 100, not {value}"));
             }
             caps.limits[slot] = *value;
         }
@@ -65,7 +55,10 @@ impl ScoreCaps {
             if caps.limits[pair] > caps.limits[pair + 1] {
                 return Err(format!(
                     "the {} cap ({}) is above the {} cap ({}): a more severe failure must cap lower",
-                    CAPPED[pair], caps.limits[pair], CAPPED[pair + 1], caps.limits[pair + 1]
+                    CAPPED[pair],
+                    caps.limits[pair],
+                    CAPPED[pair + 1],
+                    caps.limits[pair + 1]
                 ));
             }
         }
@@ -75,11 +68,7 @@ impl ScoreCaps {
     /// The (floor, limit) band of a worst failure of `severity`, when it caps.
     pub fn band(&self, severity: Severity) -> Option<(f64, f64)> {
         let slot = CAPPED.iter().position(|s| *s == severity)?;
-        let floor = if slot == 0 {
-            0.0
-        } else {
-            self.limits[slot - 1]
-        };
+        let floor = if slot == 0 { 0.0 } else { self.limits[slot - 1] };
         Some((floor, self.limits[slot]))
     }
 
@@ -124,49 +113,25 @@ pub fn score(findings: &[Finding], caps: &ScoreCaps) -> Score {
         (Some(cap), Some(raw)) => Some(round1(cap.floor + (cap.limit - cap.floor) * raw / 100.0)),
         (_, raw) => raw,
     };
-    Score {
-        value,
-        raw,
-        cap,
-        passed,
-        failed,
-        excepted,
-        inconclusive,
-    }
+    Score { value, raw, cap, passed, failed, excepted, inconclusive }
 }
 
 /// The cap of the most severe conclusive failure, with the failing checks of that severity.
 fn worst_failure(findings: &[Finding], caps: &ScoreCaps) -> Option<ScoreCap> {
-    let worst = findings
-        .iter()
-        .filter(|f| f.status == Status::Fail)
-        .map(|f| f.severity)
-        .max()?;
+    let worst = findings.iter().filter(|f| f.status == Status::Fail).map(|f| f.severity).max()?;
     let (floor, limit) = caps.band(worst)?;
-    let mut checks: Vec<String> = findings
-        .iter()
-        .filter(|f| f.status == Status::Fail && f.severity == worst)
-        .map(|f| f.check.clone())
-        .collect();
+    let mut checks: Vec<String> =
+        findings.iter().filter(|f| f.status == Status::Fail && f.severity == worst).map(|f| f.check.clone()).collect();
     checks.sort();
     checks.dedup();
     checks.truncate(10);
-    Some(ScoreCap {
-        severity: worst,
-        limit,
-        floor,
-        checks,
-    })
+    Some(ScoreCap { severity: worst, limit, floor, checks })
 }
 
 /// Compliance of one item: tested, with a conclusive check, and no failing critical or high one.
 fn tally(counts: &mut HeadlineCounts, findings: &[Finding], error: bool) {
     counts.total += 1;
-    let failing = |severity: Severity| {
-        findings
-            .iter()
-            .any(|f| f.status == Status::Fail && f.severity >= severity)
-    };
+    let failing = |severity: Severity| findings.iter().any(|f| f.status == Status::Fail && f.severity >= severity);
     let conclusive = findings.iter().any(|f| f.status != Status::Inconclusive);
     if error {
         counts.not_testable += 1;
@@ -186,21 +151,13 @@ fn share(part: usize, whole: usize) -> Option<f64> {
 pub fn headline(report: &ScanReport, index: Option<f64>) -> Headline {
     let mut headline = Headline::default();
     for target in &report.targets {
-        tally(
-            &mut headline.endpoints,
-            &target.findings,
-            target.error.is_some(),
-        );
+        tally(&mut headline.endpoints, &target.findings, target.error.is_some());
     }
     for zone in &report.zones {
         tally(&mut headline.zones, &zone.findings, zone.error.is_some());
     }
     for resolver in &report.resolvers {
-        tally(
-            &mut headline.resolvers,
-            &resolver.findings,
-            resolver.error.is_some(),
-        );
+        tally(&mut headline.resolvers, &resolver.findings, resolver.error.is_some());
     }
     let parts = [&headline.endpoints, &headline.zones, &headline.resolvers];
     headline.all = HeadlineCounts {
@@ -219,13 +176,8 @@ pub fn headline(report: &ScanReport, index: Option<f64>) -> Headline {
 /// items compliant and an index of 80 or more; `poor` with a critical failure on 10 % or more of
 /// the items, fewer than half compliant, or an index under 60; `fair` otherwise; `none` without
 /// an index.
-pub fn band(
-    index: Option<f64>,
-    compliant_share: Option<f64>,
-    critical_share: Option<f64>,
-) -> &'static str {
-    let (Some(index), Some(compliant), Some(critical)) = (index, compliant_share, critical_share)
-    else {
+pub fn band(index: Option<f64>, compliant_share: Option<f64>, critical_share: Option<f64>) -> &'static str {
+    let (Some(index), Some(compliant), Some(critical)) = (index, compliant_share, critical_share) else {
         return "none";
     };
     if index < 60.0 || critical >= 10.0 || compliant < 50.0 {
@@ -242,10 +194,7 @@ pub fn round1(value: f64) -> f64 {
 }
 
 /// (sector, score) pairs → per-sector scores and the weighted index.
-pub fn index(
-    items: &[(String, Option<f64>)],
-    weights: &BTreeMap<String, f64>,
-) -> (Option<f64>, Vec<SectorScore>) {
+pub fn index(items: &[(String, Option<f64>)], weights: &BTreeMap<String, f64>) -> (Option<f64>, Vec<SectorScore>) {
     let mut by_sector: BTreeMap<String, (Vec<f64>, usize)> = BTreeMap::new();
     for (sector, value) in items {
         let entry = by_sector.entry(sector.clone()).or_default();
@@ -263,13 +212,7 @@ pub fn index(
             weighted += weight * mean;
             weight_sum += weight;
         }
-        sectors.push(SectorScore {
-            sector,
-            weight,
-            score: mean.map(round1),
-            scored: values.len(),
-            unscored,
-        });
+        sectors.push(SectorScore { sector, weight, score: mean.map(round1), scored: values.len(), unscored });
     }
     let index = (weight_sum > 0.0).then(|| round1(weighted / weight_sum));
     (index, sectors)
@@ -328,61 +271,35 @@ mod tests {
     #[test]
     fn the_worst_failure_places_the_score_in_its_band() {
         let caps = ScoreCaps::default();
-        let mut findings: Vec<Finding> = (0..20)
-            .map(|i| finding(&format!("c.low{i:02}"), Severity::Low, Status::Pass))
-            .collect();
-        findings
-            .extend((0..6).map(|i| finding(&format!("c.high{i}"), Severity::High, Status::Pass)));
-        findings
-            .extend((0..4).map(|i| finding(&format!("c.med{i}"), Severity::Medium, Status::Pass)));
+        let mut findings: Vec<Finding> =
+            (0..20).map(|i| finding(&format!("c.low{i:02}"), Severity::Low, Status::Pass)).collect();
+        findings.extend((0..6).map(|i| finding(&format!("c.high{i}"), Severity::High, Status::Pass)));
+        findings.extend((0..4).map(|i| finding(&format!("c.med{i}"), Severity::Medium, Status::Pass)));
         findings.push(finding("tls.cipher.null", Severity::Critical, Status::Fail));
-        findings.push(finding(
-            "tls.cipher.anonymous",
-            Severity::Critical,
-            Status::Fail,
-        ));
+        findings.push(finding("tls.cipher.anonymous", Severity::Critical, Status::Fail));
         findings.push(finding("c.info", Severity::Info, Status::Fail));
         // raw = 100 × (20 + 36 + 12) / (20 + 36 + 12 + 20) = 77.3 → 0 + 25 × 0.773 = 19.3
         let capped = score(&findings, &caps);
         assert_eq!(capped.raw, Some(77.3));
         assert_eq!(capped.value, Some(19.3));
         let cap = capped.cap.unwrap();
-        assert_eq!(
-            (cap.severity, cap.floor, cap.limit),
-            (Severity::Critical, 0.0, 25.0)
-        );
+        assert_eq!((cap.severity, cap.floor, cap.limit), (Severity::Critical, 0.0, 25.0));
         assert_eq!(cap.checks, ["tls.cipher.anonymous", "tls.cipher.null"]);
-        assert_eq!(
-            cap.reason(),
-            "≤ 25: critical failure (tls.cipher.anonymous, tls.cipher.null)"
-        );
+        assert_eq!(cap.reason(), "≤ 25: critical failure (tls.cipher.anonymous, tls.cipher.null)");
 
         // A high failure scores below any item whose worst failure is medium, however many
         // mediums that one fails.
-        let high = score(
-            &[
-                finding("h", Severity::High, Status::Fail),
-                finding("p", Severity::Low, Status::Pass),
-            ],
-            &caps,
-        );
+        let high =
+            score(&[finding("h", Severity::High, Status::Fail), finding("p", Severity::Low, Status::Pass)], &caps);
         let mediums = score(
-            &[
-                finding("m1", Severity::Medium, Status::Fail),
-                finding("m2", Severity::Medium, Status::Fail),
-            ],
+            &[finding("m1", Severity::Medium, Status::Fail), finding("m2", Severity::Medium, Status::Fail)],
             &caps,
         );
         assert_eq!(mediums.value, Some(50.0));
         assert!(high.value.unwrap() < mediums.value.unwrap(), "{high:?}");
         // Nothing failing: no cap; only an info failure: no cap either.
-        let clean = score(
-            &[
-                finding("p", Severity::High, Status::Pass),
-                finding("i", Severity::Info, Status::Fail),
-            ],
-            &caps,
-        );
+        let clean =
+            score(&[finding("p", Severity::High, Status::Pass), finding("i", Severity::Info, Status::Fail)], &caps);
         assert_eq!((clean.value, clean.cap), (Some(100.0), None));
     }
 
@@ -391,11 +308,9 @@ mod tests {
         let caps = ScoreCaps::new(&BTreeMap::from([(Severity::Critical, 10.0)])).unwrap();
         assert_eq!(caps.band(Severity::Critical), Some((0.0, 10.0)));
         assert_eq!(caps.band(Severity::High), Some((10.0, 50.0)));
-        assert!(
-            ScoreCaps::new(&BTreeMap::from([(Severity::Critical, 60.0)]))
-                .unwrap_err()
-                .contains("above the high cap")
-        );
+        assert!(ScoreCaps::new(&BTreeMap::from([(Severity::Critical, 60.0)]))
+            .unwrap_err()
+            .contains("above the high cap"));
         assert!(ScoreCaps::new(&BTreeMap::from([(Severity::Info, 60.0)])).is_err());
         assert!(ScoreCaps::new(&BTreeMap::from([(Severity::Low, 120.0)])).is_err());
     }

@@ -21,19 +21,13 @@ impl AsnTable {
             if line.is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = line
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|f| !f.is_empty())
-                .collect();
+            let fields: Vec<&str> =
+                line.split(|c: char| c == ',' || c.is_whitespace()).filter(|f| !f.is_empty()).collect();
             let [prefix, asn] = fields.as_slice() else {
-                return Err(format!(
-                    "line {}: expected 'PREFIX ASN', got '{line}'",
-                    index + 1
-                ));
+                return Err(format!("line {}: expected 'PREFIX ASN', got '{line}'", index + 1));
             };
-            let prefix: IpNet = prefix
-                .parse()
-                .map_err(|_| format!("line {}: '{prefix}' is not a prefix", index + 1))?;
+            let prefix: IpNet =
+                prefix.parse().map_err(|_| format!("line {}: '{prefix}' is not a prefix", index + 1))?;
             let asn: u32 = asn
                 .trim_start_matches("AS")
                 .parse()
@@ -46,10 +40,7 @@ impl AsnTable {
 
     /// The AS originating the most specific prefix holding `address`.
     pub fn lookup(&self, address: IpAddr) -> Option<u32> {
-        self.entries
-            .iter()
-            .find(|(prefix, _)| prefix.contains(&address))
-            .map(|(_, asn)| *asn)
+        self.entries.iter().find(|(prefix, _)| prefix.contains(&address)).map(|(_, asn)| *asn)
     }
 }
 
@@ -59,10 +50,8 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        let table = AsnTable::parse(
-            "# comment\n127.0.0.0/8 64500\n127.0.21.0/24,AS64501\n2001:db8::/32 64502\n",
-        )
-        .unwrap();
+        let table =
+            AsnTable::parse("# comment\n127.0.0.0/8 64500\n127.0.21.0/24,AS64501\n2001:db8::/32 64502\n").unwrap();
         assert_eq!(table.lookup("127.0.21.1".parse().unwrap()), Some(64501));
         assert_eq!(table.lookup("127.0.22.1".parse().unwrap()), Some(64500));
         assert_eq!(table.lookup("2001:db8::53".parse().unwrap()), Some(64502));

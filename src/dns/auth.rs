@@ -29,63 +29,39 @@ pub fn query_fact(result: &Result<Answer, QueryError>) -> QueryFact {
             opt: Some(answer.opt.is_some()),
             error: None,
         },
-        Err(error) => QueryFact {
-            error: Some(error.to_string()),
-            ..QueryFact::default()
-        },
+        Err(error) => QueryFact { error: Some(error.to_string()), ..QueryFact::default() },
     }
 }
 
 /// SOA fields of the zone's SOA in an answer.
 pub fn soa_in(answer: &Answer, zone: &str) -> Option<SoaFields> {
-    answer
-        .message
-        .answers
-        .iter()
-        .find_map(|record| match &record.data {
-            RData::SOA(soa) if name_text(&record.name) == zone => Some(SoaFields {
-                mname: name_text(&soa.mname),
-                rname: name_text(&soa.rname),
-                serial: soa.serial,
-                refresh: soa.refresh as i64,
-                retry: soa.retry as i64,
-                expire: soa.expire as i64,
-                minimum: soa.minimum,
-            }),
-            _ => None,
-        })
+    answer.message.answers.iter().find_map(|record| match &record.data {
+        RData::SOA(soa) if name_text(&record.name) == zone => Some(SoaFields {
+            mname: name_text(&soa.mname),
+            rname: name_text(&soa.rname),
+            serial: soa.serial,
+            refresh: soa.refresh as i64,
+            retry: soa.retry as i64,
+            expire: soa.expire as i64,
+            minimum: soa.minimum,
+        }),
+        _ => None,
+    })
 }
 
 /// Run every probe against `address` (named `name`) for `zone`.
-pub async fn probe_nameserver(
-    client: &DnsClient,
-    name: &str,
-    address: SocketAddr,
-    zone: &str,
-) -> NameserverFacts {
+pub async fn probe_nameserver(client: &DnsClient, name: &str, address: SocketAddr, zone: &str) -> NameserverFacts {
     let client = &client.scope();
-    let mut facts = NameserverFacts {
-        name: name.to_string(),
-        address: address.ip().to_string(),
-        ..NameserverFacts::default()
-    };
+    let mut facts =
+        NameserverFacts { name: name.to_string(), address: address.ip().to_string(), ..NameserverFacts::default() };
 
-    let soa_udp = client
-        .query(address, &Question::new(zone, rtype::SOA), Transport::Udp)
-        .await;
+    let soa_udp = client.query(address, &Question::new(zone, rtype::SOA), Transport::Udp).await;
     facts.soa_udp = query_fact(&soa_udp);
     // A server that never answers, or where nothing listens (ICMP port unreachable), is not
     // asked eleven more times.
-    let unreachable = matches!(
-        soa_udp,
-        Err(QueryError::Timeout(_)
-            | QueryError::Deadline
-            | QueryError::Refused
-            | QueryError::Io(_))
-    );
-    let soa_tcp = client
-        .query(address, &Question::new(zone, rtype::SOA), Transport::Tcp)
-        .await;
+    let unreachable =
+        matches!(soa_udp, Err(QueryError::Timeout(_) | QueryError::Deadline | QueryError::Refused | QueryError::Io(_)));
+    let soa_tcp = client.query(address, &Question::new(zone, rtype::SOA), Transport::Tcp).await;
     facts.soa_tcp = query_fact(&soa_tcp);
     let soa_answer = soa_udp.as_ref().ok().or(soa_tcp.as_ref().ok());
     facts.answered = Some(soa_answer.is_some());
@@ -108,10 +84,7 @@ pub async fn probe_nameserver(
         return facts;
     }
 
-    if let Ok(answer) = client
-        .query(address, &Question::new(zone, rtype::NS), Transport::Udp)
-        .await
-    {
+    if let Ok(answer) = client.query(address, &Question::new(zone, rtype::NS), Transport::Udp).await {
         if answer.message.metadata.authoritative && answer.rcode == 0 {
             let mut ns: Vec<String> = answer
                 .message
@@ -131,10 +104,7 @@ pub async fn probe_nameserver(
 
     // Before the recursion probe: an open resolver answers `NS .` from its cache once that
     // probe has filled it, and a cached answer is not a referral.
-    facts.upward_referral = match client
-        .query(address, &Question::new(".", rtype::NS), Transport::Udp)
-        .await
-    {
+    facts.upward_referral = match client.query(address, &Question::new(".", rtype::NS), Transport::Udp).await {
         Ok(answer) if zone != "." => {
             let root_referral = answer.message.answers.is_empty()
                 && answer
@@ -148,17 +118,10 @@ pub async fn probe_nameserver(
     };
 
     // Recursion: a question outside the zone (the root's SOA) with RD set.
-    let recursion = client
-        .query(
-            address,
-            &Question::new(".", rtype::SOA).recursive(),
-            Transport::Udp,
-        )
-        .await;
+    let recursion = client.query(address, &Question::new(".", rtype::SOA).recursive(), Transport::Udp).await;
     facts.recursion = query_fact(&recursion);
     facts.recursion_offered = recursion.as_ref().ok().map(|a| {
-        a.message.metadata.recursion_available
-            || (a.rcode == 0 && !a.message.answers.is_empty() && zone != ".")
+        a.message.metadata.recursion_available || (a.rcode == 0 && !a.message.answers.is_empty() && zone != ".")
     });
 
     facts.axfr = axfr(client, address, zone).await;
@@ -167,9 +130,7 @@ pub async fn probe_nameserver(
     facts.version_server = version(client, address, "version.server").await;
     facts.edns = edns(client, address, zone).await;
 
-    let aaaa = client
-        .query(address, &Question::new(zone, rtype::AAAA), Transport::Udp)
-        .await;
+    let aaaa = client.query(address, &Question::new(zone, rtype::AAAA), Transport::Udp).await;
     facts.aaaa = query_fact(&aaaa);
 
     facts.queries = client.scoped_queries();
@@ -183,12 +144,8 @@ async fn axfr(client: &DnsClient, address: SocketAddr, zone: &str) -> AxfrFact {
             let first = answers.first();
             let rcode = first.map(|a| a.rcode);
             let records: usize = answers.iter().map(|a| a.message.answers.len()).sum();
-            let opens_with_soa = first.is_some_and(|a| {
-                a.message
-                    .answers
-                    .first()
-                    .is_some_and(|r| u16::from(r.record_type()) == rtype::SOA)
-            });
+            let opens_with_soa = first
+                .is_some_and(|a| a.message.answers.first().is_some_and(|r| u16::from(r.record_type()) == rtype::SOA));
             AxfrFact {
                 open: Some(rcode == Some(0) && opens_with_soa),
                 rcode: rcode.map(rcode_name),
@@ -197,22 +154,15 @@ async fn axfr(client: &DnsClient, address: SocketAddr, zone: &str) -> AxfrFact {
             }
         }
         // A server that closes or refuses the TCP connection does not transfer the zone.
-        Err(QueryError::Closed) | Err(QueryError::Refused) => AxfrFact {
-            open: Some(false),
-            error: Some("connection closed or refused".into()),
-            ..AxfrFact::default()
-        },
-        Err(error) => AxfrFact {
-            error: Some(error.to_string()),
-            ..AxfrFact::default()
-        },
+        Err(QueryError::Closed) | Err(QueryError::Refused) => {
+            AxfrFact { open: Some(false), error: Some("connection closed or refused".into()), ..AxfrFact::default() }
+        }
+        Err(error) => AxfrFact { error: Some(error.to_string()), ..AxfrFact::default() },
     }
 }
 
 async fn version(client: &DnsClient, address: SocketAddr, name: &str) -> VersionFact {
-    let question = Question::new(name, rtype::TXT)
-        .class(CLASS_CH)
-        .with_edns(None);
+    let question = Question::new(name, rtype::TXT).class(CLASS_CH).with_edns(None);
     match client.query(address, &question, Transport::Udp).await {
         Ok(answer) => {
             let class = answer
@@ -222,26 +172,14 @@ async fn version(client: &DnsClient, address: SocketAddr, name: &str) -> Version
                 .find(|r| matches!(r.data, RData::TXT(_)))
                 .map(|r| r.dns_class.to_string());
             let text = answer.message.answers.iter().find_map(|r| match &r.data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| crate::dns::printable(part))
-                        .collect::<Vec<_>>()
-                        .join(""),
-                ),
+                RData::TXT(txt) => {
+                    Some(txt.txt_data.iter().map(|part| crate::dns::printable(part)).collect::<Vec<_>>().join(""))
+                }
                 _ => None,
             });
-            VersionFact {
-                text,
-                rcode: Some(rcode_name(answer.rcode)),
-                class,
-                error: None,
-            }
+            VersionFact { text, rcode: Some(rcode_name(answer.rcode)), class, error: None }
         }
-        Err(error) => VersionFact {
-            error: Some(error.to_string()),
-            ..VersionFact::default()
-        },
+        Err(error) => VersionFact { error: Some(error.to_string()), ..VersionFact::default() },
     }
 }
 
@@ -255,60 +193,24 @@ async fn edns(client: &DnsClient, address: SocketAddr, zone: &str) -> EdnsFacts 
         Ok(answer) => facts.opt_returned = Some(answer.opt.is_some()),
         Err(error) => facts.errors.push(format!("edns0: {error}")),
     }
-    match ask(
-        EdnsQuery {
-            version: 1,
-            ..EdnsQuery::plain()
-        },
-        rtype::SOA,
-    )
-    .await
-    {
+    match ask(EdnsQuery { version: 1, ..EdnsQuery::plain() }, rtype::SOA).await {
         Ok(answer) => {
             facts.version1_rcode = Some(rcode_name(answer.rcode));
             facts.version1_opt_version = answer.opt.as_ref().map(|o| o.version);
         }
         Err(error) => facts.errors.push(format!("edns1: {error}")),
     }
-    match ask(
-        EdnsQuery {
-            options: vec![(UNKNOWN_OPTION, vec![0xde, 0xad])],
-            ..EdnsQuery::plain()
-        },
-        rtype::SOA,
-    )
-    .await
-    {
+    match ask(EdnsQuery { options: vec![(UNKNOWN_OPTION, vec![0xde, 0xad])], ..EdnsQuery::plain() }, rtype::SOA).await {
         Ok(answer) => {
-            facts.unknown_option_echoed = answer
-                .opt
-                .as_ref()
-                .map(|o| o.option_codes.contains(&UNKNOWN_OPTION))
+            facts.unknown_option_echoed = answer.opt.as_ref().map(|o| o.option_codes.contains(&UNKNOWN_OPTION))
         }
         Err(error) => facts.errors.push(format!("unknown option: {error}")),
     }
-    match ask(
-        EdnsQuery {
-            z: UNKNOWN_FLAG,
-            ..EdnsQuery::plain()
-        },
-        rtype::SOA,
-    )
-    .await
-    {
+    match ask(EdnsQuery { z: UNKNOWN_FLAG, ..EdnsQuery::plain() }, rtype::SOA).await {
         Ok(answer) => facts.z_flag_cleared = answer.opt.as_ref().map(|o| o.z & UNKNOWN_FLAG == 0),
         Err(error) => facts.errors.push(format!("unknown flag: {error}")),
     }
-    match ask(
-        EdnsQuery {
-            payload: 512,
-            dnssec_ok: true,
-            ..EdnsQuery::plain()
-        },
-        rtype::DNSKEY,
-    )
-    .await
-    {
+    match ask(EdnsQuery { payload: 512, dnssec_ok: true, ..EdnsQuery::plain() }, rtype::DNSKEY).await {
         Ok(answer) => {
             let truncated = answer.message.metadata.truncation;
             facts.small_payload_truncated = Some(truncated);

@@ -32,10 +32,7 @@ pub async fn climb(lookups: &Lookups, name: &str) -> Option<CaaFacts> {
                 })
                 .collect();
             if !records.is_empty() {
-                return Some(CaaFacts {
-                    found_at: Some(current),
-                    records,
-                });
+                return Some(CaaFacts { found_at: Some(current), records });
             }
         }
         current = parent(&current);

@@ -14,9 +14,7 @@ use crate::facts::TargetResult;
 /// TLSA records at `_25._tcp.<exchange>`, and whether the lookup came back authenticated (AD,
 /// meaningful through a validating `--dns-resolver` only).
 pub async fn tlsa(lookups: &Lookups, exchange: &str) -> Result<(Vec<TlsaFact>, bool), String> {
-    let found = lookups
-        .lookup(&format!("_25._tcp.{exchange}"), rtype::TLSA)
-        .await?;
+    let found = lookups.lookup(&format!("_25._tcp.{exchange}"), rtype::TLSA).await?;
     let records = found
         .records
         .iter()
@@ -85,12 +83,8 @@ pub fn matches(record: &TlsaFact, certificate: &[u8]) -> bool {
     };
     let digest: Vec<u8> = match record.matching {
         0 => selected.to_vec(),
-        1 => ring::digest::digest(&ring::digest::SHA256, selected)
-            .as_ref()
-            .to_vec(),
-        2 => ring::digest::digest(&ring::digest::SHA512, selected)
-            .as_ref()
-            .to_vec(),
+        1 => ring::digest::digest(&ring::digest::SHA256, selected).as_ref().to_vec(),
+        2 => ring::digest::digest(&ring::digest::SHA512, selected).as_ref().to_vec(),
         _ => return false,
     };
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -136,36 +130,15 @@ mod tests {
 
     #[test]
     fn der_walker_is_bounded() {
-        assert_eq!(
-            element(&[0x30, 0x03, 1, 2, 3]).map(|(t, w, c)| (t, w.len(), c.len())),
-            Some((0x30, 5, 3))
-        );
+        assert_eq!(element(&[0x30, 0x03, 1, 2, 3]).map(|(t, w, c)| (t, w.len(), c.len())), Some((0x30, 5, 3)));
         assert_eq!(element(&[0x30, 0x05, 1]), None);
         assert_eq!(element(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
         assert_eq!(element(&[0x30, 0x82, 0xff]), None);
         assert_eq!(spki(&[0x30, 0x00]), None);
         assert_eq!(spki(&[]), None);
-        let record = TlsaFact {
-            usage: 3,
-            selector: 0,
-            matching: 0,
-            data: "3000".into(),
-            matches_chain: None,
-        };
+        let record = TlsaFact { usage: 3, selector: 0, matching: 0, data: "3000".into(), matches_chain: None };
         assert!(matches(&record, &[0x30, 0x00]));
-        assert!(!matches(
-            &TlsaFact {
-                selector: 1,
-                ..record.clone()
-            },
-            &[0x30, 0x00]
-        ));
-        assert!(!matches(
-            &TlsaFact {
-                matching: 9,
-                ..record
-            },
-            &[0x30, 0x00]
-        ));
+        assert!(!matches(&TlsaFact { selector: 1, ..record.clone() }, &[0x30, 0x00]));
+        assert!(!matches(&TlsaFact { matching: 9, ..record }, &[0x30, 0x00]));
     }
 }

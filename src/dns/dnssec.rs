@@ -9,23 +9,13 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
 use hickory_proto::dnssec::{PublicKey, Verifier};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
-use crate::dns::facts::{
-    ChainLink, DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact,
-};
+use crate::dns::facts::{ChainLink, DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact};
 use crate::dns::iterate::rcode_name;
 use crate::dns::transport::{DnsClient, QueryError, Transport};
 use crate::dns::wire::{name_text, rtype, Answer, EdnsQuery, Question};
 
-async fn ask(
-    client: &DnsClient,
-    servers: &[SocketAddr],
-    name: &str,
-    qtype: u16,
-) -> Result<Answer, String> {
-    let question = Question::new(name, qtype).with_edns(Some(EdnsQuery {
-        payload: 4096,
-        ..EdnsQuery::dnssec()
-    }));
+async fn ask(client: &DnsClient, servers: &[SocketAddr], name: &str, qtype: u16) -> Result<Answer, String> {
+    let question = Question::new(name, qtype).with_edns(Some(EdnsQuery { payload: 4096, ..EdnsQuery::dnssec() }));
     let mut last = String::from("no server to ask");
     for server in servers {
         let mut reply = client.query(*server, &question, Transport::Udp).await;
@@ -49,10 +39,7 @@ fn now() -> i64 {
 /// RSA modulus size from an RFC 3110 public key (exponent length, exponent, modulus).
 fn rsa_bits(key: &[u8]) -> Option<u32> {
     let (exponent_length, rest) = match key.first()? {
-        0 => (
-            u16::from_be_bytes([*key.get(1)?, *key.get(2)?]) as usize,
-            key.get(3..)?,
-        ),
+        0 => (u16::from_be_bytes([*key.get(1)?, *key.get(2)?]) as usize, key.get(3..)?),
         n => (*n as usize, key.get(1..)?),
     };
     let modulus = rest.get(exponent_length..)?;
@@ -79,30 +66,26 @@ pub async fn assess(
     };
 
     let mut answered = Answered::default();
-    let ds_records: Vec<hickory_proto::dnssec::rdata::DS> =
-        match ask(client, parent_servers, zone, rtype::DS).await {
-            Ok(answer) => {
-                answered.ds = true;
-                answer
-                    .message
-                    .answers
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::DNSSEC(DNSSECRData::DS(ds)) if name_text(&r.name) == zone => {
-                            Some(ds.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            }
-            Err(error) => {
-                facts.errors.push(format!("DS at parent: {error}"));
-                Vec::new()
-            }
-        };
+    let ds_records: Vec<hickory_proto::dnssec::rdata::DS> = match ask(client, parent_servers, zone, rtype::DS).await {
+        Ok(answer) => {
+            answered.ds = true;
+            answer
+                .message
+                .answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::DNSSEC(DNSSECRData::DS(ds)) if name_text(&r.name) == zone => Some(ds.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+        Err(error) => {
+            facts.errors.push(format!("DS at parent: {error}"));
+            Vec::new()
+        }
+    };
 
-    let (keys, signatures_by_set) =
-        apex_sets(client, servers, zone, &mut answered, &mut facts.errors).await;
+    let (keys, signatures_by_set) = apex_sets(client, servers, zone, &mut answered, &mut facts.errors).await;
 
     facts.dnskeys = keys
         .iter()
@@ -129,23 +112,16 @@ pub async fn assess(
             digest_length: ds.digest().len() as u32,
             digest_length_valid: digest_length(u8::from(ds.digest_type()))
                 .map(|expected| expected == ds.digest().len()),
-            matches_dnskey: keys.iter().any(|(key, tag)| {
-                *tag == ds.key_tag() && ds.covers(&zone_name, key).unwrap_or(false)
-            }),
+            matches_dnskey: keys
+                .iter()
+                .any(|(key, tag)| *tag == ds.key_tag() && ds.covers(&zone_name, key).unwrap_or(false)),
         })
         .collect();
 
     let current = now();
     for (record_type, set, sigs) in &signatures_by_set {
         for sig in sigs {
-            facts.signatures.push(signature_fact(
-                &keys,
-                &zone_name,
-                *record_type,
-                set,
-                sig,
-                current,
-            ));
+            facts.signatures.push(signature_fact(&keys, &zone_name, *record_type, set, sig, current));
         }
     }
 
@@ -170,18 +146,10 @@ pub async fn assess(
 
     // A DS that matches a DNSKEY which itself signs the DNSKEY set: the chain into the zone
     // (time windows are judged separately, so that an expired chain says so).
-    let dnskey_signers: Vec<u16> = facts
-        .signatures
-        .iter()
-        .filter(|s| s.covers == "DNSKEY" && s.valid)
-        .map(|s| s.key_tag)
-        .collect();
-    facts.ds_matches_dnskey = (!facts.ds.is_empty()).then(|| {
-        facts
-            .ds
-            .iter()
-            .any(|d| d.matches_dnskey && dnskey_signers.contains(&d.key_tag))
-    });
+    let dnskey_signers: Vec<u16> =
+        facts.signatures.iter().filter(|s| s.covers == "DNSKEY" && s.valid).map(|s| s.key_tag).collect();
+    facts.ds_matches_dnskey = (!facts.ds.is_empty())
+        .then(|| facts.ds.iter().any(|d| d.matches_dnskey && dnskey_signers.contains(&d.key_tag)));
 
     let (status, reason) = verdict(&facts, &answered, current);
     facts.status = status.into();
@@ -192,11 +160,7 @@ pub async fn assess(
 /// The DNSSEC chain above `zone`: every zone the delegation walk passed between the root and
 /// `zone`, judged against its own parent's DS (the servers that gave each referral are that
 /// zone's servers). `referrals` come from the walk, root first.
-pub async fn chain(
-    client: &DnsClient,
-    referrals: &[crate::dns::iterate::Referral],
-    zone: &str,
-) -> Vec<ChainLink> {
+pub async fn chain(client: &DnsClient, referrals: &[crate::dns::iterate::Referral], zone: &str) -> Vec<ChainLink> {
     let mut links = Vec::new();
     for pair in referrals.windows(2) {
         let (above, below) = (&pair[0], &pair[1]);
@@ -204,11 +168,7 @@ pub async fn chain(
             break;
         }
         let facts = assess(client, &above.zone, &above.asked, &below.asked).await;
-        links.push(ChainLink {
-            zone: above.zone.clone(),
-            status: facts.status,
-            reason: facts.reason,
-        });
+        links.push(ChainLink { zone: above.zone.clone(), status: facts.status, reason: facts.reason });
     }
     links
 }
@@ -227,11 +187,9 @@ async fn apex_sets(
 ) -> (Vec<(DNSKEY, u16)>, Vec<SignedSet>) {
     let mut keys: Vec<(DNSKEY, u16)> = Vec::new();
     let mut signatures_by_set: Vec<SignedSet> = Vec::new();
-    for (qtype, record_type) in [
-        (rtype::DNSKEY, RecordType::DNSKEY),
-        (rtype::SOA, RecordType::SOA),
-        (rtype::NS, RecordType::NS),
-    ] {
+    for (qtype, record_type) in
+        [(rtype::DNSKEY, RecordType::DNSKEY), (rtype::SOA, RecordType::SOA), (rtype::NS, RecordType::NS)]
+    {
         match ask(client, servers, zone, qtype).await {
             Ok(answer) => {
                 let set: Vec<Record> = answer
@@ -246,9 +204,7 @@ async fn apex_sets(
                     .answers
                     .iter()
                     .filter_map(|r| match &r.data {
-                        RData::DNSSEC(DNSSECRData::RRSIG(sig))
-                            if sig.input().type_covered == record_type =>
-                        {
+                        RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == record_type => {
                             Some(sig.clone())
                         }
                         _ => None,
@@ -283,16 +239,9 @@ async fn denial_of_existence(
     current: i64,
     nsec3_fact: &mut Option<Nsec3Fact>,
 ) -> Result<DenialFact, String> {
-    let missing = format!(
-        "postura-nx-{:08x}.{}",
-        rand::random::<u32>(),
-        zone.trim_start_matches('.')
-    );
+    let missing = format!("postura-nx-{:08x}.{}", rand::random::<u32>(), zone.trim_start_matches('.'));
     let answer = ask(client, servers, &missing, rtype::A).await?;
-    let mut denial = DenialFact {
-        rcode: Some(rcode_name(answer.rcode)),
-        ..DenialFact::default()
-    };
+    let mut denial = DenialFact { rcode: Some(rcode_name(answer.rcode)), ..DenialFact::default() };
     for record in &answer.message.authorities {
         match &record.data {
             RData::DNSSEC(DNSSECRData::NSEC(_)) => denial.kind = Some("NSEC".into()),
@@ -308,10 +257,7 @@ async fn denial_of_existence(
                 seen.opt_out = Some(seen.opt_out.unwrap_or(false) || nsec3.opt_out());
             }
             RData::DNSSEC(DNSSECRData::RRSIG(sig))
-                if matches!(
-                    sig.input().type_covered,
-                    RecordType::NSEC | RecordType::NSEC3
-                ) =>
+                if matches!(sig.input().type_covered, RecordType::NSEC | RecordType::NSEC3) =>
             {
                 denial.signed = true;
                 // Each proof RRset is verified under its own owner name.
@@ -323,14 +269,7 @@ async fn denial_of_existence(
                     .filter(|r| r.record_type() == covered && r.name == record.name)
                     .cloned()
                     .collect();
-                denial.signatures.push(signature_fact(
-                    keys,
-                    &record.name,
-                    covered,
-                    &set,
-                    sig,
-                    current,
-                ));
+                denial.signatures.push(signature_fact(keys, &record.name, covered, &set, sig, current));
             }
             _ => {}
         }
@@ -352,9 +291,7 @@ fn signature_fact(
     let expiration = input.sig_expiration.get();
     let verified: Vec<_> = keys
         .iter()
-        .filter(|(key, tag)| {
-            *tag == input.key_tag && key.public_key().algorithm() == input.algorithm
-        })
+        .filter(|(key, tag)| *tag == input.key_tag && key.public_key().algorithm() == input.algorithm)
         .map(|(key, _)| key.verify_rrsig(owner, DNSClass::IN, sig, set.iter()))
         .collect();
     let valid = verified.iter().any(|r| r.is_ok());
@@ -363,9 +300,7 @@ fn signature_fact(
     } else if verified.is_empty() {
         Some(format!("no DNSKEY with tag {}", input.key_tag))
     } else {
-        verified
-            .iter()
-            .find_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        verified.iter().find_map(|r| r.as_ref().err().map(|e| e.to_string()))
     };
     SignatureFact {
         covers: covers.to_string(),
@@ -408,10 +343,7 @@ fn hex(bytes: &[u8]) -> String {
 /// `indeterminate`, never "no DNSKEY".
 fn verdict(facts: &DnssecFacts, answered: &Answered, now: i64) -> (&'static str, Option<String>) {
     if !answered.ds {
-        return (
-            "indeterminate",
-            Some("the parent's servers did not answer the DS query".into()),
-        );
+        return ("indeterminate", Some("the parent's servers did not answer the DS query".into()));
     }
     if facts.ds.is_empty() {
         return (
@@ -426,34 +358,20 @@ fn verdict(facts: &DnssecFacts, answered: &Answered, now: i64) -> (&'static str,
         );
     }
     if !answered.dnskey {
-        return (
-            "indeterminate",
-            Some("DS at the parent, but no server of the zone answered the DNSKEY query".into()),
-        );
+        return ("indeterminate", Some("DS at the parent, but no server of the zone answered the DNSKEY query".into()));
     }
     if facts.dnskeys.is_empty() {
-        return (
-            "bogus",
-            Some("DS at the parent but no DNSKEY at the child".into()),
-        );
+        return ("bogus", Some("DS at the parent but no DNSKEY at the child".into()));
     }
     if facts.ds_matches_dnskey != Some(true) {
-        return (
-            "bogus",
-            Some("no DS matches a DNSKEY that validly signs the DNSKEY set".into()),
-        );
+        return ("bogus", Some("no DS matches a DNSKEY that validly signs the DNSKEY set".into()));
     }
     for covers in ["DNSKEY", "SOA", "NS"] {
-        let sigs: Vec<&SignatureFact> = facts
-            .signatures
-            .iter()
-            .filter(|s| s.covers == covers)
-            .collect();
+        let sigs: Vec<&SignatureFact> = facts.signatures.iter().filter(|s| s.covers == covers).collect();
         if sigs.is_empty() {
             return ("bogus", Some(format!("no RRSIG over {covers}")));
         }
-        let in_window =
-            |s: &&SignatureFact| (s.inception as i64) <= now && now <= s.expiration as i64;
+        let in_window = |s: &&SignatureFact| (s.inception as i64) <= now && now <= s.expiration as i64;
         if !sigs.iter().any(|s| s.valid && in_window(s)) {
             let reason = if sigs.iter().all(|s| (s.expiration as i64) < now) {
                 format!("every RRSIG over {covers} has expired")
@@ -489,10 +407,7 @@ mod tests {
         let facts = DnssecFacts::default();
         let none = Answered::default();
         assert_eq!(verdict(&facts, &none, 0).0, "indeterminate");
-        let ds_only = Answered {
-            ds: true,
-            dnskey: false,
-        };
+        let ds_only = Answered { ds: true, dnskey: false };
         let (status, reason) = verdict(&facts, &ds_only, 0);
         assert_eq!(status, "insecure");
         assert!(!reason.unwrap().contains("no DNSKEY"));
@@ -508,10 +423,7 @@ mod tests {
             ..DnssecFacts::default()
         };
         assert_eq!(verdict(&with_ds, &ds_only, 0).0, "indeterminate");
-        let both = Answered {
-            ds: true,
-            dnskey: true,
-        };
+        let both = Answered { ds: true, dnskey: true };
         assert_eq!(verdict(&with_ds, &both, 0).0, "bogus");
     }
 

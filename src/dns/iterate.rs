@@ -80,14 +80,12 @@ impl Roots {
         for line in text.lines() {
             let line = line.split(';').next().unwrap_or("").trim();
             let fields: Vec<&str> = line.split_whitespace().collect();
-            if let Some(position) = fields
-                .iter()
-                .position(|f| f.eq_ignore_ascii_case("A") || f.eq_ignore_ascii_case("AAAA"))
+            if let Some(position) =
+                fields.iter().position(|f| f.eq_ignore_ascii_case("A") || f.eq_ignore_ascii_case("AAAA"))
             {
                 if let Some(address) = fields.get(position + 1) {
-                    let ip: IpAddr = address
-                        .parse()
-                        .map_err(|_| format!("root hints: '{address}' is not an address"))?;
+                    let ip: IpAddr =
+                        address.parse().map_err(|_| format!("root hints: '{address}' is not an address"))?;
                     servers.push(SocketAddr::new(ip, 53));
                 }
             }
@@ -164,27 +162,16 @@ impl Lookups {
 
     /// Remember that `server` gives no answer (seen by a lookup or a nameserver probe).
     pub fn mark_silent(&self, server: SocketAddr) {
-        self.silent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(server);
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).insert(server);
     }
 
     /// Servers that gave no answer so far, sorted.
     pub fn silent_servers(&self) -> Vec<SocketAddr> {
-        self.silent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect()
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect()
     }
 
     fn is_silent(&self, server: &SocketAddr) -> bool {
-        self.silent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(server)
+        self.silent.lock().unwrap_or_else(|e| e.into_inner()).contains(server)
     }
 
     fn cached_cut(&self, name: &str) -> Option<(String, Vec<SocketAddr>)> {
@@ -207,8 +194,7 @@ impl Lookups {
 
     /// Walk from the roots (never from the cache) for `name`/`qtype`, recording referrals.
     pub async fn walk_from_root(&self, name: &str, qtype: u16) -> Walk {
-        self.walk(name, qtype, ".".into(), self.roots.servers.clone(), 0)
-            .await
+        self.walk(name, qtype, ".".into(), self.roots.servers.clone(), 0).await
     }
 
     fn walk<'a>(
@@ -220,10 +206,7 @@ impl Lookups {
         depth: usize,
     ) -> BoxedFuture<'a, Walk> {
         Box::pin(async move {
-            let mut walk = Walk {
-                zone,
-                ..Walk::default()
-            };
+            let mut walk = Walk { zone, ..Walk::default() };
             let mut servers = servers;
             for _ in 0..MAX_REFERRALS {
                 let question = Question::new(name, qtype);
@@ -244,9 +227,7 @@ impl Lookups {
                                     reply = Some((*server, answer));
                                     break;
                                 }
-                                Ok(answer) => {
-                                    last_error = format!("{server}: {}", rcode_name(answer.rcode))
-                                }
+                                Ok(answer) => last_error = format!("{server}: {}", rcode_name(answer.rcode)),
                                 Err(error) => last_error = format!("{server}: {error}"),
                             }
                         }
@@ -254,18 +235,12 @@ impl Lookups {
                             reply = Some((*server, answer));
                             break;
                         }
-                        Ok(answer) => {
-                            last_error = format!("{server}: {}", rcode_name(answer.rcode))
-                        }
+                        Ok(answer) => last_error = format!("{server}: {}", rcode_name(answer.rcode)),
                         Err(QueryError::Deadline) => {
                             last_error = "deadline exceeded".into();
                             break;
                         }
-                        Err(
-                            error @ (QueryError::Timeout(_)
-                            | QueryError::Refused
-                            | QueryError::Io(_)),
-                        ) => {
+                        Err(error @ (QueryError::Timeout(_) | QueryError::Refused | QueryError::Io(_))) => {
                             self.mark_silent(*server);
                             last_error = format!("{server}: {error}");
                         }
@@ -273,14 +248,10 @@ impl Lookups {
                     }
                 }
                 if asked.is_empty() && !skipped.is_empty() {
-                    last_error =
-                        format!("not asked: {} gave no answer earlier", skipped.join(", "));
+                    last_error = format!("not asked: {} gave no answer earlier", skipped.join(", "));
                 }
                 let Some((server, answer)) = reply else {
-                    walk.error = Some(format!(
-                        "no usable answer from the servers of {}: {last_error}",
-                        walk.zone
-                    ));
+                    walk.error = Some(format!("no usable answer from the servers of {}: {last_error}", walk.zone));
                     return walk;
                 };
                 match referral_in(&answer, name, &walk.zone) {
@@ -294,8 +265,7 @@ impl Lookups {
                         walk.zone = referral.zone.clone();
                         walk.referrals.push(referral);
                         if next.is_empty() {
-                            walk.error =
-                                Some(format!("no address for any nameserver of {}", walk.zone));
+                            walk.error = Some(format!("no address for any nameserver of {}", walk.zone));
                             return walk;
                         }
                         servers = next;
@@ -314,11 +284,7 @@ impl Lookups {
 
     /// Server addresses for a referral: glue, else the NS names looked up (bounded depth).
     async fn addresses_for(&self, referral: &Referral, depth: usize) -> Vec<SocketAddr> {
-        let mut addresses: Vec<SocketAddr> = referral
-            .glue
-            .iter()
-            .map(|(_, ip)| SocketAddr::new(*ip, 53))
-            .collect();
+        let mut addresses: Vec<SocketAddr> = referral.glue.iter().map(|(_, ip)| SocketAddr::new(*ip, 53)).collect();
         if addresses.is_empty() && depth < MAX_DEPTH {
             for ns in &referral.ns {
                 // A glueless name inside the zone it serves cannot be resolved: skip it.
@@ -327,13 +293,7 @@ impl Lookups {
                 }
                 for qtype in [rtype::A, rtype::AAAA] {
                     let found = self.lookup_at_depth(ns, qtype, depth + 1).await;
-                    addresses.extend(
-                        found
-                            .records
-                            .iter()
-                            .filter_map(record_address)
-                            .map(|ip| SocketAddr::new(ip, 53)),
-                    );
+                    addresses.extend(found.records.iter().filter_map(record_address).map(|ip| SocketAddr::new(ip, 53)));
                 }
                 if !addresses.is_empty() {
                     break;
@@ -348,19 +308,12 @@ impl Lookups {
     pub async fn lookup(&self, name: &str, qtype: u16) -> Result<Lookup, String> {
         let found = self.lookup_at_depth(name, qtype, 0).await;
         match found.rcode {
-            None => Err(found
-                .error
-                .unwrap_or_else(|| format!("lookup of {name} failed"))),
+            None => Err(found.error.unwrap_or_else(|| format!("lookup of {name} failed"))),
             Some(_) => Ok(found),
         }
     }
 
-    fn lookup_at_depth<'a>(
-        &'a self,
-        name: &'a str,
-        qtype: u16,
-        depth: usize,
-    ) -> BoxedFuture<'a, Lookup> {
+    fn lookup_at_depth<'a>(&'a self, name: &'a str, qtype: u16, depth: usize) -> BoxedFuture<'a, Lookup> {
         Box::pin(async move {
             let mut lookup = Lookup::default();
             let mut current = fqdn(name);
@@ -371,17 +324,15 @@ impl Lookups {
                         if let Some(edns) = question.edns.as_mut() {
                             edns.dnssec_ok = true;
                         }
-                        let mut reply =
-                            self.client.query(resolver, &question, Transport::Udp).await;
+                        let mut reply = self.client.query(resolver, &question, Transport::Udp).await;
                         if matches!(&reply, Ok(a) if a.message.metadata.truncation) {
                             reply = self.client.query(resolver, &question, Transport::Tcp).await;
                         }
                         reply.map_err(|e| format!("resolver {resolver}: {e}"))
                     }
                     None => {
-                        let (zone, servers) = self
-                            .cached_cut(&current)
-                            .unwrap_or_else(|| (".".into(), self.roots.servers.clone()));
+                        let (zone, servers) =
+                            self.cached_cut(&current).unwrap_or_else(|| (".".into(), self.roots.servers.clone()));
                         let walk = self.walk(&current, qtype, zone, servers, depth).await;
                         match (walk.answer, walk.error) {
                             (Some(answer), _) => Ok(answer),
@@ -399,17 +350,10 @@ impl Lookups {
                 };
                 lookup.rcode = Some(answer.rcode);
                 lookup.authentic_data = answer.message.metadata.authentic_data;
-                let owned: Vec<&Record> = answer
-                    .message
-                    .answers
-                    .iter()
-                    .filter(|r| name_text(&r.name) == current)
-                    .collect();
-                let wanted: Vec<Record> = owned
-                    .iter()
-                    .filter(|r| u16::from(r.record_type()) == qtype)
-                    .map(|r| (*r).clone())
-                    .collect();
+                let owned: Vec<&Record> =
+                    answer.message.answers.iter().filter(|r| name_text(&r.name) == current).collect();
+                let wanted: Vec<Record> =
+                    owned.iter().filter(|r| u16::from(r.record_type()) == qtype).map(|r| (*r).clone()).collect();
                 if !wanted.is_empty() || qtype == rtype::CNAME {
                     // A resolver returns the whole chain at once: collect records of the type
                     // anywhere in the answer that the chain reaches.
@@ -428,9 +372,7 @@ impl Lookups {
                             .message
                             .answers
                             .iter()
-                            .filter(|r| {
-                                name_text(&r.name) == target && u16::from(r.record_type()) == qtype
-                            })
+                            .filter(|r| name_text(&r.name) == target && u16::from(r.record_type()) == qtype)
                             .cloned()
                             .collect();
                         if !inline.is_empty() {
@@ -463,10 +405,7 @@ fn referral_in(answer: &Answer, name: &str, current_zone: &str) -> Option<Referr
     for record in &message.authorities {
         if let RData::NS(ns) = &record.data {
             let owner = name_text(&record.name);
-            if owner != current_zone
-                && is_subdomain(&owner, current_zone)
-                && is_subdomain(&fqdn(name), &owner)
-            {
+            if owner != current_zone && is_subdomain(&owner, current_zone) && is_subdomain(&fqdn(name), &owner) {
                 referral.zone = owner;
                 let target = name_text(&ns.0);
                 if !referral.ns.contains(&target) {
@@ -527,13 +466,7 @@ mod tests {
     fn root_hints_files_give_addresses() {
         let hints = ".  3600000 NS a.root-servers.lab.\na.root-servers.lab. 3600000 A 127.0.20.1 ; comment\nb.root-servers.lab. AAAA ::1\n";
         let roots = Roots::from_hints(hints).unwrap();
-        assert_eq!(
-            roots.servers,
-            vec![
-                "127.0.20.1:53".parse().unwrap(),
-                "[::1]:53".parse().unwrap()
-            ]
-        );
+        assert_eq!(roots.servers, vec!["127.0.20.1:53".parse().unwrap(), "[::1]:53".parse().unwrap()]);
         assert!(Roots::from_hints(". NS a.\n").is_err());
         assert!(Roots::from_hints("a. A nope\n").is_err());
         assert_eq!(Roots::iana().servers.len(), 26);

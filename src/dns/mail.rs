@@ -20,24 +20,15 @@ pub async fn txt(lookups: &Lookups, name: &str) -> Result<Vec<String>, String> {
 /// The RCODE of the TXT lookup at `name` and its strings.
 async fn txt_answer(lookups: &Lookups, name: &str) -> Result<(String, Vec<String>), String> {
     let found = lookups.lookup(name, rtype::TXT).await?;
-    let rcode = conclusive_rcode(found.rcode).ok_or_else(|| {
-        format!(
-            "{name}: {}",
-            found.rcode.map(rcode_name).unwrap_or_default()
-        )
-    })?;
+    let rcode = conclusive_rcode(found.rcode)
+        .ok_or_else(|| format!("{name}: {}", found.rcode.map(rcode_name).unwrap_or_default()))?;
     Ok((
         rcode,
         found
             .records
             .iter()
             .filter_map(|r| match &r.data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|p| crate::dns::printable(p))
-                        .collect::<String>(),
-                ),
+                RData::TXT(txt) => Some(txt.txt_data.iter().map(|p| crate::dns::printable(p)).collect::<String>()),
                 _ => None,
             })
             .collect(),
@@ -52,22 +43,14 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
             for record in &found.records {
                 if let RData::MX(mx) = &record.data {
                     let exchange = name_text(&mx.exchange);
-                    let mut fact = MxFact {
-                        preference: mx.preference,
-                        exchange: exchange.clone(),
-                        ..MxFact::default()
-                    };
+                    let mut fact =
+                        MxFact { preference: mx.preference, exchange: exchange.clone(), ..MxFact::default() };
                     if exchange != "." {
                         for qtype in [rtype::A, rtype::AAAA] {
                             if let Ok(addresses) = lookups.lookup(&exchange, qtype).await {
                                 fact.cname |= !addresses.cnames.is_empty();
-                                fact.addresses.extend(
-                                    addresses
-                                        .records
-                                        .iter()
-                                        .filter_map(record_address)
-                                        .map(|a| a.to_string()),
-                                );
+                                fact.addresses
+                                    .extend(addresses.records.iter().filter_map(record_address).map(|a| a.to_string()));
                             }
                         }
                         match crate::dns::dane::tlsa(lookups, &exchange).await {
@@ -81,11 +64,8 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
                     facts.mx.push(fact);
                 }
             }
-            facts
-                .mx
-                .sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
-            facts.null_mx =
-                facts.mx.len() == 1 && facts.mx[0].exchange == "." && facts.mx[0].preference == 0;
+            facts.mx.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
+            facts.null_mx = facts.mx.len() == 1 && facts.mx[0].exchange == "." && facts.mx[0].preference == 0;
         }
         Err(error) => facts.errors.push(format!("MX: {error}")),
     }
@@ -102,10 +82,8 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
     match txt_answer(lookups, &format!("_dmarc.{zone}")).await {
         Ok((rcode, records)) => {
             facts.rcodes.dmarc = Some(rcode);
-            let dmarc: Vec<String> = records
-                .into_iter()
-                .filter(|t| t.to_ascii_lowercase().starts_with("v=dmarc1"))
-                .collect();
+            let dmarc: Vec<String> =
+                records.into_iter().filter(|t| t.to_ascii_lowercase().starts_with("v=dmarc1")).collect();
             if !dmarc.is_empty() {
                 facts.dmarc = Some(parse_dmarc(dmarc));
             }
@@ -115,24 +93,17 @@ pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
     match txt_answer(lookups, &format!("_mta-sts.{zone}")).await {
         Ok((rcode, records)) => {
             facts.rcodes.mta_sts = Some(rcode);
-            facts.mta_sts = records
-                .into_iter()
-                .filter(|t| t.to_ascii_lowercase().starts_with("v=stsv1"))
-                .collect()
+            facts.mta_sts = records.into_iter().filter(|t| t.to_ascii_lowercase().starts_with("v=stsv1")).collect()
         }
         Err(error) => facts.errors.push(format!("MTA-STS: {error}")),
     }
     if !facts.mta_sts.is_empty() {
-        facts.mta_sts_policy =
-            Some(crate::dns::mta_sts::fetch(lookups, zone, lookups.client.timeout * 3).await);
+        facts.mta_sts_policy = Some(crate::dns::mta_sts::fetch(lookups, zone, lookups.client.timeout * 3).await);
     }
     match txt_answer(lookups, &format!("_smtp._tls.{zone}")).await {
         Ok((rcode, records)) => {
             facts.rcodes.tls_rpt = Some(rcode);
-            facts.tls_rpt = records
-                .into_iter()
-                .filter(|t| t.to_ascii_lowercase().starts_with("v=tlsrptv1"))
-                .collect()
+            facts.tls_rpt = records.into_iter().filter(|t| t.to_ascii_lowercase().starts_with("v=tlsrptv1")).collect()
         }
         Err(error) => facts.errors.push(format!("TLS-RPT: {error}")),
     }
@@ -171,10 +142,7 @@ fn parse_term(term: &str) -> Result<SpfTerm, String> {
         _ => ('+', lower.as_str()),
     };
     if let Some(domain) = body.strip_prefix("redirect=") {
-        return Ok(SpfTerm::Lookup {
-            kind: "redirect".into(),
-            domain: Some(domain.to_string()),
-        });
+        return Ok(SpfTerm::Lookup { kind: "redirect".into(), domain: Some(domain.to_string()) });
     }
     if body.contains('=') {
         return Ok(SpfTerm::Other);
@@ -186,16 +154,11 @@ fn parse_term(term: &str) -> Result<SpfTerm, String> {
             None => (body, None),
         },
     };
-    let domain = argument
-        .map(|a| a.split('/').next().unwrap_or("").to_string())
-        .filter(|d| !d.is_empty());
+    let domain = argument.map(|a| a.split('/').next().unwrap_or("").to_string()).filter(|d| !d.is_empty());
     match name {
         "all" if argument.is_none() => Ok(SpfTerm::All { qualifier }),
         "include" | "exists" if domain.is_none() => Err(format!("'{term}' needs a domain")),
-        "include" | "a" | "mx" | "ptr" | "exists" => Ok(SpfTerm::Lookup {
-            kind: name.into(),
-            domain,
-        }),
+        "include" | "a" | "mx" | "ptr" | "exists" => Ok(SpfTerm::Lookup { kind: name.into(), domain }),
         "ip4" | "ip6" if argument.is_some() => Ok(SpfTerm::Other),
         _ => Err(format!("unknown term '{term}'")),
     }
@@ -203,10 +166,7 @@ fn parse_term(term: &str) -> Result<SpfTerm, String> {
 
 /// Count the lookups of an SPF record set the way an evaluator following every branch would.
 pub async fn evaluate_spf(lookups: &Lookups, records: Vec<String>) -> SpfFacts {
-    let mut facts = SpfFacts {
-        records: records.clone(),
-        ..SpfFacts::default()
-    };
+    let mut facts = SpfFacts { records: records.clone(), ..SpfFacts::default() };
     let Some(top) = records.first() else {
         return facts;
     };
@@ -217,9 +177,7 @@ pub async fn evaluate_spf(lookups: &Lookups, records: Vec<String>) -> SpfFacts {
         let mut nested = Vec::new();
         for term in record.split_whitespace().skip(1) {
             match parse_term(term) {
-                Ok(SpfTerm::All { qualifier }) if top_level => {
-                    facts.all = Some(qualifier.to_string())
-                }
+                Ok(SpfTerm::All { qualifier }) if top_level => facts.all = Some(qualifier.to_string()),
                 Ok(SpfTerm::Lookup { kind, domain }) => {
                     facts.dns_lookups += 1;
                     let Some(domain) = domain.filter(|d| !d.contains('%')) else {
@@ -261,10 +219,7 @@ pub async fn evaluate_spf(lookups: &Lookups, records: Vec<String>) -> SpfFacts {
 }
 
 pub fn parse_dmarc(records: Vec<String>) -> DmarcFacts {
-    let mut facts = DmarcFacts {
-        records: records.clone(),
-        ..DmarcFacts::default()
-    };
+    let mut facts = DmarcFacts { records: records.clone(), ..DmarcFacts::default() };
     let Some(first) = records.first() else {
         return facts;
     };
@@ -277,20 +232,8 @@ pub fn parse_dmarc(records: Vec<String>) -> DmarcFacts {
             "p" => facts.p = Some(value.to_ascii_lowercase()),
             "sp" => facts.sp = Some(value.to_ascii_lowercase()),
             "pct" => facts.pct = value.parse().ok(),
-            "rua" => {
-                facts.rua = value
-                    .split(',')
-                    .map(|u| u.trim().to_string())
-                    .filter(|u| !u.is_empty())
-                    .collect()
-            }
-            "ruf" => {
-                facts.ruf = value
-                    .split(',')
-                    .map(|u| u.trim().to_string())
-                    .filter(|u| !u.is_empty())
-                    .collect()
-            }
+            "rua" => facts.rua = value.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
+            "ruf" => facts.ruf = value.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
             _ => {}
         }
     }
@@ -306,38 +249,17 @@ mod tests {
         assert_eq!(parse_term("-all"), Ok(SpfTerm::All { qualifier: '-' }));
         assert_eq!(
             parse_term("include:_spf.example"),
-            Ok(SpfTerm::Lookup {
-                kind: "include".into(),
-                domain: Some("_spf.example".into())
-            })
+            Ok(SpfTerm::Lookup { kind: "include".into(), domain: Some("_spf.example".into()) })
         );
-        assert_eq!(
-            parse_term("a"),
-            Ok(SpfTerm::Lookup {
-                kind: "a".into(),
-                domain: None
-            })
-        );
-        assert_eq!(
-            parse_term("mx/24"),
-            Ok(SpfTerm::Lookup {
-                kind: "mx".into(),
-                domain: None
-            })
-        );
+        assert_eq!(parse_term("a"), Ok(SpfTerm::Lookup { kind: "a".into(), domain: None }));
+        assert_eq!(parse_term("mx/24"), Ok(SpfTerm::Lookup { kind: "mx".into(), domain: None }));
         assert_eq!(
             parse_term("a:mail.example/24"),
-            Ok(SpfTerm::Lookup {
-                kind: "a".into(),
-                domain: Some("mail.example".into())
-            })
+            Ok(SpfTerm::Lookup { kind: "a".into(), domain: Some("mail.example".into()) })
         );
         assert_eq!(
             parse_term("redirect=_spf.example"),
-            Ok(SpfTerm::Lookup {
-                kind: "redirect".into(),
-                domain: Some("_spf.example".into())
-            })
+            Ok(SpfTerm::Lookup { kind: "redirect".into(), domain: Some("_spf.example".into()) })
         );
         assert_eq!(parse_term("ip4:192.0.2.0/24"), Ok(SpfTerm::Other));
         assert!(parse_term("include").is_err());
@@ -346,9 +268,8 @@ mod tests {
 
     #[test]
     fn dmarc_tags_are_read() {
-        let facts = parse_dmarc(vec![
-            "v=DMARC1; p=none; sp=reject; pct=50; rua=mailto:a@x.test,mailto:b@y.test".into(),
-        ]);
+        let facts =
+            parse_dmarc(vec!["v=DMARC1; p=none; sp=reject; pct=50; rua=mailto:a@x.test,mailto:b@y.test".into()]);
         assert_eq!(facts.p.as_deref(), Some("none"));
         assert_eq!(facts.sp.as_deref(), Some("reject"));
         assert_eq!(facts.pct, Some(50));

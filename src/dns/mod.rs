@@ -95,17 +95,32 @@ pub async fn assess_zone_item(zone: &str, options: &DnsOptions, network: &crate:
     let assessed = zone::assess_zone(&lookups, zone, options.asn_table.as_deref(), options.scope.as_deref());
     match tokio::time::timeout_at(deadline + Duration::from_secs(2), assessed).await {
         Ok(facts) => facts,
-        Err(_) => ZoneFacts { name: wire::fqdn(zone), error: Some("zone deadline exceeded".into()), ..ZoneFacts::default() },
+        Err(_) => {
+            ZoneFacts { name: wire::fqdn(zone), error: Some("zone deadline exceeded".into()), ..ZoneFacts::default() }
+        }
     }
 }
 
 /// Assess one declared resolver within the deadline, its queries on the scan's `network`.
-pub async fn assess_resolver_item(address: SocketAddr, options: &DnsOptions, network: &crate::net::Network) -> ResolverFacts {
+pub async fn assess_resolver_item(
+    address: SocketAddr,
+    options: &DnsOptions,
+    network: &crate::net::Network,
+) -> ResolverFacts {
     let deadline = Instant::now() + options.deadline;
     let client = DnsClient::with_network(options.timeout, deadline, network.clone());
-    match tokio::time::timeout_at(deadline + Duration::from_secs(2), resolver::assess(&client, address, &options.validation_names)).await {
+    match tokio::time::timeout_at(
+        deadline + Duration::from_secs(2),
+        resolver::assess(&client, address, &options.validation_names),
+    )
+    .await
+    {
         Ok(facts) => facts,
-        Err(_) => ResolverFacts { address: address.to_string(), error: Some("resolver deadline exceeded".into()), ..ResolverFacts::default() },
+        Err(_) => ResolverFacts {
+            address: address.to_string(),
+            error: Some("resolver deadline exceeded".into()),
+            ..ResolverFacts::default()
+        },
     }
 }
 

@@ -49,7 +49,8 @@ pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPo
             return policy;
         }
     };
-    let limits = Limits { max_body: MAX_POLICY_RESPONSE, max_redirects: 0, read_body: true, request_timeout: Some(timeout) };
+    let limits =
+        Limits { max_body: MAX_POLICY_RESPONSE, max_redirects: 0, read_body: true, request_timeout: Some(timeout) };
     match http::request(&connector, &url, &Method::Get, limits).await {
         Err(error) => policy.error = Some(error.to_string()),
         Ok(response) => apply_response(response.status, &response.body, &mut policy),
@@ -91,11 +92,7 @@ mod tests {
             &mut policy,
         );
         assert_eq!(
-            (
-                policy.http_status,
-                policy.version.as_deref(),
-                policy.mode.as_deref()
-            ),
+            (policy.http_status, policy.version.as_deref(), policy.mode.as_deref()),
             (Some(200), Some("STSv1"), Some("enforce"))
         );
         assert_eq!(policy.mx, vec!["mx1.example.org", "*.example.net"]);

@@ -33,36 +33,18 @@ pub struct ValidationNames {
 
 impl Default for ValidationNames {
     fn default() -> Self {
-        ValidationNames {
-            signed: Some(DEFAULT_SIGNED_NAME.into()),
-            bogus: Some(DEFAULT_BOGUS_NAME.into()),
-        }
+        ValidationNames { signed: Some(DEFAULT_SIGNED_NAME.into()), bogus: Some(DEFAULT_BOGUS_NAME.into()) }
     }
 }
 
-pub async fn assess(
-    client: &DnsClient,
-    address: SocketAddr,
-    names: &ValidationNames,
-) -> ResolverFacts {
-    let mut facts = ResolverFacts {
-        address: address.to_string(),
-        ..ResolverFacts::default()
-    };
-    let open = client
-        .query(
-            address,
-            &Question::new(".", rtype::SOA).recursive(),
-            Transport::Udp,
-        )
-        .await;
+pub async fn assess(client: &DnsClient, address: SocketAddr, names: &ValidationNames) -> ResolverFacts {
+    let mut facts = ResolverFacts { address: address.to_string(), ..ResolverFacts::default() };
+    let open = client.query(address, &Question::new(".", rtype::SOA).recursive(), Transport::Udp).await;
     facts.open_query = query_fact(&open);
     facts.open = match &open {
-        Ok(answer) => Some(
-            answer.message.metadata.recursion_available
-                && answer.rcode == 0
-                && !answer.message.answers.is_empty(),
-        ),
+        Ok(answer) => {
+            Some(answer.message.metadata.recursion_available && answer.rcode == 0 && !answer.message.answers.is_empty())
+        }
         Err(error) => {
             facts.error = Some(error.to_string());
             None
@@ -79,9 +61,7 @@ pub async fn assess(
         question
     };
     if let Some(name) = &names.signed {
-        let answer = client
-            .query(address, &question_for(name), Transport::Udp)
-            .await;
+        let answer = client.query(address, &question_for(name), Transport::Udp).await;
         facts.signed_query = query_fact(&answer);
         facts.authentic_data = answer
             .as_ref()
@@ -91,16 +71,11 @@ pub async fn assess(
         facts.signed_name = Some(name.clone());
     }
     if let Some(name) = &names.bogus {
-        let answer = client
-            .query(address, &question_for(name), Transport::Udp)
-            .await;
+        let answer = client.query(address, &question_for(name), Transport::Udp).await;
         facts.bogus_query = query_fact(&answer);
         facts.bogus_name = Some(name.clone());
     }
-    let bogus_failed = match (
-        facts.bogus_query.rcode.as_deref(),
-        facts.bogus_query.answers,
-    ) {
+    let bogus_failed = match (facts.bogus_query.rcode.as_deref(), facts.bogus_query.answers) {
         (Some("SERVFAIL"), _) => Some(true),
         (Some("NOERROR"), Some(n)) if n > 0 => Some(false),
         _ => None,

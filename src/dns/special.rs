@@ -14,21 +14,11 @@ struct Block<T> {
 }
 
 const fn v4(base: [u8; 4], bits: u8, name: &'static str, global: bool) -> Block<u32> {
-    Block {
-        base: u32::from_be_bytes(base),
-        bits,
-        name,
-        global,
-    }
+    Block { base: u32::from_be_bytes(base), bits, name, global }
 }
 
 const fn v6(base: u128, bits: u8, name: &'static str, global: bool) -> Block<u128> {
-    Block {
-        base,
-        bits,
-        name,
-        global,
-    }
+    Block { base, bits, name, global }
 }
 
 /// The IANA IPv4 Special-Purpose Address Registry in full (as of 2025; RFC 6890 and its
@@ -118,17 +108,11 @@ pub fn special_range(ip: IpAddr) -> Option<(&'static str, bool)> {
     match ip {
         IpAddr::V4(address) => {
             let value = u32::from(address);
-            SPECIAL_V4
-                .iter()
-                .find(|block| in_block(value, block, 32))
-                .map(|block| (block.name, block.global))
+            SPECIAL_V4.iter().find(|block| in_block(value, block, 32)).map(|block| (block.name, block.global))
         }
         IpAddr::V6(address) => {
             let value = u128::from(address);
-            SPECIAL_V6
-                .iter()
-                .find(|block| in_block(value, block, 128))
-                .map(|block| (block.name, block.global))
+            SPECIAL_V6.iter().find(|block| in_block(value, block, 128)).map(|block| (block.name, block.global))
         }
     }
 }
@@ -153,25 +137,13 @@ mod tests {
         assert_eq!(range("3fff:0fff::1"), Some("3fff::/20 (documentation)"));
         assert_eq!(range("3fff:1000::1"), None);
         assert_eq!(range("240.1.2.3"), Some("240.0.0.0/4 (reserved)"));
-        assert_eq!(
-            range("255.255.255.255"),
-            Some("255.255.255.255/32 (limited broadcast)")
-        );
-        assert_eq!(
-            range("0.0.0.0"),
-            Some("0.0.0.0/32 (this host on this network)")
-        );
+        assert_eq!(range("255.255.255.255"), Some("255.255.255.255/32 (limited broadcast)"));
+        assert_eq!(range("0.0.0.0"), Some("0.0.0.0/32 (this host on this network)"));
         assert_eq!(range("2001:0:1::1"), Some("2001::/32 (Teredo)"));
-        assert_eq!(
-            range("2001:100::1"),
-            Some("2001::/23 (IETF protocol assignments)")
-        );
+        assert_eq!(range("2001:100::1"), Some("2001::/23 (IETF protocol assignments)"));
         assert_eq!(range("2001:200::1"), None);
         // Globally reachable blocks are named, and marked so.
-        assert_eq!(
-            range("192.0.0.9"),
-            Some("192.0.0.9/32 (Port Control Protocol anycast)")
-        );
+        assert_eq!(range("192.0.0.9"), Some("192.0.0.9/32 (Port Control Protocol anycast)"));
         assert_eq!(global("192.0.0.9"), Some(true));
         assert_eq!(global("192.0.0.1"), Some(false));
         assert_eq!(global("192.175.48.1"), Some(true));

@@ -17,9 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
-use crate::dns::wire::{
-    decode_answer, encode_query, rtype, Answer, DecodeFailure, Question, MAX_MESSAGE,
-};
+use crate::dns::wire::{decode_answer, encode_query, rtype, Answer, DecodeFailure, Question, MAX_MESSAGE};
 
 /// How a query ended without a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,13 +71,7 @@ impl DnsClient {
 
     /// A client on the scan's network.
     pub fn with_network(timeout: Duration, deadline: Instant, network: crate::net::Network) -> DnsClient {
-        DnsClient {
-            timeout,
-            deadline,
-            sent: Arc::new(AtomicU32::new(0)),
-            scoped: Arc::new(AtomicU32::new(0)),
-            network,
-        }
+        DnsClient { timeout, deadline, sent: Arc::new(AtomicU32::new(0)), scoped: Arc::new(AtomicU32::new(0)), network }
     }
 
     pub fn network(&self) -> &crate::net::Network {
@@ -94,10 +86,7 @@ impl DnsClient {
     /// A client sharing this one's limits and total, with its own count (one server's probes
     /// run beside others on the same zone).
     pub fn scope(&self) -> DnsClient {
-        DnsClient {
-            scoped: Arc::new(AtomicU32::new(0)),
-            ..self.clone()
-        }
+        DnsClient { scoped: Arc::new(AtomicU32::new(0)), ..self.clone() }
     }
 
     /// Queries sent through this scope.
@@ -121,11 +110,7 @@ impl DnsClient {
             return Err(QueryError::Deadline);
         }
         let natural = now + self.timeout;
-        Ok(if natural > self.deadline {
-            (self.deadline, true)
-        } else {
-            (natural, false)
-        })
+        Ok(if natural > self.deadline { (self.deadline, true) } else { (natural, false) })
     }
 
     fn timed_out(&self, deadline_bound: bool) -> QueryError {
@@ -167,11 +152,7 @@ impl DnsClient {
 
     /// Ask for a zone transfer over TCP and read it (at most `MAX_TRANSFER_MESSAGES` messages):
     /// the answers in order, until the closing SOA, an error RCODE, or the end of the stream.
-    pub async fn transfer(
-        &self,
-        server: SocketAddr,
-        zone: &str,
-    ) -> Result<Vec<Answer>, QueryError> {
+    pub async fn transfer(&self, server: SocketAddr, zone: &str) -> Result<Vec<Answer>, QueryError> {
         let id: u16 = rand::random();
         let question = Question::new(zone, rtype::AXFR).with_edns(None);
         let bytes = encode_query(id, &question).map_err(|e| QueryError::BadQuery(e.to_string()))?;
@@ -189,12 +170,7 @@ impl DnsClient {
                     other => other?,
                 };
                 let answer = decode_answer(&reply, id).map_err(QueryError::Decode)?;
-                soa_seen += answer
-                    .message
-                    .answers
-                    .iter()
-                    .filter(|r| u16::from(r.record_type()) == rtype::SOA)
-                    .count();
+                soa_seen += answer.message.answers.iter().filter(|r| u16::from(r.record_type()) == rtype::SOA).count();
                 let stop = answer.rcode != 0 || answer.message.answers.is_empty() || soa_seen >= 2;
                 answers.push(answer);
                 if stop {
@@ -214,9 +190,7 @@ fn io_error(error: std::io::Error) -> QueryError {
     use std::io::ErrorKind;
     match error.kind() {
         ErrorKind::ConnectionRefused => QueryError::Refused,
-        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
-            QueryError::Closed
-        }
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => QueryError::Closed,
         _ => QueryError::Io(error.to_string()),
     }
 }
@@ -229,11 +203,7 @@ async fn udp_exchange(
     id: u16,
     retransmit_after: Duration,
 ) -> Result<Answer, QueryError> {
-    let local: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
+    let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
     let socket = UdpSocket::bind(local).await.map_err(io_error)?;
     socket.connect(server).await.map_err(io_error)?;
     socket.send(bytes).await.map_err(io_error)?;
@@ -258,9 +228,7 @@ async fn udp_exchange(
         }
         break;
     }
-    Err(QueryError::Decode(last_failure.unwrap_or(
-        DecodeFailure::Malformed("only answers with other ids".into()),
-    )))
+    Err(QueryError::Decode(last_failure.unwrap_or(DecodeFailure::Malformed("only answers with other ids".into()))))
 }
 
 async fn send_framed(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), QueryError> {

@@ -46,20 +46,11 @@ pub struct EdnsQuery {
 impl EdnsQuery {
     /// Plain EDNS(0) with a payload size that fits one unfragmented datagram.
     pub fn plain() -> EdnsQuery {
-        EdnsQuery {
-            version: 0,
-            payload: 1232,
-            dnssec_ok: false,
-            z: 0,
-            options: Vec::new(),
-        }
+        EdnsQuery { version: 0, payload: 1232, dnssec_ok: false, z: 0, options: Vec::new() }
     }
 
     pub fn dnssec() -> EdnsQuery {
-        EdnsQuery {
-            dnssec_ok: true,
-            ..EdnsQuery::plain()
-        }
+        EdnsQuery { dnssec_ok: true, ..EdnsQuery::plain() }
     }
 }
 
@@ -223,10 +214,7 @@ pub fn decode_answer(bytes: &[u8], expected_id: u16) -> Result<Answer, DecodeFai
     }
     let id = u16::from_be_bytes([bytes[0], bytes[1]]);
     if id != expected_id {
-        return Err(DecodeFailure::IdMismatch {
-            expected: expected_id,
-            got: id,
-        });
+        return Err(DecodeFailure::IdMismatch { expected: expected_id, got: id });
     }
     if bytes[2] & 0x80 == 0 {
         return Err(DecodeFailure::NotResponse);
@@ -238,17 +226,8 @@ pub fn decode_answer(bytes: &[u8], expected_id: u16) -> Result<Answer, DecodeFai
         text.truncate(160);
         DecodeFailure::Malformed(text)
     })?;
-    let rcode = header_rcode
-        | opt
-            .as_ref()
-            .map(|o| (o.extended_rcode as u16) << 4)
-            .unwrap_or(0);
-    Ok(Answer {
-        message,
-        rcode,
-        opt,
-        size: bytes.len(),
-    })
+    let rcode = header_rcode | opt.as_ref().map(|o| (o.extended_rcode as u16) << 4).unwrap_or(0);
+    Ok(Answer { message, rcode, opt, size: bytes.len() })
 }
 
 /// Skip a (possibly compressed) name starting at `at`; returns the offset after it. Pointers end
@@ -271,9 +250,7 @@ fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
 
 /// Find the OPT record in the additional section and read it raw.
 fn find_opt(bytes: &[u8]) -> Option<RawOpt> {
-    let counts: Vec<usize> = (0..4)
-        .map(|i| read_u16(bytes, 4 + 2 * i).map(usize::from))
-        .collect::<Option<_>>()?;
+    let counts: Vec<usize> = (0..4).map(|i| read_u16(bytes, 4 + 2 * i).map(usize::from)).collect::<Option<_>>()?;
     let mut at = 12;
     for _ in 0..counts[0] {
         at = skip_name(bytes, at)? + 4;
@@ -284,9 +261,7 @@ fn find_opt(bytes: &[u8]) -> Option<RawOpt> {
         let rtype = read_u16(bytes, name_end)?;
         let rdlength = read_u16(bytes, name_end + 8)? as usize;
         let rdata_start = name_end + 10;
-        let end = rdata_start
-            .checked_add(rdlength)
-            .filter(|end| *end <= bytes.len())?;
+        let end = rdata_start.checked_add(rdlength).filter(|end| *end <= bytes.len())?;
         if rtype == 41 && index >= counts[1] + counts[2] {
             let payload = read_u16(bytes, name_end + 2)?;
             let extended_rcode = *bytes.get(name_end + 4)?;
@@ -378,15 +353,8 @@ mod tests {
         let message = Message::from_vec(&bytes).unwrap();
         assert!(!message.metadata.recursion_desired);
         let edns = message.edns.unwrap();
-        assert_eq!(
-            (edns.version(), edns.max_payload(), edns.flags().dnssec_ok),
-            (1, 512, true)
-        );
-        let recursive = encode_query(
-            1,
-            &Question::new(".", rtype::NS).recursive().with_edns(None),
-        )
-        .unwrap();
+        assert_eq!((edns.version(), edns.max_payload(), edns.flags().dnssec_ok), (1, 512, true));
+        let recursive = encode_query(1, &Question::new(".", rtype::NS).recursive().with_edns(None)).unwrap();
         assert_eq!(recursive[2], 0x01);
         assert_eq!(recursive.len(), 12 + 1 + 4);
     }
@@ -402,55 +370,30 @@ mod tests {
     #[test]
     fn raw_opt_is_read_back_from_an_answer() {
         let mut question = Question::new("example.test", rtype::SOA);
-        question.edns = Some(EdnsQuery {
-            version: 0,
-            payload: 4096,
-            dnssec_ok: false,
-            z: 0x0001,
-            options: vec![(10, vec![0; 8])],
-        });
+        question.edns =
+            Some(EdnsQuery { version: 0, payload: 4096, dnssec_ok: false, z: 0x0001, options: vec![(10, vec![0; 8])] });
         let mut bytes = encode_query(7, &question).unwrap();
         bytes[2] |= 0x80; // make it a response
         let answer = decode_answer(&bytes, 7).unwrap();
         let opt = answer.opt.unwrap();
-        assert_eq!(
-            (opt.payload, opt.z, opt.option_codes.clone()),
-            (4096, 1, vec![10])
-        );
-        assert_eq!(
-            decode_answer(&bytes, 8).unwrap_err(),
-            DecodeFailure::IdMismatch {
-                expected: 8,
-                got: 7
-            }
-        );
+        assert_eq!((opt.payload, opt.z, opt.option_codes.clone()), (4096, 1, vec![10]));
+        assert_eq!(decode_answer(&bytes, 8).unwrap_err(), DecodeFailure::IdMismatch { expected: 8, got: 7 });
     }
 
     #[test]
     fn a_compression_loop_is_an_error_not_a_hang() {
         // Header (1 answer), question "a." A IN, then an answer whose name points at itself.
-        let mut bytes = vec![
-            0, 9, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
-        ];
+        let mut bytes = vec![0, 9, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1];
         let at = bytes.len() as u8;
         bytes.extend_from_slice(&[0xc0, at, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
-        assert!(matches!(
-            decode_answer(&bytes, 9),
-            Err(DecodeFailure::Malformed(_))
-        ));
+        assert!(matches!(decode_answer(&bytes, 9), Err(DecodeFailure::Malformed(_))));
     }
 
     #[test]
     fn reverse_names() {
-        assert_eq!(
-            reverse_name("192.0.2.53".parse().unwrap()),
-            "53.2.0.192.in-addr.arpa."
-        );
+        assert_eq!(reverse_name("192.0.2.53".parse().unwrap()), "53.2.0.192.in-addr.arpa.");
         let v6 = reverse_name("2001:db8::1".parse().unwrap());
-        assert!(
-            v6.starts_with("1.0.0.0.") && v6.ends_with(".8.b.d.0.1.0.0.2.ip6.arpa."),
-            "{v6}"
-        );
+        assert!(v6.starts_with("1.0.0.0.") && v6.ends_with(".8.b.d.0.1.0.0.2.ip6.arpa."), "{v6}");
         assert_eq!(v6.split('.').count(), 32 + 3);
     }
 

@@ -13,8 +13,7 @@ use crate::dns::asn::AsnTable;
 use crate::dns::auth::probe_nameserver;
 use crate::dns::facts::QueryFact;
 use crate::dns::facts::{
-    AddressRecord, DelegationFacts, NameserverFacts, NsName, ReverseFact, SpecialAddress,
-    ZoneFacts, ZoneSoa,
+    AddressRecord, DelegationFacts, NameserverFacts, NsName, ReverseFact, SpecialAddress, ZoneFacts, ZoneSoa,
 };
 use crate::dns::iterate::rcode_name;
 use crate::dns::iterate::{record_address, Lookups, Referral};
@@ -36,10 +35,7 @@ pub async fn assess_zone(
     let started = Instant::now();
     let before = lookups.client.queries_sent();
     let zone = fqdn(zone);
-    let mut facts = ZoneFacts {
-        name: zone.clone(),
-        ..ZoneFacts::default()
-    };
+    let mut facts = ZoneFacts { name: zone.clone(), ..ZoneFacts::default() };
 
     let walk = lookups.walk_from_root(&zone, rtype::NS).await;
     let referral = walk.referrals.iter().find(|r| r.zone == zone).cloned();
@@ -58,14 +54,7 @@ pub async fn assess_zone(
 
     let mut names: BTreeMap<String, NsName> = BTreeMap::new();
     for ns in &referral.ns {
-        names.insert(
-            ns.clone(),
-            NsName {
-                name: ns.clone(),
-                in_parent: true,
-                ..NsName::default()
-            },
-        );
+        names.insert(ns.clone(), NsName { name: ns.clone(), in_parent: true, ..NsName::default() });
     }
     for (name, ip) in &referral.glue {
         if let Some(entry) = names.get_mut(name) {
@@ -77,30 +66,14 @@ pub async fn assess_zone(
     let mut nameservers = probe_all(lookups, &zone, &names, &mut probed, scope).await;
 
     // The child's own NS set may name servers the parent does not: probe those too.
-    let child_ns: BTreeSet<String> = nameservers
-        .iter()
-        .flat_map(|n| n.ns_set.iter().cloned())
-        .collect();
-    let extra: Vec<String> = child_ns
-        .iter()
-        .filter(|n| !names.contains_key(*n))
-        .cloned()
-        .collect();
+    let child_ns: BTreeSet<String> = nameservers.iter().flat_map(|n| n.ns_set.iter().cloned()).collect();
+    let extra: Vec<String> = child_ns.iter().filter(|n| !names.contains_key(*n)).cloned().collect();
     for name in &child_ns {
-        names
-            .entry(name.clone())
-            .or_insert_with(|| NsName {
-                name: name.clone(),
-                ..NsName::default()
-            })
-            .in_child = true;
+        names.entry(name.clone()).or_insert_with(|| NsName { name: name.clone(), ..NsName::default() }).in_child = true;
     }
     if !extra.is_empty() {
-        let mut new_names: BTreeMap<String, NsName> = names
-            .iter()
-            .filter(|(k, _)| extra.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut new_names: BTreeMap<String, NsName> =
+            names.iter().filter(|(k, _)| extra.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         resolve_names(lookups, &mut new_names).await;
         nameservers.extend(probe_all(lookups, &zone, &new_names, &mut probed, scope).await);
         names.extend(new_names);
@@ -123,10 +96,7 @@ pub async fn assess_zone(
         .filter_map(|n| n.address.parse::<IpAddr>().ok())
         .map(|ip| SocketAddr::new(ip, 53))
         .collect();
-    let asked: Vec<&NameserverFacts> = nameservers
-        .iter()
-        .filter(|n| n.answered.is_some())
-        .collect();
+    let asked: Vec<&NameserverFacts> = nameservers.iter().filter(|n| n.answered.is_some()).collect();
     if !asked.is_empty() && asked.iter().all(|n| n.answered == Some(false)) {
         let silent: Vec<&str> = asked.iter().map(|n| n.address.as_str()).collect();
         facts.error = Some(format!(
@@ -137,8 +107,7 @@ pub async fn assess_zone(
         facts.error = Some(format!("no nameserver of {zone} answered authoritatively"));
     }
     facts.nameservers = nameservers;
-    facts.dnssec =
-        Some(dnssec::assess(&lookups.client, &zone, &referral.asked, &authoritative).await);
+    facts.dnssec = Some(dnssec::assess(&lookups.client, &zone, &referral.asked, &authoritative).await);
     if let Some(dnssec) = facts.dnssec.as_mut().filter(|d| !d.ds.is_empty()) {
         dnssec.chain = dnssec::chain(&lookups.client, &walk.referrals, &zone).await;
     }
@@ -156,10 +125,7 @@ async fn reverse(lookups: &Lookups, addresses: &[String]) -> Vec<ReverseFact> {
         let Ok(ip) = address.parse::<IpAddr>() else {
             continue;
         };
-        let mut fact = ReverseFact {
-            address: address.clone(),
-            ..ReverseFact::default()
-        };
+        let mut fact = ReverseFact { address: address.clone(), ..ReverseFact::default() };
         match lookups.lookup(&reverse_name(ip), rtype::PTR).await {
             Ok(found) => {
                 fact.rcode = found.rcode.map(rcode_name);
@@ -190,13 +156,7 @@ async fn resolve_names(lookups: &Lookups, names: &mut BTreeMap<String, NsName>) 
                     if let Some(target) = found.cnames.first() {
                         entry.cname = Some(target.clone());
                     }
-                    entry.addresses.extend(
-                        found
-                            .records
-                            .iter()
-                            .filter_map(record_address)
-                            .map(|ip| ip.to_string()),
-                    );
+                    entry.addresses.extend(found.records.iter().filter_map(record_address).map(|ip| ip.to_string()));
                 }
                 Err(error) => errors.push(error),
             }
@@ -206,12 +166,7 @@ async fn resolve_names(lookups: &Lookups, names: &mut BTreeMap<String, NsName>) 
         entry.glue.sort();
         entry.glue.dedup();
         if entry.addresses.is_empty() {
-            entry.error = Some(
-                errors
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "no A or AAAA record".into()),
-            );
+            entry.error = Some(errors.first().cloned().unwrap_or_else(|| "no A or AAAA record".into()));
         }
     }
 }
@@ -230,41 +185,25 @@ async fn probe_all(
     let gate = Arc::new(Semaphore::new(PARALLEL_SERVERS));
     let mut tasks = tokio::task::JoinSet::new();
     for entry in names.values() {
-        let addresses: BTreeSet<IpAddr> = entry
-            .glue
-            .iter()
-            .chain(entry.addresses.iter())
-            .filter_map(|a| a.parse().ok())
-            .collect();
+        let addresses: BTreeSet<IpAddr> =
+            entry.glue.iter().chain(entry.addresses.iter()).filter_map(|a| a.parse().ok()).collect();
         for ip in addresses {
             if !probed.insert((entry.name.clone(), ip)) {
                 continue;
             }
             if scope.is_some_and(|scope| !scope.allows_address(ip)) {
-                let reason = format!(
-                    "out of scope: {ip} is not in the profile's declared networks; not probed"
-                );
+                let reason = format!("out of scope: {ip} is not in the profile's declared networks; not probed");
                 out.push(NameserverFacts {
                     name: entry.name.clone(),
                     address: ip.to_string(),
-                    soa_udp: QueryFact {
-                        error: Some(reason.clone()),
-                        ..QueryFact::default()
-                    },
-                    soa_tcp: QueryFact {
-                        error: Some(reason),
-                        ..QueryFact::default()
-                    },
+                    soa_udp: QueryFact { error: Some(reason.clone()), ..QueryFact::default() },
+                    soa_tcp: QueryFact { error: Some(reason), ..QueryFact::default() },
                     ..NameserverFacts::default()
                 });
                 continue;
             }
-            let (client, gate, name, zone) = (
-                lookups.client.clone(),
-                gate.clone(),
-                entry.name.clone(),
-                zone.to_string(),
-            );
+            let (client, gate, name, zone) =
+                (lookups.client.clone(), gate.clone(), entry.name.clone(), zone.to_string());
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 probe_nameserver(&client, &name, SocketAddr::new(ip, 53), &zone).await
@@ -324,18 +263,11 @@ fn delegation_facts(
         glue: referral
             .glue
             .iter()
-            .map(|(name, ip)| AddressRecord {
-                name: name.clone(),
-                address: ip.to_string(),
-            })
+            .map(|(name, ip)| AddressRecord { name: name.clone(), address: ip.to_string() })
             .collect(),
         ns_names: names.values().cloned().collect(),
         addresses: addresses.iter().map(|a| a.to_string()).collect(),
-        shared_addresses: users
-            .iter()
-            .filter(|(_, u)| u.len() > 1)
-            .map(|(a, _)| a.to_string())
-            .collect(),
+        shared_addresses: users.iter().filter(|(_, u)| u.len() > 1).map(|(a, _)| a.to_string()).collect(),
         ipv4_prefixes: v4_prefixes.into_iter().collect(),
         ipv6_prefixes: v6_prefixes.into_iter().collect(),
         special_purpose: addresses
@@ -349,21 +281,12 @@ fn delegation_facts(
             })
             .collect(),
         asns: asn_table.map(|table| {
-            let found: BTreeSet<u32> = addresses
-                .iter()
-                .filter_map(|ip| table.lookup(*ip))
-                .collect();
+            let found: BTreeSet<u32> = addresses.iter().filter_map(|ip| table.lookup(*ip)).collect();
             found.into_iter().collect()
         }),
         reverse: Vec::new(),
         addresses_without_asn: asn_table
-            .map(|table| {
-                addresses
-                    .iter()
-                    .filter(|ip| table.lookup(**ip).is_none())
-                    .map(|ip| ip.to_string())
-                    .collect()
-            })
+            .map(|table| addresses.iter().filter(|ip| table.lookup(**ip).is_none()).map(|ip| ip.to_string()).collect())
             .unwrap_or_default(),
         ns_with_ipv6: names.values().filter(|e| has(e, true)).count(),
         ns_with_ipv4: names.values().filter(|e| has(e, false)).count(),
@@ -376,19 +299,8 @@ fn zone_soa(nameservers: &[NameserverFacts]) -> ZoneSoa {
     let fields_consistent = soas.first().map(|first| {
         soas.iter().all(|s| {
             (&s.mname, &s.rname, s.refresh, s.retry, s.expire, s.minimum)
-                == (
-                    &first.mname,
-                    &first.rname,
-                    first.refresh,
-                    first.retry,
-                    first.expire,
-                    first.minimum,
-                )
+                == (&first.mname, &first.rname, first.refresh, first.retry, first.expire, first.minimum)
         })
     });
-    ZoneSoa {
-        fields: soas.first().map(|s| (*s).clone()),
-        serials: serials.into_iter().collect(),
-        fields_consistent,
-    }
+    ZoneSoa { fields: soas.first().map(|s| (*s).clone()), serials: serials.into_iter().collect(), fields_consistent }
 }

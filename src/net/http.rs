@@ -92,7 +92,12 @@ pub enum Method {
 
 /// One request to `url` at the address of `connector` (no resolution, no redirects): the HTTP
 /// probe of a scanned endpoint, the MTA-STS policy at the address DNS gave.
-pub async fn request(connector: &Connector, url: &url::Url, method: &Method, limits: Limits) -> Result<Response, HttpError> {
+pub async fn request(
+    connector: &Connector,
+    url: &url::Url,
+    method: &Method,
+    limits: Limits,
+) -> Result<Response, HttpError> {
     let host = url.host_str().ok_or_else(|| HttpError::BadUrl(url.to_string()))?.to_string();
     let https = match url.scheme() {
         "https" => true,
@@ -130,7 +135,13 @@ pub async fn request(connector: &Connector, url: &url::Url, method: &Method, lim
 /// Fetch a URL found in what a target sent (a certificate's AIA, OCSP or CRL URL): resolve its
 /// host (bounded by the target's deadline), contact it only inside the scope, follow redirects
 /// up to the limit, each hop checked again. Counted on `origin`'s tally under `purpose`.
-pub async fn fetch(origin: &Connector, url: &str, method: Method, purpose: Purpose, limits: Limits) -> Result<Response, HttpError> {
+pub async fn fetch(
+    origin: &Connector,
+    url: &str,
+    method: Method,
+    purpose: Purpose,
+    limits: Limits,
+) -> Result<Response, HttpError> {
     let mut url = url::Url::parse(url).map_err(|_| HttpError::BadUrl(url.to_string()))?;
     let mut method = method;
     for _ in 0..=limits.max_redirects {

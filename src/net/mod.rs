@@ -43,7 +43,10 @@ pub enum NetError {
     Protocol(String),
     /// A mail server refused the STARTTLS upgrade (SMTP: not in the EHLO reply or a non-220
     /// answer; IMAP: a tagged NO/BAD; POP3: -ERR). `reply` is the server's answer, printable.
-    StarttlsRefused { protocol: crate::starttls::Starttls, reply: String },
+    StarttlsRefused {
+        protocol: crate::starttls::Starttls,
+        reply: String,
+    },
     Unreachable(String),
     Io(String),
 }
@@ -254,7 +257,8 @@ impl Connections {
     }
 
     pub fn counts(&self) -> ConnectionCounts {
-        let (tls, http, certificate) = (self.count(Purpose::Tls), self.count(Purpose::Http), self.count(Purpose::CertificateFetch));
+        let (tls, http, certificate) =
+            (self.count(Purpose::Tls), self.count(Purpose::Http), self.count(Purpose::CertificateFetch));
         ConnectionCounts { total: tls + http + certificate + self.count(Purpose::MtaSts), tls, http, certificate }
     }
 
@@ -306,7 +310,12 @@ pub struct Network {
 impl Network {
     pub fn new(per_host: usize, timeout: Duration, scope: Option<Arc<crate::profile::Scope>>) -> Network {
         let discovery = DiscoveryPolicy { scope, allow_discovered: false };
-        Network { limiter: HostLimiter::new(per_host), timeout, discovery: Arc::new(discovery), max_connections: DEFAULT_MAX_CONNECTIONS }
+        Network {
+            limiter: HostLimiter::new(per_host),
+            timeout,
+            discovery: Arc::new(discovery),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
     }
 
     /// The same network with this discovery policy and per-target connection ceiling.
@@ -421,8 +430,7 @@ impl Connector {
             return Err(NetError::Deadline);
         }
         let natural = now + self.timeout;
-        let (expires, deadline_bound) =
-            if natural > self.deadline { (self.deadline, true) } else { (natural, false) };
+        let (expires, deadline_bound) = if natural > self.deadline { (self.deadline, true) } else { (natural, false) };
         if !self.tally.try_open(self.purpose, self.max_connections) {
             return Err(NetError::Ceiling(self.max_connections));
         }

@@ -17,11 +17,7 @@ pub(super) struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(offset: usize, message: impl Into<String>, help: impl Into<String>) -> Self {
-        Diagnostic {
-            offset,
-            message: message.into(),
-            help: help.into(),
-        }
+        Diagnostic { offset, message: message.into(), help: help.into() }
     }
 }
 
@@ -36,13 +32,7 @@ pub(super) fn render(mut diagnostics: Vec<Diagnostic>, text: &str, source: &Path
         }
         let (line, column) = line_column(text, d.offset);
         // Writing into a String cannot fail.
-        let _ = write!(
-            out,
-            "{}:{line}:{column}: error: {}\n  help: {}",
-            source.display(),
-            d.message,
-            d.help
-        );
+        let _ = write!(out, "{}:{line}:{column}: error: {}\n  help: {}", source.display(), d.message, d.help);
     }
     out
 }
@@ -80,9 +70,8 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
+            let mut best =
+                (d[(i - 1) * width + j] + 1).min(d[i * width + j - 1] + 1).min(d[(i - 1) * width + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[(i - 2) * width + j - 2] + 1);
             }
@@ -94,10 +83,7 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo (about one
 /// edit per three characters, the threshold rustc uses for its suggestions).
-pub(super) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(super) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
     let limit = lower.chars().count().max(3) / 3;
     candidates
@@ -156,11 +142,7 @@ fn unknown_key(offset: usize, rest: &str) -> Diagnostic {
         Some(t) => (t.describe(), t.keys.iter().map(|k| k.name).collect()),
         None => ("in this table".to_string(), expected.to_vec()),
     };
-    let list = allowed
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     let help = match closest(key, allowed.iter().copied()) {
         Some(near) => format!("did you mean `{near}`? keys allowed {place}: {list}"),
         None => format!("remove `{key}`; keys allowed {place}: {list}"),
@@ -183,11 +165,7 @@ fn missing_key(offset: usize, empty_span: bool, rest: &str, text: &str) -> Diagn
         Some(info) => format!("add {} ({})", info.example, info.expects),
         None => format!("add `{key}`; see profiles/example.toml"),
     };
-    Diagnostic::new(
-        offset,
-        format!("missing required key `{key}` {place}"),
-        help,
-    )
+    Diagnostic::new(offset, format!("missing required key `{key}` {place}"), help)
 }
 
 /// The table whose header or inline value starts at `offset`, when that can be seen in the text.
@@ -222,20 +200,14 @@ fn key_at(text: &str, offset: usize) -> Option<&str> {
 fn key_info(text: &str, offset: usize) -> Option<(&'static KeyInfo, &str)> {
     let key = key_at(text, offset)?;
     // `name`, `sector` and `operator` exist in several tables: prefer the enclosing one.
-    let info = enclosing_table(text, offset)
-        .and_then(|t| t.key(key))
-        .or_else(|| raw::key_info(key))?;
+    let info = enclosing_table(text, offset).and_then(|t| t.key(key)).or_else(|| raw::key_info(key))?;
     Some((info, key))
 }
 
 /// The table named by the last `[header]` line before `offset` (the root if there is none).
 fn enclosing_table(text: &str, offset: usize) -> Option<&'static Table> {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let header = text[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim_start)
-        .find(|line| line.starts_with('['));
+    let header = text[..line_start].lines().rev().map(str::trim_start).find(|line| line.starts_with('['));
     let Some(header) = header else {
         return Some(&raw::ROOT);
     };
@@ -249,19 +221,14 @@ fn wrong_type(offset: usize, rest: &str, text: &str) -> Diagnostic {
     let found = describe_found(found_raw, &text[offset..]);
     match key_info(text, offset) {
         Some((info, key)) => {
-            let help = if found_raw.starts_with("string") && info.expects.starts_with("an integer")
-            {
+            let help = if found_raw.starts_with("string") && info.expects.starts_with("an integer") {
                 format!("remove the quotes: {}", info.example)
             } else if info.expects.starts_with("a string") && !found_raw.starts_with("map") {
                 format!("quote the value: {}", info.example)
             } else {
                 format!("write it as {}", info.example)
             };
-            Diagnostic::new(
-                offset,
-                format!("`{key}` must be {}, found {found}", info.expects),
-                help,
-            )
+            Diagnostic::new(offset, format!("`{key}` must be {}, found {found}", info.expects), help)
         }
         None => Diagnostic::new(
             offset,
@@ -285,9 +252,7 @@ fn describe_found(found: &str, value_text: &str) -> String {
         return "an array".to_string();
     }
     let found = found.replace('`', "");
-    let found = found
-        .strip_prefix("floating point ")
-        .map_or(found.clone(), |v| format!("float {v}"));
+    let found = found.strip_prefix("floating point ").map_or(found.clone(), |v| format!("float {v}"));
     found
 }
 
@@ -309,11 +274,7 @@ fn bad_value(offset: usize, message: &str, text: &str) -> Diagnostic {
             format!("`{key}` must be {}: {message}", info.expects),
             format!("write it as {}", info.example),
         ),
-        None => Diagnostic::new(
-            offset,
-            message,
-            "see profiles/example.toml for valid values",
-        ),
+        None => Diagnostic::new(offset, message, "see profiles/example.toml for valid values"),
     }
 }
 
@@ -321,10 +282,8 @@ fn syntax(offset: usize, message: &str, text: &str) -> Diagnostic {
     let first = message.lines().next().unwrap_or(message);
     let summary = format!("invalid TOML: {}", message.replace('\n', "; "));
     let at = &text[offset..];
-    let help = if let Some(key) = backticked(message)
-        .first()
-        .filter(|_| message.contains("duplicate key"))
-        .map(|k| k.escape_debug().to_string())
+    let help = if let Some(key) =
+        backticked(message).first().filter(|_| message.contains("duplicate key")).map(|k| k.escape_debug().to_string())
     {
         if first.starts_with("invalid table header") {
             format!(
@@ -334,10 +293,7 @@ fn syntax(offset: usize, message: &str, text: &str) -> Diagnostic {
             format!("a key may appear only once per table: remove one of the `{key}` lines")
         }
     } else if first == "invalid string" {
-        let word: String = at
-            .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '#' && *c != ',')
-            .collect();
+        let word: String = at.chars().take_while(|c| !c.is_whitespace() && *c != '#' && *c != ',').collect();
         let key = key_at(text, offset);
         let info = key_info(text, offset).map(|(info, _)| info);
         match (key, info, word.is_empty()) {
@@ -360,13 +316,11 @@ fn syntax(offset: usize, message: &str, text: &str) -> Diagnostic {
     } else if first == "invalid array" {
         "close the array with `]`, separating its values with commas".to_string()
     } else if first == "invalid inline table" {
-        "an inline table must be closed with `}` on the same line; or use a [table] section"
-            .to_string()
+        "an inline table must be closed with `}` on the same line; or use a [table] section".to_string()
     } else if first == "invalid table header" {
         "a table header is [name] or [[name]] alone on its line".to_string()
     } else if first.starts_with("expected newline") {
-        "each `key = value` goes on its own line; anything after the value must be a # comment"
-            .to_string()
+        "each `key = value` goes on its own line; anything after the value must be a # comment".to_string()
     } else if first.starts_with("expected `.`, `=`") {
         "write `key = value`".to_string()
     } else {

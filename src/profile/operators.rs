@@ -22,57 +22,32 @@ pub(super) fn operators(
     let mut diagnostics = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut contacts = Vec::new();
-    let mut error = |at: usize, message: String, help: String| {
-        diagnostics.push(Diagnostic::new(at, message, help))
-    };
+    let mut error = |at: usize, message: String, help: String| diagnostics.push(Diagnostic::new(at, message, help));
     for operator in raw {
         let name = operator.name.get_ref().trim().to_string();
         let at = operator.name.span().start;
-        let known = || {
-            declared
-                .iter()
-                .map(|n| format!("\"{n}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let known = || declared.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
         if name.is_empty() {
-            error(
-                at,
-                "operators.name is empty".into(),
-                "name the operator as in `operator` of its endpoints".into(),
-            );
+            error(at, "operators.name is empty".into(), "name the operator as in `operator` of its endpoints".into());
             continue;
         }
         if !declared.contains(&name) {
             let help = if declared.is_empty() {
-                "no endpoint or domain declares an `operator`: add `operator = \"…\"` to them first"
-                    .to_string()
+                "no endpoint or domain declares an `operator`: add `operator = \"…\"` to them first".to_string()
             } else {
                 format!("use a name declared on an endpoint or domain: {}", known())
             };
-            error(
-                at,
-                format!("operators.name \"{name}\" is not the operator of any endpoint or domain"),
-                help,
-            );
+            error(at, format!("operators.name \"{name}\" is not the operator of any endpoint or domain"), help);
         }
         if !seen.insert(name.clone()) {
-            error(
-                at,
-                format!("operator \"{name}\" has two [[operators]] tables"),
-                "merge them into one".into(),
-            );
+            error(at, format!("operator \"{name}\" has two [[operators]] tables"), "merge them into one".into());
         }
         let contact = text(operator.contact.as_ref(), "contact", &mut error);
         let due = operator.due.as_ref().and_then(|due| match due.get_ref() {
             toml::Value::Datetime(d) if d.date.is_some() && d.time.is_none() => Some(d.to_string()),
             toml::Value::String(s) if is_date(s) => Some(s.clone()),
             _ => {
-                error(
-                    due.span().start,
-                    "operators.due must be a date".into(),
-                    "write it as due = 2027-06-30".into(),
-                );
+                error(due.span().start, "operators.due must be a date".into(), "write it as due = 2027-06-30".into());
                 None
             }
         });
@@ -83,31 +58,19 @@ pub(super) fn operators(
             } else {
                 error(
                     lang.span().start,
-                    format!(
-                        "operators.lang \"{}\" is not a report language",
-                        lang.get_ref()
-                    ),
+                    format!("operators.lang \"{}\" is not a report language", lang.get_ref()),
                     "use one of \"en\", \"es\", \"pt\", \"fr\"".into(),
                 );
                 None
             }
         });
-        contacts.push(OperatorContact {
-            name,
-            contact,
-            due,
-            lang,
-        });
+        contacts.push(OperatorContact { name, contact, due, lang });
     }
     // A profile with diagnostics is refused as a whole: the contacts are not used.
     (contacts, diagnostics)
 }
 
-fn text(
-    value: Option<&Spanned<String>>,
-    field: &str,
-    error: &mut impl FnMut(usize, String, String),
-) -> Option<String> {
+fn text(value: Option<&Spanned<String>>, field: &str, error: &mut impl FnMut(usize, String, String)) -> Option<String> {
     let value = value?;
     let trimmed = value.get_ref().trim();
     if trimmed.is_empty() {
@@ -127,7 +90,8 @@ mod tests {
 
     use super::super::Profile;
 
-    const HEAD: &str = "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\n[scope]\nnames = [\"example.uy\"]\n\
+    const HEAD: &str =
+        "schema_version = 1\n[country]\ncode = \"UY\"\nname = \"Uruguay\"\n[scope]\nnames = [\"example.uy\"]\n\
         [[endpoints]]\nhost = \"www.example.uy\"\nservice = \"https\"\nsector = \"operator\"\noperator = \"Antel\"\n";
 
     #[test]
@@ -136,19 +100,13 @@ mod tests {
         let profile = Profile::parse(&good, Path::new("uy.toml")).unwrap();
         let antel = &profile.operators[0];
         assert_eq!(
-            (
-                antel.name.as_str(),
-                antel.due.as_deref(),
-                antel.lang.as_deref()
-            ),
+            (antel.name.as_str(), antel.due.as_deref(), antel.lang.as_deref()),
             ("Antel", Some("2027-06-30"), Some("es"))
         );
         assert_eq!(antel.contact.as_deref(), Some("CSIRT <csirt@example.uy>"));
 
         let bad = format!("{HEAD}[[operators]]\nname = \"Antell\"\ndue = \"soon\"\nlang = \"de\"\n[[operators]]\nname = \"Antel\"\n[[operators]]\nname = \"Antel\"\n");
-        let error = Profile::parse(&bad, Path::new("uy.toml"))
-            .unwrap_err()
-            .to_string();
+        let error = Profile::parse(&bad, Path::new("uy.toml")).unwrap_err().to_string();
         for expected in [
             "uy.toml:13:8",
             "operators.name \"Antell\" is not the operator of any endpoint or domain",
@@ -157,18 +115,10 @@ mod tests {
             "operators.lang \"de\" is not a report language",
             "operator \"Antel\" has two [[operators]] tables",
         ] {
-            assert!(
-                error.contains(expected),
-                "{expected:?} missing from:\n{error}"
-            );
+            assert!(error.contains(expected), "{expected:?} missing from:\n{error}");
         }
         let unknown_key = format!("{HEAD}[[operators]]\nname = \"Antel\"\nemail = \"x\"\n");
-        let error = Profile::parse(&unknown_key, Path::new("uy.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("email") && error.contains("contact"),
-            "{error}"
-        );
+        let error = Profile::parse(&unknown_key, Path::new("uy.toml")).unwrap_err().to_string();
+        assert!(error.contains("email") && error.contains("contact"), "{error}");
     }
 }

@@ -140,11 +140,7 @@ impl Table {
 }
 
 const fn key(name: &'static str, expects: &'static str, example: &'static str) -> KeyInfo {
-    KeyInfo {
-        name,
-        expects,
-        example,
-    }
+    KeyInfo { name, expects, example }
 }
 
 const SECTOR: KeyInfo = key(
@@ -152,11 +148,8 @@ const SECTOR: KeyInfo = key(
     "a string in lower-case kebab-case such as \"cctld\", \"operator\", \"ixp\", \"regulator\", \"csirt\" or \"government\"",
     "sector = \"operator\"",
 );
-const OPERATOR: KeyInfo = key(
-    "operator",
-    "a string naming the organisation that runs it",
-    "operator = \"Example Telecom\"",
-);
+const OPERATOR: KeyInfo =
+    key("operator", "a string naming the organisation that runs it", "operator = \"Example Telecom\"");
 
 pub(super) const ROOT: Table = Table {
     name: "",
@@ -208,11 +201,7 @@ pub(super) const TABLES: &[Table] = &[
         name: "country",
         header: "[country]",
         keys: &[
-            key(
-                "code",
-                "a string holding an ISO 3166-1 alpha-2 code",
-                "code = \"UY\"",
-            ),
+            key("code", "a string holding an ISO 3166-1 alpha-2 code", "code = \"UY\""),
             key("name", "a string", "name = \"Uruguay\""),
             key(
                 "policy",
@@ -231,11 +220,7 @@ pub(super) const TABLES: &[Table] = &[
         header: "[scope]",
         keys: &[
             key("names", "an array of DNS names", "names = [\"example.uy\"]"),
-            key(
-                "networks",
-                "an array of CIDR networks",
-                "networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]",
-            ),
+            key("networks", "an array of CIDR networks", "networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]"),
             key(
                 "allow_discovered",
                 "true to contact discovered destinations (OCSP, CRL, AIA, MTA-STS hosts) outside the scope",
@@ -247,22 +232,10 @@ pub(super) const TABLES: &[Table] = &[
         name: "endpoints",
         header: "[[endpoints]]",
         keys: &[
-            key(
-                "host",
-                "a string holding a DNS name or an IP address",
-                "host = \"www.example.uy\"",
-            ),
+            key("host", "a string holding a DNS name or an IP address", "host = \"www.example.uy\""),
             key("port", "an integer from 1 to 65535", "port = 443"),
-            key(
-                "service",
-                "a string naming a service such as \"https\" or \"smtp-starttls\"",
-                "service = \"https\"",
-            ),
-            key(
-                "address",
-                "a string holding an IPv4 or IPv6 address",
-                "address = \"192.0.2.10\"",
-            ),
+            key("service", "a string naming a service such as \"https\" or \"smtp-starttls\"", "service = \"https\""),
+            key("address", "a string holding an IPv4 or IPv6 address", "address = \"192.0.2.10\""),
             SECTOR,
             OPERATOR,
         ],
@@ -272,11 +245,7 @@ pub(super) const TABLES: &[Table] = &[
         header: "[[exceptions]]",
         keys: &[
             key("check", "a check id", "check = \"tls.protocol.tls10\""),
-            key(
-                "target",
-                "HOST:PORT, HOST or a zone name",
-                "target = \"www.example.uy:443\"",
-            ),
+            key("target", "HOST:PORT, HOST or a zone name", "target = \"www.example.uy:443\""),
             key("reason", "a string", "reason = \"legacy terminals until the 2027 upgrade\""),
             key("approved_by", "a string naming who accepted the risk", "approved_by = \"CISO, URSEC\""),
             key("expires", "a date YYYY-MM-DD", "expires = 2027-03-31"),
@@ -285,15 +254,7 @@ pub(super) const TABLES: &[Table] = &[
     Table {
         name: "domains",
         header: "[[domains]]",
-        keys: &[
-            key(
-                "name",
-                "a string holding a DNS name",
-                "name = \"example.uy\"",
-            ),
-            SECTOR,
-            OPERATOR,
-        ],
+        keys: &[key("name", "a string holding a DNS name", "name = \"example.uy\""), SECTOR, OPERATOR],
     },
     Table {
         name: "dns",
@@ -333,9 +294,7 @@ pub(super) const TABLES: &[Table] = &[
 
 /// The table whose keys are exactly `keys` (as serde lists them in an "unknown field" error).
 pub(super) fn table_with_keys(keys: &[&str]) -> Option<&'static Table> {
-    TABLES
-        .iter()
-        .find(|t| t.keys.len() == keys.len() && t.keys.iter().zip(keys).all(|(k, n)| k.name == *n))
+    TABLES.iter().find(|t| t.keys.len() == keys.len() && t.keys.iter().zip(keys).all(|(k, n)| k.name == *n))
 }
 
 /// The only table that has `key`, if just one has it.

@@ -16,46 +16,31 @@ use super::raw::{RawDomain, RawEndpoint, RawException, RawProfile, RawScope, Ver
 use super::{DnsSettings, Domain, Endpoint, Profile, ProfileException, Scope, Service, SCHEMA_VERSION};
 
 /// Sectors that reports group by; others are accepted but these are the documented vocabulary.
-const COMMON_SECTORS: &[&str] = &[
-    "cctld",
-    "operator",
-    "ixp",
-    "regulator",
-    "csirt",
-    "government",
-];
+const COMMON_SECTORS: &[&str] = &["cctld", "operator", "ixp", "regulator", "csirt", "government"];
 
 pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnostic>> {
-    let probe: VersionProbe =
-        toml::from_str(text).map_err(|e| vec![diagnostic::from_toml(&e, text)])?;
+    let probe: VersionProbe = toml::from_str(text).map_err(|e| vec![diagnostic::from_toml(&e, text)])?;
     check_version(probe.schema_version)?;
-    let raw: RawProfile =
-        toml::from_str(text).map_err(|e| vec![diagnostic::from_toml(&e, text)])?;
+    let raw: RawProfile = toml::from_str(text).map_err(|e| vec![diagnostic::from_toml(&e, text)])?;
 
-    let mut v = Validator {
-        text,
-        diagnostics: Vec::new(),
-        endpoints_seen: HashMap::new(),
-        domains_seen: HashMap::new(),
-    };
+    let mut v =
+        Validator { text, diagnostics: Vec::new(), endpoints_seen: HashMap::new(), domains_seen: HashMap::new() };
     let country_code = v.country_code(&raw.country.code);
     let country_name = v.non_empty(&raw.country.name, "country.name", "name = \"Uruguay\"");
     let policy = raw.country.policy.as_ref().and_then(|p| v.policy(p));
     let ca_files: Vec<PathBuf> = raw.country.ca_files.iter().filter_map(|f| v.ca_file(f, source)).collect();
     let scope = v.scope(&raw.scope);
-    let endpoints: Vec<Endpoint> = raw
-        .endpoints
-        .iter()
-        .filter_map(|e| v.endpoint(e, &scope))
-        .collect();
-    let domains: Vec<Domain> = raw
-        .domains
-        .iter()
-        .filter_map(|d| v.domain(d, &scope))
-        .collect();
+    let endpoints: Vec<Endpoint> = raw.endpoints.iter().filter_map(|e| v.endpoint(e, &scope)).collect();
+    let domains: Vec<Domain> = raw.domains.iter().filter_map(|d| v.domain(d, &scope)).collect();
     let dns = raw.dns.as_ref().map(|dns| DnsSettings {
-        validation_signed_name: dns.validation_signed_name.as_ref().and_then(|n| v.validation_name(n, "validation_signed_name")),
-        validation_bogus_name: dns.validation_bogus_name.as_ref().and_then(|n| v.validation_name(n, "validation_bogus_name")),
+        validation_signed_name: dns
+            .validation_signed_name
+            .as_ref()
+            .and_then(|n| v.validation_name(n, "validation_signed_name")),
+        validation_bogus_name: dns
+            .validation_bogus_name
+            .as_ref()
+            .and_then(|n| v.validation_name(n, "validation_bogus_name")),
     });
     if raw.endpoints.is_empty() && raw.domains.is_empty() {
         v.error(
@@ -66,9 +51,12 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
     }
 
     let sector_weights = v.weights(&raw.weights);
-    let exceptions: Vec<ProfileException> =
-        raw.exceptions.iter().filter_map(|e| v.exception(e, &scope)).collect();
-    let declared = endpoints.iter().filter_map(|e| e.operator.clone()).chain(domains.iter().filter_map(|d| d.operator.clone())).collect();
+    let exceptions: Vec<ProfileException> = raw.exceptions.iter().filter_map(|e| v.exception(e, &scope)).collect();
+    let declared = endpoints
+        .iter()
+        .filter_map(|e| e.operator.clone())
+        .chain(domains.iter().filter_map(|d| d.operator.clone()))
+        .collect();
     let (operators, problems) = super::operators::operators(&raw.operators, &declared, is_date);
     v.diagnostics.extend(problems);
 
@@ -91,11 +79,7 @@ pub(super) fn profile(text: &str, source: &Path) -> Result<Profile, Vec<Diagnost
             operators,
         }),
         // Unreachable: a missing value always comes with a diagnostic.
-        _ => Err(vec![Diagnostic::new(
-            0,
-            "the profile is invalid",
-            "see profiles/example.toml",
-        )]),
+        _ => Err(vec![Diagnostic::new(0, "the profile is invalid", "see profiles/example.toml")]),
     }
 }
 
@@ -172,8 +156,7 @@ struct NameProblem {
 
 impl Validator<'_> {
     fn error(&mut self, offset: usize, message: impl Into<String>, help: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::new(offset, message, help));
+        self.diagnostics.push(Diagnostic::new(offset, message, help));
     }
 
     fn country_code(&mut self, code: &Spanned<String>) -> Option<String> {
@@ -182,7 +165,9 @@ impl Validator<'_> {
             return Some(value.to_ascii_uppercase());
         }
         let help = if value.chars().count() == 3 && value.chars().all(|c| c.is_ascii_alphabetic()) {
-            format!("{value:?} looks like an alpha-3 code: use the alpha-2 code instead (e.g. code = \"UY\", not \"URY\")")
+            format!(
+                "{value:?} looks like an alpha-3 code: use the alpha-2 code instead (e.g. code = \"UY\", not \"URY\")"
+            )
         } else {
             "write the two-letter ISO 3166-1 alpha-2 code, e.g. code = \"UY\"".to_string()
         };
@@ -197,11 +182,7 @@ impl Validator<'_> {
     fn non_empty(&mut self, value: &Spanned<String>, field: &str, example: &str) -> Option<String> {
         let text = value.get_ref().trim();
         if text.is_empty() {
-            self.error(
-                value.span().start,
-                format!("`{field}` is empty"),
-                format!("write a value, e.g. {example}"),
-            );
+            self.error(value.span().start, format!("`{field}` is empty"), format!("write a value, e.g. {example}"));
             return None;
         }
         Some(text.to_string())
@@ -266,10 +247,9 @@ impl Validator<'_> {
         let before = self.diagnostics.len();
         let check = raw.check.get_ref().trim().to_string();
         let id_ok = check.split('.').count() >= 2
-            && check.split('.').all(|p| {
-                !p.is_empty()
-                    && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            });
+            && check
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         if !id_ok {
             self.error(
                 raw.check.span().start,
@@ -380,9 +360,7 @@ impl Validator<'_> {
                 };
                 self.error(
                     offset,
-                    format!(
-                        "`scope.names` pattern {value:?} contains `*`: wildcards are not allowed"
-                    ),
+                    format!("`scope.names` pattern {value:?} contains `*`: wildcards are not allowed"),
                     help,
                 );
             } else if let Ok(address) = value.parse::<IpAddr>() {
@@ -391,9 +369,7 @@ impl Validator<'_> {
                 self.error(
                     offset,
                     format!("`scope.names` pattern {value:?} is an IP address, not a DNS name"),
-                    format!(
-                        "put addresses in scope.networks, e.g. networks = [\"{address}/{prefix}\"]"
-                    ),
+                    format!("put addresses in scope.networks, e.g. networks = [\"{address}/{prefix}\"]"),
                 );
             } else {
                 match dns_name(value) {
@@ -402,13 +378,8 @@ impl Validator<'_> {
                         names_usable = false;
                         self.error(
                             offset,
-                            format!(
-                                "`scope.names` pattern {value:?} is not a valid DNS name: {}",
-                                problem.reason
-                            ),
-                            problem.help.unwrap_or_else(|| {
-                                "write a zone name such as \"example.uy\"".to_string()
-                            }),
+                            format!("`scope.names` pattern {value:?} is not a valid DNS name: {}", problem.reason),
+                            problem.help.unwrap_or_else(|| "write a zone name such as \"example.uy\"".to_string()),
                         );
                     }
                 }
@@ -421,11 +392,7 @@ impl Validator<'_> {
             }
         }
         scope.allow_discovered = raw.allow_discovered;
-        CheckedScope {
-            scope,
-            names_usable,
-            networks_usable,
-        }
+        CheckedScope { scope, names_usable, networks_usable }
     }
 
     fn network(&mut self, network: &Spanned<String>) -> Option<ipnet::IpNet> {
@@ -437,7 +404,9 @@ impl Validator<'_> {
             self.error(
                 offset,
                 format!("{message}: it has no prefix length"),
-                format!("write \"{address}/{prefix}\" to allow this single address, or give the network's prefix length"),
+                format!(
+                    "write \"{address}/{prefix}\" to allow this single address, or give the network's prefix length"
+                ),
             );
             return None;
         }
@@ -447,11 +416,7 @@ impl Validator<'_> {
                 // scope, so ask instead of truncating.
                 self.error(
                     offset,
-                    format!(
-                        "{message}: {} has host bits set beyond the /{} prefix",
-                        net.addr(),
-                        net.prefix_len()
-                    ),
+                    format!("{message}: {} has host bits set beyond the /{} prefix", net.addr(), net.prefix_len()),
                     format!(
                         "write \"{}\" for the whole network, or \"{}/{}\" for the single address",
                         net.trunc(),
@@ -488,23 +453,15 @@ impl Validator<'_> {
             return Some(ip);
         }
         let help = if value.contains('/') {
-            "`address` pins one address: drop the /prefix, and put networks in scope.networks"
-                .to_string()
+            "`address` pins one address: drop the /prefix, and put networks in scope.networks".to_string()
         } else if value.starts_with('[') {
-            format!(
-                "write the IPv6 address without brackets, e.g. address = {:?}",
-                value.trim_matches(['[', ']'])
-            )
+            format!("write the IPv6 address without brackets, e.g. address = {:?}", value.trim_matches(['[', ']']))
         } else if value.parse::<std::net::SocketAddr>().is_ok() {
             "`address` is the address alone: move the port to `port`".to_string()
         } else {
             "write one IPv4 or IPv6 address, e.g. address = \"192.0.2.10\" or \"2001:db8::10\"; or remove `address` to resolve `host`".to_string()
         };
-        self.error(
-            offset,
-            format!("`address` {value:?} is not a valid IPv4 or IPv6 address"),
-            help,
-        );
+        self.error(offset, format!("`address` {value:?} is not a valid IPv4 or IPv6 address"), help);
         None
     }
 
@@ -518,11 +475,7 @@ impl Validator<'_> {
                     Some(near) => format!("did you mean \"{near}\"? valid services: {list}"),
                     None => format!("use one of: {list}"),
                 };
-                self.error(
-                    service.span().start,
-                    format!("unknown `service` {value:?}"),
-                    help,
-                );
+                self.error(service.span().start, format!("unknown `service` {value:?}"), help);
                 None
             }
         }
@@ -540,11 +493,7 @@ impl Validator<'_> {
             ),
             None => "set the port the service listens on, from 1 to 65535".to_string(),
         };
-        self.error(
-            port.span().start,
-            format!("`port` must be from 1 to 65535, found {value}"),
-            help,
-        );
+        self.error(port.span().start, format!("`port` must be from 1 to 65535, found {value}"), help);
         None
     }
 
@@ -564,22 +513,14 @@ impl Validator<'_> {
             Some(Host::Name(name)) if scope.names_usable && !scope.scope.allows_name(name) => {
                 self.error(
                     host_offset,
-                    format!(
-                        "`host` {name:?} is outside the declared scope ({})",
-                        names_in_scope(&scope.scope)
-                    ),
+                    format!("`host` {name:?} is outside the declared scope ({})", names_in_scope(&scope.scope)),
                     scope_help(name, "this endpoint"),
                 );
             }
-            Some(Host::Address(ip))
-                if scope.networks_usable && !scope.scope.allows_address(*ip) =>
-            {
+            Some(Host::Address(ip)) if scope.networks_usable && !scope.scope.allows_address(*ip) => {
                 self.error(
                     host_offset,
-                    format!(
-                        "`host` {ip} is outside the declared scope ({})",
-                        networks_in_scope(&scope.scope)
-                    ),
+                    format!("`host` {ip} is outside the declared scope ({})", networks_in_scope(&scope.scope)),
                     network_help(*ip, "this endpoint"),
                 );
             }
@@ -623,14 +564,7 @@ impl Validator<'_> {
         } else {
             self.endpoints_seen.insert(key, host_offset);
         }
-        Some(Endpoint {
-            host: host.text(),
-            port,
-            service,
-            address,
-            sector: sector?,
-            operator,
-        })
+        Some(Endpoint { host: host.text(), port, service, address, sector: sector?, operator })
     }
 
     fn host(&mut self, host: &Spanned<String>) -> Option<Host> {
@@ -684,13 +618,8 @@ impl Validator<'_> {
                 Err(problem) => {
                     self.error(
                         offset,
-                        format!(
-                            "domain `name` {value:?} is not a valid DNS name: {}",
-                            problem.reason
-                        ),
-                        problem.help.unwrap_or_else(|| {
-                            "write a zone name such as \"example.uy\"".to_string()
-                        }),
+                        format!("domain `name` {value:?} is not a valid DNS name: {}", problem.reason),
+                        problem.help.unwrap_or_else(|| "write a zone name such as \"example.uy\"".to_string()),
                     );
                     None
                 }
@@ -702,10 +631,7 @@ impl Validator<'_> {
         if scope.names_usable && !scope.scope.allows_name(&name) {
             self.error(
                 offset,
-                format!(
-                    "domain `name` {name:?} is outside the declared scope ({})",
-                    names_in_scope(&scope.scope)
-                ),
+                format!("domain `name` {name:?} is outside the declared scope ({})", names_in_scope(&scope.scope)),
                 scope_help(&name, "this domain"),
             );
         }
@@ -719,21 +645,14 @@ impl Validator<'_> {
         } else {
             self.domains_seen.insert(name.clone(), offset);
         }
-        Some(Domain {
-            name,
-            sector: sector?,
-            operator,
-        })
+        Some(Domain { name, sector: sector?, operator })
     }
 }
 
 /// Checks a DNS name (letters, digits and hyphens in labels of 1-63 characters, 253 in all; a
 /// trailing dot is allowed) and returns it lower case without the trailing dot.
 fn dns_name(value: &str) -> Result<String, NameProblem> {
-    let problem = |reason: &str, help: Option<String>| NameProblem {
-        reason: reason.to_string(),
-        help,
-    };
+    let problem = |reason: &str, help: Option<String>| NameProblem { reason: reason.to_string(), help };
     if value.is_empty() {
         return Err(problem("it is empty", None));
     }
@@ -741,22 +660,19 @@ fn dns_name(value: &str) -> Result<String, NameProblem> {
         let bare = rest.split(['/', ':', '?', '#']).next().unwrap_or(rest);
         return Err(problem(
             "it is a URL",
-            Some(format!(
-                "write only the name, {bare:?}; the scheme, port and path are not part of it"
-            )),
+            Some(format!("write only the name, {bare:?}; the scheme, port and path are not part of it")),
         ));
     }
     if value.chars().any(char::is_whitespace) {
         let squeezed: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-        return Err(problem(
-            "it contains whitespace",
-            Some(format!("remove the spaces: \"{squeezed}\"")),
-        ));
+        return Err(problem("it contains whitespace", Some(format!("remove the spaces: \"{squeezed}\""))));
     }
     if !value.is_ascii() {
         return Err(problem(
             "it contains non-ASCII characters",
-            Some("write an internationalised name in its ASCII (punycode) form, which starts with \"xn--\"".to_string()),
+            Some(
+                "write an internationalised name in its ASCII (punycode) form, which starts with \"xn--\"".to_string(),
+            ),
         ));
     }
     if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
@@ -771,9 +687,7 @@ fn dns_name(value: &str) -> Result<String, NameProblem> {
         if !name.contains(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
             return Err(problem(
                 "it includes a port",
-                Some(format!(
-                    "write {name:?} and put the port in its own key: port = {port}"
-                )),
+                Some(format!("write {name:?} and put the port in its own key: port = {port}")),
             ));
         }
     }
@@ -783,10 +697,7 @@ fn dns_name(value: &str) -> Result<String, NameProblem> {
             Some("write only the name; paths and prefix lengths are not part of it".to_string()),
         ));
     }
-    let name = value
-        .strip_suffix('.')
-        .unwrap_or(value)
-        .to_ascii_lowercase();
+    let name = value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase();
     if name.is_empty() {
         return Err(problem("it is only a dot", None));
     }
@@ -801,34 +712,19 @@ fn dns_name(value: &str) -> Result<String, NameProblem> {
             ));
         }
         if label.len() > 63 {
-            return Err(problem(
-                &format!("label {label:?} is longer than 63 characters"),
-                None,
-            ));
+            return Err(problem(&format!("label {label:?} is longer than 63 characters"), None));
         }
-        if let Some(bad) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-        {
+        if let Some(bad) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
             return Err(problem(
-                &format!(
-                    "`{bad}` is not allowed in a DNS name (only letters, digits, hyphens and dots)"
-                ),
+                &format!("`{bad}` is not allowed in a DNS name (only letters, digits, hyphens and dots)"),
                 Some(format!("remove or replace `{bad}`")),
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(problem(
-                &format!("label {label:?} starts or ends with a hyphen"),
-                None,
-            ));
+            return Err(problem(&format!("label {label:?} starts or ends with a hyphen"), None));
         }
     }
-    if name
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if name.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
         return Err(problem(
             "it looks like an IPv4 address but is not one",
             Some("an IPv4 address is four numbers from 0 to 255, e.g. \"192.0.2.10\"".to_string()),
@@ -838,21 +734,15 @@ fn dns_name(value: &str) -> Result<String, NameProblem> {
 }
 
 fn squeeze_dots(name: &str) -> String {
-    name.split('.')
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(".")
+    name.split('.').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(".")
 }
 
 /// Lower-case kebab-case: `[a-z0-9]+(-[a-z0-9]+)*`.
 fn is_kebab(value: &str) -> bool {
     !value.is_empty()
-        && value.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
+        && value
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// The kebab-case spelling of free text ("Critical Operator" → "critical-operator").
@@ -869,22 +759,12 @@ fn names_in_scope(scope: &Scope) -> String {
     if scope.names.is_empty() {
         return "scope.names is empty".to_string();
     }
-    let names = scope
-        .names
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = scope.names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     format!("scope.names = [{names}]")
 }
 
 fn networks_in_scope(scope: &Scope) -> String {
-    let networks = scope
-        .networks
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let networks = scope.networks.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     format!("scope.networks = [{networks}]")
 }
 
@@ -895,7 +775,9 @@ fn scope_help(name: &str, what: &str) -> String {
         [tld, second, ..] => format!("{second}.{tld}"),
         _ => name.to_string(),
     };
-    format!("if it belongs to this assessment, add \"{zone}\" to scope.names; otherwise remove {what} or correct the name")
+    format!(
+        "if it belongs to this assessment, add \"{zone}\" to scope.names; otherwise remove {what} or correct the name"
+    )
 }
 
 fn network_help(ip: IpAddr, what: &str) -> String {

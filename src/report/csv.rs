@@ -55,30 +55,17 @@ fn row(out: &mut String, fields: &[&str]) {
 /// An item's score and the reason of its cap, as two cells.
 fn score_cells(score: Option<&Score>) -> [String; 2] {
     [
-        score
-            .and_then(|s| s.value)
-            .map_or_else(String::new, |v| format!("{v:.1}")),
-        score
-            .and_then(|s| s.cap.as_ref())
-            .map_or_else(String::new, |c| c.reason()),
+        score.and_then(|s| s.value).map_or_else(String::new, |v| format!("{v:.1}")),
+        score.and_then(|s| s.cap.as_ref()).map_or_else(String::new, |c| c.reason()),
     ]
 }
 
-fn finding_row(
-    out: &mut String,
-    lang: &Lang,
-    prefix: [&str; 6],
-    score: &[String; 2],
-    finding: &Finding,
-) {
+fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], score: &[String; 2], finding: &Finding) {
     let title = lang
         .catalog
         .and_then(|c| c.get(&finding.check))
         .map_or(finding.title.clone(), |c| c.text(lang.lang).title.clone());
-    let expires = finding
-        .exception
-        .as_ref()
-        .map_or("", |e| e.expires.as_str());
+    let expires = finding.exception.as_ref().map_or("", |e| e.expires.as_str());
     let [country, sector, operator, kind, target, address] = prefix;
     row(
         out,
@@ -106,11 +93,7 @@ fn finding_row(
 pub fn render(document: &Document, lang: &Lang) -> String {
     let mut out = String::new();
     row(&mut out, &HEADER);
-    let country = document
-        .report
-        .country
-        .as_ref()
-        .map_or("", |c| c.code.as_str());
+    let country = document.report.country.as_ref().map_or("", |c| c.code.as_str());
     for target in &document.report.targets {
         let label = format!("{}:{}", target.host, target.port);
         let prefix = [

@@ -42,22 +42,16 @@ pub struct Strings {
 
 impl Strings {
     pub fn parse(lang: &str, source: &str) -> Result<Strings, String> {
-        let strings: Strings =
-            toml::from_str(source).map_err(|e| format!("i18n/{lang}.toml: {e}"))?;
+        let strings: Strings = toml::from_str(source).map_err(|e| format!("i18n/{lang}.toml: {e}"))?;
         if strings.format.months.len() != 12 {
-            return Err(format!(
-                "i18n/{lang}.toml: format.months must name 12 months"
-            ));
+            return Err(format!("i18n/{lang}.toml: format.months must name 12 months"));
         }
         Ok(strings)
     }
 
     /// A fixed string; an unknown key is a bug in a template or in this crate, shown loudly.
     pub fn get(&self, key: &str) -> String {
-        self.text
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| format!("[missing text: {key}]"))
+        self.text.get(key).cloned().unwrap_or_else(|| format!("[missing text: {key}]"))
     }
 
     /// A fixed string with `{name}` placeholders filled in.
@@ -87,11 +81,7 @@ impl Strings {
         let text = format!("{:.*}", decimals, value.abs());
         let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
         let whole = self.int(whole.parse().unwrap_or(0));
-        let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
-            "−"
-        } else {
-            ""
-        };
+        let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "−" } else { "" };
         if fraction.is_empty() {
             format!("{sign}{whole}")
         } else {
@@ -116,15 +106,8 @@ impl Strings {
             return "–".into();
         }
         let value = 100.0 * part as f64 / whole as f64;
-        let space = if self.format.decimal == "." {
-            ""
-        } else {
-            "\u{a0}"
-        };
-        format!(
-            "{}{space}%",
-            self.number(value, if value.fract() == 0.0 { 0 } else { 1 })
-        )
+        let space = if self.format.decimal == "." { "" } else { "\u{a0}" };
+        format!("{}{space}%", self.number(value, if value.fract() == 0.0 { 0 } else { 1 }))
     }
 
     /// An RFC 3339 UTC timestamp as a date and time in this language ("28 de noviembre de
@@ -133,10 +116,7 @@ impl Strings {
         let Some(date) = self.date(rfc3339) else {
             return rfc3339.to_string();
         };
-        match rfc3339
-            .get(11..16)
-            .filter(|t| t.as_bytes().get(2) == Some(&b':'))
-        {
+        match rfc3339.get(11..16).filter(|t| t.as_bytes().get(2) == Some(&b':')) {
             Some(time) => format!("{date}, {time} UTC"),
             None => date,
         }
@@ -162,12 +142,8 @@ impl Strings {
 
 /// The strings of `lang`: from `dir/i18n/<lang>.toml` when `dir` has one, else built in.
 pub fn load(lang: &str, dir: Option<&std::path::Path>) -> Result<Strings, String> {
-    if let Some(path) = dir
-        .map(|d| d.join("i18n").join(format!("{lang}.toml")))
-        .filter(|p| p.is_file())
-    {
-        let source =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(path) = dir.map(|d| d.join("i18n").join(format!("{lang}.toml"))).filter(|p| p.is_file()) {
+        let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         return Strings::parse(lang, &source);
     }
     let (_, source) = BUILTIN
@@ -194,14 +170,8 @@ mod tests {
         assert_eq!(en.delta(0.01), "±0");
         assert_eq!(en.percent(7, 8), "87.5%");
         assert_eq!(fr.percent(1, 2), "50\u{a0}%");
-        assert_eq!(
-            es.datetime("2026-11-28T13:40:05Z"),
-            "28 de noviembre de 2026, 13:40 UTC"
-        );
-        assert_eq!(
-            en.datetime("2026-03-01T00:00:00Z"),
-            "1 March 2026, 00:00 UTC"
-        );
+        assert_eq!(es.datetime("2026-11-28T13:40:05Z"), "28 de noviembre de 2026, 13:40 UTC");
+        assert_eq!(en.datetime("2026-03-01T00:00:00Z"), "1 March 2026, 00:00 UTC");
         assert_eq!(en.datetime("garbage"), "garbage");
     }
 
@@ -210,27 +180,12 @@ mod tests {
         let en = load("en", None).unwrap();
         for lang in LANGUAGES {
             let strings = load(lang, None).unwrap();
-            let missing: Vec<&String> = en
-                .text
-                .keys()
-                .filter(|k| !strings.text.contains_key(*k))
-                .collect();
-            let extra: Vec<&String> = strings
-                .text
-                .keys()
-                .filter(|k| !en.text.contains_key(*k))
-                .collect();
+            let missing: Vec<&String> = en.text.keys().filter(|k| !strings.text.contains_key(*k)).collect();
+            let extra: Vec<&String> = strings.text.keys().filter(|k| !en.text.contains_key(*k)).collect();
             assert!(missing.is_empty(), "{lang} lacks {missing:?}");
-            assert!(
-                extra.is_empty(),
-                "{lang} has strings English lacks: {extra:?}"
-            );
-            let empty: Vec<&String> = strings
-                .text
-                .iter()
-                .filter(|(_, v)| v.trim().is_empty())
-                .map(|(k, _)| k)
-                .collect();
+            assert!(extra.is_empty(), "{lang} has strings English lacks: {extra:?}");
+            let empty: Vec<&String> =
+                strings.text.iter().filter(|(_, v)| v.trim().is_empty()).map(|(k, _)| k).collect();
             assert!(empty.is_empty(), "{lang} has empty strings {empty:?}");
         }
     }

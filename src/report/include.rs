@@ -12,27 +12,17 @@ use handlebars::Handlebars;
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
 /// The partials each template (and each inline partial) includes, by name.
-fn includes(
-    template: &Template,
-    owner: &str,
-    graph: &mut BTreeMap<String, Vec<String>>,
-) -> Result<(), String> {
+fn includes(template: &Template, owner: &str, graph: &mut BTreeMap<String, Vec<String>>) -> Result<(), String> {
     for element in &template.elements {
         match element {
-            TemplateElement::PartialExpression(partial)
-            | TemplateElement::PartialBlock(partial) => {
+            TemplateElement::PartialExpression(partial) | TemplateElement::PartialBlock(partial) => {
                 let name = partial
                     .name
                     .as_name()
                     .filter(|_| !matches!(partial.name, Parameter::Subexpression(_)))
-                    .ok_or_else(|| {
-                        format!("{owner}: a partial's name must be written out, not computed")
-                    })?;
+                    .ok_or_else(|| format!("{owner}: a partial's name must be written out, not computed"))?;
                 if !name.starts_with('@') {
-                    graph
-                        .entry(owner.to_string())
-                        .or_default()
-                        .push(name.to_string());
+                    graph.entry(owner.to_string()).or_default().push(name.to_string());
                 }
                 if let Some(inner) = &partial.template {
                     includes(inner, owner, graph)?;
@@ -69,10 +59,7 @@ pub fn check(handlebars: &Handlebars) -> Result<(), String> {
         let current = chain.last().cloned().unwrap_or_default();
         for next in graph.get(&current).into_iter().flatten() {
             if chain.contains(next) {
-                return Err(format!(
-                    "templates include each other: {} → {next}",
-                    chain.join(" → ")
-                ));
+                return Err(format!("templates include each other: {} → {next}", chain.join(" → ")));
             }
             if chain.len() > MAX_INCLUDE_DEPTH {
                 return Err(format!(
@@ -108,26 +95,17 @@ mod tests {
     fn cycles_and_deep_nesting_are_refused_with_the_chain() {
         let mutual = registry(&[("a", "x{{> b}}"), ("b", "{{#if y}}{{> a}}{{/if}}")]);
         let error = check(&mutual).unwrap_err();
-        assert!(
-            error.contains("include each other") && error.contains("a → b → a"),
-            "{error}"
-        );
+        assert!(error.contains("include each other") && error.contains("a → b → a"), "{error}");
         let itself = registry(&[("a", "{{#each l}}{{> a}}{{/each}}")]);
         assert!(check(&itself).unwrap_err().contains("a → a"));
         let inline = registry(&[("a", "{{#*inline \"i\"}}{{> i}}{{/inline}}{{> i}}")]);
         assert!(check(&inline).unwrap_err().contains("i → i"));
         let computed = registry(&[("a", "{{> (lookup this \"p\")}}")]);
         assert!(check(&computed).unwrap_err().contains("computed"));
-        let chain: Vec<(String, String)> = (0..12)
-            .map(|i| (format!("p{i}"), format!("{{{{> p{}}}}}", i + 1)))
-            .collect();
-        let chain: Vec<(&str, &str)> = chain
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        assert!(check(&registry(&chain))
-            .unwrap_err()
-            .contains("deeper than 8"));
+        let chain: Vec<(String, String)> =
+            (0..12).map(|i| (format!("p{i}"), format!("{{{{> p{}}}}}", i + 1))).collect();
+        let chain: Vec<(&str, &str)> = chain.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert!(check(&registry(&chain)).unwrap_err().contains("deeper than 8"));
         let fine = registry(&[("a", "{{> b}}{{> b}}"), ("b", "{{> c}}"), ("c", "leaf")]);
         assert_eq!(check(&fine), Ok(()));
     }

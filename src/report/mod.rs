@@ -28,46 +28,14 @@ use view::{Document, Lang};
 
 /// The templates shipped in the binary: (name, file under `reports/`, text).
 pub const TEMPLATES: [(&str, &str, &str); 8] = [
-    (
-        "country",
-        "country.hbs",
-        include_str!("../../reports/country.hbs"),
-    ),
-    (
-        "regional",
-        "regional.hbs",
-        include_str!("../../reports/regional.hbs"),
-    ),
-    (
-        "notice",
-        "notice.hbs",
-        include_str!("../../reports/notice.hbs"),
-    ),
-    (
-        "style",
-        "partials/style.hbs",
-        include_str!("../../reports/partials/style.hbs"),
-    ),
-    (
-        "findings",
-        "partials/findings.hbs",
-        include_str!("../../reports/partials/findings.hbs"),
-    ),
-    (
-        "item",
-        "partials/item.hbs",
-        include_str!("../../reports/partials/item.hbs"),
-    ),
-    (
-        "evidence-tls",
-        "partials/evidence-tls.hbs",
-        include_str!("../../reports/partials/evidence-tls.hbs"),
-    ),
-    (
-        "facts",
-        "partials/facts.hbs",
-        include_str!("../../reports/partials/facts.hbs"),
-    ),
+    ("country", "country.hbs", include_str!("../../reports/country.hbs")),
+    ("regional", "regional.hbs", include_str!("../../reports/regional.hbs")),
+    ("notice", "notice.hbs", include_str!("../../reports/notice.hbs")),
+    ("style", "partials/style.hbs", include_str!("../../reports/partials/style.hbs")),
+    ("findings", "partials/findings.hbs", include_str!("../../reports/partials/findings.hbs")),
+    ("item", "partials/item.hbs", include_str!("../../reports/partials/item.hbs")),
+    ("evidence-tls", "partials/evidence-tls.hbs", include_str!("../../reports/partials/evidence-tls.hbs")),
+    ("facts", "partials/facts.hbs", include_str!("../../reports/partials/facts.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -109,31 +77,19 @@ impl Renderer {
         handlebars.set_prevent_indent(true);
         for (name, file, builtin) in TEMPLATES {
             let source = match templates.map(|d| d.join(file)).filter(|p| p.is_file()) {
-                Some(path) => {
-                    std::fs::read_to_string(&path).map_err(|e| ReportError::Template {
-                        name: path.display().to_string(),
-                        message: e.to_string(),
-                    })?
-                }
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| ReportError::Template { name: path.display().to_string(), message: e.to_string() })?,
                 None => builtin.to_string(),
             };
             handlebars
                 .register_template_string(name, source)
-                .map_err(|e| ReportError::Template {
-                    name: file.to_string(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| ReportError::Template { name: file.to_string(), message: e.to_string() })?;
         }
         include::check(&handlebars).map_err(|message| ReportError::Template {
             name: templates.map_or_else(|| "built-in".into(), |d| d.display().to_string()),
             message,
         })?;
-        Ok(Renderer {
-            handlebars,
-            strings,
-            lang: lang.to_string(),
-            stamp: serde_json::Value::Null,
-        })
+        Ok(Renderer { handlebars, strings, lang: lang.to_string(), stamp: serde_json::Value::Null })
     }
 
     /// Reports rendered from now on show `digest` (the bundle manifest's data digest) and the
@@ -143,11 +99,7 @@ impl Renderer {
     }
 
     fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
-        Lang {
-            strings: &self.strings,
-            catalog,
-            lang: &self.lang,
-        }
+        Lang { strings: &self.strings, catalog, lang: &self.lang }
     }
 
     fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, ReportError> {
@@ -155,10 +107,7 @@ impl Renderer {
         data["stamp"] = self.stamp.clone();
         self.handlebars
             .render(name, &data)
-            .map_err(|e| ReportError::Render {
-                name: name.to_string(),
-                message: e.to_string(),
-            })
+            .map_err(|e| ReportError::Render { name: name.to_string(), message: e.to_string() })
     }
 
     /// The country report of a scan (with changes since `previous` when given). Check titles and
@@ -171,10 +120,7 @@ impl Renderer {
     ) -> Result<String, ReportError> {
         let mut out = Vec::new();
         self.country_to(&mut out, document, previous, catalog)?;
-        String::from_utf8(out).map_err(|e| ReportError::Render {
-            name: "country".into(),
-            message: e.to_string(),
-        })
+        String::from_utf8(out).map_err(|e| ReportError::Render { name: "country".into(), message: e.to_string() })
     }
 
     /// The country report, written to `out` as it is rendered. The page is rendered with a
@@ -211,14 +157,9 @@ impl Renderer {
             }
         }
         let page = self.render("country", &data)?;
-        let error = |e: handlebars::RenderError| ReportError::Render {
-            name: "item".into(),
-            message: e.to_string(),
-        };
-        let mut context = handlebars::Context::wraps(
-            serde_json::json!({"t": &self.strings.text, "lang": &self.lang}),
-        )
-        .map_err(error)?;
+        let error = |e: handlebars::RenderError| ReportError::Render { name: "item".into(), message: e.to_string() };
+        let mut context = handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
+            .map_err(error)?;
         let mut rest = page.as_str();
         while let Some(at) = rest.find(&marker) {
             out.write_all(&rest.as_bytes()[..at])?;
@@ -226,15 +167,11 @@ impl Renderer {
             let end = after.find('\u{1}').unwrap_or(after.len());
             let kind = &after[..end];
             view::each_item(document, &lang, kind, |item| {
-                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) =
-                    (context.data_mut(), item)
+                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item)
                 {
                     root.extend(fields);
                 }
-                let html = self
-                    .handlebars
-                    .render_with_context("item", &context)
-                    .map_err(error)?;
+                let html = self.handlebars.render_with_context("item", &context).map_err(error)?;
                 out.write_all(html.as_bytes())?;
                 Ok::<(), ReportError>(())
             })?;
@@ -255,28 +192,17 @@ impl Renderer {
     ) -> Result<String, ReportError> {
         let lang = self.lang(catalog);
         let mut data = view::notice(document, operator, contact, &lang);
-        let error = |e: handlebars::RenderError| ReportError::Render {
-            name: "item".into(),
-            message: e.to_string(),
-        };
-        let mut context = handlebars::Context::wraps(
-            serde_json::json!({"t": &self.strings.text, "lang": &self.lang}),
-        )
-        .map_err(error)?;
+        let error = |e: handlebars::RenderError| ReportError::Render { name: "item".into(), message: e.to_string() };
+        let mut context = handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
+            .map_err(error)?;
         let mut items = String::new();
         for (kind, _) in view::ITEM_KINDS {
             view::each_item(document, &lang, kind, |item| {
-                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) =
-                    (context.data_mut(), item)
+                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item)
                 {
                     root.extend(fields);
                 }
-                items.push_str(
-                    &self
-                        .handlebars
-                        .render_with_context("item", &context)
-                        .map_err(error)?,
-                );
+                items.push_str(&self.handlebars.render_with_context("item", &context).map_err(error)?);
                 Ok::<(), ReportError>(())
             })?;
         }
@@ -285,11 +211,7 @@ impl Renderer {
     }
 
     /// Several countries' scans side by side.
-    pub fn regional(
-        &self,
-        documents: &[Document],
-        catalog: Option<&Catalog>,
-    ) -> Result<String, ReportError> {
+    pub fn regional(&self, documents: &[Document], catalog: Option<&Catalog>) -> Result<String, ReportError> {
         let data = view::regional(documents, &self.lang(catalog));
         self.render("regional", &data)
     }
@@ -313,23 +235,13 @@ mod tests {
                 let path = entry.unwrap().path();
                 if path.extension().is_some_and(|e| e == "hbs") {
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
-                    on_disk.push(if sub.is_empty() {
-                        name
-                    } else {
-                        format!("{sub}/{name}")
-                    });
+                    on_disk.push(if sub.is_empty() { name } else { format!("{sub}/{name}") });
                 }
             }
         }
         on_disk.sort();
-        let mut embedded: Vec<String> = TEMPLATES
-            .iter()
-            .map(|(_, file, _)| file.to_string())
-            .collect();
+        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(_, file, _)| file.to_string()).collect();
         embedded.sort();
-        assert_eq!(
-            on_disk, embedded,
-            "add new template files to TEMPLATES in src/report/mod.rs"
-        );
+        assert_eq!(on_disk, embedded, "add new template files to TEMPLATES in src/report/mod.rs");
     }
 }

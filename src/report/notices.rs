@@ -63,10 +63,7 @@ pub fn file_stem(operator: &str) -> String {
 }
 
 /// Every operator's notice, in its language.
-pub fn render_notices(
-    document: &Document,
-    options: &NoticeOptions,
-) -> Result<Vec<Notice>, ReportError> {
+pub fn render_notices(document: &Document, options: &NoticeOptions) -> Result<Vec<Notice>, ReportError> {
     let mut renderers: BTreeMap<String, Renderer> = BTreeMap::new();
     let mut stems_used: BTreeMap<String, usize> = BTreeMap::new();
     let mut notices = Vec::new();
@@ -75,9 +72,7 @@ pub fn render_notices(
             continue;
         }
         let contact = options.contacts.iter().find(|c| c.name == operator);
-        let lang = contact
-            .and_then(|c| c.lang.as_deref())
-            .unwrap_or(options.lang);
+        let lang = contact.and_then(|c| c.lang.as_deref()).unwrap_or(options.lang);
         if !renderers.contains_key(lang) {
             let mut renderer = Renderer::new(lang, options.templates)?;
             if let Some((digest, fingerprint)) = options.stamp {
@@ -90,20 +85,11 @@ pub fn render_notices(
         let stem = file_stem(&operator);
         let seen = stems_used.entry(stem.clone()).or_default();
         *seen += 1;
-        let stem = if *seen == 1 {
-            format!("notice-{stem}")
-        } else {
-            format!("notice-{stem}-{seen}")
-        };
+        let stem = if *seen == 1 { format!("notice-{stem}") } else { format!("notice-{stem}-{seen}") };
         let mine = document.of_operator(&operator);
         let html = renderer.notice(&mine, &operator, contact, options.catalog)?;
         let csv = renderer.csv(&mine, options.catalog);
-        notices.push(Notice {
-            operator,
-            stem,
-            html,
-            csv,
-        });
+        notices.push(Notice { operator, stem, html, csv });
     }
     Ok(notices)
 }
@@ -120,10 +106,7 @@ pub fn write_notices(
     for notice in render_notices(document, options)? {
         let file = format!("{}.html", notice.stem);
         write_atomically(&dir.join(&file), notice.html.as_bytes())?;
-        write_atomically(
-            &dir.join(format!("{}.csv", notice.stem)),
-            notice.csv.as_bytes(),
-        )?;
+        write_atomically(&dir.join(format!("{}.csv", notice.stem)), notice.csv.as_bytes())?;
         written.insert(notice.operator, file);
     }
     Ok(written)

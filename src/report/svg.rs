@@ -57,11 +57,7 @@ pub fn bars(title: &str, bars: &[Bar], max: f64) -> String {
     );
     for (i, bar) in bars.iter().enumerate() {
         let y = 4.0 + ROW * i as f64;
-        let length = if max > 0.0 {
-            (bar.value / max).clamp(0.0, 1.0) * plot
-        } else {
-            0.0
-        };
+        let length = if max > 0.0 { (bar.value / max).clamp(0.0, 1.0) * plot } else { 0.0 };
         let _ = write!(
             svg,
             r#"<text x="{:.0}" y="{:.1}" text-anchor="end" class="lbl">{}</text><rect x="{LABEL}" y="{:.1}" width="{plot:.1}" height="{:.1}" class="track"/><rect x="{LABEL}" y="{:.1}" width="{length:.1}" height="{:.1}" fill="{}"/><text x="{:.1}" y="{:.1}" class="val">{}</text>"#,
@@ -90,20 +86,12 @@ mod tests {
     fn labels_are_escaped_and_bars_scaled() {
         let chart = bars(
             "t<",
-            &[Bar {
-                label: "<script>x</script>".into(),
-                value: 50.0,
-                text: "\"50\"".into(),
-                colour: "#123456",
-            }],
+            &[Bar { label: "<script>x</script>".into(), value: 50.0, text: "\"50\"".into(), colour: "#123456" }],
             100.0,
         );
         assert!(!chart.contains("<script>"));
         assert!(chart.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(chart.contains("&quot;50&quot;"));
-        assert!(
-            chart.contains(r##"width="120.0" height="16.0" fill="#123456""##),
-            "{chart}"
-        );
+        assert!(chart.contains(r##"width="120.0" height="16.0" fill="#123456""##), "{chart}");
     }
 }

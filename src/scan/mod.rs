@@ -70,12 +70,14 @@ impl Pending {
                 result.error = error;
                 Done::Target(key, Box::new(result))
             }
-            Pending::Zone(index, name) => {
-                Done::Zone(index, Box::new(ZoneFacts { name: crate::dns::wire::fqdn(&name), error, ..ZoneFacts::default() }))
-            }
-            Pending::Resolver(index, address) => {
-                Done::Resolver(index, Box::new(ResolverFacts { address: address.to_string(), error, ..ResolverFacts::default() }))
-            }
+            Pending::Zone(index, name) => Done::Zone(
+                index,
+                Box::new(ZoneFacts { name: crate::dns::wire::fqdn(&name), error, ..ZoneFacts::default() }),
+            ),
+            Pending::Resolver(index, address) => Done::Resolver(
+                index,
+                Box::new(ResolverFacts { address: address.to_string(), error, ..ResolverFacts::default() }),
+            ),
         }
     }
 }
@@ -107,7 +109,8 @@ impl Tasks<'_> {
     }
 
     fn target(&mut self, key: TargetKey, job: ResolvedTarget) {
-        let (gate, network, options, hook) = (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
+        let (gate, network, options, hook) =
+            (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
         let task_job = job.clone();
         // Resuming: a target finished by the interrupted run is not probed again.
         let stored = self.plan.done.targets.get(&resume::target_key(&empty_result(&job))).cloned();
@@ -125,7 +128,8 @@ impl Tasks<'_> {
     }
 
     fn zone(&mut self, index: usize, name: String) {
-        let (gate, network, options, hook) = (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let (gate, network, options, hook) =
+            (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
         let task_name = name.clone();
         let stored = self.plan.done.zones.get(&resume::zone_key(&name)).cloned();
         let handle = self.set.spawn(async move {
@@ -142,7 +146,8 @@ impl Tasks<'_> {
     }
 
     fn resolver(&mut self, index: usize, address: std::net::SocketAddr) {
-        let (gate, network, options, hook) = (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let (gate, network, options, hook) =
+            (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
         let stored = self.plan.done.resolvers.get(&address.to_string()).cloned();
         let handle = self.set.spawn(async move {
             if let Some(facts) = stored {
@@ -184,7 +189,10 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
     let mut tasks = Tasks {
         plan,
         network: Network::new(plan.options.per_host, plan.options.timeout, None).with_limits(
-            DiscoveryPolicy { scope: plan.scope.clone().map(Arc::new), allow_discovered: plan.options.allow_discovered },
+            DiscoveryPolicy {
+                scope: plan.scope.clone().map(Arc::new),
+                allow_discovered: plan.options.allow_discovered,
+            },
             plan.options.max_connections,
         ),
         tls_gate: Arc::new(Semaphore::new(plan.options.concurrency.max(1))),
@@ -299,7 +307,10 @@ fn mail_host_key(host: &str) -> String {
 fn mx_targets(plan: &ScanPlan, zones: &[(usize, ZoneFacts)], known: &[TargetSpec]) -> Vec<TargetSpec> {
     let mut specs: Vec<TargetSpec> = Vec::new();
     let already = |specs: &[TargetSpec], host: &str| {
-        known.iter().chain(specs.iter()).any(|s| s.port == 25 && s.service == Service::SmtpStarttls && mail_host_key(&s.host) == host)
+        known
+            .iter()
+            .chain(specs.iter())
+            .any(|s| s.port == 25 && s.service == Service::SmtpStarttls && mail_host_key(&s.host) == host)
     };
     for (index, zone) in zones {
         let Some(mail) = &zone.mail else { continue };

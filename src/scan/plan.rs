@@ -103,7 +103,8 @@ impl ScanPlan {
     /// the user (endpoints this version does not scan). Nothing is connected, except that a
     /// resolver endpoint declared by name is looked up (bounded by `--timeout`).
     pub async fn from_args(args: &ScanArgs) -> anyhow::Result<(ScanPlan, Vec<String>)> {
-        let profile = args.profile.as_ref().map(|path| Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))).transpose()?;
+        let profile =
+            args.profile.as_ref().map(|path| Profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))).transpose()?;
         let mut notes = Vec::new();
         let mut plan = ScanPlan { options: scan_options(args, profile.as_ref())?, ..ScanPlan::default() };
         let catalog = load_catalog(&args.checks)?;
@@ -120,7 +121,8 @@ impl ScanPlan {
                 operator: d.operator.clone(),
             }));
             for endpoint in profile.endpoints.iter().filter(|e| e.service == Service::DnsResolver) {
-                let addresses = resolver_addresses(&endpoint.host, endpoint.port, endpoint.address, plan.options.timeout).await?;
+                let addresses =
+                    resolver_addresses(&endpoint.host, endpoint.port, endpoint.address, plan.options.timeout).await?;
                 for address in addresses {
                     if !profile.scope.allows_address(address.ip()) {
                         anyhow::bail!(
@@ -170,7 +172,8 @@ impl ScanPlan {
         if plan.targets.is_empty() && plan.zones.is_empty() && plan.resolvers.is_empty() {
             anyhow::bail!("nothing to scan: give TARGET arguments or --profile FILE (see `postura scan --help`)");
         }
-        let pins = args.resolve.iter().map(|r| parse_resolve(r)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+        let pins =
+            args.resolve.iter().map(|r| parse_resolve(r)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
         apply_pins(&mut plan.targets, &pins);
         plan.dns = dns_options(args, profile.as_ref(), &plan)?;
         let policy_name = args.policy.clone().or(profile_policy).unwrap_or_else(|| DEFAULT_POLICY.to_string());
@@ -204,7 +207,8 @@ impl ScanPlan {
             return Ok(());
         }
         if let Some(address) = text.strip_prefix("resolver://") {
-            let address = parse_dns_server(address.trim_end_matches('/')).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
+            let address =
+                parse_dns_server(address.trim_end_matches('/')).map_err(|e| anyhow::anyhow!("target '{text}': {e}"))?;
             if self.scope.as_ref().is_some_and(|scope| !scope.allows_address(address.ip())) {
                 return Err(outside());
             }
@@ -253,19 +257,29 @@ fn dns_options(args: &ScanArgs, profile: Option<&Profile>, plan: &ScanPlan) -> a
         concurrency: plan.options.concurrency,
         // The command line overrides the profile's `[dns]` names.
         validation_names: crate::dns::resolver::ValidationNames {
-            signed: args.dns_signed_name.clone().or(profile_dns.validation_signed_name).or(Some(crate::dns::resolver::DEFAULT_SIGNED_NAME.into())),
-            bogus: args.dns_bogus_name.clone().or(profile_dns.validation_bogus_name).or(Some(crate::dns::resolver::DEFAULT_BOGUS_NAME.into())),
+            signed: args
+                .dns_signed_name
+                .clone()
+                .or(profile_dns.validation_signed_name)
+                .or(Some(crate::dns::resolver::DEFAULT_SIGNED_NAME.into())),
+            bogus: args
+                .dns_bogus_name
+                .clone()
+                .or(profile_dns.validation_bogus_name)
+                .or(Some(crate::dns::resolver::DEFAULT_BOGUS_NAME.into())),
         },
         scope: plan.scope.clone().map(Arc::new),
         ..DnsOptions::default()
     };
     if let Some(path) = &args.root_hints {
         let text = read(path, "--root-hints")?;
-        options.roots = crate::dns::iterate::Roots::from_hints(&text).map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
+        options.roots = crate::dns::iterate::Roots::from_hints(&text)
+            .map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
     }
     if let Some(path) = &args.asn_table {
         let text = read(path, "--asn-table")?;
-        let table = crate::dns::asn::AsnTable::parse(&text).map_err(|e| anyhow::anyhow!("--asn-table {}: {e}", path.display()))?;
+        let table = crate::dns::asn::AsnTable::parse(&text)
+            .map_err(|e| anyhow::anyhow!("--asn-table {}: {e}", path.display()))?;
         options.asn_table = Some(Arc::new(table));
     }
     if let Some(text) = &args.dns_resolver {
@@ -280,7 +294,12 @@ fn read(path: &Path, flag: &str) -> anyhow::Result<String> {
 
 /// Addresses of a profile's resolver endpoint: its pin, its IP literal, or its name resolved
 /// within `timeout`.
-async fn resolver_addresses(host: &str, port: u16, pinned: Option<std::net::IpAddr>, timeout: Duration) -> anyhow::Result<Vec<SocketAddr>> {
+async fn resolver_addresses(
+    host: &str,
+    port: u16,
+    pinned: Option<std::net::IpAddr>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<SocketAddr>> {
     if let Some(ip) = pinned.or_else(|| host.parse().ok()) {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }

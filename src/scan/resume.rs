@@ -42,7 +42,13 @@ impl StoredItems {
 /// A target's identity across runs: `host|port|service|address` (address empty when the name
 /// did not resolve).
 pub fn target_key(result: &TargetResult) -> String {
-    format!("{}|{}|{}|{}", result.host.to_ascii_lowercase(), result.port, result.service, result.address.as_deref().unwrap_or(""))
+    format!(
+        "{}|{}|{}|{}",
+        result.host.to_ascii_lowercase(),
+        result.port,
+        result.service,
+        result.address.as_deref().unwrap_or("")
+    )
 }
 
 /// A zone's identity: its name, lower case with the trailing dot.

@@ -78,7 +78,9 @@ impl Sink for JsonSink {
         text.push(b'\n');
         match &self.path {
             None => std::io::stdout().write_all(&text).map_err(|e| failed("cannot write to standard output", &e)),
-            Some(path) => write_atomically(path, &text).map_err(|e| failed(&format!("cannot write {}", path.display()), &e)),
+            Some(path) => {
+                write_atomically(path, &text).map_err(|e| failed(&format!("cannot write {}", path.display()), &e))
+            }
         }
     }
 }

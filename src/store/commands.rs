@@ -29,10 +29,12 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
         if status == "complete" {
             anyhow::bail!("store {}: scan {id} is already complete", store.path().display());
         }
-        std::env::set_current_dir(&cwd).with_context(|| format!("scan {id} was started in {}, which is gone", cwd.display()))?;
+        std::env::set_current_dir(&cwd)
+            .with_context(|| format!("scan {id} was started in {}, which is gone", cwd.display()))?;
         let mut full = vec!["postura".to_string(), "scan".to_string()];
         full.extend(stored.iter().cloned());
-        let cli = crate::cli::Cli::try_parse_from(full).with_context(|| format!("scan {id}: its stored arguments no longer parse"))?;
+        let cli = crate::cli::Cli::try_parse_from(full)
+            .with_context(|| format!("scan {id}: its stored arguments no longer parse"))?;
         let Command::Scan(mut rebuilt) = cli.command else { anyhow::bail!("scan {id}: not a scan's arguments") };
         // Output is for whoever resumes: their --quiet, not the original one.
         rebuilt.quiet = args.quiet;
@@ -55,7 +57,11 @@ impl ScanStore {
                 plan.done = self.store.stored_items(id)?;
                 self.store.set_status(id, "running")?;
                 if !quiet {
-                    eprintln!("postura: resuming scan {id} of {} ({} items already done)", self.store.path().display(), plan.done.len());
+                    eprintln!(
+                        "postura: resuming scan {id} of {} ({} items already done)",
+                        self.store.path().display(),
+                        plan.done.len()
+                    );
                 }
                 id
             }
@@ -96,11 +102,17 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&scans)?);
             } else {
-                println!("{:>5}  {:<31} {:<11} {:<7} {:>7} {:>6} {:>8}", "scan", "started", "status", "country", "index", "items", "failing");
+                println!(
+                    "{:>5}  {:<31} {:<11} {:<7} {:>7} {:>6} {:>8}",
+                    "scan", "started", "status", "country", "index", "items", "failing"
+                );
                 for s in scans {
                     let index = s.index.map(|i| format!("{i:.1}")).unwrap_or_else(|| "-".into());
                     let country = s.country.unwrap_or_else(|| "-".into());
-                    println!("{:>5}  {:<31} {:<11} {:<7} {:>7} {:>6} {:>8}", s.id, s.started_at, s.status, country, index, s.items, s.failing);
+                    println!(
+                        "{:>5}  {:<31} {:<11} {:<7} {:>7} {:>6} {:>8}",
+                        s.id, s.started_at, s.status, country, index, s.items, s.failing
+                    );
                 }
             }
         }
@@ -121,7 +133,8 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             if let Some(path) = &json {
                 let mut text = serde_json::to_vec_pretty(&report)?;
                 text.push(b'\n');
-                crate::scan::sink::write_atomically(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+                crate::scan::sink::write_atomically(path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             if let Some(path) = &csv {
                 let catalog = crate::cli::load_catalog(&[])?;
@@ -155,7 +168,8 @@ fn read_report(path: &PathBuf) -> anyhow::Result<crate::facts::ScanReport> {
 /// The first SIGINT or SIGTERM, by name.
 pub async fn stop_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         // Without signal handlers the scan runs to its end (the default disposition still applies).
         return std::future::pending().await;
     };

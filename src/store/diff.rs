@@ -22,8 +22,16 @@ pub fn subjects(report: &ScanReport) -> Vec<Subject<'_>> {
         findings: &t.findings,
         grade: t.grade.as_ref().map(|g| g.grade.clone()),
     });
-    let zones = report.zones.iter().map(|z| Subject { key: format!("zone {}", zone_key(&z.name)), findings: &z.findings, grade: None });
-    let resolvers = report.resolvers.iter().map(|r| Subject { key: format!("resolver {}", r.address), findings: &r.findings, grade: None });
+    let zones = report.zones.iter().map(|z| Subject {
+        key: format!("zone {}", zone_key(&z.name)),
+        findings: &z.findings,
+        grade: None,
+    });
+    let resolvers = report.resolvers.iter().map(|r| Subject {
+        key: format!("resolver {}", r.address),
+        findings: &r.findings,
+        grade: None,
+    });
     targets.chain(zones).chain(resolvers).collect()
 }
 
@@ -66,7 +74,8 @@ pub fn diff(a: &ScanReport, b: &ScanReport) -> Diff {
         let mut grades = BTreeMap::new();
         for subject in subjects(report) {
             for f in subject.findings {
-                findings.insert((subject.key.clone(), f.check.clone()), (name(&f.status), f.severity.name().to_string()));
+                findings
+                    .insert((subject.key.clone(), f.check.clone()), (name(&f.status), f.severity.name().to_string()));
             }
             grades.insert(subject.key, subject.grade);
         }

@@ -78,7 +78,8 @@ pub fn default_path() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("postura/postura.db");
     }
-    let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false) || std::env::var_os("HOME").is_none_or(|h| h == "/root");
+    let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || std::env::var_os("HOME").is_none_or(|h| h == "/root");
     if root {
         return PathBuf::from("/var/lib/postura/postura.db");
     }
@@ -138,14 +139,19 @@ impl Store {
         // Reading the header first: a file that is not SQLite fails here, before anything is written.
         let application_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(explain)?;
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(explain)?;
-        let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(explain)?;
+        let tables: i64 =
+            self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(explain)?;
         if application_id != APPLICATION_ID && (application_id != 0 || tables != 0) {
             anyhow::bail!("not a postura store (another program's SQLite database); give --db a new file");
         }
         if version > SCHEMA_VERSION {
             anyhow::bail!("written by a newer postura (schema version {version}, this one knows up to {SCHEMA_VERSION}); upgrade postura");
         }
-        let mode: String = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(explain).context("cannot switch to WAL mode")?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(explain)
+            .context("cannot switch to WAL mode")?;
         if !mode.eq_ignore_ascii_case("wal") {
             anyhow::bail!("cannot switch to WAL mode (journal mode stays {mode})");
         }
@@ -155,12 +161,17 @@ impl Store {
         }
         // Migrate under the write lock, reading the version again inside it: two processes
         // opening a new store at once (a scan and a report) migrate it once.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).context("cannot lock the store to migrate it")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context("cannot lock the store to migrate it")?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql).with_context(|| format!("migration to schema version {}", step + 1))?;
         }
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"))?;
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))?;
         tx.commit().context("cannot commit the migration")
     }
 
@@ -187,22 +198,30 @@ impl Store {
     pub fn scan_arguments(&self, id: i64) -> anyhow::Result<(Vec<String>, PathBuf, String)> {
         let row: Option<(String, String, String)> = self
             .conn
-            .query_row("SELECT args, cwd, status FROM scans WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row("SELECT args, cwd, status FROM scans WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()
             .map_err(self.error("cannot read the scan"))?;
-        let (args, cwd, status) = row.ok_or_else(|| anyhow::anyhow!("store {}: no scan {id} (see `postura history`)", self.path.display()))?;
+        let (args, cwd, status) =
+            row.ok_or_else(|| anyhow::anyhow!("store {}: no scan {id} (see `postura history`)", self.path.display()))?;
         Ok((serde_json::from_str(&args)?, PathBuf::from(cwd), status))
     }
 
     pub fn set_status(&self, id: i64, status: &str) -> anyhow::Result<()> {
-        self.conn.execute("UPDATE scans SET status = ?2 WHERE id = ?1", params![id, status]).map_err(self.error("cannot update the scan"))?;
+        self.conn
+            .execute("UPDATE scans SET status = ?2 WHERE id = ?1", params![id, status])
+            .map_err(self.error("cannot update the scan"))?;
         Ok(())
     }
 
     /// Keep one finished item (its own transaction). Storing the same item again replaces it.
     pub fn put_item(&self, id: i64, kind: &str, key: &str, facts: &str) -> anyhow::Result<()> {
         self.conn
-            .execute("INSERT OR REPLACE INTO items (scan_id, kind, key, facts) VALUES (?1, ?2, ?3, ?4)", params![id, kind, key, facts])
+            .execute(
+                "INSERT OR REPLACE INTO items (scan_id, kind, key, facts) VALUES (?1, ?2, ?3, ?4)",
+                params![id, kind, key, facts],
+            )
             .map_err(self.error(&format!("cannot store {kind} {key}")))?;
         tracing::debug!(scan = id, kind, key, "item stored");
         Ok(())
@@ -211,11 +230,18 @@ impl Store {
     /// The items a scan has finished, for resuming it.
     pub fn stored_items(&self, id: i64) -> anyhow::Result<StoredItems> {
         let mut items = StoredItems::default();
-        let mut statement = self.conn.prepare("SELECT kind, facts FROM items WHERE scan_id = ?1").map_err(self.error("cannot read items"))?;
-        let rows = statement.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(self.error("cannot read items"))?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT kind, facts FROM items WHERE scan_id = ?1")
+            .map_err(self.error("cannot read items"))?;
+        let rows = statement
+            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.error("cannot read items"))?;
         for row in rows {
             let (kind, facts) = row.map_err(self.error("cannot read items"))?;
-            let bad = |e: serde_json::Error| anyhow::anyhow!("store {}: scan {id}: a stored {kind} is unreadable: {e}", self.path.display());
+            let bad = |e: serde_json::Error| {
+                anyhow::anyhow!("store {}: scan {id}: a stored {kind} is unreadable: {e}", self.path.display())
+            };
             match kind.as_str() {
                 "target" => items.add_target(serde_json::from_str(&facts).map_err(bad)?),
                 "zone" => items.add_zone(serde_json::from_str(&facts).map_err(bad)?),
@@ -230,7 +256,9 @@ impl Store {
     /// one transaction.
     pub fn finish_scan(&mut self, id: i64, report: &ScanReport) -> anyhow::Result<()> {
         let path = self.path.display().to_string();
-        let fail = |e: rusqlite::Error| anyhow::anyhow!("store {path}: cannot store the results of scan {id}: {:#}", explain(e));
+        let fail = |e: rusqlite::Error| {
+            anyhow::anyhow!("store {path}: cannot store the results of scan {id}: {:#}", explain(e))
+        };
         let text = serde_json::to_string(report)?;
         let index = report.assessment.as_ref().and_then(|a| a.index);
         let country = report.country.as_ref().map(|c| c.code.clone());
@@ -243,11 +271,14 @@ impl Store {
         tx.execute("DELETE FROM findings WHERE scan_id = ?1", [id]).map_err(fail)?;
         tx.execute("DELETE FROM grades WHERE scan_id = ?1", [id]).map_err(fail)?;
         {
-            let mut finding = tx.prepare("INSERT OR REPLACE INTO findings VALUES (?1, ?2, ?3, ?4, ?5)").map_err(fail)?;
+            let mut finding =
+                tx.prepare("INSERT OR REPLACE INTO findings VALUES (?1, ?2, ?3, ?4, ?5)").map_err(fail)?;
             let mut grade = tx.prepare("INSERT OR REPLACE INTO grades VALUES (?1, ?2, ?3)").map_err(fail)?;
             for subject in diff::subjects(report) {
                 for f in subject.findings {
-                    finding.execute(params![id, subject.key, f.check, diff::name(&f.status), f.severity.name()]).map_err(fail)?;
+                    finding
+                        .execute(params![id, subject.key, f.check, diff::name(&f.status), f.severity.name()])
+                        .map_err(fail)?;
                 }
                 if let Some(letter) = subject.grade {
                     grade.execute(params![id, subject.key, letter]).map_err(fail)?;
@@ -266,9 +297,13 @@ impl Store {
             .query_row("SELECT report, status FROM scans WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(self.error("cannot read the scan"))?;
-        let (text, status) = row.ok_or_else(|| anyhow::anyhow!("store {}: no scan {id} (see `postura history`)", self.path.display()))?;
-        let text = text.ok_or_else(|| anyhow::anyhow!("scan {id} is {status}, not complete (resume it with `postura scan --resume {id}`)"))?;
-        serde_json::from_str(&text).with_context(|| format!("store {}: scan {id}: the stored document is unreadable", self.path.display()))
+        let (text, status) =
+            row.ok_or_else(|| anyhow::anyhow!("store {}: no scan {id} (see `postura history`)", self.path.display()))?;
+        let text = text.ok_or_else(|| {
+            anyhow::anyhow!("scan {id} is {status}, not complete (resume it with `postura scan --resume {id}`)")
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("store {}: scan {id}: the stored document is unreadable", self.path.display()))
     }
 
     /// Scans, newest first (of one country when given).
@@ -321,7 +356,10 @@ impl Store {
         let mut deleted = 0;
         if let Some(keep) = keep {
             deleted += tx
-                .execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT ?1)", [keep as i64])
+                .execute(
+                    "DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT ?1)",
+                    [keep as i64],
+                )
                 .map_err(fail)?;
         }
         if let Some(days) = older_than_days {

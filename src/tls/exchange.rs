@@ -55,7 +55,6 @@ pub async fn exchange_open(
 }
 
 async fn read_flight(connection: &mut Connection, until: Until) -> Result<ServerFlight, NetError> {
-
     let mut flight = ServerFlight::default();
     let mut buffer = Vec::new();
     let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_MESSAGE);
@@ -178,7 +177,9 @@ pub async fn exchange_sslv2(connector: &Connector, hello: &[u8]) -> Result<Sslv2
                 }
                 // The start of a TLS record: read on until it is whole.
                 Ok(None) => {}
-                Err(_) => return Ok(Sslv2Answer::Refused(crate::facts::Refusal::NotSslv2 { detail: error.to_string() })),
+                Err(_) => {
+                    return Ok(Sslv2Answer::Refused(crate::facts::Refusal::NotSslv2 { detail: error.to_string() }))
+                }
             },
         }
         match connection.receive(&mut buffer, 64 * 1024).await {

@@ -31,7 +31,13 @@ pub struct HelloOptions {
 
 impl HelloOptions {
     pub fn new(sni: Option<String>) -> HelloOptions {
-        HelloOptions { sni, groups: None, key_shares: vec![29, 23], alpn: vec![ALPN_H2, ALPN_HTTP11], fallback_scsv: false }
+        HelloOptions {
+            sni,
+            groups: None,
+            key_shares: vec![29, 23],
+            alpn: vec![ALPN_H2, ALPN_HTTP11],
+            fallback_scsv: false,
+        }
     }
 }
 
@@ -116,7 +122,11 @@ impl Answer {
 }
 
 /// Turn a raw result into an Answer; transport failures stay errors.
-pub fn classify(protocol: Protocol, offered: &[u16], result: Result<ServerFlight, NetError>) -> Result<Answer, NetError> {
+pub fn classify(
+    protocol: Protocol,
+    offered: &[u16],
+    result: Result<ServerFlight, NetError>,
+) -> Result<Answer, NetError> {
     let flight = match result {
         Ok(flight) => flight,
         Err(NetError::Closed) => return Ok(Answer::Refused(Refusal::Closed)),

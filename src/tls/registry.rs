@@ -117,10 +117,7 @@ impl CipherSuite {
     /// Encryption key bits from the label ("AESGCM(128)" → 128, "None" → 0).
     pub fn encryption_bits(&self) -> u32 {
         let label = &self.encryption_label;
-        label
-            .split_once('(')
-            .and_then(|(_, rest)| rest.trim_end_matches(')').parse().ok())
-            .unwrap_or(0)
+        label.split_once('(').and_then(|(_, rest)| rest.trim_end_matches(')').parse().ok()).unwrap_or(0)
     }
 
     pub fn is_chacha20(&self) -> bool {
@@ -219,8 +216,7 @@ impl Registry {
 
     /// TLS 1.3 suites, ChaCha20 last (see `likelihood_rank`).
     pub fn tls13_candidates(&self) -> Vec<u16> {
-        let mut chosen: Vec<&CipherSuite> =
-            self.suites.iter().filter(|s| s.min_protocol == Protocol::Tls13).collect();
+        let mut chosen: Vec<&CipherSuite> = self.suites.iter().filter(|s| s.min_protocol == Protocol::Tls13).collect();
         chosen.sort_by_key(|s| (s.is_chacha20(), s.code));
         chosen.into_iter().map(|s| s.code as u16).collect()
     }
@@ -350,10 +346,7 @@ pub fn generator_key_share(code: u16) -> Option<Vec<u8>> {
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
+    (0..hex.len()).step_by(2).filter_map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 #[cfg(test)]

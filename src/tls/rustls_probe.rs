@@ -141,9 +141,9 @@ pub async fn handshake(connector: &Connector, sni: Option<&str>) -> Tls13Probe {
             cipher_suite: session
                 .negotiated_cipher_suite()
                 .map(|s| crate::tls::registry::registry().name(u32::from(u16::from(s.suite())))),
-            group: session.negotiated_key_exchange_group().map(|g| {
-                crate::tls::registry::group_name(u16::from(g.name()))
-            }),
+            group: session
+                .negotiated_key_exchange_group()
+                .map(|g| crate::tls::registry::group_name(u16::from(g.name()))),
             alpn: session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
             ocsp_stapled: ocsp.is_some(),
             chain_length: presented.chain.len(),

@@ -11,10 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, TlsFacts};
 use crate::net::{Connector, NetError};
-use crate::tls::codec::{alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind, KeyExchangeParams};
+use crate::tls::codec::{
+    alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind,
+    KeyExchangeParams,
+};
 use crate::tls::exchange::{exchange, exchange_sslv2, ServerFlight, Sslv2Answer, Until};
 use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
@@ -22,6 +24,7 @@ use crate::tls::hello::{
 };
 use crate::tls::registry::{group, group_name, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
 use crate::tls::rustls_probe;
+use base64::Engine as _;
 
 /// Everything the sweep needs to know about its target.
 #[derive(Debug, Clone)]
@@ -69,7 +72,8 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     let tls12_candidates = registry().legacy_candidates(Protocol::Tls12);
     let first_window: Vec<u16> = tls12_candidates.iter().copied().take(MAX_SUITES_PER_HELLO).collect();
     let options = HelloOptions::new(target.sni.clone());
-    let first = exchange(&target.connector, &build_hello(Protocol::Tls12, &first_window, &options), Until::HelloDone).await;
+    let first =
+        exchange(&target.connector, &build_hello(Protocol::Tls12, &first_window, &options), Until::HelloDone).await;
     if let Err(NetError::Reset) = first {
         facts.connections = target.connector.connections();
         return SweepOutcome { facts, fatal: Some(NetError::Reset) };
@@ -287,7 +291,8 @@ async fn enumerate_suites(
                 break;
             }
             Answer::Refused(reason) => {
-                let protocol_refused = scan.chosen.is_empty() && reason.alert_code() == Some(alert_description::PROTOCOL_VERSION);
+                let protocol_refused =
+                    scan.chosen.is_empty() && reason.alert_code() == Some(alert_description::PROTOCOL_VERSION);
                 if scan.chosen.is_empty() && scan.refusal.is_none() {
                     scan.refusal = Some(reason);
                 }
@@ -355,10 +360,8 @@ fn note_flight(scan: &mut ProtocolScan, protocol: Protocol, suite: u16, flight: 
         },
         Err(_) => return,
     };
-    let duplicate = scan
-        .key_exchange
-        .iter()
-        .any(|f| f.kind == fact.kind && f.group == fact.group && f.bits == fact.bits);
+    let duplicate =
+        scan.key_exchange.iter().any(|f| f.kind == fact.kind && f.group == fact.group && f.bits == fact.bits);
     if !duplicate {
         scan.key_exchange.push(fact);
     }
@@ -458,7 +461,8 @@ async fn enumerate_groups(
             options.groups = Some(remaining.clone());
             options.key_shares = Vec::new();
             let hello = build_hello(Protocol::Tls13, &tls13.chosen, &options);
-            let answer = classify(Protocol::Tls13, &tls13.chosen, exchange(&target.connector, &hello, Until::ServerHello).await);
+            let answer =
+                classify(Protocol::Tls13, &tls13.chosen, exchange(&target.connector, &hello, Until::ServerHello).await);
             match answer {
                 Ok(Answer::Chose { flight, .. }) => {
                     let chosen = flight.server_hello.as_ref().and_then(|h| h.key_share_group().ok().flatten());
@@ -468,7 +472,8 @@ async fn enumerate_groups(
                             remaining.retain(|&c| c != code);
                         }
                         other => {
-                            let error = NetError::Protocol(format!("server selected group {other:?} outside the offer"));
+                            let error =
+                                NetError::Protocol(format!("server selected group {other:?} outside the offer"));
                             return (found, Some(Protocol::Tls13), Some(error));
                         }
                     }
@@ -527,7 +532,10 @@ async fn enumerate_groups(
 /// knows the signal answers inappropriate_fallback. Servers check the signal before the version,
 /// so this works even when the lower version is not accepted (a TLS 1.3-only server); when it
 /// is refused for another reason, the answer is unknown (null).
-async fn fallback_scsv(target: &SweepTarget, scans: &BTreeMap<Protocol, ProtocolScan>) -> (Option<bool>, Option<NetError>) {
+async fn fallback_scsv(
+    target: &SweepTarget,
+    scans: &BTreeMap<Protocol, ProtocolScan>,
+) -> (Option<bool>, Option<NetError>) {
     let Some(best) = scans.iter().filter(|(_, s)| s.accepted()).map(|(&p, _)| p).max() else {
         return (None, None);
     };
@@ -575,7 +583,9 @@ fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
         Ok(Sslv2Answer::Hello(_)) => {
             ProtocolDetail { accepted: false, refusal: Some(Refusal::NoCommonCipher), error: None }
         }
-        Ok(Sslv2Answer::Refused(reason)) => ProtocolDetail { accepted: false, refusal: Some(reason.clone()), error: None },
+        Ok(Sslv2Answer::Refused(reason)) => {
+            ProtocolDetail { accepted: false, refusal: Some(reason.clone()), error: None }
+        }
         Err(error) => {
             facts.probe_errors.push(format!("SSLv2: {error}"));
             ProtocolDetail { accepted: false, refusal: None, error: Some(error.to_string()) }

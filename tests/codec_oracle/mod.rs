@@ -7,11 +7,7 @@
 
 use postura::tls::codec::*;
 
-const KINDS: [KeyExchangeKind; 3] = [
-    KeyExchangeKind::Dh,
-    KeyExchangeKind::Ecdh,
-    KeyExchangeKind::Rsa,
-];
+const KINDS: [KeyExchangeKind; 3] = [KeyExchangeKind::Dh, KeyExchangeKind::Ecdh, KeyExchangeKind::Rsa];
 
 /// Feed `data` to every decoder, as a whole message and as a stream of records.
 pub fn exercise(data: &[u8]) {
@@ -58,10 +54,7 @@ fn server_key_exchange(body: &[u8]) {
     for kind in KINDS {
         if let Ok(params) = decode_server_key_exchange(body, kind) {
             // Only the params are read; the rest is the signature.
-            assert!(
-                body.starts_with(&encode_server_key_exchange(&params)),
-                "{kind:?} re-encoding"
-            );
+            assert!(body.starts_with(&encode_server_key_exchange(&params)), "{kind:?} re-encoding");
             let _ = params.modulus_bits();
         }
     }
@@ -91,11 +84,7 @@ fn sslv2_server_hello(data: &[u8]) {
         assert!(used <= data.len());
         // Only a 2-byte header (high bit set) is what `encode_record` writes.
         if data.first().is_some_and(|b| b & 0x80 != 0) {
-            assert_eq!(
-                hello.encode_record(),
-                data[..used],
-                "SSLv2 SERVER-HELLO re-encoding"
-            );
+            assert_eq!(hello.encode_record(), data[..used], "SSLv2 SERVER-HELLO re-encoding");
         }
     }
 }

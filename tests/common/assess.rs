@@ -64,7 +64,14 @@ pub fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, tod
     let catalog = Catalog::builtin().expect("built-in catalog");
     let policy = Policy::load(policy, &catalog).expect("policy");
     let mut report = report.clone();
-    Assessor { catalog: &catalog, policy: &policy, lang: "en".into(), exceptions, sector_weights: Default::default(), today: today.into() }
-        .assess(&mut report);
+    Assessor {
+        catalog: &catalog,
+        policy: &policy,
+        lang: "en".into(),
+        exceptions,
+        sector_weights: Default::default(),
+        today: today.into(),
+    }
+    .assess(&mut report);
     report
 }

@@ -173,24 +173,13 @@ copy_extensions = none
 ";
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
 }
 
 /// `YYYYMMDDHHMMSSZ` for `openssl ca -startdate/-enddate`.
 fn openssl_date(unix: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).expect("valid time");
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format!("{:04}{:02}{:02}{:02}{:02}{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
 }
 
 static SHARED: OnceLock<TestCa> = OnceLock::new();
@@ -219,10 +208,7 @@ impl TestCa {
     }
 
     fn generate() -> TestCa {
-        let dir = tempfile::Builder::new()
-            .prefix("postura-ca-")
-            .tempdir()
-            .expect("harness: CA tempdir");
+        let dir = tempfile::Builder::new().prefix("postura-ca-").tempdir().expect("harness: CA tempdir");
         let d = dir.path().to_path_buf();
         let cnf = d.join("ca.cnf");
         std::fs::write(&cnf, CA_CNF.replace("DIR", s(&d))).expect("harness: write ca.cnf");
@@ -305,16 +291,10 @@ impl TestCa {
             );
             cert
         };
-        let intermediate_cert = sign_ca(
-            "intermediate",
-            "rsa:2048",
-            "/O=Postura Test/CN=Postura Revocation Intermediate CA",
-        );
-        let weak_intermediate_cert = sign_ca(
-            "weak",
-            "rsa:1024",
-            "/O=Postura Test/CN=Postura Weak 1024 Intermediate CA",
-        );
+        let intermediate_cert =
+            sign_ca("intermediate", "rsa:2048", "/O=Postura Test/CN=Postura Revocation Intermediate CA");
+        let weak_intermediate_cert =
+            sign_ca("weak", "rsa:1024", "/O=Postura Test/CN=Postura Weak 1024 Intermediate CA");
         // The delegated OCSP signer, issued by the intermediate through its database.
         let ocsp_key = d.join("ocsp.key");
         let ocsp_csr = d.join("ocsp.csr");
@@ -360,23 +340,10 @@ impl TestCa {
             ],
         );
         let http = HttpServer::start();
-        let der = openssl(
-            &d,
-            &["x509", "-in", s(&intermediate_cert), "-outform", "DER"],
-        );
+        let der = openssl(&d, &["x509", "-in", s(&intermediate_cert), "-outform", "DER"]);
         http.route("/intermediate.der", Route::Body(der));
         // The same certificate as a PKCS#7 certs-only bundle, as many CAs publish it (.p7c).
-        let p7c = openssl(
-            &d,
-            &[
-                "crl2pkcs7",
-                "-nocrl",
-                "-certfile",
-                s(&intermediate_cert),
-                "-outform",
-                "DER",
-            ],
-        );
+        let p7c = openssl(&d, &["crl2pkcs7", "-nocrl", "-certfile", s(&intermediate_cert), "-outform", "DER"]);
         http.route("/intermediate.p7c", Route::Body(p7c));
         let ca = TestCa {
             dir,
@@ -409,19 +376,7 @@ impl TestCa {
     fn publish_crl(&self) {
         let d = self.dir();
         let pem = d.join("intermediate.crl.pem");
-        openssl(
-            d,
-            &[
-                "ca",
-                "-config",
-                s(&self.cnf),
-                "-name",
-                "ca_inter",
-                "-gencrl",
-                "-out",
-                s(&pem),
-            ],
-        );
+        openssl(d, &["ca", "-config", s(&self.cnf), "-name", "ca_inter", "-gencrl", "-out", s(&pem)]);
         let der = openssl(d, &["crl", "-in", s(&pem), "-outform", "DER"]);
         self.http.route("/intermediate.crl", Route::Body(der));
     }
@@ -438,10 +393,7 @@ impl TestCa {
     /// seconds, so a change in the second it loaded the database can be missed.
     pub fn start_responder(&self, port: u16) -> ServerProcess {
         let _guard = self.lock.lock().unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("postura-ocsp-")
-            .tempdir()
-            .expect("harness: ocsp tempdir");
+        let dir = tempfile::Builder::new().prefix("postura-ocsp-").tempdir().expect("harness: ocsp tempdir");
         let mut cmd = Command::new("openssl");
         cmd.args([
             "ocsp",
@@ -464,15 +416,9 @@ impl TestCa {
         // Not `wait_ready`: a TCP connect-and-close probe wedges `openssl ocsp` 3.0 for good
         // (every later request times out). Wait for its banner instead.
         let started = std::time::Instant::now();
-        while !process
-            .stderr()
-            .contains("waiting for OCSP client connections")
-        {
+        while !process.stderr().contains("waiting for OCSP client connections") {
             if let Some(status) = process.exited() {
-                panic!(
-                    "harness: openssl ocsp exited with {status}\n{}",
-                    process.diagnostics()
-                );
+                panic!("harness: openssl ocsp exited with {status}\n{}", process.diagnostics());
             }
             if started.elapsed() > super::process::READY_LIMIT {
                 panic!("harness: openssl ocsp not ready\n{}", process.diagnostics());
@@ -547,17 +493,9 @@ impl TestCa {
         let cnf = s(&self.cnf);
         // Subjects are unique per leaf: `openssl ocsp` reloads the database with unique
         // subjects enforced whatever index.txt.attr says, and fails on duplicates.
-        let subject = format!(
-            "/OU=leaf {}/CN={}",
-            *counter,
-            spec.names
-                .first()
-                .map(String::as_str)
-                .unwrap_or("postura leaf")
-        );
-        let mut req: Vec<String> = ["req", "-new", "-config", cnf, "-nodes"]
-            .map(String::from)
-            .to_vec();
+        let subject =
+            format!("/OU=leaf {}/CN={}", *counter, spec.names.first().map(String::as_str).unwrap_or("postura leaf"));
+        let mut req: Vec<String> = ["req", "-new", "-config", cnf, "-nodes"].map(String::from).to_vec();
         if spec.key == "ec" {
             req.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"].map(String::from));
         } else {
@@ -567,19 +505,14 @@ impl TestCa {
         let now = unix_now();
         let validity: Vec<String> = match spec.validity {
             Validity::Days(days) => vec!["-days".into(), days.to_string()],
-            Validity::Offsets { start, end } => vec![
-                "-startdate".into(),
-                openssl_date(now + start),
-                "-enddate".into(),
-                openssl_date(now + end),
-            ],
+            Validity::Offsets { start, end } => {
+                vec!["-startdate".into(), openssl_date(now + start), "-enddate".into(), openssl_date(now + end)]
+            }
         };
         let digest = format!("-{}", spec.digest);
         if spec.issuer == Issuer::SelfSigned {
             let mut args = req.clone();
-            args.extend(
-                ["-x509", "-out", s(&cert), "-extensions", "leaf", "-config"].map(String::from),
-            );
+            args.extend(["-x509", "-out", s(&cert), "-extensions", "leaf", "-config"].map(String::from));
             // req -x509 takes its extensions from a config: the leaf section lives in ext.cnf,
             // appended to a copy of the CA config.
             let combined = sub.join("req.cnf");
@@ -602,11 +535,7 @@ impl TestCa {
             req.extend(["-out", s(&csr)].map(String::from));
             let refs: Vec<&str> = req.iter().map(String::as_str).collect();
             openssl(&sub, &refs);
-            let section = if spec.issuer == Issuer::Intermediate {
-                "ca_inter"
-            } else {
-                "ca_weak"
-            };
+            let section = if spec.issuer == Issuer::Intermediate { "ca_inter" } else { "ca_weak" };
             let mut args: Vec<String> = [
                 "ca",
                 "-config",
@@ -632,11 +561,7 @@ impl TestCa {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             openssl(&sub, &refs);
         }
-        IssuedLeaf {
-            cert,
-            key,
-            dir: sub,
-        }
+        IssuedLeaf { cert, key, dir: sub }
     }
 
     /// Revokes a leaf of the intermediate (keyCompromise) and republishes the CRL.
@@ -669,16 +594,9 @@ impl TestCa {
 
     /// As [`TestCa::ocsp_response`], signed by `signer` with `signer_key` (the signer's
     /// certificate is included in the response, as `openssl ocsp` does).
-    pub fn ocsp_response_signed_by(
-        &self,
-        leaf: &IssuedLeaf,
-        signer: &Path,
-        signer_key: &Path,
-    ) -> PathBuf {
+    pub fn ocsp_response_signed_by(&self, leaf: &IssuedLeaf, signer: &Path, signer_key: &Path) -> PathBuf {
         let request = leaf.dir.join("ocsp-request.der");
-        let response = leaf
-            .dir
-            .join(format!("ocsp-response-{}.der", rand::random::<u32>()));
+        let response = leaf.dir.join(format!("ocsp-response-{}.der", rand::random::<u32>()));
         openssl(
             &leaf.dir,
             &[
@@ -723,9 +641,7 @@ impl TestCa {
 
     /// Concatenates PEM files into one chain file next to the first.
     pub fn chain_file(&self, name: &str, parts: &[&Path]) -> PathBuf {
-        let path = self
-            .dir()
-            .join(format!("{name}-{}.pem", rand::random::<u32>()));
+        let path = self.dir().join(format!("{name}-{}.pem", rand::random::<u32>()));
         let mut text = Vec::new();
         for part in parts {
             text.extend(std::fs::read(part).expect("harness: read chain part"));

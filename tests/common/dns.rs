@@ -83,8 +83,7 @@ pub const MX_STARTTLS: &str = "127.0.25.1";
 /// mta-sts.mail.test: HTTPS (`openssl s_server -WWW`) serving the MTA-STS policy.
 pub const MTA_STS: &str = "127.0.25.3";
 /// The policy it serves.
-pub const MTA_STS_POLICY: &str =
-    "version: STSv1\nmode: testing\nmx: mx1.mail.test\nmax_age: 86400\n";
+pub const MTA_STS_POLICY: &str = "version: STSv1\nmode: testing\nmx: mx1.mail.test\nmax_age: 86400\n";
 /// mx2.mail.test: SMTP without STARTTLS.
 pub const MX_PLAIN: &str = "127.0.25.2";
 
@@ -96,27 +95,12 @@ pub struct Netns {
 impl Netns {
     pub fn create(addresses: &[&str]) -> Netns {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "postura-dns-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = format!("postura-dns-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         run("ip", &["netns", "add", &name]);
         let netns = Netns { name };
         run("ip", &["-n", &netns.name, "link", "set", "lo", "up"]);
         for address in addresses {
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &netns.name,
-                    "addr",
-                    "add",
-                    &format!("{address}/8"),
-                    "dev",
-                    "lo",
-                ],
-            );
+            run("ip", &["-n", &netns.name, "addr", "add", &format!("{address}/8"), "dev", "lo"]);
         }
         netns
     }
@@ -135,12 +119,7 @@ impl Netns {
             let file = fs::File::open(&path).expect("harness: open the namespace");
             // SAFETY: setns on this thread only; the fd is valid for the call.
             let rc = unsafe { setns(file.as_raw_fd(), CLONE_NEWNET) };
-            assert_eq!(
-                rc,
-                0,
-                "harness: setns failed: {}",
-                std::io::Error::last_os_error()
-            );
+            assert_eq!(rc, 0, "harness: setns failed: {}", std::io::Error::last_os_error());
             f()
         })
         .join()
@@ -150,22 +129,14 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 
 fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(find_program(program))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("harness: {program}: {e}"));
-    assert!(
-        output.status.success(),
-        "harness: {program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output =
+        Command::new(find_program(program)).args(args).output().unwrap_or_else(|e| panic!("harness: {program}: {e}"));
+    assert!(output.status.success(), "harness: {program} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -260,10 +231,7 @@ fn tld_text() -> String {
     let mut text = soa("test", "ns.nic.test", 1);
     text.push_str(&format!("test. NS ns.nic.test.\nns.nic.test. A {TLD}\n"));
     let delegations: [(&str, &[(&str, &str)]); 11] = [
-        (
-            "optout",
-            &[("ns1.optout.test", BIND_A), ("ns2.optout.test", KNOT_B)],
-        ),
+        ("optout", &[("ns1.optout.test", BIND_A), ("ns2.optout.test", KNOT_B)]),
         (
             "dead",
             &[
@@ -275,35 +243,13 @@ fn tld_text() -> String {
         ),
         (
             "v6only",
-            &[
-                ("ns1.v6only.test", V6_ONLY[0]),
-                ("ns2.v6only.test", V6_ONLY[1]),
-                ("ns3.v6only.test", V6_ONLY[2]),
-            ],
+            &[("ns1.v6only.test", V6_ONLY[0]), ("ns2.v6only.test", V6_ONLY[1]), ("ns3.v6only.test", V6_ONLY[2])],
         ),
-        (
-            "alias",
-            &[("ns1.alias.test", KNOT_B), ("ns2.alias.test", KNOT_B)],
-        ),
-        (
-            "healthy",
-            &[("ns1.healthy.test", BIND_A), ("ns2.healthy.test", KNOT_B)],
-        ),
-        (
-            "expired",
-            &[("ns1.expired.test", BIND_A), ("ns2.expired.test", KNOT_B)],
-        ),
-        (
-            "inconsistent",
-            &[
-                ("ns1.inconsistent.test", BIND_A),
-                ("ns2.inconsistent.test", KNOT_B),
-            ],
-        ),
-        (
-            "mail",
-            &[("ns1.mail.test", BIND_A), ("ns2.mail.test", KNOT_B)],
-        ),
+        ("alias", &[("ns1.alias.test", KNOT_B), ("ns2.alias.test", KNOT_B)]),
+        ("healthy", &[("ns1.healthy.test", BIND_A), ("ns2.healthy.test", KNOT_B)]),
+        ("expired", &[("ns1.expired.test", BIND_A), ("ns2.expired.test", KNOT_B)]),
+        ("inconsistent", &[("ns1.inconsistent.test", BIND_A), ("ns2.inconsistent.test", KNOT_B)]),
+        ("mail", &[("ns1.mail.test", BIND_A), ("ns2.mail.test", KNOT_B)]),
         ("open", &[("ns.open.test", BIND_OPEN)]),
         ("lame", &[("ns.lame.test", KNOT_B)]),
         (
@@ -319,9 +265,7 @@ fn tld_text() -> String {
     for (zone, servers) in delegations {
         for (name, address) in servers {
             let kind = if address.contains(':') { "AAAA" } else { "A" };
-            text.push_str(&format!(
-                "{zone}.test. NS {name}.\n{name}. {kind} {address}\n"
-            ));
+            text.push_str(&format!("{zone}.test. NS {name}.\n{name}. {kind} {address}\n"));
         }
     }
     text
@@ -336,11 +280,7 @@ fn root_text() -> String {
 
 /// Sign `file` for `zone` in `dir` (keys generated there); returns the signed file's name.
 fn sign(dir: &Path, zone: &str, file: &str, algorithm: &[&str], extra: &[&str]) -> String {
-    let origin = if zone == "." {
-        ".".to_string()
-    } else {
-        format!("{zone}.")
-    };
+    let origin = if zone == "." { ".".to_string() } else { format!("{zone}.") };
     let mut ksk = vec!["-q", "-K", ".", "-f", "KSK"];
     ksk.extend_from_slice(algorithm);
     ksk.push(&origin);
@@ -350,9 +290,7 @@ fn sign(dir: &Path, zone: &str, file: &str, algorithm: &[&str], extra: &[&str]) 
     zsk.push(&origin);
     run_in(dir, "dnssec-keygen", &zsk);
     let signed = format!("{file}.signed");
-    let mut args = vec![
-        "-q", "-S", "-K", ".", "-d", ".", "-o", &origin, "-f", &signed,
-    ];
+    let mut args = vec!["-q", "-S", "-K", ".", "-d", ".", "-o", &origin, "-f", &signed];
     args.extend_from_slice(extra);
     args.push(file);
     run_in(dir, "dnssec-signzone", &args);
@@ -360,10 +298,7 @@ fn sign(dir: &Path, zone: &str, file: &str, algorithm: &[&str], extra: &[&str]) 
 }
 
 fn append(path: &Path, text: &str) {
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("harness: append");
+    let mut file = fs::OpenOptions::new().append(true).open(path).expect("harness: append");
     file.write_all(text.as_bytes()).expect("harness: append");
 }
 
@@ -372,16 +307,7 @@ pub fn spki_sha256(certificate: &Path) -> String {
     let dir = tempfile::tempdir().expect("harness: temp dir");
     let public = dir.path().join("public.pem");
     let der = dir.path().join("public.der");
-    let pem = run(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &certificate.display().to_string(),
-            "-noout",
-            "-pubkey",
-        ],
-    );
+    let pem = run("openssl", &["x509", "-in", &certificate.display().to_string(), "-noout", "-pubkey"]);
     fs::write(&public, pem).expect("harness: public key");
     run(
         "openssl",
@@ -396,15 +322,8 @@ pub fn spki_sha256(certificate: &Path) -> String {
             &der.display().to_string(),
         ],
     );
-    let digest = run(
-        "openssl",
-        &["dgst", "-sha256", "-r", &der.display().to_string()],
-    );
-    digest
-        .split_whitespace()
-        .next()
-        .expect("harness: digest")
-        .to_string()
+    let digest = run("openssl", &["dgst", "-sha256", "-r", &der.display().to_string()]);
+    digest.split_whitespace().next().expect("harness: digest").to_string()
 }
 
 const ECDSA: &[&str] = &["-a", "ECDSAP256SHA256"];
@@ -416,28 +335,10 @@ fn build_zones(dir: &Path) -> String {
     for (name, text) in zone_texts(2, &spki_sha256(&super::pki::Pki::shared().rsa.cert)) {
         fs::write(dir.join(format!("{name}.zone")), text).expect("harness: write zone");
     }
-    sign(
-        dir,
-        "healthy.test",
-        "healthy.test.zone",
-        RSA_2048,
-        &["-3", "-", "-H", "0"],
-    );
+    sign(dir, "healthy.test", "healthy.test.zone", RSA_2048, &["-3", "-", "-H", "0"]);
     // NSEC3 with opt-out (-A), 5 extra iterations and a salt: RFC 9276 says neither.
-    sign(
-        dir,
-        "optout.test",
-        "optout.test.zone",
-        ECDSA,
-        &["-3", "abcdef", "-H", "5", "-A"],
-    );
-    sign(
-        dir,
-        "expired.test",
-        "expired.test.zone",
-        ECDSA,
-        &["-P", "-s", "20200101000000", "-e", "20200201000000"],
-    );
+    sign(dir, "optout.test", "optout.test.zone", ECDSA, &["-3", "abcdef", "-H", "5", "-A"]);
+    sign(dir, "expired.test", "expired.test.zone", ECDSA, &["-P", "-s", "20200101000000", "-e", "20200201000000"]);
     fs::write(
         dir.join("reverse.zone"),
         format!(
@@ -453,10 +354,7 @@ fn build_zones(dir: &Path) -> String {
     }
     sign(dir, "test", "test.zone", ECDSA, &[]);
     fs::write(dir.join("root.zone"), root_text()).expect("harness: write zone");
-    append(
-        &dir.join("root.zone"),
-        &fs::read_to_string(dir.join("dsset-test.")).expect("harness: dsset"),
-    );
+    append(&dir.join("root.zone"), &fs::read_to_string(dir.join("dsset-test.")).expect("harness: dsset"));
     sign(dir, ".", "root.zone", ECDSA, &[]);
     fs::write(
         dir.join("root.hints"),
@@ -472,25 +370,24 @@ fn bind_conf(dir: &Path, address: &str, open: bool, zones: &[(&str, &str)]) -> S
         d = dir.display()
     );
     if open {
-        conf.push_str(" recursion yes;\n allow-recursion { any; };\n allow-query-cache { any; };\n allow-transfer { any; };\n");
+        conf.push_str(
+            " recursion yes;\n allow-recursion { any; };\n allow-query-cache { any; };\n allow-transfer { any; };\n",
+        );
     } else {
         // A version that is only white space discloses nothing (issue 16).
-        conf.push_str(" recursion no;\n allow-transfer { none; };\n version \" \";\n hostname none;\n server-id none;\n");
+        conf.push_str(
+            " recursion no;\n allow-transfer { none; };\n version \" \";\n hostname none;\n server-id none;\n",
+        );
     }
     conf.push_str("};\ncontrols { };\n");
     // BIND's built-in CHAOS view rate-limits its answers (3 a second, dropped beyond): the same
     // view without the limit, so that version answers do not depend on how many tests run.
     conf.push_str("view \"chaos\" chaos {\n recursion no;\n zone \"version.bind\" chaos { type primary; database \"_builtin version\"; };\n zone \"hostname.bind\" chaos { type primary; database \"_builtin hostname\"; };\n zone \"authors.bind\" chaos { type primary; database \"_builtin authors\"; };\n zone \"id.server\" chaos { type primary; database \"_builtin id\"; };\n};\nview \"default\" in {\n");
     if open {
-        conf.push_str(&format!(
-            "zone \".\" {{ type hint; file \"{}/root.hints\"; }};\n",
-            dir.display()
-        ));
+        conf.push_str(&format!("zone \".\" {{ type hint; file \"{}/root.hints\"; }};\n", dir.display()));
     }
     for (zone, file) in zones {
-        conf.push_str(&format!(
-            "zone \"{zone}\" {{ type primary; file \"{file}\"; }};\n"
-        ));
+        conf.push_str(&format!("zone \"{zone}\" {{ type primary; file \"{file}\"; }};\n"));
     }
     conf.push_str("};\n");
     conf
@@ -556,8 +453,7 @@ impl HostileDns {
         let stop = Arc::new(AtomicBool::new(false));
         let queries = Arc::new(AtomicU32::new(0));
         let udp = UdpSocket::bind(address).expect("harness: hostile UDP bind");
-        udp.set_read_timeout(Some(Duration::from_millis(20)))
-            .expect("harness: timeout");
+        udp.set_read_timeout(Some(Duration::from_millis(20))).expect("harness: timeout");
         let tcp = TcpListener::bind(address).expect("harness: hostile TCP bind");
         tcp.set_nonblocking(true).expect("harness: nonblocking");
         let (s1, q1) = (stop.clone(), queries.clone());
@@ -597,11 +493,7 @@ impl HostileDns {
                 }
             }
         });
-        HostileDns {
-            stop,
-            threads: vec![udp_thread, tcp_thread],
-            queries,
-        }
+        HostileDns { stop, threads: vec![udp_thread, tcp_thread], queries }
     }
 }
 
@@ -635,9 +527,7 @@ extern "C" {
 /// processes die with the test process, by PDEATHSIG).
 extern "C" fn remove_shared_lab() {
     if let Some(lab) = SHARED_LAB.get() {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &lab.netns.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &lab.netns.name]).status();
         let _ = fs::remove_dir_all(lab.dir.path());
     }
 }
@@ -658,13 +548,9 @@ impl DnsLab {
 
     pub fn start() -> DnsLab {
         let netns = Netns::create(&[
-            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0],
-            DEAD[1], DEAD[2], DEAD[3],
+            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0], DEAD[1], DEAD[2], DEAD[3],
         ]);
-        let dir = tempfile::Builder::new()
-            .prefix("postura-dnslab-")
-            .tempdir()
-            .expect("harness: temp dir");
+        let dir = tempfile::Builder::new().prefix("postura-dnslab-").tempdir().expect("harness: temp dir");
         let root_ds = build_zones(dir.path());
         let base = dir.path().to_path_buf();
         let z = |name: &str| base.join(name).display().to_string();
@@ -680,13 +566,8 @@ impl DnsLab {
 
         let (root_signed, tld_signed) = (z("root.zone.signed"), z("test.zone.signed"));
         let (healthy, expired) = (z("healthy.test.zone.signed"), z("expired.test.zone.signed"));
-        let (inconsistent_a, inconsistent_b) =
-            (z("inconsistent.test.zone"), z("inconsistent.test.b.zone"));
-        let (mail, open, hostile) = (
-            z("mail.test.zone"),
-            z("open.test.zone"),
-            z("hostile.test.zone"),
-        );
+        let (inconsistent_a, inconsistent_b) = (z("inconsistent.test.zone"), z("inconsistent.test.b.zone"));
+        let (mail, open, hostile) = (z("mail.test.zone"), z("open.test.zone"), z("hostile.test.zone"));
         let alias = z("alias.test.zone");
         let optout = z("optout.test.zone.signed");
         let reverse = z("reverse.zone");
@@ -723,17 +604,12 @@ impl DnsLab {
         lab.start_unbound();
         lab.start_mail();
         lab.hostile = lab.netns.enter(|| {
-            let mut servers: Vec<HostileDns> = DEAD
-                .iter()
-                .map(|a| HostileDns::serve(format!("{a}:53").parse().unwrap(), Hostility::Silent))
-                .collect();
+            let mut servers: Vec<HostileDns> =
+                DEAD.iter().map(|a| HostileDns::serve(format!("{a}:53").parse().unwrap(), Hostility::Silent)).collect();
             servers.extend([
                 HostileDns::serve(format!("{SILENT}:53").parse().unwrap(), Hostility::Silent),
                 HostileDns::serve(format!("{GARBAGE}:53").parse().unwrap(), Hostility::Garbage),
-                HostileDns::serve(
-                    format!("{LOOPING}:53").parse().unwrap(),
-                    Hostility::CompressionLoop,
-                ),
+                HostileDns::serve(format!("{LOOPING}:53").parse().unwrap(), Hostility::CompressionLoop),
             ]);
             servers
         });
@@ -741,10 +617,7 @@ impl DnsLab {
     }
 
     fn server_dir(&self, name: &str) -> TempDir {
-        tempfile::Builder::new()
-            .prefix(&format!("postura-{name}-"))
-            .tempdir()
-            .expect("harness: temp dir")
+        tempfile::Builder::new().prefix(&format!("postura-{name}-")).tempdir().expect("harness: temp dir")
     }
 
     fn wait_ready(&mut self, server: ServerProcess, address: &str) {
@@ -756,21 +629,13 @@ impl DnsLab {
         let start = Instant::now();
         loop {
             if let Some(status) = server.exited() {
-                panic!(
-                    "harness: server on {address} exited with {status}\n{}",
-                    server.diagnostics()
-                );
+                panic!("harness: server on {address} exited with {status}\n{}", server.diagnostics());
             }
-            if self.netns.enter(move || {
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-            }) {
+            if self.netns.enter(move || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()) {
                 break;
             }
             if start.elapsed() > Duration::from_secs(15) {
-                panic!(
-                    "harness: server on {address} not ready\n{}",
-                    server.diagnostics()
-                );
+                panic!("harness: server on {address} not ready\n{}", server.diagnostics());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -823,13 +688,7 @@ impl DnsLab {
         let dir = self.server_dir("s_server");
         let mut command = self.netns.command(&find_program("openssl"));
         command
-            .args([
-                "s_server",
-                "-accept",
-                &format!("{MX_STARTTLS}:4433"),
-                "-rev",
-                "-cert",
-            ])
+            .args(["s_server", "-accept", &format!("{MX_STARTTLS}:4433"), "-rev", "-cert"])
             .arg(&pki.rsa.cert)
             .arg("-key")
             .arg(&pki.rsa.key)
@@ -841,17 +700,10 @@ impl DnsLab {
         self.wait_ready_at(server, backend);
         let web = self.server_dir("mta-sts");
         fs::create_dir_all(web.path().join(".well-known")).expect("harness: web dir");
-        fs::write(web.path().join(".well-known/mta-sts.txt"), MTA_STS_POLICY)
-            .expect("harness: policy");
+        fs::write(web.path().join(".well-known/mta-sts.txt"), MTA_STS_POLICY).expect("harness: policy");
         let mut command = self.netns.command(&find_program("openssl"));
         command
-            .args([
-                "s_server",
-                "-accept",
-                &format!("{MTA_STS}:443"),
-                "-WWW",
-                "-cert",
-            ])
+            .args(["s_server", "-accept", &format!("{MTA_STS}:443"), "-WWW", "-cert"])
             .arg(&pki.rsa.cert)
             .arg("-key")
             .arg(&pki.rsa.key);
@@ -861,18 +713,8 @@ impl DnsLab {
         self.mail = self.netns.enter(move || {
             use super::mail::{MailProtocol, StarttlsShim};
             vec![
-                StarttlsShim::start_at(
-                    format!("{MX_STARTTLS}:25").parse().unwrap(),
-                    MailProtocol::Smtp,
-                    true,
-                    backend,
-                ),
-                StarttlsShim::start_at(
-                    format!("{MX_PLAIN}:25").parse().unwrap(),
-                    MailProtocol::Smtp,
-                    false,
-                    backend,
-                ),
+                StarttlsShim::start_at(format!("{MX_STARTTLS}:25").parse().unwrap(), MailProtocol::Smtp, true, backend),
+                StarttlsShim::start_at(format!("{MX_PLAIN}:25").parse().unwrap(), MailProtocol::Smtp, false, backend),
             ]
         });
     }
@@ -891,10 +733,6 @@ impl DnsLab {
 
     /// Diagnostics of every server, for failure messages.
     pub fn diagnostics(&self) -> String {
-        self.servers
-            .iter()
-            .map(|s| s.diagnostics())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.servers.iter().map(|s| s.diagnostics()).collect::<Vec<_>>().join("\n")
     }
 }

@@ -48,9 +48,7 @@ impl HostilePeer {
         F: Fn(TcpStream, &Shared) + Send + Sync + 'static,
     {
         let (listener, addr) = bind_fresh();
-        listener
-            .set_nonblocking(true)
-            .expect("harness: nonblocking");
+        listener.set_nonblocking(true).expect("harness: nonblocking");
         let shared = Arc::new(Shared::default());
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let handler = Arc::new(handler);
@@ -84,12 +82,7 @@ impl HostilePeer {
                 }
             })
             .expect("harness: spawn acceptor");
-        HostilePeer {
-            addr,
-            shared,
-            threads,
-            acceptor: Some(acceptor),
-        }
+        HostilePeer { addr, shared, threads, acceptor: Some(acceptor) }
     }
 
     /// Where the peer listens (its own 127.a.b.c).
@@ -160,9 +153,7 @@ pub struct SilentServer(pub HostilePeer);
 
 impl SilentServer {
     pub fn start() -> SilentServer {
-        SilentServer(HostilePeer::start("silent", |mut s, sh| {
-            drain(&mut s, sh, |_| true)
-        }))
+        SilentServer(HostilePeer::start("silent", |mut s, sh| drain(&mut s, sh, |_| true)))
     }
     pub fn addr(&self) -> SocketAddr {
         self.0.addr()
@@ -216,9 +207,7 @@ impl GarbageServer {
 /// bytes, then a ServerHello header and zeros — a client that waits for the whole record waits
 /// ≈4.5 hours at one byte per second.
 pub fn trickle_record() -> Vec<u8> {
-    let mut r = vec![
-        0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00, 0x3f, 0xfc, 0x03, 0x03,
-    ];
+    let mut r = vec![0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00, 0x3f, 0xfc, 0x03, 0x03];
     r.resize(5 + 0x4000, 0);
     r
 }
@@ -282,9 +271,7 @@ pub struct ResettingServer(pub HostilePeer);
 
 impl ResettingServer {
     pub fn start() -> ResettingServer {
-        ResettingServer(HostilePeer::start_tracking("reset", false, |stream, _| {
-            reset(stream)
-        }))
+        ResettingServer(HostilePeer::start_tracking("reset", false, |stream, _| reset(stream)))
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -47,9 +47,7 @@ impl HttpServer {
     pub fn start() -> HttpServer {
         let endpoint = alloc_endpoint();
         let listener = TcpListener::bind(endpoint).expect("harness: bind HTTP server");
-        listener
-            .set_nonblocking(true)
-            .expect("harness: nonblocking");
+        listener.set_nonblocking(true).expect("harness: nonblocking");
         let addr = listener.local_addr().expect("harness: local addr");
         let state = Arc::new(State::default());
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
@@ -68,29 +66,18 @@ impl HttpServer {
                             let handle = std::thread::spawn(move || serve(stream, &state, addr));
                             handles.lock().unwrap().push(handle);
                         }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(5))
-                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
                 }
             })
             .expect("harness: spawn HTTP acceptor");
-        HttpServer {
-            addr,
-            state,
-            threads,
-            acceptor: Some(acceptor),
-        }
+        HttpServer { addr, state, threads, acceptor: Some(acceptor) }
     }
 
     /// Sets what `path` (starting with `/`) answers.
     pub fn route(&self, path: &str, route: Route) {
-        self.state
-            .routes
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), route);
+        self.state.routes.lock().unwrap().insert(path.to_string(), route);
     }
 
     /// `http://ADDR:PORT/path`.
@@ -126,8 +113,7 @@ fn serve(mut stream: TcpStream, state: &State, addr: SocketAddr) {
         .lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
+            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
         })
         .unwrap_or(0);
     while request.len() < header_end + length.min(1 << 20) {
@@ -141,17 +127,11 @@ fn serve(mut stream: TcpStream, state: &State, addr: SocketAddr) {
     let route = state.routes.lock().unwrap().get(&path).cloned();
     match route {
         None => {
-            let _ = stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
         Some(Route::Body(body)) => {
             let _ = stream.write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .as_bytes(),
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes(),
             );
             let _ = stream.write_all(&body);
         }

@@ -28,15 +28,8 @@ use super::process::ServerProcess;
 
 const PACKAGE: &str = "openssl-src";
 const VERSION: &str = "111.28.2+1.1.1w";
-const CONFIGURE: &[&str] = &[
-    "linux-x86_64",
-    "no-shared",
-    "no-tests",
-    "enable-ssl3",
-    "enable-ssl3-method",
-    "enable-weak-ssl-ciphers",
-    "zlib",
-];
+const CONFIGURE: &[&str] =
+    &["linux-x86_64", "no-shared", "no-tests", "enable-ssl3", "enable-ssl3-method", "enable-weak-ssl-ciphers", "zlib"];
 /// The longest a process waits for another one's build.
 const BUILD_WAIT: Duration = Duration::from_secs(20 * 60);
 
@@ -122,10 +115,7 @@ fn source_dir() -> PathBuf {
 
 fn build(install: &Path) {
     let source = source_dir();
-    let work = tempfile::Builder::new()
-        .prefix("postura-openssl-build-")
-        .tempdir()
-        .expect("harness: build dir");
+    let work = tempfile::Builder::new().prefix("postura-openssl-build-").tempdir().expect("harness: build dir");
     let tree = work.path().join("openssl");
     run(Command::new("cp").arg("-a").arg(&source).arg(&tree), "copy the OpenSSL source");
     let staging = install.with_extension("partial");
@@ -158,10 +148,7 @@ impl LegacyOpenSslServer {
         let binary = openssl_111();
         let endpoint = alloc_endpoint();
         let addr = SocketAddr::V4(endpoint);
-        let dir = tempfile::Builder::new()
-            .prefix("postura-s_server111-")
-            .tempdir()
-            .expect("harness: server tempdir");
+        let dir = tempfile::Builder::new().prefix("postura-s_server111-").tempdir().expect("harness: server tempdir");
         let rsa = &Pki::shared().rsa;
         let mut command = Command::new(binary);
         command

@@ -38,17 +38,8 @@ pub struct StarttlsShim {
 }
 
 impl StarttlsShim {
-    pub fn start(
-        protocol: MailProtocol,
-        offer_starttls: bool,
-        backend: SocketAddr,
-    ) -> StarttlsShim {
-        Self::start_at(
-            SocketAddr::V4(alloc_endpoint()),
-            protocol,
-            offer_starttls,
-            backend,
-        )
+    pub fn start(protocol: MailProtocol, offer_starttls: bool, backend: SocketAddr) -> StarttlsShim {
+        Self::start_at(SocketAddr::V4(alloc_endpoint()), protocol, offer_starttls, backend)
     }
 
     /// As [`StarttlsShim::start`] on a chosen address (e.g. port 25 inside a namespace: call it
@@ -60,9 +51,7 @@ impl StarttlsShim {
         backend: SocketAddr,
     ) -> StarttlsShim {
         let listener = TcpListener::bind(addr).expect("harness: shim bind");
-        listener
-            .set_nonblocking(true)
-            .expect("harness: nonblocking");
+        listener.set_nonblocking(true).expect("harness: nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (stop2, open2) = (stop.clone(), open.clone());
@@ -75,20 +64,13 @@ impl StarttlsShim {
                             open2.lock().unwrap().push(copy);
                         }
                         let open3 = open2.clone();
-                        std::thread::spawn(move || {
-                            serve(client, protocol, offer_starttls, backend, open3)
-                        });
+                        std::thread::spawn(move || serve(client, protocol, offer_starttls, backend, open3));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        StarttlsShim {
-            addr,
-            stop,
-            open,
-            acceptor: Some(acceptor),
-        }
+        StarttlsShim { addr, stop, open, acceptor: Some(acceptor) }
     }
 }
 
@@ -134,31 +116,19 @@ fn serve(
         let command = line.trim_end().to_ascii_uppercase();
         let (reply, upgrade): (String, bool) = match protocol {
             MailProtocol::Smtp if command.starts_with("EHLO") => {
-                let tls = if offer {
-                    "250-PIPELINING\r\n250 STARTTLS\r\n"
-                } else {
-                    "250 PIPELINING\r\n"
-                };
+                let tls = if offer { "250-PIPELINING\r\n250 STARTTLS\r\n" } else { "250 PIPELINING\r\n" };
                 (format!("250-mx.postura.test\r\n{tls}"), false)
             }
-            MailProtocol::Smtp if command == "STARTTLS" && offer => {
-                ("220 2.0.0 Ready to start TLS\r\n".into(), true)
-            }
-            MailProtocol::Smtp if command == "STARTTLS" => {
-                ("502 5.5.1 STARTTLS not supported\r\n".into(), false)
-            }
+            MailProtocol::Smtp if command == "STARTTLS" && offer => ("220 2.0.0 Ready to start TLS\r\n".into(), true),
+            MailProtocol::Smtp if command == "STARTTLS" => ("502 5.5.1 STARTTLS not supported\r\n".into(), false),
             MailProtocol::Smtp if command == "QUIT" => ("221 bye\r\n".into(), false),
             MailProtocol::Smtp => ("500 unknown\r\n".into(), false),
             MailProtocol::Imap => match command.split_once(' ') {
-                Some((tag, "STARTTLS")) => {
-                    (format!("{tag} OK Begin TLS negotiation now\r\n"), true)
-                }
+                Some((tag, "STARTTLS")) => (format!("{tag} OK Begin TLS negotiation now\r\n"), true),
                 Some((tag, _)) => (format!("{tag} BAD unknown\r\n"), false),
                 None => ("* BAD no tag\r\n".into(), false),
             },
-            MailProtocol::Pop3 if command == "STLS" => {
-                ("+OK Begin TLS negotiation\r\n".into(), true)
-            }
+            MailProtocol::Pop3 if command == "STLS" => ("+OK Begin TLS negotiation\r\n".into(), true),
             MailProtocol::Pop3 => ("-ERR unknown\r\n".into(), false),
         };
         if writer.write_all(reply.as_bytes()).is_err() {
@@ -226,10 +196,8 @@ pub struct Dovecot {
 impl Dovecot {
     pub fn start(tls: DovecotTls) -> Dovecot {
         let address = alloc_addr();
-        let dir = tempfile::Builder::new()
-            .prefix("postura-dovecot-")
-            .tempdir()
-            .expect("harness: create dovecot tempdir");
+        let dir =
+            tempfile::Builder::new().prefix("postura-dovecot-").tempdir().expect("harness: create dovecot tempdir");
         let root = dir.path();
         // The login processes run as dovenull and must reach the sockets under base_dir.
         set_mode(root, 0o755);
@@ -237,11 +205,7 @@ impl Dovecot {
             DovecotTls::Off => "ssl = no\n".to_string(),
             DovecotTls::Required => {
                 let rsa = &Pki::shared().rsa;
-                format!(
-                    "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
-                    rsa.chain.display(),
-                    rsa.key.display()
-                )
+                format!("ssl = required\nssl_cert = <{}\nssl_key = <{}\n", rsa.chain.display(), rsa.key.display())
             }
         };
         let root_text = root.display();
@@ -305,8 +269,7 @@ service pop3-login {{
 
 fn set_mode(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .expect("harness: chmod dovecot dir");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("harness: chmod dovecot dir");
 }
 
 /// An IMAP peer that greets, then answers the client's first line with untagged `* OK` lines

@@ -115,9 +115,7 @@ pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
 pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};
 pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
-pub use oracle::{
-    candidate_suites, openssl_accepted_suites, openssl_accepts_protocol, s_client, Suite,
-};
+pub use oracle::{candidate_suites, openssl_accepted_suites, openssl_accepts_protocol, s_client, Suite};
 pub use pki::{KeyKind, Leaf, Pki, TEST_HOST};
 pub use process::ServerProcess;
 pub use servers::{GnutlsServer, Nginx, OpenSslServer, MOZILLA_INTERMEDIATE};

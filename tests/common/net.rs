@@ -85,10 +85,7 @@ pub fn alloc_wildcard_port() -> u16 {
 /// An address:port on which nothing listens: connecting gets "connection refused" (RST).
 pub fn closed_port() -> SocketAddr {
     let ep = alloc_endpoint();
-    assert!(
-        !is_listening(SocketAddr::V4(ep)),
-        "harness: {ep} unexpectedly has a listener"
-    );
+    assert!(!is_listening(SocketAddr::V4(ep)), "harness: {ep} unexpectedly has a listener");
     SocketAddr::V4(ep)
 }
 
@@ -140,20 +137,14 @@ pub fn listeners() -> Vec<SocketAddr> {
 }
 
 fn wildcard_ports() -> HashSet<u16> {
-    listeners()
-        .into_iter()
-        .filter(|l| l.ip().is_unspecified())
-        .map(|l| l.port())
-        .collect()
+    listeners().into_iter().filter(|l| l.ip().is_unspecified()).map(|l| l.port()).collect()
 }
 
 /// Whether something listens on `addr` (exactly, or through a wildcard listener on its port).
 pub fn is_listening(addr: SocketAddr) -> bool {
     listeners().iter().any(|l| {
         l.port() == addr.port()
-            && (l.ip() == addr.ip()
-                || l.ip().is_unspecified()
-                || l.ip() == IpAddr::V6(addr_v4_mapped(addr.ip())))
+            && (l.ip() == addr.ip() || l.ip().is_unspecified() || l.ip() == IpAddr::V6(addr_v4_mapped(addr.ip())))
     })
 }
 

@@ -64,13 +64,8 @@ pub fn candidate_suites(protocol: &str) -> Vec<Suite> {
         args.extend(["-ciphersuites", ALL_TLS13_SUITES]);
     }
     args.push(ALL_CIPHERS);
-    let out =
-        run_with_timeout("openssl", &args, PROBE_TIMEOUT).expect("harness: run openssl ciphers");
-    assert!(
-        out.status.success(),
-        "harness: openssl ciphers failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_with_timeout("openssl", &args, PROBE_TIMEOUT).expect("harness: run openssl ciphers");
+    assert!(out.status.success(), "harness: openssl ciphers failed: {}", String::from_utf8_lossy(&out.stderr));
     let mut suites = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         // "0xC0,0x2C - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 - ECDHE-ECDSA-AES256-GCM-SHA384 TLSv1.2 Kx=..."
@@ -86,20 +81,10 @@ pub fn candidate_suites(protocol: &str) -> Vec<Suite> {
             continue;
         }
         let iana = if t[2].starts_with("TLS_") { t[2] } else { t[4] };
-        suites.push(Suite {
-            code,
-            iana: iana.to_string(),
-            openssl: t[4].to_string(),
-        });
+        suites.push(Suite { code, iana: iana.to_string(), openssl: t[4].to_string() });
     }
-    assert!(
-        !suites.is_empty(),
-        "harness: openssl lists no suites for {protocol}"
-    );
-    cache
-        .lock()
-        .unwrap()
-        .insert(protocol.to_string(), suites.clone());
+    assert!(!suites.is_empty(), "harness: openssl lists no suites for {protocol}");
+    cache.lock().unwrap().insert(protocol.to_string(), suites.clone());
     suites
 }
 
@@ -150,16 +135,9 @@ pub fn s_client(addr: impl Into<IpAddr>, port: u16, servername: &str, args: &[&s
     }
     // Not loading the default CA bundle makes a run ≈11 ms instead of ≈80 ms; an explicit
     // -CAfile in `args` still works.
-    full.extend([
-        "-msg",
-        "-legacy_server_connect",
-        "-no-CAfile",
-        "-no-CApath",
-        "-no-CAstore",
-    ]);
+    full.extend(["-msg", "-legacy_server_connect", "-no-CAfile", "-no-CApath", "-no-CAstore"]);
     full.extend(args);
-    let out =
-        run_with_timeout("openssl", &full, PROBE_TIMEOUT).expect("harness: run openssl s_client");
+    let out = run_with_timeout("openssl", &full, PROBE_TIMEOUT).expect("harness: run openssl s_client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // `timeout` exits 124 when it had to stop the command (137 after SIGKILL).
@@ -237,13 +215,7 @@ fn suite_args<'a>(protocol: &'a str, suite: &'a Suite, flag: &'a str) -> Vec<&'a
     if protocol_version(protocol) == 0x0304 {
         // -cipher only sets the client's security level here (no TLS ≤1.2 suite is offered
         // when the minimum version is 1.3).
-        vec![
-            flag,
-            "-ciphersuites",
-            &suite.iana,
-            "-cipher",
-            "ALL:@SECLEVEL=0",
-        ]
+        vec![flag, "-ciphersuites", &suite.iana, "-cipher", "ALL:@SECLEVEL=0"]
     } else {
         vec![flag, "-cipher", &suite.openssl]
     }
@@ -269,10 +241,7 @@ pub fn openssl_accepts_suite(
 fn accepted(probe: &Probe, version: u16, suite: &Suite) -> bool {
     match probe.server_hello {
         Some(sh) => sh.version == version && sh.cipher == suite.code,
-        None => probe
-            .cipher_line
-            .as_deref()
-            .is_some_and(|c| c == suite.openssl || c == suite.iana),
+        None => probe.cipher_line.as_deref().is_some_and(|c| c == suite.openssl || c == suite.iana),
     }
 }
 
@@ -310,10 +279,7 @@ pub fn openssl_accepted_suites(
         }
     });
     let timeouts = timeouts.into_inner().unwrap();
-    assert!(
-        timeouts.is_empty(),
-        "harness: oracle probes of {addr}:{port} ({protocol}) timed out for {timeouts:?}"
-    );
+    assert!(timeouts.is_empty(), "harness: oracle probes of {addr}:{port} ({protocol}) timed out for {timeouts:?}");
     found.into_inner().unwrap()
 }
 
@@ -327,10 +293,6 @@ pub fn openssl_accepts_protocol(addr: impl Into<IpAddr>, port: u16, protocol: &s
         args.extend(["-ciphersuites", ALL_TLS13_SUITES]);
     }
     let probe = s_client(addr, port, TEST_HOST, &args);
-    assert!(
-        !probe.timed_out,
-        "harness: s_client timed out:\n{}",
-        probe.output
-    );
+    assert!(!probe.timed_out, "harness: s_client timed out:\n{}", probe.output);
     probe.server_hello.is_some_and(|sh| sh.version == version)
 }

@@ -83,9 +83,7 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| {
-            panic!("harness: cannot run openssl ({e}); run scripts/install-test-deps")
-        });
+        .unwrap_or_else(|e| panic!("harness: cannot run openssl ({e}); run scripts/install-test-deps"));
     if !out.status.success() {
         panic!(
             "harness: `openssl {}` failed ({}):\n{}{}",
@@ -135,10 +133,7 @@ impl Pki {
     /// Generates a fresh PKI in a new temporary directory (prefer [`Pki::shared`]).
     pub fn generate() -> Pki {
         let start = Instant::now();
-        let dir = tempfile::Builder::new()
-            .prefix("postura-pki-")
-            .tempdir()
-            .expect("harness: create PKI tempdir");
+        let dir = tempfile::Builder::new().prefix("postura-pki-").tempdir().expect("harness: create PKI tempdir");
         let d = dir.path();
         let cnf = d.join("openssl.cnf");
         std::fs::write(&cnf, OPENSSL_CNF).expect("harness: write openssl.cnf");
@@ -254,10 +249,7 @@ impl Pki {
     /// Issues a new leaf from the intermediate CA, valid from now for 397 days, with the DNS
     /// names (first one also the CN) and IP addresses as subjectAltName. ≈0.1–0.3 s for RSA.
     pub fn issue_leaf(&self, dns_names: &[&str], ips: &[IpAddr], kind: KeyKind) -> Leaf {
-        assert!(
-            !dns_names.is_empty(),
-            "harness: a leaf needs at least one DNS name"
-        );
+        assert!(!dns_names.is_empty(), "harness: a leaf needs at least one DNS name");
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tag = match kind {
             KeyKind::Rsa2048 => "rsa",
@@ -291,18 +283,9 @@ impl Pki {
         let mut req: Vec<&str> = vec!["req", "-new", "-config", cnf, "-nodes"];
         match kind {
             KeyKind::Rsa2048 => req.extend(["-newkey", "rsa:2048"]),
-            KeyKind::EcdsaP256 => {
-                req.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
-            }
+            KeyKind::EcdsaP256 => req.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
         }
-        req.extend([
-            "-keyout",
-            path_str(&key),
-            "-out",
-            path_str(&csr),
-            "-subj",
-            &subj,
-        ]);
+        req.extend(["-keyout", path_str(&key), "-out", path_str(&csr), "-subj", &subj]);
         openssl(&sub, &req);
         openssl(
             &sub,
@@ -331,13 +314,7 @@ impl Pki {
         let mut pem = std::fs::read(&cert).expect("harness: read leaf");
         pem.extend(std::fs::read(&self.intermediate_cert).expect("harness: read intermediate"));
         std::fs::write(&chain, pem).expect("harness: write chain");
-        Leaf {
-            kind,
-            name: dns_names[0].to_string(),
-            cert,
-            key,
-            chain,
-        }
+        Leaf { kind, name: dns_names[0].to_string(), cert, key, chain }
     }
 
     /// A 1024-bit DH group file (PKCS#3 "DH PARAMETERS" PEM) for LOGJAM-class (weak DH)
@@ -350,16 +327,7 @@ impl Pki {
             let p = self.dir().join("dh1024-rfc5114.pem");
             openssl(
                 self.dir(),
-                &[
-                    "genpkey",
-                    "-genparam",
-                    "-algorithm",
-                    "DH",
-                    "-pkeyopt",
-                    "group:dh_1024_160",
-                    "-out",
-                    path_str(&p),
-                ],
+                &["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:dh_1024_160", "-out", path_str(&p)],
             );
             p
         })
@@ -397,16 +365,7 @@ impl Pki {
             let p = self.dir().join("ffdhe2048.pem");
             openssl(
                 self.dir(),
-                &[
-                    "genpkey",
-                    "-genparam",
-                    "-algorithm",
-                    "DH",
-                    "-pkeyopt",
-                    "group:ffdhe2048",
-                    "-out",
-                    path_str(&p),
-                ],
+                &["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", path_str(&p)],
             );
             p
         })

@@ -62,11 +62,7 @@ pub fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
         });
     }
     let (tx, rx) = mpsc::channel();
-    spawner()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .send((cmd, tx))
-        .expect("harness: spawner thread gone");
+    spawner().lock().unwrap_or_else(|e| e.into_inner()).send((cmd, tx)).expect("harness: spawner thread gone");
     rx.recv().expect("harness: spawner thread gone")
 }
 
@@ -148,14 +144,7 @@ impl ServerProcess {
     pub fn diagnostics(&self) -> String {
         let mut s = format!("--- {} stderr ---\n{}", self.name, self.stderr());
         let out = self.stdout();
-        let tail: String = out
-            .chars()
-            .rev()
-            .take(4000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: String = out.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
         s.push_str(&format!("\n--- {} stdout (tail) ---\n{tail}", self.name));
         for p in &self.extra_logs {
             let t = std::fs::read_to_string(p).unwrap_or_default();
@@ -176,11 +165,7 @@ impl ServerProcess {
         });
         match res {
             Ok(d) => d,
-            Err(why) => panic!(
-                "harness: {} on {addr} not ready: {why}\n{}",
-                self.name,
-                self.diagnostics()
-            ),
+            Err(why) => panic!("harness: {} on {addr} not ready: {why}\n{}", self.name, self.diagnostics()),
         }
     }
 
@@ -222,18 +207,7 @@ pub fn find_program(name: &str) -> PathBuf {
 
 /// Runs a short command with a hard timeout (coreutils `timeout`, SIGKILL 2 s after SIGTERM),
 /// stdin from /dev/null.
-pub fn run_with_timeout(
-    program: &str,
-    args: &[&str],
-    limit: Duration,
-) -> io::Result<std::process::Output> {
+pub fn run_with_timeout(program: &str, args: &[&str], limit: Duration) -> io::Result<std::process::Output> {
     let secs = format!("{:.3}", limit.as_secs_f64());
-    Command::new("timeout")
-        .arg("-k")
-        .arg("2")
-        .arg(&secs)
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
+    Command::new("timeout").arg("-k").arg("2").arg(&secs).arg(program).args(args).stdin(Stdio::null()).output()
 }

@@ -9,10 +9,7 @@ use super::pki::{Leaf, Pki, TEST_HOST};
 use super::process::{find_program, ServerProcess};
 
 fn tempdir(prefix: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .expect("harness: create server tempdir")
+    tempfile::Builder::new().prefix(prefix).tempdir().expect("harness: create server tempdir")
 }
 
 fn p(path: &Path) -> &str {
@@ -55,28 +52,19 @@ impl OpenSslServer {
     pub fn start_with(addr: Ipv4Addr, port: u16, leaf: &Leaf, args: &[&str]) -> OpenSslServer {
         let dir = tempdir("postura-s_server-");
         let mut cmd = Command::new("openssl");
-        cmd.arg("s_server")
-            .arg("-accept")
-            .arg(format!("{addr}:{port}"));
+        cmd.arg("s_server").arg("-accept").arg(format!("{addr}:{port}"));
         if !args.contains(&"-cert") {
             cmd.args(["-cert", p(&leaf.cert), "-key", p(&leaf.key)]);
             cmd.args(["-cert_chain", p(&Pki::shared().intermediate_cert)]);
         }
-        if !args
-            .iter()
-            .any(|a| matches!(*a, "-www" | "-WWW" | "-HTTP" | "-rev"))
-        {
+        if !args.iter().any(|a| matches!(*a, "-www" | "-WWW" | "-HTTP" | "-rev")) {
             cmd.arg("-www");
         }
         cmd.args(args);
         cmd.current_dir(dir.path());
         let mut process = ServerProcess::spawn("openssl s_server", cmd, dir);
         process.wait_ready(SocketAddr::from((addr, port)));
-        OpenSslServer {
-            addr,
-            port,
-            process,
-        }
+        OpenSslServer { addr, port, process }
     }
 
     /// As [`OpenSslServer::start`] on a freshly allocated address.
@@ -114,20 +102,12 @@ impl Nginx {
     /// (unless they have a `location`), and `server_block_directives` inside the server block.
     pub fn start(addr: Ipv4Addr, port: u16, server_block_directives: &str) -> Nginx {
         let dir = tempdir("postura-nginx-");
-        let d = dir
-            .path()
-            .to_str()
-            .expect("harness: UTF-8 path")
-            .to_string();
+        let d = dir.path().to_str().expect("harness: UTF-8 path").to_string();
         for sub in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi", "html"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("harness: nginx dirs");
         }
         let pki = Pki::shared();
-        let has = |word: &str| {
-            server_block_directives
-                .lines()
-                .any(|l| l.trim_start().starts_with(word))
-        };
+        let has = |word: &str| server_block_directives.lines().any(|l| l.trim_start().starts_with(word));
         let mut server = String::new();
         if !has("listen ") {
             server.push_str(&format!("        listen {addr}:{port} ssl;\n"));
@@ -180,12 +160,7 @@ impl Nginx {
         process.add_log(conf_path);
         process.add_log(format!("{d}/error.log").into());
         process.wait_ready(SocketAddr::from((addr, port)));
-        Nginx {
-            addr,
-            port,
-            process,
-            config,
-        }
+        Nginx { addr, port, process, config }
     }
 
     /// As [`Nginx::start`] on a freshly allocated address.
@@ -196,10 +171,7 @@ impl Nginx {
 
     /// nginx with [`MOZILLA_INTERMEDIATE`] and `ssl_dhparam` = ffdhe2048, RSA leaf.
     pub fn mozilla_intermediate() -> Nginx {
-        let directives = format!(
-            "{MOZILLA_INTERMEDIATE}\nssl_dhparam {};\n",
-            p(Pki::shared().ffdhe2048())
-        );
+        let directives = format!("{MOZILLA_INTERMEDIATE}\nssl_dhparam {};\n", p(Pki::shared().ffdhe2048()));
         Self::start_auto(&directives)
     }
 
@@ -234,17 +206,12 @@ impl GnutlsServer {
     pub fn start_with(port: u16, priority: &str, leaf: &Leaf, extra: &[&str]) -> GnutlsServer {
         let dir = tempdir("postura-gnutls-");
         let mut cmd = Command::new("gnutls-serv");
-        cmd.args([
-            "--x509certfile",
-            p(&leaf.chain),
-            "--x509keyfile",
-            p(&leaf.key),
-        ])
-        .arg("-p")
-        .arg(port.to_string())
-        .arg(format!("--priority={priority}"))
-        .args(extra)
-        .current_dir(dir.path());
+        cmd.args(["--x509certfile", p(&leaf.chain), "--x509keyfile", p(&leaf.key)])
+            .arg("-p")
+            .arg(port.to_string())
+            .arg(format!("--priority={priority}"))
+            .args(extra)
+            .current_dir(dir.path());
         let mut process = ServerProcess::spawn("gnutls-serv", cmd, dir);
         process.wait_ready(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
         GnutlsServer { port, process }

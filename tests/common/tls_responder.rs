@@ -159,7 +159,8 @@ fn play(records: &mut Records, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
     let Ok(hello) = ClientHello::decode_handshake(&record.fragment) else { return };
     let extensions = hello.extensions.clone().unwrap_or_default();
     let tls13 = extensions.iter().any(|e| matches!(e, ClientExtension::SupportedVersions(v) if v.contains(&0x0304)));
-    let old_versions = behaviour == Behaviour::NoRenegotiationInfoNoFallbackScsv && (0x0301..=0x0302).contains(&hello.client_version);
+    let old_versions =
+        behaviour == Behaviour::NoRenegotiationInfoNoFallbackScsv && (0x0301..=0x0302).contains(&hello.client_version);
     if (hello.client_version != 0x0303 && !old_versions) || tls13 {
         records.send(21, vec![2, 70]); // protocol_version
         return;
@@ -203,7 +204,8 @@ fn play(records: &mut Records, chain: Vec<Vec<u8>>, behaviour: Behaviour) {
             }
             (Behaviour::HeartbeatPatched, 24) => {} // dropped silently
             (Behaviour::RobotOracle, 22) if record.fragment.first() == Some(&16) => {
-                let padded_ok = record.fragment.get(6..).is_some_and(|ciphertext| rsa_decrypt(ciphertext).starts_with(&[0, 2]));
+                let padded_ok =
+                    record.fragment.get(6..).is_some_and(|ciphertext| rsa_decrypt(ciphertext).starts_with(&[0, 2]));
                 records.send(21, vec![2, if padded_ok { 20 } else { 40 }]);
                 return;
             }

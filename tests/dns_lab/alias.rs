@@ -27,25 +27,15 @@ fn alias_zone() {
         ])
     );
     assert_evidence_evaluates(alias);
-    assert_eq!(
-        finding(alias, "dns.ns.shared_address").detail["shared_addresses"],
-        serde_json::json!([KNOT_B])
-    );
+    assert_eq!(finding(alias, "dns.ns.shared_address").detail["shared_addresses"], serde_json::json!([KNOT_B]));
     let delegation = alias.delegation.as_ref().unwrap();
-    let names: Vec<(&str, Option<&str>, Vec<String>)> = delegation
-        .ns_names
-        .iter()
-        .map(|n| (n.name.as_str(), n.cname.as_deref(), n.addresses.clone()))
-        .collect();
+    let names: Vec<(&str, Option<&str>, Vec<String>)> =
+        delegation.ns_names.iter().map(|n| (n.name.as_str(), n.cname.as_deref(), n.addresses.clone())).collect();
     assert_eq!(
         names,
         vec![
             ("ns1.alias.test.", None, vec![KNOT_B.to_string()]),
-            (
-                "ns2.alias.test.",
-                Some("ns1.alias.test."),
-                vec![KNOT_B.to_string()]
-            ),
+            ("ns2.alias.test.", Some("ns1.alias.test."), vec![KNOT_B.to_string()]),
         ]
     );
     assert_eq!(delegation.shared_addresses, vec![KNOT_B]);
@@ -54,10 +44,7 @@ fn alias_zone() {
     let mail = alias.mail.as_ref().unwrap();
     assert!(mail.null_mx);
     assert_eq!(
-        mail.mx
-            .iter()
-            .map(|m| (m.preference, m.exchange.as_str(), m.addresses.len()))
-            .collect::<Vec<_>>(),
+        mail.mx.iter().map(|m| (m.preference, m.exchange.as_str(), m.addresses.len())).collect::<Vec<_>>(),
         vec![(0, ".", 0)]
     );
     assert_eq!(finding(alias, "mail.mx.missing").status, Status::Pass);
@@ -85,41 +72,20 @@ fn ds_with_a_digest_of_the_wrong_length() {
     let ds: Vec<(u16, u8, u8, u32, Option<bool>)> = dnssec
         .ds
         .iter()
-        .map(|d| {
-            (
-                d.key_tag,
-                d.algorithm,
-                d.digest_type,
-                d.digest_length,
-                d.digest_length_valid,
-            )
-        })
+        .map(|d| (d.key_tag, d.algorithm, d.digest_type, d.digest_length, d.digest_length_valid))
         .collect();
     assert_eq!(ds, vec![(12345, 13, 2, 8, Some(false))]);
     let finding = finding(&zone, "dns.dnssec.ds_digest_length");
     assert_eq!(finding.status, Status::Fail);
-    assert_eq!(
-        finding.detail["ds"],
-        serde_json::json!(["key tag 12345, digest type 2, 8 bytes"])
-    );
+    assert_eq!(finding.detail["ds"], serde_json::json!(["key tag 12345, digest type 2, 8 bytes"]));
     // The chain above: test. is signed and delegated from the root with a DS; alias.test is
     // not signed, so a DS below it protects nothing.
-    let chain: Vec<(&str, &str)> = dnssec
-        .chain
-        .iter()
-        .map(|l| (l.zone.as_str(), l.status.as_str()))
-        .collect();
-    assert_eq!(
-        chain,
-        vec![("test.", "secure"), ("alias.test.", "insecure")]
-    );
+    let chain: Vec<(&str, &str)> = dnssec.chain.iter().map(|l| (l.zone.as_str(), l.status.as_str())).collect();
+    assert_eq!(chain, vec![("test.", "secure"), ("alias.test.", "insecure")]);
     let broken = super::finding(&zone, "dns.dnssec.chain_broken");
     assert_eq!(broken.status, Status::Fail);
     assert_eq!(
         broken.detail["chain"],
-        serde_json::json!([
-            "test.: secure",
-            "alias.test.: insecure (no DS at the parent, no DNSKEY)"
-        ])
+        serde_json::json!(["test.: secure", "alias.test.: insecure (no DS at the parent, no DNSKEY)"])
     );
 }

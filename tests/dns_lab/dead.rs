@@ -18,16 +18,9 @@ fn dead_zone() {
         dead.error.as_deref(),
         Some("no nameserver of dead.test. answered (127.0.27.1, 127.0.27.2, 127.0.27.3, 127.0.27.4 gave no usable answer over UDP or TCP); lookups only they could answer were not sent again")
     );
-    let passing: Vec<&str> = dead
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::Pass)
-        .map(|f| f.check.as_str())
-        .collect();
-    assert!(
-        passing.is_empty(),
-        "a zone with no answering server passes {passing:?}"
-    );
+    let passing: Vec<&str> =
+        dead.findings.iter().filter(|f| f.status == Status::Pass).map(|f| f.check.as_str()).collect();
+    assert!(passing.is_empty(), "a zone with no answering server passes {passing:?}");
     assert_eq!(
         with_status(&dead, Status::Fail),
         ids(&[
@@ -39,10 +32,7 @@ fn dead_zone() {
             "dns.ns.unresponsive",
         ])
     );
-    assert_eq!(
-        finding(&dead, "dns.ns.no_working").severity,
-        postura::checks::model::Severity::Critical
-    );
+    assert_eq!(finding(&dead, "dns.ns.no_working").severity, postura::checks::model::Severity::Critical);
     assert_evidence_evaluates(&dead);
     // Rules that can only fail on the parent's data return null when nothing answered.
     assert_eq!(
@@ -54,20 +44,16 @@ fn dead_zone() {
         .is_some_and(|r| r.starts_with("nothing observed for fact(s): mail.rcodes.mx")));
     assert_eq!(dead.nameservers.len(), 4);
     for ns in &dead.nameservers {
-        assert_eq!(
-            (ns.answered, ns.authoritative, ns.lame, ns.queries),
-            (Some(false), None, None, 2),
-            "{ns:?}"
-        );
+        assert_eq!((ns.answered, ns.authoritative, ns.lame, ns.queries), (Some(false), None, None, 2), "{ns:?}");
         assert_eq!(ns.soa_udp, failed("no answer within 3000 ms"));
     }
     // Lookups after the first round are not sent, and say why.
     let mail = dead.mail.as_ref().unwrap();
     assert_eq!(mail.rcodes, Default::default());
     assert!(
-        mail.errors.iter().all(|e| e.contains(
-            "not asked: 127.0.27.1, 127.0.27.2, 127.0.27.3, 127.0.27.4 gave no answer earlier"
-        )),
+        mail.errors
+            .iter()
+            .all(|e| e.contains("not asked: 127.0.27.1, 127.0.27.2, 127.0.27.3, 127.0.27.4 gave no answer earlier")),
         "{:?}",
         mail.errors
     );
@@ -76,10 +62,7 @@ fn dead_zone() {
     let dnssec = dead.dnssec.as_ref().unwrap();
     assert_eq!(
         (dnssec.status.as_str(), dnssec.reason.as_deref()),
-        (
-            "insecure",
-            Some("no DS at the parent (the zone's DNSKEY set was not observed: no answer)")
-        )
+        ("insecure", Some("no DS at the parent (the zone's DNSKEY set was not observed: no answer)"))
     );
     // About 4 queries from the walk, 8 from the probes, and the parent's and reverse lookups:
     // not one per lookup per address.
@@ -98,14 +81,7 @@ fn dead_zone_beside_zonemaster() {
         .command(&common::process::find_program("zonemaster-cli"))
         .args(["--hints"])
         .arg(&lab.hints)
-        .args([
-            "--no-ipv6",
-            "--level",
-            "WARNING",
-            "--show-testcase",
-            "--raw",
-            "dead.test",
-        ])
+        .args(["--no-ipv6", "--level", "WARNING", "--show-testcase", "--raw", "dead.test"])
         .output()
         .expect("zonemaster-cli (scripts/install-test-deps installs it)");
     let zonemaster = started.elapsed();
@@ -115,13 +91,7 @@ fn dead_zone_beside_zonemaster() {
     let postura = started.elapsed();
     eprintln!("dead.test: postura {postura:?}, zonemaster-cli {zonemaster:?}\n{text}");
     // Zonemaster: no working nameserver (CRITICAL); postura: the critical finding.
-    assert!(
-        text.contains("CRITICAL  BASIC02        NO_GLUE_PREVENTS_NAMESERVER_TESTS"),
-        "{text}"
-    );
+    assert!(text.contains("CRITICAL  BASIC02        NO_GLUE_PREVENTS_NAMESERVER_TESTS"), "{text}");
     assert_eq!(finding(&dead, "dns.ns.no_working").status, Status::Fail);
-    assert!(
-        postura <= zonemaster * 2,
-        "postura {postura:?}, zonemaster-cli {zonemaster:?}"
-    );
+    assert!(postura <= zonemaster * 2, "postura {postura:?}, zonemaster-cli {zonemaster:?}");
 }

@@ -19,9 +19,7 @@ use super::*;
 /// A zone's document with `path` (JSON pointer) set to `value`.
 fn mutated(zone: &ZoneFacts, pointer: &str, value: Value) -> Value {
     let mut document = plain_document(zone);
-    *document
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("{pointer} not in {}", zone.name)) = value;
+    *document.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer} not in {}", zone.name)) = value;
     document
 }
 
@@ -44,31 +42,15 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
     ];
     let mut targets: Vec<&str> = zones.to_vec();
     targets.extend(["resolver://127.0.30.1", "resolver://127.0.23.1"]);
-    let report = scan(
-        &targets,
-        &[
-            "--dns-signed-name",
-            "www.healthy.test",
-            "--dns-bogus-name",
-            "www.expired.test",
-        ],
-    );
+    let report = scan(&targets, &["--dns-signed-name", "www.healthy.test", "--dns-bogus-name", "www.expired.test"]);
     let catalog = Catalog::builtin().unwrap();
     let policy = Policy::load("mozilla-intermediate", &catalog).unwrap();
-    let judge = Judge {
-        checks: &catalog.checks,
-        policy: &policy,
-        lang: "en",
-        exceptions: &[],
-        today: "2026-01-01",
-    };
+    let judge = Judge { checks: &catalog.checks, policy: &policy, lang: "en", exceptions: &[], today: "2026-01-01" };
     // Check id → the evidence of one failing finding.
     let mut failing: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut record = |findings: &[Finding]| {
         for finding in findings.iter().filter(|f| f.status == Status::Fail) {
-            failing
-                .entry(finding.check.clone())
-                .or_insert_with(|| finding.detail.clone());
+            failing.entry(finding.check.clone()).or_insert_with(|| finding.detail.clone());
         }
     };
     for zone in &report.zones {
@@ -98,29 +80,17 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
         let document = mutated(zone, pointer, value);
         record(&judge.findings(AppliesTo::Zone, &document, "x", None));
     }
-    for check in catalog
-        .checks
-        .iter()
-        .filter(|c| c.applies_to != AppliesTo::Target)
-    {
-        let detail = failing
-            .get(&check.id)
-            .unwrap_or_else(|| panic!("no failing case for {}", check.id));
+    for check in catalog.checks.iter().filter(|c| c.applies_to != AppliesTo::Target) {
+        let detail = failing.get(&check.id).unwrap_or_else(|| panic!("no failing case for {}", check.id));
         assert_eq!(
             detail.keys().collect::<Vec<_>>(),
-            check
-                .evidence
-                .iter()
-                .map(|(name, _, _)| name)
-                .collect::<Vec<_>>(),
+            check.evidence.iter().map(|(name, _, _)| name).collect::<Vec<_>>(),
             "{}",
             check.id
         );
         for (name, value) in detail {
             assert!(
-                !value
-                    .as_str()
-                    .is_some_and(|v| v.starts_with("unavailable:")),
+                !value.as_str().is_some_and(|v| v.starts_with("unavailable:")),
                 "{} evidence {name}: {value}",
                 check.id
             );
@@ -131,10 +101,5 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
         failing["dns.edns.noncompliant"]["noncompliant"],
         json!(["ns1.healthy.test. 127.0.21.1: OPT missing, EDNS version 1 BADVERS"])
     );
-    assert_eq!(
-        failing["dns.dnssec.ds_mismatch"]["ds"]
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(failing["dns.dnssec.ds_mismatch"]["ds"].as_array().map(Vec::len), Some(1));
 }

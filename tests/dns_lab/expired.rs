@@ -16,12 +16,7 @@ fn expired_zone() {
         ])
     );
     assert_evidence_evaluates(&expired);
-    assert_eq!(
-        finding(&expired, "dns.dnssec.rrsig_expired").detail["expired"]
-            .as_array()
-            .map(Vec::len),
-        Some(4)
-    );
+    assert_eq!(finding(&expired, "dns.dnssec.rrsig_expired").detail["expired"].as_array().map(Vec::len), Some(4));
     for ns in &expired.nameservers {
         assert_well_behaved(ns, 1);
     }
@@ -40,26 +35,14 @@ fn expired_zone() {
         );
         assert!(signature.seconds_left < 0);
     }
-    assert_eq!(
-        dnssec
-            .denial
-            .as_ref()
-            .map(|d| (d.kind.as_deref(), d.signed)),
-        Some((Some("NSEC"), true))
-    );
+    assert_eq!(dnssec.denial.as_ref().map(|d| (d.kind.as_deref(), d.signed)), Some((Some("NSEC"), true)));
     // An NSEC zone: no NSEC3 parameters, and the NSEC3 check passes on that observation.
     assert_eq!(dnssec.nsec3, None);
-    assert_eq!(
-        finding(&expired, "dns.dnssec.nsec3_parameters").status,
-        Status::Pass
-    );
+    assert_eq!(finding(&expired, "dns.dnssec.nsec3_parameters").status, Status::Pass);
     // The NSEC proofs verify but expired with the rest (Zonemaster: DS10_NSEC_RRSIG_VERIFY_ERROR).
     let proofs = &dnssec.denial.as_ref().unwrap().signatures;
     assert!(
-        !proofs.is_empty()
-            && proofs
-                .iter()
-                .all(|s| s.covers == "NSEC" && s.valid && s.expiration == 1580515200),
+        !proofs.is_empty() && proofs.iter().all(|s| s.covers == "NSEC" && s.valid && s.expiration == 1580515200),
         "{proofs:?}"
     );
 }

@@ -33,19 +33,10 @@ fn inconsistent_zone() {
         ])
     );
     let delegation = inconsistent.delegation.as_ref().unwrap();
-    assert_eq!(
-        delegation.parent_ns,
-        vec!["ns1.inconsistent.test.", "ns2.inconsistent.test."]
-    );
-    assert_eq!(
-        delegation.child_ns,
-        vec!["ns1.inconsistent.test.", "ns3.inconsistent.test."]
-    );
-    let flags: Vec<(&str, bool, bool)> = delegation
-        .ns_names
-        .iter()
-        .map(|n| (n.name.as_str(), n.in_parent, n.in_child))
-        .collect();
+    assert_eq!(delegation.parent_ns, vec!["ns1.inconsistent.test.", "ns2.inconsistent.test."]);
+    assert_eq!(delegation.child_ns, vec!["ns1.inconsistent.test.", "ns3.inconsistent.test."]);
+    let flags: Vec<(&str, bool, bool)> =
+        delegation.ns_names.iter().map(|n| (n.name.as_str(), n.in_parent, n.in_child)).collect();
     assert_eq!(
         flags,
         vec![
@@ -56,43 +47,25 @@ fn inconsistent_zone() {
     );
     // Glue and the child's own A record for ns2 differ: both addresses are probed.
     let ns2 = &delegation.ns_names[1];
-    assert_eq!(
-        (ns2.glue.clone(), ns2.addresses.clone()),
-        (vec![KNOT_B.to_string()], vec![GLUE_ELSEWHERE.to_string()])
-    );
-    assert_eq!(
-        delegation.addresses,
-        vec![BIND_A, KNOT_B, GLUE_ELSEWHERE, NOTHING]
-    );
+    assert_eq!((ns2.glue.clone(), ns2.addresses.clone()), (vec![KNOT_B.to_string()], vec![GLUE_ELSEWHERE.to_string()]));
+    assert_eq!(delegation.addresses, vec![BIND_A, KNOT_B, GLUE_ELSEWHERE, NOTHING]);
     assert_eq!(delegation.asns, Some(vec![64501, 64502]));
     assert_eq!(delegation.addresses_without_asn, vec![NOTHING]);
     assert_eq!(inconsistent.nameservers.len(), 4);
-    assert_eq!(
-        server(&inconsistent, GLUE_ELSEWHERE).soa_udp,
-        failed("connection refused")
-    );
+    assert_eq!(server(&inconsistent, GLUE_ELSEWHERE).soa_udp, failed("connection refused"));
     let soa = inconsistent.soa.as_ref().unwrap();
     assert_eq!(soa.serials, vec![1, 2]);
     // Knot's copy has another RNAME: the SOA fields differ (Zonemaster CONSISTENCY02).
     assert_eq!(soa.fields_consistent, Some(false));
     assert_well_behaved(server(&inconsistent, BIND_A), 1);
     assert_well_behaved(server(&inconsistent, KNOT_B), 2);
-    assert_eq!(
-        server(&inconsistent, KNOT_B).soa.as_ref().unwrap().rname,
-        "dnsadmin.inconsistent.test."
-    );
+    assert_eq!(server(&inconsistent, KNOT_B).soa.as_ref().unwrap().rname, "dnsadmin.inconsistent.test.");
     let ns3 = server(&inconsistent, NOTHING);
     assert_eq!(
         (ns3.soa_udp.clone(), ns3.soa_tcp.clone()),
         (failed("connection refused"), failed("connection refused"))
     );
-    assert_eq!(
-        (ns3.answered, ns3.authoritative, ns3.lame),
-        (Some(false), None, None)
-    );
+    assert_eq!((ns3.answered, ns3.authoritative, ns3.lame), (Some(false), None, None));
     // Nothing listens there: asked twice (SOA over UDP and TCP), then left alone.
-    assert_eq!(
-        (ns3.queries, ns3.axfr.error.as_deref()),
-        (2, Some("not asked: no answer to SOA over UDP or TCP"))
-    );
+    assert_eq!((ns3.queries, ns3.axfr.error.as_deref()), (2, Some("not asked: no answer to SOA over UDP or TCP")));
 }

@@ -29,11 +29,8 @@ fn mail_zone() {
     let mail = mail_zone.mail.as_ref().unwrap();
     assert!(mail.errors.is_empty(), "{:?}", mail.errors);
     assert_eq!(mail.rcodes.mx.as_deref(), Some("NOERROR"));
-    let mx: Vec<(u16, &str, Vec<String>)> = mail
-        .mx
-        .iter()
-        .map(|m| (m.preference, m.exchange.as_str(), m.addresses.clone()))
-        .collect();
+    let mx: Vec<(u16, &str, Vec<String>)> =
+        mail.mx.iter().map(|m| (m.preference, m.exchange.as_str(), m.addresses.clone())).collect();
     assert_eq!(
         mx,
         vec![
@@ -43,73 +40,35 @@ fn mail_zone() {
     );
     assert!(!mail.null_mx);
     let spf = mail.spf.as_ref().unwrap();
-    assert_eq!(
-        spf.records,
-        vec!["v=spf1 include:_s1.mail.test include:_s2.mail.test a mx -all"]
-    );
-    assert_eq!(
-        (spf.dns_lookups, spf.void_lookups, spf.all.as_deref()),
-        (11, 1, Some("-"))
-    );
-    assert_eq!(
-        spf.includes,
-        vec!["_s1.mail.test.", "_s2.mail.test.", "_s3.mail.test."]
-    );
+    assert_eq!(spf.records, vec!["v=spf1 include:_s1.mail.test include:_s2.mail.test a mx -all"]);
+    assert_eq!((spf.dns_lookups, spf.void_lookups, spf.all.as_deref()), (11, 1, Some("-")));
+    assert_eq!(spf.includes, vec!["_s1.mail.test.", "_s2.mail.test.", "_s3.mail.test."]);
     assert!(spf.syntax_errors.is_empty());
     assert_eq!(finding(mail_zone, "mail.spf.syntax").status, Status::Pass);
     let dmarc = mail.dmarc.as_ref().unwrap();
-    assert_eq!(
-        (dmarc.p.as_deref(), dmarc.sp.as_deref(), dmarc.pct),
-        (Some("none"), None, None)
-    );
+    assert_eq!((dmarc.p.as_deref(), dmarc.sp.as_deref(), dmarc.pct), (Some("none"), None, None));
     assert_eq!(dmarc.rua, vec!["mailto:dmarc@mail.test"]);
     assert_eq!(mail.mta_sts, vec!["v=STSv1; id=20240101"]);
     let policy = mail.mta_sts_policy.as_ref().unwrap();
+    assert_eq!(policy.url, "https://mta-sts.mail.test/.well-known/mta-sts.txt");
+    assert_eq!((policy.http_status, policy.error.as_deref()), (Some(200), None));
     assert_eq!(
-        policy.url,
-        "https://mta-sts.mail.test/.well-known/mta-sts.txt"
-    );
-    assert_eq!(
-        (policy.http_status, policy.error.as_deref()),
-        (Some(200), None)
-    );
-    assert_eq!(
-        (
-            policy.version.as_deref(),
-            policy.mode.as_deref(),
-            policy.max_age
-        ),
+        (policy.version.as_deref(), policy.mode.as_deref(), policy.max_age),
         (Some("STSv1"), Some("testing"), Some(86400))
     );
-    assert_eq!(
-        (policy.mx.clone(), policy.certificate_verified),
-        (vec!["mx1.mail.test".to_string()], false)
-    );
+    assert_eq!((policy.mx.clone(), policy.certificate_verified), (vec!["mx1.mail.test".to_string()], false));
     assert_eq!(mail.tls_rpt, vec!["v=TLSRPTv1; rua=mailto:tls@mail.test"]);
     let caa = mail_zone.caa.as_ref().unwrap();
     assert_eq!(caa.found_at.as_deref(), Some("mail.test."));
     assert_eq!(
-        caa.records
-            .iter()
-            .map(|r| (r.critical, r.tag.as_str(), r.value.as_str()))
-            .collect::<Vec<_>>(),
+        caa.records.iter().map(|r| (r.critical, r.tag.as_str(), r.value.as_str())).collect::<Vec<_>>(),
         vec![(false, "issue", "ca.test")]
     );
 
     // The MX hosts were swept as STARTTLS targets on port 25: mx1 upgrades (OpenSSL behind a
     // scripted SMTP dialogue), mx2 does not offer STARTTLS.
-    let mx: Vec<(&str, u16, &str, Option<&str>)> = report
-        .targets
-        .iter()
-        .map(|t| {
-            (
-                t.host.as_str(),
-                t.port,
-                t.service.name(),
-                t.address.as_deref(),
-            )
-        })
-        .collect();
+    let mx: Vec<(&str, u16, &str, Option<&str>)> =
+        report.targets.iter().map(|t| (t.host.as_str(), t.port, t.service.name(), t.address.as_deref())).collect();
     assert_eq!(
         mx,
         vec![
@@ -117,13 +76,8 @@ fn mail_zone() {
             ("mx2.mail.test", 25, "smtp-starttls", Some(MX_PLAIN))
         ]
     );
-    let starttls = |i: usize| {
-        report.targets[i]
-            .findings
-            .iter()
-            .find(|f| f.check == "mail.starttls.missing")
-            .map(|f| f.status)
-    };
+    let starttls =
+        |i: usize| report.targets[i].findings.iter().find(|f| f.check == "mail.starttls.missing").map(|f| f.status);
     assert_eq!(starttls(0), Some(Status::Pass));
     assert_eq!(starttls(1), Some(Status::Fail));
     // DANE: mx1's `3 1 1` matches the leaf it served, its `3 0 1` of zeros does not; mx2 sent no
@@ -134,16 +88,9 @@ fn mail_zone() {
         .mx
         .iter()
         .flat_map(|m| {
-            m.tlsa.iter().map(move |t| {
-                (
-                    m.exchange.as_str(),
-                    t.usage,
-                    t.selector,
-                    t.matching,
-                    t.data.clone(),
-                    t.matches_chain,
-                )
-            })
+            m.tlsa
+                .iter()
+                .map(move |t| (m.exchange.as_str(), t.usage, t.selector, t.matching, t.data.clone(), t.matches_chain))
         })
         .collect();
     tlsa.sort();
@@ -155,35 +102,21 @@ fn mail_zone() {
             ("mx2.mail.test.", 3, 1, 1, spki, None),
         ]
     );
-    assert!(mail
-        .mx
-        .iter()
-        .all(|m| m.tlsa_authentic_data == Some(false) && m.tlsa_error.is_none()));
+    assert!(mail.mx.iter().all(|m| m.tlsa_authentic_data == Some(false) && m.tlsa_error.is_none()));
     let mx1 = &report.targets[0];
     assert_eq!(mx1.error, None, "{mx1:#?}");
     let tls = mx1.tls.as_ref().unwrap();
     assert!(
-        tls.protocols
-            .contains(&postura::tls::registry::Protocol::Tls12)
-            && tls
-                .protocols
-                .contains(&postura::tls::registry::Protocol::Tls13)
+        tls.protocols.contains(&postura::tls::registry::Protocol::Tls12)
+            && tls.protocols.contains(&postura::tls::registry::Protocol::Tls13)
     );
     assert_eq!(tls.chain_pem.len(), 2);
-    assert_eq!(
-        report.targets[1].error.as_deref(),
-        Some("STARTTLS not offered (SMTP: not in the EHLO reply)")
-    );
+    assert_eq!(report.targets[1].error.as_deref(), Some("STARTTLS not offered (SMTP: not in the EHLO reply)"));
 
     // CAA: mail.test allows only "ca.test"; mx1's certificate comes from the test PKI, which no
     // CAA identifier table knows: a mismatch. A country that maps its CA to "ca.test" passes.
     let caa = |report: &ScanReport| {
-        report.targets[0]
-            .findings
-            .iter()
-            .find(|f| f.check == "cert.caa_mismatch")
-            .cloned()
-            .unwrap()
+        report.targets[0].findings.iter().find(|f| f.check == "cert.caa_mismatch").cloned().unwrap()
     };
     let finding = caa(&report);
     assert_eq!(finding.status, Status::Fail, "{finding:?}");

@@ -40,11 +40,7 @@ pub fn scan(targets: &[&str], extra: &[&str]) -> ScanReport {
     // BIND "a" and "open" in one AS, Knot "b" in another; 127.0.24.0/24 in none.
     let asn_table = lab.dir.path().join("asn.txt");
     if !asn_table.exists() {
-        std::fs::write(
-            &asn_table,
-            "127.0.21.0/24 64501\n127.0.23.0/24 64501\n127.0.22.0/24 AS64502\n",
-        )
-        .unwrap();
+        std::fs::write(&asn_table, "127.0.21.0/24 64501\n127.0.23.0/24 64501\n127.0.22.0/24 AS64502\n").unwrap();
     }
     let asn_table = asn_table.display().to_string();
     let mut args = vec![
@@ -60,16 +56,8 @@ pub fn scan(targets: &[&str], extra: &[&str]) -> ScanReport {
         &asn_table,
     ];
     args.extend_from_slice(extra);
-    let targets: Vec<String> = targets
-        .iter()
-        .map(|t| {
-            if t.contains("://") {
-                t.to_string()
-            } else {
-                format!("dns://{t}")
-            }
-        })
-        .collect();
+    let targets: Vec<String> =
+        targets.iter().map(|t| if t.contains("://") { t.to_string() } else { format!("dns://{t}") }).collect();
     args.extend(targets.iter().map(String::as_str));
     let (status, stdout, stderr) = lab.postura(&args);
     assert!(status.success(), "{stderr}\n{}", lab.diagnostics());
@@ -83,11 +71,7 @@ pub fn scan_zone(name: &str) -> ZoneFacts {
 }
 
 pub fn zone<'a>(report: &'a ScanReport, name: &str) -> &'a ZoneFacts {
-    report
-        .zones
-        .iter()
-        .find(|z| z.name == name)
-        .unwrap_or_else(|| panic!("no zone {name} in the report"))
+    report.zones.iter().find(|z| z.name == name).unwrap_or_else(|| panic!("no zone {name} in the report"))
 }
 
 pub fn server<'a>(zone: &'a ZoneFacts, address: &str) -> &'a NameserverFacts {
@@ -110,26 +94,16 @@ pub fn answered(rcode: &str, authoritative: bool, answers: u32) -> QueryFact {
 }
 
 pub fn failed(error: &str) -> QueryFact {
-    QueryFact {
-        error: Some(error.into()),
-        ..QueryFact::default()
-    }
+    QueryFact { error: Some(error.into()), ..QueryFact::default() }
 }
 
 /// Check ids of the zone's findings with `status`.
 pub fn with_status(zone: &ZoneFacts, status: Status) -> BTreeSet<String> {
-    zone.findings
-        .iter()
-        .filter(|f| f.status == status)
-        .map(|f| f.check.clone())
-        .collect()
+    zone.findings.iter().filter(|f| f.status == status).map(|f| f.check.clone()).collect()
 }
 
 pub fn finding<'a>(zone: &'a ZoneFacts, check: &str) -> &'a Finding {
-    zone.findings
-        .iter()
-        .find(|f| f.check == check)
-        .unwrap_or_else(|| panic!("no finding {check} for {}", zone.name))
+    zone.findings.iter().find(|f| f.check == check).unwrap_or_else(|| panic!("no finding {check} for {}", zone.name))
 }
 
 pub fn ids(list: &[&str]) -> BTreeSet<String> {
@@ -138,20 +112,13 @@ pub fn ids(list: &[&str]) -> BTreeSet<String> {
 
 /// Failing checks every zone of the lab shares: its nameservers are on loopback (a
 /// special-purpose block) with no IPv6, and only mail.test publishes CAA, SPF and DMARC.
-pub const LAB_WIDE: [&str; 3] = [
-    "dns.ns.no_ipv6",
-    "dns.ns.special_purpose",
-    "dns.caa.missing",
-];
+pub const LAB_WIDE: [&str; 3] = ["dns.ns.no_ipv6", "dns.ns.special_purpose", "dns.caa.missing"];
 
 /// `LAB_WIDE`, no mail records (MX, SPF, DMARC), plus `extra`.
 pub fn failing_with(extra: &[&str]) -> BTreeSet<String> {
     let mut set = ids(&LAB_WIDE);
     set.extend(
-        ["mail.dmarc.missing", "mail.spf.missing", "mail.mx.missing"]
-            .iter()
-            .chain(extra)
-            .map(|s| s.to_string()),
+        ["mail.dmarc.missing", "mail.spf.missing", "mail.mx.missing"].iter().chain(extra).map(|s| s.to_string()),
     );
     set
 }
@@ -161,11 +128,7 @@ pub fn assert_well_behaved(ns: &NameserverFacts, serial: u32) {
     let context = format!("{} {}", ns.name, ns.address);
     assert_eq!(ns.soa_udp, answered("NOERROR", true, 1), "{context}");
     assert_eq!(ns.soa_tcp, answered("NOERROR", true, 1), "{context}");
-    assert_eq!(
-        (ns.answered, ns.authoritative, ns.lame),
-        (Some(true), Some(true), Some(false)),
-        "{context}"
-    );
+    assert_eq!((ns.answered, ns.authoritative, ns.lame), (Some(true), Some(true), Some(false)), "{context}");
     assert_eq!(ns.soa.as_ref().map(|s| s.serial), Some(serial), "{context}");
     assert_eq!(ns.recursion_offered, Some(false), "{context}");
     assert_eq!(ns.recursion.rcode.as_deref(), Some("REFUSED"), "{context}");
@@ -174,20 +137,12 @@ pub fn assert_well_behaved(ns: &NameserverFacts, serial: u32) {
     assert_eq!(ns.upward_referral, Some(false), "{context}");
     let edns = &ns.edns;
     assert_eq!(edns.opt_returned, Some(true), "{context}");
-    assert_eq!(
-        (edns.version1_rcode.as_deref(), edns.version1_opt_version),
-        (Some("BADVERS"), Some(0)),
-        "{context}"
-    );
+    assert_eq!((edns.version1_rcode.as_deref(), edns.version1_opt_version), (Some("BADVERS"), Some(0)), "{context}");
     assert_eq!(edns.unknown_option_echoed, Some(false), "{context}");
     assert_eq!(edns.z_flag_cleared, Some(true), "{context}");
     assert!(edns.errors.is_empty(), "{context}: {:?}", edns.errors);
     // BIND "a" answers version.bind with one space (nothing disclosed); Knot with its version.
-    let version = if ns.address == BIND_A {
-        " "
-    } else {
-        "Knot DNS 3.2.6"
-    };
+    let version = if ns.address == BIND_A { " " } else { "Knot DNS 3.2.6" };
     assert_eq!(ns.version_bind.text.as_deref(), Some(version), "{context}");
     assert_eq!(ns.version_bind.class.as_deref(), Some("CH"), "{context}");
 }
@@ -197,9 +152,7 @@ pub fn assert_evidence_evaluates(zone: &ZoneFacts) {
     for finding in &zone.findings {
         for (name, value) in &finding.detail {
             assert!(
-                !value
-                    .as_str()
-                    .is_some_and(|v| v.starts_with("unavailable:")),
+                !value.as_str().is_some_and(|v| v.starts_with("unavailable:")),
                 "{} {}: evidence {name}: {value}",
                 zone.name,
                 finding.check

@@ -16,30 +16,14 @@ fn optout_zone() {
     // Opt-out is read from the NSEC3 records of the denial (the NSEC3PARAM flags are 0).
     let nsec3 = dnssec.nsec3.as_ref().unwrap();
     assert_eq!(
-        (
-            nsec3.hash_algorithm,
-            nsec3.iterations,
-            nsec3.salt.as_str(),
-            nsec3.opt_out
-        ),
+        (nsec3.hash_algorithm, nsec3.iterations, nsec3.salt.as_str(), nsec3.opt_out),
         (1, 5, "abcdef", Some(true))
     );
-    assert_eq!(
-        dnssec.denial.as_ref().unwrap().kind.as_deref(),
-        Some("NSEC3")
-    );
+    assert_eq!(dnssec.denial.as_ref().unwrap().kind.as_deref(), Some("NSEC3"));
     let parameters = finding(&optout, "dns.dnssec.nsec3_parameters");
     assert_eq!(
-        (
-            &parameters.detail["iterations"],
-            &parameters.detail["salt"],
-            &parameters.detail["opt_out"]
-        ),
-        (
-            &serde_json::json!(5),
-            &serde_json::json!("abcdef"),
-            &serde_json::json!(true)
-        )
+        (&parameters.detail["iterations"], &parameters.detail["salt"], &parameters.detail["opt_out"]),
+        (&serde_json::json!(5), &serde_json::json!("abcdef"), &serde_json::json!(true))
     );
     for ns in &optout.nameservers {
         assert_well_behaved(ns, 11);

@@ -20,33 +20,16 @@ fn profile_zones_and_resolvers() {
     .unwrap();
     let profile = profile.display().to_string();
     let report = scan(&[], &["--profile", &profile]);
-    assert_eq!(
-        report
-            .zones
-            .iter()
-            .map(|z| z.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["open.test."]
-    );
+    assert_eq!(report.zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>(), vec!["open.test."]);
     assert_eq!(report.zones[0].nameservers[0].axfr.open, Some(true));
     // The profile's names are used (they override the public defaults).
     assert_eq!(
         report
             .resolvers
             .iter()
-            .map(|r| (
-                r.address.as_str(),
-                r.open,
-                r.validates,
-                r.signed_name.as_deref()
-            ))
+            .map(|r| (r.address.as_str(), r.open, r.validates, r.signed_name.as_deref()))
             .collect::<Vec<_>>(),
-        vec![(
-            "127.0.30.1:53",
-            Some(true),
-            Some(true),
-            Some("www.healthy.test")
-        )]
+        vec![("127.0.30.1:53", Some(true), Some(true), Some("www.healthy.test"))]
     );
     assert!(report.targets.is_empty());
 }
@@ -67,14 +50,8 @@ fn nameservers_outside_the_scope_are_not_probed() {
     assert_well_behaved(server(healthy, BIND_A), 2024010101);
     let outside = server(healthy, KNOT_B);
     let reason = "out of scope: 127.0.22.1 is not in the profile's declared networks; not probed";
-    assert_eq!(
-        (outside.soa_udp.clone(), outside.soa_tcp.clone()),
-        (failed(reason), failed(reason))
-    );
-    assert_eq!(
-        (outside.answered, outside.authoritative, outside.queries),
-        (None, None, 0)
-    );
+    assert_eq!((outside.soa_udp.clone(), outside.soa_tcp.clone()), (failed(reason), failed(reason)));
+    assert_eq!((outside.answered, outside.authoritative, outside.queries), (None, None, 0));
     // Not asked is not silent: no "unresponsive" finding for it.
     assert_eq!(finding(healthy, "dns.ns.unresponsive").status, Status::Pass);
 }

@@ -33,11 +33,7 @@ fn ipv6_only_zone() {
             "dns.ns.unresponsive",
         ])
     );
-    assert!(
-        zone.findings.iter().all(|f| f.status != Status::Pass),
-        "{:#?}",
-        zone.findings
-    );
+    assert!(zone.findings.iter().all(|f| f.status != Status::Pass), "{:#?}", zone.findings);
     assert_eq!(
         finding(&zone, "dns.ns.special_purpose").detail["special_purpose"],
         serde_json::json!([

@@ -25,10 +25,7 @@ pub(super) fn changes(lang: &Lang, items: &[Item], previous: &Document) -> Value
                 json!({"target": clip(&item.label, 300), "check": finding.check, "title": lang.title(finding),
                        "severity": lang.severity(finding.severity), "sev_class": severity_class(finding.severity)})
             };
-            match (
-                before.get(&(item.key.as_str(), finding.check.as_str())),
-                finding.status,
-            ) {
+            match (before.get(&(item.key.as_str(), finding.check.as_str())), finding.status) {
                 (Some(Status::Pass | Status::Excepted), Status::Fail) => regressed.push(row()),
                 (None | Some(Status::Inconclusive), Status::Fail) => new.push(row()),
                 (Some(Status::Fail), Status::Pass) => resolved.push(row()),

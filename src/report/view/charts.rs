@@ -5,16 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{
-    grade_colour, score_colour, sector_name, severity_colour, Document, Item, Lang, GRADES,
-};
+use super::{grade_colour, score_colour, sector_name, severity_colour, Document, Item, Lang, GRADES};
 use crate::checks::model::{Finding, Severity, Status};
 use crate::report::svg::{self, Bar};
 
 /// Findings per category: [pass, fail, excepted, inconclusive].
-pub(super) fn by_category<'a>(
-    findings: impl Iterator<Item = &'a Finding>,
-) -> BTreeMap<String, [usize; 4]> {
+pub(super) fn by_category<'a>(findings: impl Iterator<Item = &'a Finding>) -> BTreeMap<String, [usize; 4]> {
     let mut categories: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     for finding in findings {
         categories.entry(finding.category.clone()).or_default()[match finding.status {
@@ -32,11 +28,7 @@ fn grade_bars(lang: &Lang, document: &Document) -> (Vec<Bar>, f64) {
     let mut grade_counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ungraded = 0;
     for target in targets {
-        match target
-            .grade
-            .as_ref()
-            .and_then(|g| GRADES.iter().find(|x| **x == g.grade))
-        {
+        match target.grade.as_ref().and_then(|g| GRADES.iter().find(|x| **x == g.grade)) {
             Some(grade) => *grade_counts.entry(grade).or_default() += 1,
             None => ungraded += 1,
         }
@@ -46,12 +38,7 @@ fn grade_bars(lang: &Lang, document: &Document) -> (Vec<Bar>, f64) {
         .filter(|g| grade_counts.contains_key(*g) || ["A+", "A", "B", "C", "F"].contains(g))
         .map(|g| {
             let n = grade_counts.get(g).copied().unwrap_or(0);
-            Bar {
-                label: g.to_string(),
-                value: n as f64,
-                text: lang.strings.int(n),
-                colour: grade_colour(g),
-            }
+            Bar { label: g.to_string(), value: n as f64, text: lang.strings.int(n), colour: grade_colour(g) }
         })
         .collect();
     bars.push(Bar {
@@ -74,12 +61,7 @@ fn severity_bars(lang: &Lang, items: &[Item]) -> (Vec<Bar>, f64) {
         .rev()
         .map(|s| {
             let n = by_severity.get(s).copied().unwrap_or(0);
-            Bar {
-                label: lang.severity(*s),
-                value: n as f64,
-                text: lang.strings.int(n),
-                colour: severity_colour(*s),
-            }
+            Bar { label: lang.severity(*s), value: n as f64, text: lang.strings.int(n), colour: severity_colour(*s) }
         })
         .collect();
     (bars, max)
@@ -93,19 +75,11 @@ pub(super) fn charts(lang: &Lang, items: &[Item], document: &Document) -> Value 
         .iter()
         .map(|(category, [pass, fail, excepted, _])| {
             let conclusive = pass + fail + excepted;
-            let rate = if conclusive == 0 {
-                0.0
-            } else {
-                100.0 * *pass as f64 / conclusive as f64
-            };
+            let rate = if conclusive == 0 { 0.0 } else { 100.0 * *pass as f64 / conclusive as f64 };
             Bar {
                 label: lang.t(&format!("category_{category}")),
                 value: rate,
-                text: format!(
-                    "{} (n={})",
-                    lang.strings.percent(*pass, conclusive),
-                    lang.strings.int(conclusive)
-                ),
+                text: format!("{} (n={})", lang.strings.percent(*pass, conclusive), lang.strings.int(conclusive)),
                 colour: score_colour(rate),
             }
         })

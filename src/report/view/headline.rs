@@ -12,12 +12,7 @@ use crate::checks::score;
 /// The document's headline figures (recorded, or computed from its findings).
 pub(super) fn of(document: &Document) -> Option<Headline> {
     let assessment = document.report.assessment.as_ref()?;
-    Some(
-        assessment
-            .headline
-            .clone()
-            .unwrap_or_else(|| score::headline(&document.report, assessment.index)),
-    )
+    Some(assessment.headline.clone().unwrap_or_else(|| score::headline(&document.report, assessment.index)))
 }
 
 /// The CSS class of a band (never from the document's text).

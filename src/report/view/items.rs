@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 
 use super::{
-    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name,
-    severity_class, Document, Item, Lang, Source,
+    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name, severity_class, Document, Item,
+    Lang, Source,
 };
 use crate::checks::model::{Finding, Status};
 use crate::facts::TargetResult;
@@ -31,10 +31,7 @@ fn finding_row(lang: &Lang, finding: &Finding) -> Value {
 /// When the item itself could not be tested (`errored`), its inconclusive findings all share
 /// that reason, shown once: they are listed by id like the passed ones.
 fn finding_lists(lang: &Lang, findings: &[Finding], errored: bool) -> Value {
-    let mut failing: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.status == Status::Fail)
-        .collect();
+    let mut failing: Vec<&Finding> = findings.iter().filter(|f| f.status == Status::Fail).collect();
     failing.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.check.cmp(&b.check)));
     let excepted: Vec<Value> = findings
         .iter()
@@ -44,13 +41,7 @@ fn finding_lists(lang: &Lang, findings: &[Finding], errored: bool) -> Value {
             if let (Some(e), Value::Object(map)) = (&f.exception, &mut row) {
                 map.insert("reason".into(), json!(e.reason));
                 map.insert("approved_by".into(), json!(e.approved_by));
-                map.insert(
-                    "expires".into(),
-                    json!(lang
-                        .strings
-                        .date(&e.expires)
-                        .unwrap_or_else(|| e.expires.clone())),
-                );
+                map.insert("expires".into(), json!(lang.strings.date(&e.expires).unwrap_or_else(|| e.expires.clone())));
             }
             row
         })
@@ -60,33 +51,21 @@ fn finding_lists(lang: &Lang, findings: &[Finding], errored: bool) -> Value {
     let grouped = |status: Status| {
         let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for finding in findings.iter().filter(|f| f.status == status) {
-            let (prefix, name) = finding
-                .check
-                .rsplit_once('.')
-                .unwrap_or(("", &finding.check));
+            let (prefix, name) = finding.check.rsplit_once('.').unwrap_or(("", &finding.check));
             groups.entry(prefix).or_default().push(name);
         }
         let count = groups.values().map(Vec::len).sum::<usize>();
-        let text: Vec<String> = groups
-            .iter()
-            .map(|(prefix, names)| format!("{prefix}: {}", names.join(", ")))
-            .collect();
+        let text: Vec<String> =
+            groups.iter().map(|(prefix, names)| format!("{prefix}: {}", names.join(", "))).collect();
         (text.join("; "), count)
     };
     let (passed, passed_count) = grouped(Status::Pass);
-    let (inconclusive_ids, inconclusive_count) = if errored {
-        grouped(Status::Inconclusive)
-    } else {
-        (String::new(), 0)
-    };
+    let (inconclusive_ids, inconclusive_count) =
+        if errored { grouped(Status::Inconclusive) } else { (String::new(), 0) };
     let inconclusive: Vec<Value> = if errored {
         Vec::new()
     } else {
-        findings
-            .iter()
-            .filter(|f| f.status == Status::Inconclusive)
-            .map(|f| finding_row(lang, f))
-            .collect()
+        findings.iter().filter(|f| f.status == Status::Inconclusive).map(|f| finding_row(lang, f)).collect()
     };
     json!({
         "failing": failing.iter().map(|f| finding_row(lang, f)).collect::<Vec<_>>(),
@@ -116,22 +95,14 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
     // how the server said no (or why the probe failed).
     let mut accepted = Vec::new();
     let mut refused: Vec<(String, Vec<&str>)> = Vec::new();
-    for (protocol, detail) in Protocol::ALL
-        .iter()
-        .rev()
-        .filter_map(|p| tls.protocol_details.get(p).map(|d| (p, d)))
-    {
+    for (protocol, detail) in Protocol::ALL.iter().rev().filter_map(|p| tls.protocol_details.get(p).map(|d| (p, d))) {
         if detail.accepted {
             let order = match tls.server_preference.get(protocol).copied().flatten() {
                 Some(true) => lang.t("server_order"),
                 Some(false) => lang.t("client_order"),
                 None => String::new(),
             };
-            let suites = tls
-                .cipher_suites
-                .get(protocol)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let suites = tls.cipher_suites.get(protocol).map(Vec::as_slice).unwrap_or_default();
             accepted.push(json!({
                 "name": protocol.name(),
                 "order": order,
@@ -141,13 +112,7 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
         } else {
             let (state, why): (String, String) = match (&detail.error, &detail.refusal) {
                 (Some(error), _) => (lang.t("not_tested"), error.clone()),
-                (None, refusal) => (
-                    String::new(),
-                    refusal
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                ),
+                (None, refusal) => (String::new(), refusal.as_ref().map(ToString::to_string).unwrap_or_default()),
             };
             let reason = clip(
                 &[state.as_str(), why.as_str()]
@@ -206,13 +171,7 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
 
 /// The parts of a TLS evidence view that make up a server's configuration (not its chain,
 /// connection count or probe errors), as a key for finding endpoints that share it.
-const CONFIGURATION: [&str; 5] = [
-    "accepted",
-    "refused",
-    "groups",
-    "key_exchange",
-    "extensions",
-];
+const CONFIGURATION: [&str; 5] = ["accepted", "refused", "groups", "key_exchange", "extensions"];
 
 fn configuration_key(tls: &Value) -> Option<String> {
     let map = tls.as_object()?;
@@ -247,11 +206,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
     // A target's certificate and HTTP facts get their own tables; a zone's or resolver's facts
     // are the whole item.
     let (certificate, http, facts) = match item.source {
-        Source::Target(t) => (
-            rows_of(t.certificate.as_ref()),
-            rows_of(t.http.as_ref()),
-            Value::Null,
-        ),
+        Source::Target(t) => (rows_of(t.certificate.as_ref()), rows_of(t.http.as_ref()), Value::Null),
         Source::Zone(zone) => (Value::Null, Value::Null, rows_of(Some(zone))),
         Source::Resolver(resolver) => (Value::Null, Value::Null, rows_of(Some(resolver))),
     };
@@ -279,11 +234,8 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
 }
 
 /// The kinds of assessed items, in report order, with the field their rendered details go to.
-pub const ITEM_KINDS: [(&str, &str); 3] = [
-    ("target", "endpoints_html"),
-    ("zone", "zones_html"),
-    ("resolver", "resolvers_html"),
-];
+pub const ITEM_KINDS: [(&str, &str); 3] =
+    [("target", "endpoints_html"), ("zone", "zones_html"), ("resolver", "resolvers_html")];
 
 /// How many items of `kind` the document has.
 pub fn count_items(document: &Document, kind: &str) -> usize {
@@ -321,10 +273,7 @@ pub fn each_item<E>(
                     }
                 }
                 None => {
-                    seen.insert(
-                        key,
-                        json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}),
-                    );
+                    seen.insert(key, json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}));
                 }
             }
         }

@@ -59,8 +59,7 @@ impl Document {
     /// The same scan with only `operator`'s endpoints, zones and resolvers, and the headline
     /// figures recomputed for them (the index and sector scores stay the country's).
     pub fn of_operator(&self, operator: &str) -> Document {
-        let mine =
-            |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
+        let mine = |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
         let mut report = self.report.clone();
         report.targets.retain(|t| mine(&t.operator));
         report.zones.retain(|z| mine(&z.operator));
@@ -76,9 +75,7 @@ impl Document {
 
     /// Parse a scan document.
     pub fn from_json(text: &str) -> Result<Document, serde_json::Error> {
-        Ok(Document {
-            report: serde_json::from_str(text)?,
-        })
+        Ok(Document { report: serde_json::from_str(text)? })
     }
 }
 
@@ -227,11 +224,7 @@ fn scalar(value: &Value) -> String {
         Value::Null => "–".into(),
         Value::Array(items) => {
             let shown: Vec<String> = items.iter().take(40).map(scalar).collect();
-            let more = if items.len() > 40 {
-                format!(" (+{})", items.len() - 40)
-            } else {
-                String::new()
-            };
+            let more = if items.len() > 40 { format!(" (+{})", items.len() - 40) } else { String::new() };
             clip(&(shown.join(", ") + &more), 600)
         }
         Value::Object(_) => clip(&value.to_string(), 300),
@@ -241,11 +234,7 @@ fn scalar(value: &Value) -> String {
 
 /// A finding's detail as one line ("suites: A, B; minimum: 2048").
 pub fn detail_line(finding: &Finding) -> String {
-    let parts: Vec<String> = finding
-        .detail
-        .iter()
-        .map(|(k, v)| format!("{k}: {}", scalar(v)))
-        .collect();
+    let parts: Vec<String> = finding.detail.iter().map(|(k, v)| format!("{k}: {}", scalar(v))).collect();
     clip(&parts.join("; "), 700)
 }
 
@@ -259,21 +248,12 @@ pub fn fact_rows(value: &Value) -> Vec<Value> {
         match value {
             Value::Object(map) if depth < 4 => {
                 for (key, item) in map {
-                    if matches!(
-                        key.as_str(),
-                        "findings" | "score" | "grade" | "sector" | "operator"
-                    ) {
+                    if matches!(key.as_str(), "findings" | "score" | "grade" | "sector" | "operator") {
                         continue;
                     }
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                     if key.ends_with("pem") {
-                        let n = item
-                            .as_array()
-                            .map_or(usize::from(!item.is_null()), Vec::len);
+                        let n = item.as_array().map_or(usize::from(!item.is_null()), Vec::len);
                         rows.push(json!({"key": path, "value": format!("{n} PEM")}));
                     } else {
                         walk(item, &path, depth + 1, rows);
@@ -358,12 +338,7 @@ fn items_of<'a>(document: &'a Document, only: Option<&str>) -> Vec<Item<'a>> {
     if wanted("target") {
         out.extend(report.targets.iter().map(|target| Item {
             kind: "target",
-            key: format!(
-                "target {}:{} {}",
-                target.host,
-                target.port,
-                target.address.as_deref().unwrap_or("")
-            ),
+            key: format!("target {}:{} {}", target.host, target.port, target.address.as_deref().unwrap_or("")),
             label: target_label(target),
             sector: declared(&target.sector),
             operator: declared(&target.operator),
@@ -448,9 +423,6 @@ mod tests {
         .unwrap();
         let items = items(&document);
         let declared: Vec<(&str, &str)> = items.iter().map(|i| (i.sector, i.operator)).collect();
-        assert_eq!(
-            declared,
-            [("cctld", "Registry"), (UNSPECIFIED, UNSPECIFIED)]
-        );
+        assert_eq!(declared, [("cctld", "Registry"), (UNSPECIFIED, UNSPECIFIED)]);
     }
 }

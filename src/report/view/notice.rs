@@ -5,34 +5,20 @@
 
 use serde_json::{json, Value};
 
-use super::{
-    clip, detail_line, headline, items, operator_name, severity_class, Document, Item, Lang,
-};
+use super::{clip, detail_line, headline, items, operator_name, severity_class, Document, Item, Lang};
 use crate::checks::model::{Finding, Status};
 use crate::profile::OperatorContact;
 
 /// The operator's items' failing findings, most severe first.
 fn failing<'a>(items: &'a [Item<'a>]) -> Vec<(&'a Item<'a>, &'a Finding)> {
-    let mut rows: Vec<(&Item, &Finding)> = items
-        .iter()
-        .flat_map(|item| item.failing().map(move |f| (item, f)))
-        .collect();
-    rows.sort_by(|(a, f), (b, g)| {
-        g.severity
-            .cmp(&f.severity)
-            .then(f.check.cmp(&g.check))
-            .then(a.label.cmp(&b.label))
-    });
+    let mut rows: Vec<(&Item, &Finding)> =
+        items.iter().flat_map(|item| item.failing().map(move |f| (item, f))).collect();
+    rows.sort_by(|(a, f), (b, g)| g.severity.cmp(&f.severity).then(f.check.cmp(&g.check)).then(a.label.cmp(&b.label)));
     rows
 }
 
 /// The notice's view model. `document` holds only this operator's items.
-pub fn notice(
-    document: &Document,
-    operator: &str,
-    contact: Option<&OperatorContact>,
-    lang: &Lang,
-) -> Value {
+pub fn notice(document: &Document, operator: &str, contact: Option<&OperatorContact>, lang: &Lang) -> Value {
     let report = &document.report;
     let items = items(document);
     let assessment = report.assessment.as_ref();
@@ -53,11 +39,7 @@ pub fn notice(
         .collect();
     let exceptions: Vec<Value> = items
         .iter()
-        .flat_map(|item| {
-            item.findings
-                .iter()
-                .filter_map(move |f| f.exception.as_ref().map(|e| (item, f, e)))
-        })
+        .flat_map(|item| item.findings.iter().filter_map(move |f| f.exception.as_ref().map(|e| (item, f, e))))
         .map(|(item, f, e)| {
             json!({
                 "target": clip(&item.label, 300), "check": f.check, "title": lang.title(f),
@@ -70,12 +52,8 @@ pub fn notice(
         .collect();
     let operator = operator_name(lang, operator);
     let country = report.country.as_ref().map(|c| clip(&c.name, 200));
-    let policy = assessment
-        .map(|a| clip(&a.policy, 100))
-        .unwrap_or_else(|| "–".into());
-    let due = contact
-        .and_then(|c| c.due.as_deref())
-        .map(|d| lang.strings.date(d).unwrap_or_else(|| clip(d, 40)));
+    let policy = assessment.map(|a| clip(&a.policy, 100)).unwrap_or_else(|| "–".into());
+    let due = contact.and_then(|c| c.due.as_deref()).map(|d| lang.strings.date(d).unwrap_or_else(|| clip(d, 40)));
     let headline = headline::of(document);
     json!({
         "lang": lang.lang,

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::{
-    charts::by_category, clip, items, score_colour, sector_name, severity_class,
-    top_checks::failing_checks, Document, Lang,
+    charts::by_category, clip, items, score_colour, sector_name, severity_class, top_checks::failing_checks, Document,
+    Lang,
 };
 use crate::checks::model::{Finding, Headline, Severity};
 use crate::report::svg::{self, Bar};
@@ -36,39 +36,18 @@ pub fn summarise(document: &Document) -> CountrySummary {
     let failing = failing_checks(&items)
         .into_iter()
         .take(5)
-        .map(|f| {
-            (
-                f.finding.check.clone(),
-                f.severity,
-                f.affected.len(),
-                f.finding.clone(),
-            )
-        })
+        .map(|f| (f.finding.check.clone(), f.severity, f.affected.len(), f.finding.clone()))
         .collect();
     CountrySummary {
-        name: report
-            .country
-            .as_ref()
-            .map_or_else(|| "–".into(), |c| c.name.clone()),
-        code: report
-            .country
-            .as_ref()
-            .map_or_else(|| "–".into(), |c| c.code.clone()),
+        name: report.country.as_ref().map_or_else(|| "–".into(), |c| c.name.clone()),
+        code: report.country.as_ref().map_or_else(|| "–".into(), |c| c.code.clone()),
         index: report.assessment.as_ref().and_then(|a| a.index),
-        policy: report
-            .assessment
-            .as_ref()
-            .map_or_else(|| "–".into(), |a| a.policy.clone()),
+        policy: report.assessment.as_ref().map_or_else(|| "–".into(), |a| a.policy.clone()),
         endpoints: report.targets.len(),
         not_testable: report.targets.iter().filter(|t| t.error.is_some()).count(),
         started_at: report.started_at.clone(),
         categories,
-        sectors: report
-            .assessment
-            .iter()
-            .flat_map(|a| &a.sectors)
-            .map(|s| (s.sector.clone(), s.score))
-            .collect(),
+        sectors: report.assessment.iter().flat_map(|a| &a.sectors).map(|s| (s.sector.clone(), s.score)).collect(),
         failing,
         headline: super::headline::of(document),
     }
@@ -94,19 +73,9 @@ fn share_bars(
                 value,
                 text: counts.map_or_else(
                     || "–".into(),
-                    |(n, total)| {
-                        format!(
-                            "{} (n={})",
-                            lang.strings.percent(n, total),
-                            lang.strings.int(total)
-                        )
-                    },
+                    |(n, total)| format!("{} (n={})", lang.strings.percent(n, total), lang.strings.int(total)),
                 ),
-                colour: if counts.is_some() {
-                    colour(value)
-                } else {
-                    "#94a3b8"
-                },
+                colour: if counts.is_some() { colour(value) } else { "#94a3b8" },
             }
         })
         .collect()
@@ -124,8 +93,7 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
             colour: s.index.map_or("#94a3b8", score_colour),
         })
         .collect();
-    let categories: BTreeSet<&String> =
-        summaries.iter().flat_map(|s| s.categories.keys()).collect();
+    let categories: BTreeSet<&String> = summaries.iter().flat_map(|s| s.categories.keys()).collect();
     let sectors: BTreeSet<&String> = summaries.iter().flat_map(|s| s.sectors.keys()).collect();
     let category_rows: Vec<Value> = categories
         .iter()

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::{
-    clip, operator_name, score_class, sector_name, severity_class, Document, Item, Lang, GRADES,
-};
+use super::{clip, operator_name, score_class, sector_name, severity_class, Document, Item, Lang, GRADES};
 
 /// Per-group (sector or operator) aggregation.
 #[derive(Default)]
@@ -34,10 +32,8 @@ impl Group {
         for finding in item.failing() {
             self.failing.insert(finding.check.clone());
         }
-        let grade = item
-            .target()
-            .and_then(|t| t.grade.as_ref())
-            .and_then(|g| GRADES.iter().position(|x| *x == g.grade));
+        let grade =
+            item.target().and_then(|t| t.grade.as_ref()).and_then(|g| GRADES.iter().position(|x| *x == g.grade));
         self.worst = match (self.worst, grade) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -46,9 +42,8 @@ impl Group {
     }
 
     pub fn mean(&self) -> Option<f64> {
-        (!self.scores.is_empty()).then(|| {
-            crate::checks::score::round1(self.scores.iter().sum::<f64>() / self.scores.len() as f64)
-        })
+        (!self.scores.is_empty())
+            .then(|| crate::checks::score::round1(self.scores.iter().sum::<f64>() / self.scores.len() as f64))
     }
 }
 
@@ -57,14 +52,8 @@ pub(super) fn groups(items: &[Item]) -> (BTreeMap<String, Group>, BTreeMap<Strin
     let mut sectors: BTreeMap<String, Group> = BTreeMap::new();
     let mut operators: BTreeMap<String, Group> = BTreeMap::new();
     for item in items {
-        sectors
-            .entry(item.sector.to_string())
-            .or_default()
-            .add(item);
-        operators
-            .entry(item.operator.to_string())
-            .or_default()
-            .add(item);
+        sectors.entry(item.sector.to_string()).or_default().add(item);
+        operators.entry(item.operator.to_string()).or_default().add(item);
     }
     (sectors, operators)
 }
@@ -78,12 +67,7 @@ pub(super) fn sector_rows(
 ) -> Vec<Value> {
     let previous_sectors: BTreeMap<&str, Option<f64>> = previous
         .and_then(|p| p.report.assessment.as_ref())
-        .map(|a| {
-            a.sectors
-                .iter()
-                .map(|s| (s.sector.as_str(), s.score))
-                .collect()
-        })
+        .map(|a| a.sectors.iter().map(|s| (s.sector.as_str(), s.score)).collect())
         .unwrap_or_default();
     let Some(assessment) = document.report.assessment.as_ref() else {
         return Vec::new();
@@ -93,10 +77,7 @@ pub(super) fn sector_rows(
         .iter()
         .map(|s| {
             let group = groups.get(&s.sector);
-            let delta = match (
-                previous_sectors.get(s.sector.as_str()).copied().flatten(),
-                s.score,
-            ) {
+            let delta = match (previous_sectors.get(s.sector.as_str()).copied().flatten(), s.score) {
                 (Some(before), Some(now)) => lang.strings.delta(now - before),
                 _ => String::new(),
             };
@@ -147,11 +128,7 @@ pub(super) fn operator_rows(
 pub(super) fn exceptions(lang: &Lang, items: &[Item]) -> Vec<Value> {
     items
         .iter()
-        .flat_map(|item| {
-            item.findings
-                .iter()
-                .filter_map(move |f| f.exception.as_ref().map(|e| (item, f, e)))
-        })
+        .flat_map(|item| item.findings.iter().filter_map(move |f| f.exception.as_ref().map(|e| (item, f, e))))
         .map(|(item, f, e)| {
             json!({
                 "target": clip(&item.label, 300), "check": f.check, "title": lang.title(f),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    changes::changes, charts::charts, clip, headline, items, methodology::methodology, sectors,
-    top_checks, Document, Lang,
+    changes::changes, charts::charts, clip, headline, items, methodology::methodology, sectors, top_checks, Document,
+    Lang,
 };
 
 /// The country report's view model.
@@ -32,21 +32,13 @@ pub fn country_linking(
     let headline = headline::of(document);
 
     let country_name = report.country.as_ref().map(|c| clip(&c.name, 200));
-    let index_delta = match (
-        index,
-        previous
-            .and_then(|p| p.report.assessment.as_ref())
-            .and_then(|a| a.index),
-    ) {
+    let index_delta = match (index, previous.and_then(|p| p.report.assessment.as_ref()).and_then(|a| a.index)) {
         (Some(now), Some(before)) => lang.strings.delta(now - before),
         _ => String::new(),
     };
     let window = lang.strings.fill(
         "window",
-        &[
-            ("start", &lang.strings.datetime(&report.started_at)),
-            ("end", &lang.strings.datetime(&report.finished_at)),
-        ],
+        &[("start", &lang.strings.datetime(&report.started_at)), ("end", &lang.strings.datetime(&report.finished_at))],
     );
     json!({
         "lang": lang.lang,
@@ -92,17 +84,10 @@ fn counts(lang: &Lang, document: &Document) -> Value {
     let targets = &report.targets;
     let int = |n: usize| lang.strings.int(n);
     let not_testable = targets.iter().filter(|t| t.error.is_some()).count();
-    let scored = targets
-        .iter()
-        .filter(|t| t.score.as_ref().and_then(|s| s.value).is_some())
-        .count();
+    let scored = targets.iter().filter(|t| t.score.as_ref().and_then(|s| s.value).is_some()).count();
     let findings = targets.iter().map(|t| t.findings.len()).sum::<usize>()
         + report.zones.iter().map(|z| z.findings.len()).sum::<usize>()
-        + report
-            .resolvers
-            .iter()
-            .map(|r| r.findings.len())
-            .sum::<usize>();
+        + report.resolvers.iter().map(|r| r.findings.len()).sum::<usize>();
     let counts = assessment.map(|a| a.counts.clone()).unwrap_or_default();
     json!({
         "endpoints": int(targets.len()),

@@ -6,8 +6,8 @@
 
 use super::reader::{invalid, put_u16, put_u16_list, put_vec_u16, put_vec_u8, u16_list, Reader};
 use super::{
-    content_type, extension_type as ext, handshake_type, ClientExtension, ClientHello, CodecError,
-    HandshakeMessage, Record,
+    content_type, extension_type as ext, handshake_type, ClientExtension, ClientHello, CodecError, HandshakeMessage,
+    Record,
 };
 
 /// Largest record fragment postura writes (RFC 8446 §5.1: 2^14).
@@ -66,9 +66,7 @@ impl ClientExtension {
                 }
                 put_vec_u16(&mut out, &list);
             }
-            ClientExtension::SessionTicket(data) | ClientExtension::Unknown { data, .. } => {
-                out.extend_from_slice(data)
-            }
+            ClientExtension::SessionTicket(data) | ClientExtension::Unknown { data, .. } => out.extend_from_slice(data),
             // status_type ocsp, responder_id_list<0>, request_extensions<0>.
             ClientExtension::StatusRequest => out.extend_from_slice(&[1, 0, 0, 0, 0]),
             ClientExtension::Alpn(names) => {
@@ -93,28 +91,18 @@ impl ClientExtension {
                 let mut list = Reader::bounded(r.vec_u16()?, W);
                 let name_type = list.u8()?;
                 if name_type != 0 {
-                    return Err(invalid(
-                        W,
-                        format!("server_name type {name_type} is not host_name"),
-                    ));
+                    return Err(invalid(W, format!("server_name type {name_type} is not host_name")));
                 }
                 let name = list.vec_u16()?;
                 list.finish()?;
-                let name = String::from_utf8(name.to_vec())
-                    .map_err(|_| invalid(W, "host_name is not UTF-8"))?;
+                let name = String::from_utf8(name.to_vec()).map_err(|_| invalid(W, "host_name is not UTF-8"))?;
                 ClientExtension::ServerName(name)
             }
             ext::SUPPORTED_GROUPS => ClientExtension::SupportedGroups(u16_list(r.vec_u16()?, W)?),
-            ext::SIGNATURE_ALGORITHMS => {
-                ClientExtension::SignatureAlgorithms(u16_list(r.vec_u16()?, W)?)
-            }
-            ext::SUPPORTED_VERSIONS => {
-                ClientExtension::SupportedVersions(u16_list(r.vec_u8()?, W)?)
-            }
+            ext::SIGNATURE_ALGORITHMS => ClientExtension::SignatureAlgorithms(u16_list(r.vec_u16()?, W)?),
+            ext::SUPPORTED_VERSIONS => ClientExtension::SupportedVersions(u16_list(r.vec_u8()?, W)?),
             ext::EC_POINT_FORMATS => ClientExtension::EcPointFormats(r.vec_u8()?.to_vec()),
-            ext::PSK_KEY_EXCHANGE_MODES => {
-                ClientExtension::PskKeyExchangeModes(r.vec_u8()?.to_vec())
-            }
+            ext::PSK_KEY_EXCHANGE_MODES => ClientExtension::PskKeyExchangeModes(r.vec_u8()?.to_vec()),
             ext::RENEGOTIATION_INFO => ClientExtension::RenegotiationInfo(r.vec_u8()?.to_vec()),
             ext::KEY_SHARE => {
                 let mut list = Reader::bounded(r.vec_u16()?, W);
@@ -150,10 +138,7 @@ impl ClientExtension {
                 }
                 ClientExtension::Padding(pad.len())
             }
-            _ => ClientExtension::Unknown {
-                extension_type,
-                data: r.rest().to_vec(),
-            },
+            _ => ClientExtension::Unknown { extension_type, data: r.rest().to_vec() },
         };
         r.finish()?;
         Ok(value)
@@ -179,11 +164,7 @@ fn encode_body(hello: &ClientHello, extensions: Option<&[ClientExtension]>) -> V
 }
 
 fn handshake(body: Vec<u8>) -> Vec<u8> {
-    HandshakeMessage {
-        handshake_type: handshake_type::CLIENT_HELLO,
-        body,
-    }
-    .encode()
+    HandshakeMessage { handshake_type: handshake_type::CLIENT_HELLO, body }.encode()
 }
 
 pub(super) fn encode_handshake(hello: &ClientHello) -> Vec<u8> {
@@ -193,17 +174,12 @@ pub(super) fn encode_handshake(hello: &ClientHello) -> Vec<u8> {
 pub(super) fn encode_record(hello: &ClientHello) -> Vec<u8> {
     let mut message = encode_handshake(hello);
     if let Some(extensions) = &hello.extensions {
-        let padded = extensions
-            .iter()
-            .any(|e| matches!(e, ClientExtension::Padding(_)));
+        let padded = extensions.iter().any(|e| matches!(e, ClientExtension::Padding(_)));
         if !padded && (F5_MIN..F5_TARGET).contains(&message.len()) {
             // From 508 on, 512 is out of reach without an empty last extension (WebSphere rejects
             // those) or a negative one: one byte, as OpenSSL adds, still lifts the message past
             // the range.
-            let pad = F5_TARGET
-                .checked_sub(message.len() + EXT_HEADER)
-                .filter(|&n| n > 0)
-                .unwrap_or(1);
+            let pad = F5_TARGET.checked_sub(message.len() + EXT_HEADER).filter(|&n| n > 0).unwrap_or(1);
             let mut with_padding = extensions.clone();
             with_padding.push(ClientExtension::Padding(pad));
             message = handshake(encode_body(hello, Some(&with_padding)));
@@ -211,11 +187,8 @@ pub(super) fn encode_record(hello: &ClientHello) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(message.len() + 5 * (1 + message.len() / MAX_PLAINTEXT));
     for chunk in message.chunks(MAX_PLAINTEXT) {
-        let record = Record {
-            content_type: content_type::HANDSHAKE,
-            version: hello.record_version,
-            fragment: chunk.to_vec(),
-        };
+        let record =
+            Record { content_type: content_type::HANDSHAKE, version: hello.record_version, fragment: chunk.to_vec() };
         out.extend_from_slice(&record.encode());
     }
     out
@@ -225,23 +198,14 @@ pub(super) fn decode_handshake(bytes: &[u8]) -> Result<ClientHello, CodecError> 
     const W: &str = "ClientHello";
     let message = HandshakeMessage::decode(bytes)?;
     if message.handshake_type != handshake_type::CLIENT_HELLO {
-        return Err(invalid(
-            W,
-            format!(
-                "handshake type {} is not client_hello",
-                message.handshake_type
-            ),
-        ));
+        return Err(invalid(W, format!("handshake type {} is not client_hello", message.handshake_type)));
     }
     let mut r = Reader::bounded(&message.body, W);
     let client_version = r.u16()?;
     let random = r.array::<32>()?;
     let session_id = r.vec_u8()?.to_vec();
     if session_id.len() > 32 {
-        return Err(invalid(
-            W,
-            format!("session_id of {} bytes", session_id.len()),
-        ));
+        return Err(invalid(W, format!("session_id of {} bytes", session_id.len())));
     }
     let suites = r.vec_u16()?;
     if suites.is_empty() {
@@ -267,11 +231,7 @@ pub(super) fn decode_handshake(bytes: &[u8]) -> Result<ClientHello, CodecError> 
     r.finish()?;
     Ok(ClientHello {
         // The record header is not part of the handshake message: report the usual choice.
-        record_version: if client_version == 0x0300 {
-            0x0300
-        } else {
-            0x0301
-        },
+        record_version: if client_version == 0x0300 { 0x0300 } else { 0x0301 },
         client_version,
         random,
         session_id,

@@ -75,8 +75,8 @@ pub mod extension_type {
 
 /// The SHA-256 of "HelloRetryRequest": the `random` of a ServerHello that is really an HRR.
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
-    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
-    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11,
+    0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
 
 /// One ClientHello extension, typed where postura sends it, raw otherwise.
@@ -185,10 +185,7 @@ impl ServerHello {
         self.random == HELLO_RETRY_REQUEST_RANDOM
     }
     pub fn extension(&self, extension_type: u16) -> Option<&RawExtension> {
-        self.extensions
-            .as_ref()?
-            .iter()
-            .find(|e| e.extension_type == extension_type)
+        self.extensions.as_ref()?.iter().find(|e| e.extension_type == extension_type)
     }
     /// The negotiated version: supported_versions (2 bytes) when present, else legacy_version.
     /// An ill-formed supported_versions extension is an error.
@@ -231,11 +228,7 @@ impl CertificateMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyExchangeParams {
     /// Finite-field DH (DHE/ADH): prime p, generator g, server public Ys (big-endian, as sent).
-    Dh {
-        p: Vec<u8>,
-        g: Vec<u8>,
-        public: Vec<u8>,
-    },
+    Dh { p: Vec<u8>, g: Vec<u8>, public: Vec<u8> },
     /// ECDHE/AECDH with a named curve (curve_type 3).
     EcdhNamed { group: u16, public: Vec<u8> },
     /// ECDHE with explicit curve parameters (curve_type 1 or 2): parameters not decoded.
@@ -267,10 +260,7 @@ pub enum KeyExchangeKind {
 /// is not checked or required to be well-formed: only the params are decoded, and trailing bytes
 /// after them are allowed here (they are the signature). Fields RFC 5246/4492 declare non-empty
 /// (p, g, Ys, the EC point, modulus, exponent) are `Invalid` when empty.
-pub fn decode_server_key_exchange(
-    body: &[u8],
-    kind: KeyExchangeKind,
-) -> Result<KeyExchangeParams, CodecError> {
+pub fn decode_server_key_exchange(body: &[u8], kind: KeyExchangeKind) -> Result<KeyExchangeParams, CodecError> {
     server::decode_server_key_exchange(body, kind)
 }
 
@@ -395,10 +385,7 @@ pub struct HandshakeReassembler {
 
 impl HandshakeReassembler {
     pub fn new(max_message_len: usize) -> Self {
-        HandshakeReassembler {
-            max_message_len,
-            pending: Vec::new(),
-        }
+        HandshakeReassembler { max_message_len, pending: Vec::new() }
     }
     /// Add the fragment of one handshake record.
     pub fn push(&mut self, fragment: &[u8]) {

@@ -10,10 +10,7 @@ use super::CodecError;
 
 /// `CodecError::Invalid` with a formatted detail.
 pub(super) fn invalid(what: &'static str, detail: impl Into<String>) -> CodecError {
-    CodecError::Invalid {
-        what,
-        detail: detail.into(),
-    }
+    CodecError::Invalid { what, detail: detail.into() }
 }
 
 /// A cursor over a byte slice.
@@ -29,22 +26,12 @@ pub(super) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over input that may have been cut short (running out is `Truncated`).
     pub(super) fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            what,
-            bounded: false,
-        }
+        Reader { buf, pos: 0, what, bounded: false }
     }
 
     /// A reader over a slice whose length is known to be complete (running out is `Invalid`).
     pub(super) fn bounded(buf: &'a [u8], what: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            what,
-            bounded: true,
-        }
+        Reader { buf, pos: 0, what, bounded: true }
     }
 
     pub(super) fn remaining(&self) -> usize {
@@ -59,10 +46,7 @@ impl<'a> Reader<'a> {
         if self.bounded {
             invalid(
                 self.what,
-                format!(
-                    "a field of {need} bytes overruns its enclosing length ({} left)",
-                    self.remaining()
-                ),
+                format!("a field of {need} bytes overruns its enclosing length ({} left)", self.remaining()),
             )
         } else {
             CodecError::Truncated(self.what)
@@ -70,11 +54,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let slice = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end))
-            .ok_or_else(|| self.short(n))?;
+        let slice = self.pos.checked_add(n).and_then(|end| self.buf.get(self.pos..end)).ok_or_else(|| self.short(n))?;
         self.pos += n;
         Ok(slice)
     }
@@ -140,10 +120,7 @@ impl<'a> Reader<'a> {
 /// Parse a list of big-endian u16 values that fills `bytes` exactly.
 pub(super) fn u16_list(bytes: &[u8], what: &'static str) -> Result<Vec<u16>, CodecError> {
     if bytes.len() % 2 != 0 {
-        return Err(invalid(
-            what,
-            format!("odd length {} for a list of u16", bytes.len()),
-        ));
+        return Err(invalid(what, format!("odd length {} for a list of u16", bytes.len())));
     }
     let mut r = Reader::bounded(bytes, what);
     let mut items = Vec::with_capacity(bytes.len() / 2);
@@ -189,14 +166,8 @@ pub(super) fn put_vec_u24(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Write a list of u16 values behind a length prefix of `prefix_len` bytes (1 or 2), keeping only
 /// as many items as the prefix can count.
 pub(super) fn put_u16_list(out: &mut Vec<u8>, prefix_len: usize, items: &[u16]) {
-    let max_bytes = if prefix_len == 1 {
-        usize::from(u8::MAX)
-    } else {
-        usize::from(u16::MAX)
-    };
-    let items = items
-        .get(..items.len().min(max_bytes / 2))
-        .unwrap_or_default();
+    let max_bytes = if prefix_len == 1 { usize::from(u8::MAX) } else { usize::from(u16::MAX) };
+    let items = items.get(..items.len().min(max_bytes / 2)).unwrap_or_default();
     let n = items.len() * 2;
     if prefix_len == 1 {
         out.push(n as u8);

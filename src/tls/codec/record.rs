@@ -1,9 +1,7 @@
 //! Record layer framing, alerts, and handshake-message framing and reassembly.
 
 use super::reader::{invalid, put_u16, put_u24, Reader, U24_MAX};
-use super::{
-    Alert, CodecError, HandshakeMessage, HandshakeReassembler, Record, MAX_RECORD_FRAGMENT,
-};
+use super::{Alert, CodecError, HandshakeMessage, HandshakeReassembler, Record, MAX_RECORD_FRAGMENT};
 
 const RECORD_HEADER: usize = 5;
 const HANDSHAKE_HEADER: usize = 4;
@@ -78,18 +76,11 @@ pub(super) fn decode_record(buf: &[u8]) -> Result<Option<(Record, usize)>, Codec
     };
     let length = usize::from(length);
     if length > MAX_RECORD_FRAGMENT {
-        return Err(invalid(
-            W,
-            format!("length {length} above {MAX_RECORD_FRAGMENT}"),
-        ));
+        return Err(invalid(W, format!("length {length} above {MAX_RECORD_FRAGMENT}")));
     }
     match r.take(length) {
         Ok(fragment) => {
-            let record = Record {
-                content_type,
-                version,
-                fragment: fragment.to_vec(),
-            };
+            let record = Record { content_type, version, fragment: fragment.to_vec() };
             Ok(Some((record, RECORD_HEADER + length)))
         }
         Err(_) => Ok(None),
@@ -117,10 +108,7 @@ pub(super) fn encode_record(record: &Record) -> Vec<u8> {
 
 pub(super) fn encode_handshake_message(message: &HandshakeMessage) -> Vec<u8> {
     // A u24 length cannot describe a longer body (and TLS could never carry one): cut it.
-    let body = message
-        .body
-        .get(..message.body.len().min(U24_MAX))
-        .unwrap_or_default();
+    let body = message.body.get(..message.body.len().min(U24_MAX)).unwrap_or_default();
     let mut out = Vec::with_capacity(body.len() + HANDSHAKE_HEADER);
     out.push(message.handshake_type);
     put_u24(&mut out, body.len());
@@ -133,15 +121,10 @@ pub(super) fn decode_handshake_message(bytes: &[u8]) -> Result<HandshakeMessage,
     let handshake_type = r.u8()?;
     let body = r.vec_u24()?.to_vec();
     r.finish()?;
-    Ok(HandshakeMessage {
-        handshake_type,
-        body,
-    })
+    Ok(HandshakeMessage { handshake_type, body })
 }
 
-pub(super) fn reassembler_next(
-    re: &mut HandshakeReassembler,
-) -> Result<Option<HandshakeMessage>, CodecError> {
+pub(super) fn reassembler_next(re: &mut HandshakeReassembler) -> Result<Option<HandshakeMessage>, CodecError> {
     let mut r = Reader::new(&re.pending, "handshake message");
     let (Ok(handshake_type), Ok(length)) = (r.u8(), r.u24()) else {
         return Ok(None);
@@ -149,19 +132,13 @@ pub(super) fn reassembler_next(
     if length > re.max_message_len {
         return Err(invalid(
             "handshake message",
-            format!(
-                "type {handshake_type} announces {length} bytes, above the limit of {}",
-                re.max_message_len
-            ),
+            format!("type {handshake_type} announces {length} bytes, above the limit of {}", re.max_message_len),
         ));
     }
     let Ok(body) = r.take(length) else {
         return Ok(None);
     };
-    let message = HandshakeMessage {
-        handshake_type,
-        body: body.to_vec(),
-    };
+    let message = HandshakeMessage { handshake_type, body: body.to_vec() };
     re.pending.drain(..HANDSHAKE_HEADER + length);
     Ok(Some(message))
 }

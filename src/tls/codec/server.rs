@@ -6,8 +6,8 @@
 
 use super::reader::{invalid, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, Reader, U24_MAX};
 use super::{
-    extension_type as ext, CertificateMessage, CertificateStatus, CodecError, KeyExchangeKind,
-    KeyExchangeParams, RawExtension, ServerHello,
+    extension_type as ext, CertificateMessage, CertificateStatus, CodecError, KeyExchangeKind, KeyExchangeParams,
+    RawExtension, ServerHello,
 };
 
 pub(super) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, CodecError> {
@@ -17,10 +17,7 @@ pub(super) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, CodecError
     let random = r.array::<32>()?;
     let session_id = r.vec_u8()?.to_vec();
     if session_id.len() > 32 {
-        return Err(invalid(
-            W,
-            format!("session_id of {} bytes", session_id.len()),
-        ));
+        return Err(invalid(W, format!("session_id of {} bytes", session_id.len())));
     }
     let cipher_suite = r.u16()?;
     let compression_method = r.u8()?;
@@ -32,22 +29,12 @@ pub(super) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, CodecError
         while !block.is_empty() {
             let extension_type = block.u16()?;
             let data = block.vec_u16()?.to_vec();
-            extensions.push(RawExtension {
-                extension_type,
-                data,
-            });
+            extensions.push(RawExtension { extension_type, data });
         }
         Some(extensions)
     };
     r.finish()?;
-    Ok(ServerHello {
-        legacy_version,
-        random,
-        session_id,
-        cipher_suite,
-        compression_method,
-        extensions,
-    })
+    Ok(ServerHello { legacy_version, random, session_id, cipher_suite, compression_method, extensions })
 }
 
 pub(super) fn encode_server_hello(hello: &ServerHello) -> Vec<u8> {
@@ -69,22 +56,12 @@ pub(super) fn encode_server_hello(hello: &ServerHello) -> Vec<u8> {
 }
 
 /// A reader over one extension's data, which is complete by construction.
-fn ext_reader<'a>(
-    hello: &'a ServerHello,
-    extension_type: u16,
-    what: &'static str,
-) -> Option<Reader<'a>> {
-    hello
-        .extension(extension_type)
-        .map(|e| Reader::bounded(&e.data, what))
+fn ext_reader<'a>(hello: &'a ServerHello, extension_type: u16, what: &'static str) -> Option<Reader<'a>> {
+    hello.extension(extension_type).map(|e| Reader::bounded(&e.data, what))
 }
 
 pub(super) fn selected_version(hello: &ServerHello) -> Result<u16, CodecError> {
-    match ext_reader(
-        hello,
-        ext::SUPPORTED_VERSIONS,
-        "ServerHello supported_versions",
-    ) {
+    match ext_reader(hello, ext::SUPPORTED_VERSIONS, "ServerHello supported_versions") {
         None => Ok(hello.legacy_version),
         Some(mut r) => {
             let version = r.u16()?;
@@ -121,8 +98,7 @@ pub(super) fn alpn_protocol(hello: &ServerHello) -> Result<Option<Vec<u8>>, Code
         return Err(invalid(W, "empty protocol name"));
     }
     // Exactly one name: anything after it is a second name or garbage.
-    list.finish()
-        .map_err(|_| invalid(W, "more than one protocol selected"))?;
+    list.finish().map_err(|_| invalid(W, "more than one protocol selected"))?;
     Ok(Some(name))
 }
 
@@ -169,10 +145,7 @@ fn non_empty<'a>(bytes: &'a [u8], field: &str) -> Result<&'a [u8], CodecError> {
     Ok(bytes)
 }
 
-pub(super) fn decode_server_key_exchange(
-    body: &[u8],
-    kind: KeyExchangeKind,
-) -> Result<KeyExchangeParams, CodecError> {
+pub(super) fn decode_server_key_exchange(body: &[u8], kind: KeyExchangeKind) -> Result<KeyExchangeParams, CodecError> {
     const W: &str = "ServerKeyExchange";
     let mut r = Reader::new(body, W);
     // What follows the params is the signature: deliberately left unread.
@@ -228,8 +201,7 @@ pub(super) fn bit_length(number: &[u8]) -> u32 {
         None => 0,
         Some(&top) => {
             let rest = u32::try_from(digits.count()).unwrap_or(u32::MAX / 8);
-            rest.saturating_mul(8)
-                .saturating_add(8 - top.leading_zeros())
+            rest.saturating_mul(8).saturating_add(8 - top.leading_zeros())
         }
     }
 }
@@ -241,10 +213,7 @@ pub(super) fn decode_certificate_status(body: &[u8]) -> Result<CertificateStatus
     let status_type = r.u8()?;
     let response = r.vec_u24()?.to_vec();
     r.finish()?;
-    Ok(CertificateStatus {
-        status_type,
-        response,
-    })
+    Ok(CertificateStatus { status_type, response })
 }
 
 pub(super) fn encode_certificate_status(status: &CertificateStatus) -> Vec<u8> {

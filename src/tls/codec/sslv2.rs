@@ -17,19 +17,13 @@ const SPEC_LEN: usize = 3;
 
 /// Take one SSLv2 record from the front of `buf`: `Ok(None)` when incomplete, otherwise the
 /// message bytes (padding removed) and the number of bytes consumed.
-fn split_record<'a>(
-    buf: &'a [u8],
-    what: &'static str,
-) -> Result<Option<(&'a [u8], usize)>, CodecError> {
+fn split_record<'a>(buf: &'a [u8], what: &'static str) -> Result<Option<(&'a [u8], usize)>, CodecError> {
     let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
         return Ok(None);
     };
     // An alert or handshake record header: the peer answered in SSLv3/TLS.
     if (b0 == 0x15 || b0 == 0x16) && b1 == 0x03 {
-        return Err(invalid(
-            what,
-            format!("peer answered with a TLS record (type {b0})"),
-        ));
+        return Err(invalid(what, format!("peer answered with a TLS record (type {b0})")));
     }
     let (header, length, padding) = if b0 & 0x80 != 0 {
         (2, usize::from(b0 & 0x7f) << 8 | usize::from(b1), 0)
@@ -38,11 +32,7 @@ fn split_record<'a>(
         let Some(&padding) = buf.get(2) else {
             return Ok(None);
         };
-        (
-            3,
-            usize::from(b0 & 0x3f) << 8 | usize::from(b1),
-            usize::from(padding),
-        )
+        (3, usize::from(b0 & 0x3f) << 8 | usize::from(b1), usize::from(padding))
     };
     let mut r = Reader::new(buf, what);
     let (Ok(_), Ok(data)) = (r.take(header), r.take(length)) else {
@@ -51,20 +41,13 @@ fn split_record<'a>(
     let message = length
         .checked_sub(padding)
         .and_then(|n| data.get(..n))
-        .ok_or_else(|| {
-            invalid(
-                what,
-                format!("padding {padding} longer than the record ({length})"),
-            )
-        })?;
+        .ok_or_else(|| invalid(what, format!("padding {padding} longer than the record ({length})")))?;
     Ok(Some((message, header + length)))
 }
 
 /// A 2-byte-header record around `message`, cut to what the header can describe.
 fn record(message: &[u8]) -> Vec<u8> {
-    let message = message
-        .get(..message.len().min(MAX_RECORD_2))
-        .unwrap_or_default();
+    let message = message.get(..message.len().min(MAX_RECORD_2)).unwrap_or_default();
     let mut out = Vec::with_capacity(message.len() + 2);
     out.push(0x80 | (message.len() >> 8) as u8);
     out.push(message.len() as u8);
@@ -82,10 +65,7 @@ fn put_specs(out: &mut Vec<u8>, specs: &[u32]) {
 
 fn read_specs(bytes: &[u8], what: &'static str) -> Result<Vec<u32>, CodecError> {
     if bytes.len() % SPEC_LEN != 0 {
-        return Err(invalid(
-            what,
-            format!("cipher_specs length {} not a multiple of 3", bytes.len()),
-        ));
+        return Err(invalid(what, format!("cipher_specs length {} not a multiple of 3", bytes.len())));
     }
     let mut r = Reader::bounded(bytes, what);
     let mut specs = Vec::with_capacity(bytes.len() / SPEC_LEN);
@@ -99,9 +79,7 @@ fn read_specs(bytes: &[u8], what: &'static str) -> Result<Vec<u32>, CodecError> 
 pub(super) fn encode_client_hello(cipher_specs: &[u32], challenge: &[u8; 16]) -> Vec<u8> {
     // Specs beyond what one record can carry are dropped.
     let room = (MAX_RECORD_2 - CLIENT_HELLO_FIXED - challenge.len()) / SPEC_LEN;
-    let specs = cipher_specs
-        .get(..cipher_specs.len().min(room))
-        .unwrap_or_default();
+    let specs = cipher_specs.get(..cipher_specs.len().min(room)).unwrap_or_default();
     let mut msg = Vec::with_capacity(CLIENT_HELLO_FIXED + specs.len() * SPEC_LEN + challenge.len());
     msg.push(MSG_CLIENT_HELLO);
     put_u16(&mut msg, SSL2_VERSION);
@@ -119,10 +97,7 @@ pub(super) fn decode_client_hello(bytes: &[u8]) -> Result<(u16, Vec<u32>, Vec<u8
         return Err(CodecError::Truncated(W));
     };
     if consumed != bytes.len() {
-        return Err(invalid(
-            W,
-            format!("{} trailing bytes", bytes.len().saturating_sub(consumed)),
-        ));
+        return Err(invalid(W, format!("{} trailing bytes", bytes.len().saturating_sub(consumed))));
     }
     let mut r = Reader::bounded(message, W);
     let msg_type = r.u8()?;
@@ -143,9 +118,7 @@ pub(super) fn decode_client_hello(bytes: &[u8]) -> Result<(u16, Vec<u32>, Vec<u8
     Ok((version, specs, challenge))
 }
 
-pub(super) fn decode_server_hello(
-    buf: &[u8],
-) -> Result<Option<(Sslv2ServerHello, usize)>, CodecError> {
+pub(super) fn decode_server_hello(buf: &[u8]) -> Result<Option<(Sslv2ServerHello, usize)>, CodecError> {
     const W: &str = "SSLv2 SERVER-HELLO";
     let Some((message, consumed)) = split_record(buf, W)? else {
         return Ok(None);
@@ -154,10 +127,7 @@ pub(super) fn decode_server_hello(
     match r.u8()? {
         MSG_SERVER_HELLO => {}
         MSG_ERROR => {
-            let code = r
-                .u16()
-                .map(|c| c.to_string())
-                .unwrap_or_else(|_| "missing".into());
+            let code = r.u16().map(|c| c.to_string()).unwrap_or_else(|_| "missing".into());
             return Err(invalid(W, format!("server sent SSLv2 ERROR (code {code})")));
         }
         other => return Err(invalid(W, format!("message type {other}"))),
@@ -172,31 +142,16 @@ pub(super) fn decode_server_hello(
     let cipher_specs = read_specs(r.take(specs_len)?, W)?;
     let connection_id = r.take(connection_id_len)?.to_vec();
     r.finish()?;
-    let hello = Sslv2ServerHello {
-        session_id_hit,
-        certificate_type,
-        version,
-        certificate,
-        cipher_specs,
-        connection_id,
-    };
+    let hello =
+        Sslv2ServerHello { session_id_hit, certificate_type, version, certificate, cipher_specs, connection_id };
     Ok(Some((hello, consumed)))
 }
 
 pub(super) fn encode_server_hello(hello: &Sslv2ServerHello) -> Vec<u8> {
     let max = usize::from(u16::MAX);
-    let certificate = hello
-        .certificate
-        .get(..hello.certificate.len().min(max))
-        .unwrap_or_default();
-    let specs = hello
-        .cipher_specs
-        .get(..hello.cipher_specs.len().min(max / SPEC_LEN))
-        .unwrap_or_default();
-    let connection_id = hello
-        .connection_id
-        .get(..hello.connection_id.len().min(max))
-        .unwrap_or_default();
+    let certificate = hello.certificate.get(..hello.certificate.len().min(max)).unwrap_or_default();
+    let specs = hello.cipher_specs.get(..hello.cipher_specs.len().min(max / SPEC_LEN)).unwrap_or_default();
+    let connection_id = hello.connection_id.get(..hello.connection_id.len().min(max)).unwrap_or_default();
     let mut msg = Vec::new();
     msg.push(MSG_SERVER_HELLO);
     msg.push(hello.session_id_hit);

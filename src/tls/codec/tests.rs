@@ -7,44 +7,27 @@ use std::fmt::Debug;
 fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     assert!(digits.len() % 2 == 0, "odd number of hex digits");
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
+    digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
 
 /// Every strict prefix of `bytes` must fail to decode.
 fn assert_prefixes_fail<T: Debug>(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<T, CodecError>) {
     for n in 0..bytes.len() {
         let result = decode(&bytes[..n]);
-        assert!(
-            result.is_err(),
-            "prefix of {n}/{} bytes decoded: {result:?}",
-            bytes.len()
-        );
+        assert!(result.is_err(), "prefix of {n}/{} bytes decoded: {result:?}", bytes.len());
     }
 }
 
 /// Every strict prefix of `bytes` must ask for more input.
-fn assert_prefixes_incomplete<T: Debug>(
-    bytes: &[u8],
-    decode: impl Fn(&[u8]) -> Result<Option<T>, CodecError>,
-) {
+fn assert_prefixes_incomplete<T: Debug>(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<Option<T>, CodecError>) {
     for n in 0..bytes.len() {
         let result = decode(&bytes[..n]);
-        assert!(
-            matches!(result, Ok(None)),
-            "prefix of {n}/{} bytes: {result:?}",
-            bytes.len()
-        );
+        assert!(matches!(result, Ok(None)), "prefix of {n}/{} bytes: {result:?}", bytes.len());
     }
 }
 
 fn assert_invalid<T: Debug>(result: Result<T, CodecError>) {
-    assert!(
-        matches!(result, Err(CodecError::Invalid { .. })),
-        "expected Invalid, got {result:?}"
-    );
+    assert!(matches!(result, Err(CodecError::Invalid { .. })), "expected Invalid, got {result:?}");
 }
 
 fn with_trailing(bytes: &[u8]) -> Vec<u8> {
@@ -73,10 +56,7 @@ fn all_extensions() -> Vec<ClientExtension> {
         ClientExtension::ExtendedMasterSecret,
         ClientExtension::EncryptThenMac,
         ClientExtension::Padding(17),
-        ClientExtension::Unknown {
-            extension_type: 0x4469,
-            data: vec![1, 2, 3],
-        },
+        ClientExtension::Unknown { extension_type: 0x4469, data: vec![1, 2, 3] },
     ]
 }
 
@@ -89,10 +69,7 @@ fn extra_extensions() -> Vec<ClientExtension> {
         ClientExtension::Padding(0),
         ClientExtension::Alpn(vec![]),
         ClientExtension::ServerName(String::new()),
-        ClientExtension::Unknown {
-            extension_type: 0xfe0d,
-            data: vec![],
-        },
+        ClientExtension::Unknown { extension_type: 0xfe0d, data: vec![] },
     ]
 }
 
@@ -141,10 +118,7 @@ fn client_hello_without_or_with_empty_extension_block_round_trips() {
     check_client_hello(&sslv3);
     check_client_hello(&hello(Some(vec![])));
     // The two are told apart on the wire: "no block" is 2 bytes shorter than "empty block".
-    assert_eq!(
-        hello(None).encode_handshake().len() + 2,
-        hello(Some(vec![])).encode_handshake().len()
-    );
+    assert_eq!(hello(None).encode_handshake().len() + 2, hello(Some(vec![])).encode_handshake().len());
 }
 
 #[test]
@@ -215,20 +189,14 @@ fn client_hello_rejects_bad_values() {
         (extension_type::HEARTBEAT, vec![]),
         (extension_type::SUPPORTED_GROUPS, hex("0004 001d")),
     ] {
-        let h = hello(Some(vec![ClientExtension::Unknown {
-            extension_type: ty,
-            data,
-        }]));
+        let h = hello(Some(vec![ClientExtension::Unknown { extension_type: ty, data }]));
         assert_invalid(ClientHello::decode_handshake(&h.encode_handshake()));
     }
 }
 
 #[test]
 fn client_hello_padding_reaches_512_bytes() {
-    let filler = |n: usize| ClientExtension::Unknown {
-        extension_type: 0x1234,
-        data: vec![0x61; n],
-    };
+    let filler = |n: usize| ClientExtension::Unknown { extension_type: 0x1234, data: vec![0x61; n] };
     let base = hello(Some(vec![filler(0)])).encode_handshake().len();
     for target in [256, 300, 400, 507] {
         let h = hello(Some(vec![filler(target - base)]));
@@ -250,20 +218,14 @@ fn client_hello_padding_reaches_512_bytes() {
         let records = h.encode_record();
         assert_eq!(records.len(), 5 + target + 5);
         let decoded = ClientHello::decode_handshake(&records[5..]).unwrap();
-        assert_eq!(
-            decoded.extensions.unwrap().last(),
-            Some(&ClientExtension::Padding(1))
-        );
+        assert_eq!(decoded.extensions.unwrap().last(), Some(&ClientExtension::Padding(1)));
     }
     // Outside the range, with a Padding already present, or without extensions: untouched.
     for target in [255, 512, 600] {
         let h = hello(Some(vec![filler(target - base)]));
         assert_eq!(h.encode_record().len(), 5 + target);
     }
-    let padded = hello(Some(vec![
-        filler(300 - base - 4),
-        ClientExtension::Padding(0),
-    ]));
+    let padded = hello(Some(vec![filler(300 - base - 4), ClientExtension::Padding(0)]));
     assert_eq!(padded.encode_handshake().len(), 300);
     assert_eq!(padded.encode_record().len(), 5 + 300);
     let mut no_block = hello(None);
@@ -275,10 +237,7 @@ fn client_hello_padding_reaches_512_bytes() {
 
 #[test]
 fn client_hello_larger_than_a_record_is_split() {
-    let h = hello(Some(vec![ClientExtension::Unknown {
-        extension_type: 0x1234,
-        data: vec![7; 40000],
-    }]));
+    let h = hello(Some(vec![ClientExtension::Unknown { extension_type: 0x1234, data: vec![7; 40000] }]));
     let message = h.encode_handshake();
     let bytes = h.encode_record();
     let mut reassembler = HandshakeReassembler::new(1 << 16);
@@ -286,10 +245,7 @@ fn client_hello_larger_than_a_record_is_split() {
     let mut sizes = Vec::new();
     while offset < bytes.len() {
         let (record, used) = Record::decode(&bytes[offset..]).unwrap().unwrap();
-        assert_eq!(
-            (record.content_type, record.version),
-            (content_type::HANDSHAKE, 0x0301)
-        );
+        assert_eq!((record.content_type, record.version), (content_type::HANDSHAKE, 0x0301));
         sizes.push(record.fragment.len());
         reassembler.push(&record.fragment);
         offset += used;
@@ -307,13 +263,9 @@ fn client_hello_larger_than_a_record_is_split() {
 fn sslv2_client_hello_known_answer_and_round_trip() {
     let challenge: [u8; 16] = core::array::from_fn(|i| i as u8);
     let bytes = encode_sslv2_client_hello(&[0x010080, 0x0700c0], &challenge);
-    let expected =
-        hex("801f 01 0002 0006 0000 0010 010080 0700c0 000102030405060708090a0b0c0d0e0f");
+    let expected = hex("801f 01 0002 0006 0000 0010 010080 0700c0 000102030405060708090a0b0c0d0e0f");
     assert_eq!(bytes, expected);
-    assert_eq!(
-        decode_sslv2_client_hello(&bytes),
-        Ok((2, vec![0x010080, 0x0700c0], challenge.to_vec()))
-    );
+    assert_eq!(decode_sslv2_client_hello(&bytes), Ok((2, vec![0x010080, 0x0700c0], challenge.to_vec())));
     assert_prefixes_fail(&bytes, decode_sslv2_client_hello);
     assert_invalid(decode_sslv2_client_hello(&with_trailing(&bytes)));
 }
@@ -333,9 +285,7 @@ fn sslv2_server_hello() -> Sslv2ServerHello {
         certificate_type: 1,
         version: 0x0002,
         certificate: hex("3082000a 3006 020102 020101 0000"),
-        cipher_specs: vec![
-            0x010080, 0x020080, 0x030080, 0x040080, 0x050080, 0x060040, 0x0700c0,
-        ],
+        cipher_specs: vec![0x010080, 0x020080, 0x030080, 0x040080, 0x050080, 0x060040, 0x0700c0],
         connection_id: vec![0xc1; 16],
     }
 }
@@ -345,18 +295,12 @@ fn sslv2_server_hello_round_trip() {
     let h = sslv2_server_hello();
     let bytes = h.encode_record();
     assert_eq!(bytes[0] & 0x80, 0x80);
-    assert_eq!(
-        Sslv2ServerHello::decode_record(&bytes),
-        Ok(Some((h.clone(), bytes.len())))
-    );
+    assert_eq!(Sslv2ServerHello::decode_record(&bytes), Ok(Some((h.clone(), bytes.len()))));
     assert_prefixes_incomplete(&bytes, Sslv2ServerHello::decode_record);
     // What follows the record is the next record's business.
     let mut two = bytes.clone();
     two.extend_from_slice(&bytes);
-    assert_eq!(
-        Sslv2ServerHello::decode_record(&two),
-        Ok(Some((h.clone(), bytes.len())))
-    );
+    assert_eq!(Sslv2ServerHello::decode_record(&two), Ok(Some((h.clone(), bytes.len()))));
     // Bytes inside the record after the connection id are not.
     let mut inner = bytes[2..].to_vec();
     inner.push(0);
@@ -374,10 +318,7 @@ fn sslv2_server_hello_with_three_byte_header() {
     let mut bytes = vec![(length >> 8) as u8 & 0x3f, length as u8, padding as u8];
     bytes.extend_from_slice(&message);
     bytes.extend_from_slice(&[0; 5]);
-    assert_eq!(
-        Sslv2ServerHello::decode_record(&bytes),
-        Ok(Some((h, bytes.len())))
-    );
+    assert_eq!(Sslv2ServerHello::decode_record(&bytes), Ok(Some((h, bytes.len()))));
     assert_prefixes_incomplete(&bytes, Sslv2ServerHello::decode_record);
     // Padding longer than the record.
     assert_invalid(Sslv2ServerHello::decode_record(&hex("00 02 03 0400")));
@@ -393,24 +334,16 @@ fn sslv2_server_hello_rejects_tls_error_and_bad_specs() {
     assert_invalid(Sslv2ServerHello::decode_record(&hex("8003 00 0001")));
     // An empty record, and a CLIENT-HELLO where a SERVER-HELLO belongs.
     assert_invalid(Sslv2ServerHello::decode_record(&hex("8000")));
-    assert_invalid(Sslv2ServerHello::decode_record(&encode_sslv2_client_hello(
-        &[0x010080],
-        &[0; 16],
-    )));
+    assert_invalid(Sslv2ServerHello::decode_record(&encode_sslv2_client_hello(&[0x010080], &[0; 16])));
     // cipher_specs_length 4.
-    assert_invalid(Sslv2ServerHello::decode_record(&hex(
-        "800f 04 00 01 0002 0000 0004 0000 01008002",
-    )));
+    assert_invalid(Sslv2ServerHello::decode_record(&hex("800f 04 00 01 0002 0000 0004 0000 01008002")));
 }
 
 // ---------------------------------------------------------------------------------------------
 // ServerHello and HelloRetryRequest
 
 fn raw(extension_type: u16, data: &str) -> RawExtension {
-    RawExtension {
-        extension_type,
-        data: hex(data),
-    }
+    RawExtension { extension_type, data: hex(data) }
 }
 
 fn tls12_server_hello() -> ServerHello {
@@ -437,10 +370,7 @@ fn hrr() -> ServerHello {
         session_id: vec![0x13; 32],
         cipher_suite: 0x1301,
         compression_method: 0,
-        extensions: Some(vec![
-            raw(extension_type::SUPPORTED_VERSIONS, "0304"),
-            raw(extension_type::KEY_SHARE, "0017"),
-        ]),
+        extensions: Some(vec![raw(extension_type::SUPPORTED_VERSIONS, "0304"), raw(extension_type::KEY_SHARE, "0017")]),
     }
 }
 
@@ -469,11 +399,7 @@ fn check_server_hello(h: &ServerHello) {
         assert!(ServerHello::decode(&with_trailing(&body)).is_err());
     }
     // With its handshake header every cut is detected.
-    let message = HandshakeMessage {
-        handshake_type: handshake_type::SERVER_HELLO,
-        body,
-    }
-    .encode();
+    let message = HandshakeMessage { handshake_type: handshake_type::SERVER_HELLO, body }.encode();
     assert_prefixes_fail(&message, HandshakeMessage::decode);
 }
 
@@ -498,11 +424,7 @@ fn server_hello_accessors() {
     assert_eq!(h.key_share_group(), Ok(None));
     assert_eq!(h.alpn_protocol(), Ok(Some(b"h2".to_vec())));
     assert_eq!(h.heartbeat_mode(), Ok(Some(1)));
-    assert_eq!(
-        h.extension(extension_type::EC_POINT_FORMATS)
-            .map(|e| e.data.len()),
-        Some(4)
-    );
+    assert_eq!(h.extension(extension_type::EC_POINT_FORMATS).map(|e| e.data.len()), Some(4));
 
     let r = hrr();
     assert!(r.is_hello_retry_request());
@@ -523,30 +445,17 @@ fn server_hello_accessors_reject_ill_formed_extensions() {
         h
     };
     for data in ["", "03", "030400", "02 0304"] {
-        assert_invalid(
-            with(false, raw(extension_type::SUPPORTED_VERSIONS, data)).selected_version(),
-        );
+        assert_invalid(with(false, raw(extension_type::SUPPORTED_VERSIONS, data)).selected_version());
     }
     // ServerHello key_share: group + key; an HRR key_share: group only.
     for data in ["001d", "001d 0000", "001d 0002 aa", "001d 0001 aa bb"] {
         assert_invalid(with(false, raw(extension_type::KEY_SHARE, data)).key_share_group());
     }
-    assert_eq!(
-        with(false, raw(extension_type::KEY_SHARE, "001d 0002 aabb")).key_share_group(),
-        Ok(Some(29))
-    );
+    assert_eq!(with(false, raw(extension_type::KEY_SHARE, "001d 0002 aabb")).key_share_group(), Ok(Some(29)));
     for data in ["", "00", "001d 00"] {
         assert_invalid(with(true, raw(extension_type::KEY_SHARE, data)).key_share_group());
     }
-    for data in [
-        "",
-        "0000",
-        "0001 00",
-        "0006 02 6832 02 6833",
-        "0003 02 6832 00",
-        "0004 02 6832",
-        "0003 03 6832",
-    ] {
+    for data in ["", "0000", "0001 00", "0006 02 6832 02 6833", "0003 02 6832 00", "0004 02 6832", "0003 03 6832"] {
         assert_invalid(with(false, raw(extension_type::ALPN, data)).alpn_protocol());
     }
     for data in ["", "0101"] {
@@ -569,35 +478,32 @@ fn server_hello_rejects_bad_lengths() {
     // A lone byte where the extensions block length belongs.
     let mut lone = body[..SERVER_HELLO_FIXED].to_vec();
     lone.push(0);
-    assert_eq!(
-        ServerHello::decode(&lone),
-        Err(CodecError::Truncated("ServerHello"))
-    );
+    assert_eq!(ServerHello::decode(&lone), Err(CodecError::Truncated("ServerHello")));
 }
 
 /// A TLS 1.2 first flight in one record, as OpenSSL 1.1.1/3.x sends it for ECDHE-RSA-AES128-GCM
 /// with ALPN http/1.1 (hand-written; DER and signature are short placeholders, since the codec
 /// never looks inside them).
 const OPENSSL_TLS12_FLIGHT: &str = concat!(
-    "16 0303 00cd",                                                        // record
-    "02 00006c",                                                           // ServerHello
-    "0303",                                                                // TLS 1.2
-    "662d9a1cf703b84e51c027e98a36f4120b7de598a2643cd1 444f574e47524401",   // random, DOWNGRD
-    "20 3e8b0f5ac271d926a41388e05c97b62f70d419ab63fe02c8954d31e78c5ba016", // session id
-    "c02f 00",                                                             // suite, null
-    "0024",                                                                // extensions
-    "ff01 0001 00",                                                        // reneg info
-    "000b 0004 03 000102",                                                 // point formats
-    "0023 0000",                                                           // session ticket
-    "0010 000b 0009 08 687474702f312e31",                                  // ALPN http/1.1
-    "0017 0000",                                                           // EMS
-    "0b 000021 00001e",                                                    // Certificate
-    "00000e 300c300a020102020500c39f217e",                                 // leaf
-    "00000a 30083006020102020101",                                         // intermediate
-    "0c 000030",                                                           // ServerKeyExchange
+    "16 0303 00cd",                                                                // record
+    "02 00006c",                                                                   // ServerHello
+    "0303",                                                                        // TLS 1.2
+    "662d9a1cf703b84e51c027e98a36f4120b7de598a2643cd1 444f574e47524401",           // random, DOWNGRD
+    "20 3e8b0f5ac271d926a41388e05c97b62f70d419ab63fe02c8954d31e78c5ba016",         // session id
+    "c02f 00",                                                                     // suite, null
+    "0024",                                                                        // extensions
+    "ff01 0001 00",                                                                // reneg info
+    "000b 0004 03 000102",                                                         // point formats
+    "0023 0000",                                                                   // session ticket
+    "0010 000b 0009 08 687474702f312e31",                                          // ALPN http/1.1
+    "0017 0000",                                                                   // EMS
+    "0b 000021 00001e",                                                            // Certificate
+    "00000e 300c300a020102020500c39f217e",                                         // leaf
+    "00000a 30083006020102020101",                                                 // intermediate
+    "0c 000030",                                                                   // ServerKeyExchange
     "03 001d 20 9fd7ad6dcff4298dd3f96d5b1b2af910a0535b1488d7f8fabb349a982880b615", // x25519
-    "0403 0008 3006020101020101",                                          // signature
-    "0e 000000",                                                           // ServerHelloDone
+    "0403 0008 3006020101020101",                                                  // signature
+    "0e 000000",                                                                   // ServerHelloDone
 );
 
 #[test]
@@ -605,10 +511,7 @@ fn captured_openssl_tls12_flight() {
     let bytes = hex(OPENSSL_TLS12_FLIGHT);
     let (record, used) = Record::decode(&bytes).unwrap().unwrap();
     assert_eq!(used, bytes.len());
-    assert_eq!(
-        (record.content_type, record.version, record.fragment.len()),
-        (22, 0x0303, 205)
-    );
+    assert_eq!((record.content_type, record.version, record.fragment.len()), (22, 0x0303, 205));
     assert_eq!(record.encode(), bytes);
 
     let mut reassembler = HandshakeReassembler::new(1 << 16);
@@ -630,19 +533,9 @@ fn captured_openssl_tls12_flight() {
     assert_eq!(sh.session_id.len(), 32);
     assert_eq!(&sh.random[24..], b"DOWNGRD\x01");
     assert!(!sh.is_hello_retry_request());
-    let ext_types: Vec<u16> = sh
-        .extensions
-        .iter()
-        .flatten()
-        .map(|e| e.extension_type)
-        .collect();
+    let ext_types: Vec<u16> = sh.extensions.iter().flatten().map(|e| e.extension_type).collect();
     assert_eq!(ext_types, [0xff01, 0x000b, 0x0023, 0x0010, 0x0017]);
-    assert_eq!(
-        sh.extension(extension_type::RENEGOTIATION_INFO)
-            .unwrap()
-            .data,
-        [0]
-    );
+    assert_eq!(sh.extension(extension_type::RENEGOTIATION_INFO).unwrap().data, [0]);
     assert_eq!(sh.alpn_protocol(), Ok(Some(b"http/1.1".to_vec())));
     assert_eq!(sh.key_share_group(), Ok(None));
     assert_eq!(sh.heartbeat_mode(), Ok(None));
@@ -662,9 +555,7 @@ fn captured_openssl_tls12_flight() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(params.modulus_bits(), None);
-    assert!(messages[2]
-        .body
-        .starts_with(&encode_server_key_exchange(&params)));
+    assert!(messages[2].body.starts_with(&encode_server_key_exchange(&params)));
     assert!(messages[3].body.is_empty());
 }
 
@@ -702,24 +593,14 @@ fn captured_openssl_tls13_server_hello() {
 
 #[test]
 fn certificate_round_trips() {
-    for certificates in [
-        vec![],
-        vec![vec![]],
-        vec![vec![0x30; 1200], vec![0x31; 900], vec![0x32]],
-    ] {
+    for certificates in [vec![], vec![vec![]], vec![vec![0x30; 1200], vec![0x31; 900], vec![0x32]]] {
         let m = CertificateMessage { certificates };
         let bytes = m.encode();
         assert_eq!(CertificateMessage::decode(&bytes), Ok(m));
         assert_prefixes_fail(&bytes, CertificateMessage::decode);
         assert_invalid(CertificateMessage::decode(&with_trailing(&bytes)));
     }
-    assert_eq!(
-        CertificateMessage {
-            certificates: vec![vec![0xab]]
-        }
-        .encode(),
-        hex("000004 000001 ab")
-    );
+    assert_eq!(CertificateMessage { certificates: vec![vec![0xab]] }.encode(), hex("000004 000001 ab"));
     // An entry overrunning the list, and a list with a stray byte.
     assert_invalid(CertificateMessage::decode(&hex("000004 000002 ab")));
     assert_invalid(CertificateMessage::decode(&hex("000005 000001 ab 00")));
@@ -729,36 +610,11 @@ fn all_key_exchange_params() -> Vec<(KeyExchangeKind, KeyExchangeParams)> {
     let mut p = vec![0x00];
     p.extend(std::iter::repeat_n(0xff, 256));
     vec![
-        (
-            KeyExchangeKind::Dh,
-            KeyExchangeParams::Dh {
-                p,
-                g: vec![2],
-                public: vec![0x5c; 256],
-            },
-        ),
-        (
-            KeyExchangeKind::Ecdh,
-            KeyExchangeParams::EcdhNamed {
-                group: 0x0017,
-                public: vec![4; 65],
-            },
-        ),
-        (
-            KeyExchangeKind::Ecdh,
-            KeyExchangeParams::EcdhExplicit { curve_type: 1 },
-        ),
-        (
-            KeyExchangeKind::Ecdh,
-            KeyExchangeParams::EcdhExplicit { curve_type: 2 },
-        ),
-        (
-            KeyExchangeKind::Rsa,
-            KeyExchangeParams::Rsa {
-                modulus: vec![0xc3; 64],
-                exponent: vec![1, 0, 1],
-            },
-        ),
+        (KeyExchangeKind::Dh, KeyExchangeParams::Dh { p, g: vec![2], public: vec![0x5c; 256] }),
+        (KeyExchangeKind::Ecdh, KeyExchangeParams::EcdhNamed { group: 0x0017, public: vec![4; 65] }),
+        (KeyExchangeKind::Ecdh, KeyExchangeParams::EcdhExplicit { curve_type: 1 }),
+        (KeyExchangeKind::Ecdh, KeyExchangeParams::EcdhExplicit { curve_type: 2 }),
+        (KeyExchangeKind::Rsa, KeyExchangeParams::Rsa { modulus: vec![0xc3; 64], exponent: vec![1, 0, 1] }),
     ]
 }
 
@@ -766,10 +622,7 @@ fn all_key_exchange_params() -> Vec<(KeyExchangeKind, KeyExchangeParams)> {
 fn server_key_exchange_round_trips() {
     for (kind, params) in all_key_exchange_params() {
         let bytes = encode_server_key_exchange(&params);
-        assert_eq!(
-            decode_server_key_exchange(&bytes, kind).as_ref(),
-            Ok(&params)
-        );
+        assert_eq!(decode_server_key_exchange(&bytes, kind).as_ref(), Ok(&params));
         assert_prefixes_fail(&bytes, |b| decode_server_key_exchange(b, kind));
         // The signature after the params is allowed and ignored.
         let mut signed = bytes.clone();
@@ -782,46 +635,25 @@ fn server_key_exchange_round_trips() {
 fn server_key_exchange_known_answers_and_bad_values() {
     assert_eq!(
         decode_server_key_exchange(&hex("0001 17 0001 05 0001 0b"), KeyExchangeKind::Dh),
-        Ok(KeyExchangeParams::Dh {
-            p: vec![0x17],
-            g: vec![5],
-            public: vec![0x0b]
-        })
+        Ok(KeyExchangeParams::Dh { p: vec![0x17], g: vec![5], public: vec![0x0b] })
     );
     assert_eq!(
         decode_server_key_exchange(&hex("03 0018 03 040102"), KeyExchangeKind::Ecdh),
-        Ok(KeyExchangeParams::EcdhNamed {
-            group: 24,
-            public: vec![4, 1, 2]
-        })
+        Ok(KeyExchangeParams::EcdhNamed { group: 24, public: vec![4, 1, 2] })
     );
     for bad in ["00 0017 01 04", "04 0017 01 04", "03 0017 00"] {
         assert_invalid(decode_server_key_exchange(&hex(bad), KeyExchangeKind::Ecdh));
     }
-    for bad in [
-        "0000 0001 02 0001 03",
-        "0001 17 0000 0001 03",
-        "0001 17 0001 02 0000",
-    ] {
+    for bad in ["0000 0001 02 0001 03", "0001 17 0000 0001 03", "0001 17 0001 02 0000"] {
         assert_invalid(decode_server_key_exchange(&hex(bad), KeyExchangeKind::Dh));
     }
-    assert_invalid(decode_server_key_exchange(
-        &hex("0000 0001 03"),
-        KeyExchangeKind::Rsa,
-    ));
+    assert_invalid(decode_server_key_exchange(&hex("0000 0001 03"), KeyExchangeKind::Rsa));
 }
 
 #[test]
 fn modulus_bits_ignores_leading_zeros() {
-    let dh = |p: Vec<u8>| KeyExchangeParams::Dh {
-        p,
-        g: vec![2],
-        public: vec![1],
-    };
-    let rsa = |modulus: Vec<u8>| KeyExchangeParams::Rsa {
-        modulus,
-        exponent: vec![3],
-    };
+    let dh = |p: Vec<u8>| KeyExchangeParams::Dh { p, g: vec![2], public: vec![1] };
+    let rsa = |modulus: Vec<u8>| KeyExchangeParams::Rsa { modulus, exponent: vec![3] };
     let mut p1024 = vec![0x00, 0x80];
     p1024.extend(vec![0x01; 127]);
     assert_eq!(dh(p1024).modulus_bits(), Some(1024));
@@ -831,44 +663,20 @@ fn modulus_bits_ignores_leading_zeros() {
     assert_eq!(dh(vec![0; 4]).modulus_bits(), Some(0));
     assert_eq!(rsa(vec![0x7f; 64]).modulus_bits(), Some(511));
     assert_eq!(rsa(vec![0xc0; 64]).modulus_bits(), Some(512));
-    assert_eq!(
-        KeyExchangeParams::EcdhNamed {
-            group: 29,
-            public: vec![1]
-        }
-        .modulus_bits(),
-        None
-    );
-    assert_eq!(
-        KeyExchangeParams::EcdhExplicit { curve_type: 1 }.modulus_bits(),
-        None
-    );
+    assert_eq!(KeyExchangeParams::EcdhNamed { group: 29, public: vec![1] }.modulus_bits(), None);
+    assert_eq!(KeyExchangeParams::EcdhExplicit { curve_type: 1 }.modulus_bits(), None);
 }
 
 #[test]
 fn certificate_status_round_trips() {
-    for response in [
-        vec![],
-        vec![0x30, 0x03, 0x0a, 0x01, 0x00],
-        vec![0x30; 70000],
-    ] {
-        let s = CertificateStatus {
-            status_type: 1,
-            response,
-        };
+    for response in [vec![], vec![0x30, 0x03, 0x0a, 0x01, 0x00], vec![0x30; 70000]] {
+        let s = CertificateStatus { status_type: 1, response };
         let bytes = s.encode();
         assert_eq!(CertificateStatus::decode(&bytes), Ok(s));
         assert_prefixes_fail(&bytes, CertificateStatus::decode);
         assert_invalid(CertificateStatus::decode(&with_trailing(&bytes)));
     }
-    assert_eq!(
-        CertificateStatus {
-            status_type: 1,
-            response: vec![0xaa]
-        }
-        .encode(),
-        hex("01 000001 aa")
-    );
+    assert_eq!(CertificateStatus { status_type: 1, response: vec![0xaa] }.encode(), hex("01 000001 aa"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -876,10 +684,7 @@ fn certificate_status_round_trips() {
 
 #[test]
 fn alert_round_trips_and_is_exactly_two_bytes() {
-    let a = Alert {
-        level: 2,
-        description: alert_description::HANDSHAKE_FAILURE,
-    };
+    let a = Alert { level: 2, description: alert_description::HANDSHAKE_FAILURE };
     assert_eq!(a.encode(), [2, 40]);
     assert_eq!(Alert::decode(&[2, 40]), Ok(a));
     assert_prefixes_fail(&a.encode(), Alert::decode);
@@ -889,13 +694,7 @@ fn alert_round_trips_and_is_exactly_two_bytes() {
 #[test]
 fn alert_names() {
     use alert_description::*;
-    let name = |description| {
-        Alert {
-            level: 2,
-            description,
-        }
-        .description_name()
-    };
+    let name = |description| Alert { level: 2, description }.description_name();
     for (code, expected) in [
         (CLOSE_NOTIFY, "close_notify"),
         (UNEXPECTED_MESSAGE, "unexpected_message"),
@@ -924,29 +723,14 @@ fn alert_names() {
 #[test]
 fn record_round_trips_and_asks_for_more() {
     for fragment in [vec![], vec![2, 40], vec![0x16; MAX_RECORD_FRAGMENT]] {
-        let r = Record {
-            content_type: content_type::ALERT,
-            version: 0x0303,
-            fragment,
-        };
+        let r = Record { content_type: content_type::ALERT, version: 0x0303, fragment };
         let bytes = r.encode();
         assert_eq!(Record::decode(&bytes), Ok(Some((r.clone(), bytes.len()))));
         assert_prefixes_incomplete(&bytes, Record::decode);
         // Bytes after a record belong to the next one.
-        assert_eq!(
-            Record::decode(&with_trailing(&bytes)),
-            Ok(Some((r, bytes.len())))
-        );
+        assert_eq!(Record::decode(&with_trailing(&bytes)), Ok(Some((r, bytes.len()))));
     }
-    assert_eq!(
-        Record {
-            content_type: 21,
-            version: 0x0301,
-            fragment: vec![1, 0]
-        }
-        .encode(),
-        hex("15 0301 0002 0100")
-    );
+    assert_eq!(Record { content_type: 21, version: 0x0301, fragment: vec![1, 0] }.encode(), hex("15 0301 0002 0100"));
 }
 
 #[test]
@@ -969,11 +753,7 @@ fn record_recognises_garbage_at_once() {
 
 #[test]
 fn record_encode_splits_oversized_fragment() {
-    let r = Record {
-        content_type: 23,
-        version: 0x0303,
-        fragment: vec![1; 70000],
-    };
+    let r = Record { content_type: 23, version: 0x0303, fragment: vec![1; 70000] };
     let bytes = r.encode();
     assert_eq!(bytes.len(), 70000 + 10);
     assert_eq!(&bytes[..5], &hex("17 0303 ffff"));
@@ -983,10 +763,7 @@ fn record_encode_splits_oversized_fragment() {
 #[test]
 fn handshake_message_round_trips() {
     for body in [vec![], vec![1, 2, 3], vec![9; 70000]] {
-        let m = HandshakeMessage {
-            handshake_type: handshake_type::CERTIFICATE,
-            body,
-        };
+        let m = HandshakeMessage { handshake_type: handshake_type::CERTIFICATE, body };
         let bytes = m.encode();
         assert_eq!(HandshakeMessage::decode(&bytes).as_ref(), Ok(&m));
         assert_invalid(HandshakeMessage::decode(&with_trailing(&bytes)));
@@ -1006,22 +783,13 @@ fn handshake_message_round_trips() {
         assert_eq!(re.next_message(), Ok(Some(m)));
         assert_eq!(re.next_message(), Ok(None));
     }
-    assert_eq!(
-        HandshakeMessage {
-            handshake_type: 14,
-            body: vec![]
-        }
-        .encode(),
-        hex("0e 000000")
-    );
+    assert_eq!(HandshakeMessage { handshake_type: 14, body: vec![] }.encode(), hex("0e 000000"));
 }
 
 #[test]
 fn reassembler_joins_a_message_split_across_three_records() {
-    let m = HandshakeMessage {
-        handshake_type: handshake_type::CERTIFICATE,
-        body: (0..1000).map(|i| i as u8).collect(),
-    };
+    let m =
+        HandshakeMessage { handshake_type: handshake_type::CERTIFICATE, body: (0..1000).map(|i| i as u8).collect() };
     let bytes = m.encode();
     let mut re = HandshakeReassembler::new(4096);
     // The first fragment holds only part of the 4-byte header.
@@ -1038,18 +806,9 @@ fn reassembler_joins_a_message_split_across_three_records() {
 
 #[test]
 fn reassembler_splits_two_messages_in_one_record() {
-    let first = HandshakeMessage {
-        handshake_type: handshake_type::SERVER_HELLO,
-        body: tls12_server_hello().encode(),
-    };
-    let done = HandshakeMessage {
-        handshake_type: handshake_type::SERVER_HELLO_DONE,
-        body: vec![],
-    };
-    let third = HandshakeMessage {
-        handshake_type: handshake_type::CERTIFICATE_STATUS,
-        body: vec![1, 0, 0, 1, 0x30],
-    };
+    let first = HandshakeMessage { handshake_type: handshake_type::SERVER_HELLO, body: tls12_server_hello().encode() };
+    let done = HandshakeMessage { handshake_type: handshake_type::SERVER_HELLO_DONE, body: vec![] };
+    let third = HandshakeMessage { handshake_type: handshake_type::CERTIFICATE_STATUS, body: vec![1, 0, 0, 1, 0x30] };
     let mut fragment = first.encode();
     fragment.extend_from_slice(&done.encode());
     fragment.extend_from_slice(&third.encode()[..3]);
@@ -1066,10 +825,7 @@ fn reassembler_splits_two_messages_in_one_record() {
 
 #[test]
 fn reassembler_enforces_the_length_limit() {
-    let at_limit = HandshakeMessage {
-        handshake_type: 11,
-        body: vec![0; 100],
-    };
+    let at_limit = HandshakeMessage { handshake_type: 11, body: vec![0; 100] };
     let mut re = HandshakeReassembler::new(100);
     re.push(&at_limit.encode());
     assert_eq!(re.next_message(), Ok(Some(at_limit)));

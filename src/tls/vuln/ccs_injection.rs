@@ -43,7 +43,8 @@ async fn inject(target: &SweepTarget, accepted: &AcceptedProtocol) -> Result<Opt
     if !flight.hello_done || flight.closed {
         return Err(NetError::Protocol("no complete hello flight".into()));
     }
-    let ccs = Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: protocol.wire_version(), fragment: vec![1] };
+    let ccs =
+        Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: protocol.wire_version(), fragment: vec![1] };
     let mut bytes = ccs.encode();
     bytes.extend(ccs.encode());
     connection.send(&bytes).await?;
@@ -65,7 +66,9 @@ async fn inject(target: &SweepTarget, accepted: &AcceptedProtocol) -> Result<Opt
     Ok(Some(match alert.description {
         alert_description::BAD_RECORD_MAC | alert_description::DECRYPTION_FAILED => (
             true,
-            format!("{protocol}: an early ChangeCipherSpec was accepted (the next record failed to decrypt: alert:{name})"),
+            format!(
+                "{protocol}: an early ChangeCipherSpec was accepted (the next record failed to decrypt: alert:{name})"
+            ),
         ),
         _ => (false, format!("{protocol}: an early ChangeCipherSpec was refused (alert:{name})")),
     }))

@@ -160,10 +160,13 @@ impl Verdicts<'_> {
     fn no_fallback_scsv(&self) -> VulnerabilityFact {
         match self.facts.fallback_scsv {
             Some(true) => VulnerabilityFact::no("inappropriate_fallback answered to a downgraded hello"),
-            Some(false) => VulnerabilityFact::yes(vec!["a downgraded hello with TLS_FALLBACK_SCSV was accepted".into()]),
-            None if self.facts.protocols.len() == 1 => {
-                VulnerabilityFact::no(format!("only {} accepted: no lower version to fall back to", self.facts.protocols[0]))
+            Some(false) => {
+                VulnerabilityFact::yes(vec!["a downgraded hello with TLS_FALLBACK_SCSV was accepted".into()])
             }
+            None if self.facts.protocols.len() == 1 => VulnerabilityFact::no(format!(
+                "only {} accepted: no lower version to fall back to",
+                self.facts.protocols[0]
+            )),
             None => VulnerabilityFact::unknown("the fallback test was inconclusive"),
         }
     }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue};
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::pki_types::ServerName;
 use rustls::NamedGroup;
 use tokio::io::AsyncReadExt;
@@ -89,7 +91,8 @@ pub async fn probe(target: &SweepTarget) -> VulnerabilityFact {
     match handshake(&target.connector, config, server_name, None).await {
         Ok(Outcome { early_data_accepted: true, .. }) => {
             fact.vulnerable = Some(true);
-            fact.evidence.insert(0, "a resumed TLS 1.3 handshake offering early data was accepted with early data".into());
+            fact.evidence
+                .insert(0, "a resumed TLS 1.3 handshake offering early data was accepted with early data".into());
         }
         Ok(Outcome { resumed: true, .. }) => {
             fact.vulnerable = Some(false);

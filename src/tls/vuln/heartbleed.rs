@@ -85,7 +85,10 @@ async fn probe_one(target: &SweepTarget, accepted: &AcceptedProtocol) -> Result<
                 }
             }
             Ok(Reaction::Record(record)) if record.content_type == content_type::ALERT => {
-                return Ok((false, format!("{protocol}: the over-long heartbeat was refused ({})", alert_text(&record))));
+                return Ok((
+                    false,
+                    format!("{protocol}: the over-long heartbeat was refused ({})", alert_text(&record)),
+                ));
             }
             Ok(Reaction::Record(record)) => {
                 return Ok((false, format!("{protocol}: answered with a record of type {}", record.content_type)));

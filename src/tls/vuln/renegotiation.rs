@@ -59,7 +59,9 @@ async fn renegotiate(target: &SweepTarget) -> Result<(bool, String), NetError> {
             };
             Ok((false, format!("a client-initiated renegotiation was refused (alert:{named}; TLSv1.2 {suite})")))
         }
-        Some((kind, _)) => Ok((false, format!("a client-initiated renegotiation was answered with a record of type {kind}"))),
+        Some((kind, _)) => {
+            Ok((false, format!("a client-initiated renegotiation was answered with a record of type {kind}")))
+        }
         None => Ok((false, "a client-initiated renegotiation was ignored or the connection closed".into())),
     }
 }

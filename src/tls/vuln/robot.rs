@@ -129,15 +129,28 @@ pub async fn probe(target: &SweepTarget, facts: &TlsFacts, legacy: &[AcceptedPro
     if !(64..=2048).contains(&k) {
         return VulnerabilityFact::unknown(format!("RSA modulus of {k} bytes not tested"));
     }
-    let round = Round { target, protocol: accepted.protocol.wire_version(), suites: &suites, modulus: &modulus, exponent: &exponent, k };
+    let round = Round {
+        target,
+        protocol: accepted.protocol.wire_version(),
+        suites: &suites,
+        modulus: &modulus,
+        exponent: &exponent,
+        k,
+    };
     let mut fact = VulnerabilityFact::default();
     for with_finished in [true, false] {
         fact.connections += PAYLOADS.len() as u32;
         let answers = match round.run(with_finished).await {
             Ok(answers) => answers,
-            Err(error) => return VulnerabilityFact { connections: fact.connections, ..VulnerabilityFact::unknown(error.to_string()) },
+            Err(error) => {
+                return VulnerabilityFact {
+                    connections: fact.connections,
+                    ..VulnerabilityFact::unknown(error.to_string())
+                }
+            }
         };
-        let variant = if with_finished { "ClientKeyExchange, ChangeCipherSpec, Finished" } else { "ClientKeyExchange alone" };
+        let variant =
+            if with_finished { "ClientKeyExchange, ChangeCipherSpec, Finished" } else { "ClientKeyExchange alone" };
         if answers.iter().all(|a| *a == answers[0]) {
             fact.evidence.push(format!("{variant}: every payload answered {}", answers[0]));
             // The same alert to every complete flight: the server decided on each payload and
@@ -151,10 +164,18 @@ pub async fn probe(target: &SweepTarget, facts: &TlsFacts, legacy: &[AcceptedPro
         fact.connections += PAYLOADS.len() as u32;
         let again = match round.run(with_finished).await {
             Ok(again) => again,
-            Err(error) => return VulnerabilityFact { connections: fact.connections, ..VulnerabilityFact::unknown(error.to_string()) },
+            Err(error) => {
+                return VulnerabilityFact {
+                    connections: fact.connections,
+                    ..VulnerabilityFact::unknown(error.to_string())
+                }
+            }
         };
-        let described: Vec<String> =
-            PAYLOADS.iter().zip(&answers).map(|(payload, answer)| format!("{variant}, {}: {answer}", payload.name())).collect();
+        let described: Vec<String> = PAYLOADS
+            .iter()
+            .zip(&answers)
+            .map(|(payload, answer)| format!("{variant}, {}: {answer}", payload.name()))
+            .collect();
         fact.evidence = described;
         fact.vulnerable = if again == answers {
             Some(true)
@@ -207,10 +228,17 @@ impl Round<'_> {
             return Err(NetError::Protocol("no complete hello flight for an RSA suite".into()));
         }
         let key_exchange = HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body }.encode();
-        let mut bytes = Record { content_type: content_type::HANDSHAKE, version: self.protocol, fragment: key_exchange }.encode();
+        let mut bytes =
+            Record { content_type: content_type::HANDSHAKE, version: self.protocol, fragment: key_exchange }.encode();
         if with_finished {
-            bytes.extend(Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: self.protocol, fragment: vec![1] }.encode());
-            bytes.extend(Record { content_type: content_type::HANDSHAKE, version: self.protocol, fragment: vec![0; 64] }.encode());
+            bytes.extend(
+                Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: self.protocol, fragment: vec![1] }
+                    .encode(),
+            );
+            bytes.extend(
+                Record { content_type: content_type::HANDSHAKE, version: self.protocol, fragment: vec![0; 64] }
+                    .encode(),
+            );
         }
         connection.send(&bytes).await?;
         let mut reader = RecordReader::default();

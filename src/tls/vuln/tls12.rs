@@ -265,8 +265,9 @@ fn key_agreement(share: &Share) -> Result<(Vec<u8>, Vec<u8>), NetError> {
             let rng = SystemRandom::new();
             let private = EphemeralPrivateKey::generate(algorithm, &rng).map_err(|_| internal("key generation"))?;
             let ours = private.compute_public_key().map_err(|_| internal("public key"))?.as_ref().to_vec();
-            let premaster = agreement::agree_ephemeral(private, &UnparsedPublicKey::new(algorithm, public), |s| s.to_vec())
-                .map_err(|_| NetError::Protocol("the server's ECDH share is invalid".into()))?;
+            let premaster =
+                agreement::agree_ephemeral(private, &UnparsedPublicKey::new(algorithm, public), |s| s.to_vec())
+                    .map_err(|_| NetError::Protocol("the server's ECDH share is invalid".into()))?;
             let mut body = vec![ours.len() as u8];
             body.extend_from_slice(&ours);
             Ok((body, premaster))
@@ -304,7 +305,8 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
         .ok_or_else(|| NetError::Protocol(format!("suite 0x{:04X} not offered", flight.hello.cipher_suite)))?;
 
     let (key_exchange_body, premaster) = key_agreement(&flight.share)?;
-    let key_exchange = HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode();
+    let key_exchange =
+        HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode();
     transcript.extend_from_slice(&key_exchange);
 
     let randoms = [client_random.as_slice(), &flight.hello.random].concat();
@@ -321,7 +323,8 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
 
     let transcript_hash = digest::digest(hash.digest(), &transcript);
     let client_verify_data = prf(hash, &master, b"client finished", transcript_hash.as_ref(), 12);
-    let finished = HandshakeMessage { handshake_type: handshake_type::FINISHED, body: client_verify_data.clone() }.encode();
+    let finished =
+        HandshakeMessage { handshake_type: handshake_type::FINISHED, body: client_verify_data.clone() }.encode();
 
     let mut out = Record { content_type: content_type::HANDSHAKE, version: TLS12, fragment: key_exchange }.encode();
     out.extend(Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: TLS12, fragment: vec![1] }.encode());
@@ -329,8 +332,7 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
     connection.send(&out).await?;
 
     let secure_renegotiation = flight.hello.extension(extension_type::RENEGOTIATION_INFO).is_some();
-    let mut session =
-        Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite };
+    let mut session = Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite };
     // The server's ChangeCipherSpec (clear), then its Finished (protected).
     match session.reader.next(&mut session.connection, MAX_HANDSHAKE_READ).await? {
         Reaction::Record(record) if record.content_type == content_type::CHANGE_CIPHER_SPEC => {}
@@ -340,7 +342,9 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
         other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
     }
     match session.receive(MAX_HANDSHAKE_READ).await? {
-        Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => Ok(session),
+        Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => {
+            Ok(session)
+        }
         other => Err(NetError::Protocol(format!("no Finished from the server: {other:?}"))),
     }
 }
@@ -362,7 +366,9 @@ async fn read_server_flight(
         };
         match record.content_type {
             content_type::HANDSHAKE => reassembler.push(&record.fragment),
-            content_type::ALERT => return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record)))),
+            content_type::ALERT => {
+                return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record))))
+            }
             other => return Err(NetError::Protocol(format!("unexpected record type {other}"))),
         }
         while let Some(message) = reassembler.next_message().map_err(|e| NetError::Protocol(e.to_string()))? {
