@@ -43,18 +43,6 @@ impl fmt::Display for Starttls {
     }
 }
 
-impl Starttls {
-    /// The STARTTLS protocol of a service name (`smtp-starttls`, …), if it has one.
-    pub fn for_service(service: &str) -> Option<Starttls> {
-        match service {
-            "smtp-starttls" => Some(Starttls::Smtp),
-            "imap-starttls" => Some(Starttls::Imap),
-            "pop3-starttls" => Some(Starttls::Pop3),
-            _ => None,
-        }
-    }
-}
-
 /// Reads CRLF-terminated lines from a connection, keeping what follows the last line.
 struct LineReader {
     buffer: Vec<u8>,
