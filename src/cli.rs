@@ -301,6 +301,11 @@ pub struct ScanArgs {
     /// instead of the IANA root servers: for labs and internal namespaces.
     #[arg(long, value_name = "FILE")]
     pub root_hints: Option<PathBuf>,
+    /// Judge the root's keys against the DS or DNSKEY records for `.` in this file (zone-file
+    /// form, e.g. BIND's dsset-., Debian's /usr/share/dns/root.ds). Default: IANA's root KSKs
+    /// with the IANA root servers; with --root-hints and no anchor the root is not judged.
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
     /// Use this resolver (ADDRESS[:PORT]) for ordinary DNS lookups (MX, TXT, CAA, NS
     /// addresses) instead of iterating from the roots.
     #[arg(long, value_name = "ADDRESS[:PORT]")]

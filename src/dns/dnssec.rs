@@ -9,6 +9,7 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
 use hickory_proto::dnssec::{PublicKey, Verifier};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
+use crate::dns::anchor::TrustAnchor;
 use crate::dns::facts::{ChainLink, DenialFact, DnskeyFact, DnssecFacts, DsFact, Nsec3Fact, SignatureFact};
 use crate::dns::iterate::rcode_name;
 use crate::dns::transport::{DnsClient, QueryError, Transport};
@@ -126,9 +127,10 @@ pub async fn assess(
     }
 
     if let Ok(answer) = ask(client, servers, zone, rtype::NSEC3PARAM).await {
+        let unknown_algorithm = answer.unknown_nsec3_algorithms.first().copied();
         facts.nsec3 = answer.message.answers.iter().find_map(|r| match &r.data {
             RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) => Some(Nsec3Fact {
-                hash_algorithm: u8::from(param.hash_algorithm()),
+                hash_algorithm: unknown_algorithm.unwrap_or(u8::from(param.hash_algorithm())),
                 iterations: param.iterations(),
                 salt: hex(param.salt()),
                 // NSEC3PARAM flags are 0 by definition (RFC 5155 §4.1.2): opt-out is read from
@@ -160,8 +162,16 @@ pub async fn assess(
 /// The DNSSEC chain above `zone`: every zone the delegation walk passed between the root and
 /// `zone`, judged against its own parent's DS (the servers that gave each referral are that
 /// zone's servers). `referrals` come from the walk, root first.
-pub async fn chain(client: &DnsClient, referrals: &[crate::dns::iterate::Referral], zone: &str) -> Vec<ChainLink> {
+pub async fn chain(
+    client: &DnsClient,
+    referrals: &[crate::dns::iterate::Referral],
+    zone: &str,
+    anchor: Option<&TrustAnchor>,
+) -> Vec<ChainLink> {
     let mut links = Vec::new();
+    if let (Some(anchor), Some(first)) = (anchor, referrals.first().filter(|r| r.from_zone == ".")) {
+        links.push(root_link(client, &first.asked, anchor).await);
+    }
     for pair in referrals.windows(2) {
         let (above, below) = (&pair[0], &pair[1]);
         if above.zone == zone {
@@ -171,6 +181,43 @@ pub async fn chain(client: &DnsClient, referrals: &[crate::dns::iterate::Referra
         links.push(ChainLink { zone: above.zone.clone(), status: facts.status, reason: facts.reason });
     }
     links
+}
+
+/// The root's own link: a DNSKEY that the trust anchor names must sign the root's DNSKEY set
+/// with a signature that verifies and is current (as a validating resolver starts).
+async fn root_link(client: &DnsClient, root_servers: &[SocketAddr], anchor: &TrustAnchor) -> ChainLink {
+    let link = |status: &str, reason: Option<String>| ChainLink { zone: ".".into(), status: status.into(), reason };
+    let mut answered = Answered::default();
+    let mut errors = Vec::new();
+    let (keys, sets) = apex_sets(client, root_servers, ".", &mut answered, &mut errors).await;
+    if !answered.dnskey {
+        return link("indeterminate", Some("no root server answered the DNSKEY query".into()));
+    }
+    let current = now();
+    let root = hickory_proto::rr::Name::root();
+    let signers: Vec<u16> = sets
+        .iter()
+        .filter(|(record_type, _, _)| *record_type == RecordType::DNSKEY)
+        .flat_map(|(record_type, set, sigs)| {
+            sigs.iter().map(|sig| signature_fact(&keys, &root, *record_type, set, sig, current)).collect::<Vec<_>>()
+        })
+        .filter(|s| s.valid && (s.inception as i64) <= current && current <= s.expiration as i64)
+        .map(|s| s.key_tag)
+        .collect();
+    let anchored: Vec<u16> = keys.iter().filter(|(key, tag)| anchor.trusts(key, *tag)).map(|(_, tag)| *tag).collect();
+    if anchored.iter().any(|tag| signers.contains(tag)) {
+        link("secure", None)
+    } else if anchored.is_empty() {
+        link("bogus", Some(format!("no root DNSKEY matches the trust anchor ({})", anchor.source)))
+    } else {
+        link(
+            "bogus",
+            Some(format!(
+                "the root key the trust anchor ({}) names gives no valid, current signature over the DNSKEY set",
+                anchor.source
+            )),
+        )
+    }
 }
 
 /// An apex RRset (SOA, NS or DNSKEY) as served, with the RRSIGs over it.
@@ -242,6 +289,15 @@ async fn denial_of_existence(
     let missing = format!("postura-nx-{:08x}.{}", rand::random::<u32>(), zone.trim_start_matches('.'));
     let answer = ask(client, servers, &missing, rtype::A).await?;
     let mut denial = DenialFact { rcode: Some(rcode_name(answer.rcode)), ..DenialFact::default() };
+    // NSEC3 records with an unassigned hash algorithm prove nothing to a validator (RFC 5155
+    // §8.1): the algorithm is recorded, the records are not judged as a proof.
+    if let Some(&algorithm) = answer.unknown_nsec3_algorithms.first() {
+        denial.kind = Some("NSEC3".into());
+        nsec3_fact
+            .get_or_insert_with(|| Nsec3Fact { hash_algorithm: algorithm, ..Nsec3Fact::default() })
+            .hash_algorithm = algorithm;
+        return Ok(denial);
+    }
     for record in &answer.message.authorities {
         match &record.data {
             RData::DNSSEC(DNSSECRData::NSEC(_)) => denial.kind = Some("NSEC".into()),

@@ -312,7 +312,7 @@ pub struct SignatureFact {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Nsec3Fact {
     /// Hash algorithm (1: SHA-1, the only one defined, RFC 5155 §11).
     #[serde(default)]

@@ -60,6 +60,9 @@ const IANA_ROOTS: [&str; 26] = [
 #[derive(Debug, Clone)]
 pub struct Roots {
     pub servers: Vec<SocketAddr>,
+    /// What the root's keys are judged against (None: a private root without `--trust-anchor`:
+    /// the root is not judged).
+    pub anchor: Option<crate::dns::anchor::TrustAnchor>,
 }
 
 impl Roots {
@@ -70,6 +73,7 @@ impl Roots {
                 .filter_map(|a| a.parse::<IpAddr>().ok())
                 .map(|ip| SocketAddr::new(ip, 53))
                 .collect(),
+            anchor: Some(crate::dns::anchor::TrustAnchor::iana()),
         }
     }
 
@@ -93,7 +97,7 @@ impl Roots {
         if servers.is_empty() {
             return Err("root hints: no A or AAAA record found".into());
         }
-        Ok(Roots { servers })
+        Ok(Roots { servers, anchor: None })
     }
 }
 
@@ -150,6 +154,11 @@ pub struct Lookups {
 type BoxedFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Lookups {
+    /// The anchor the root's keys are judged against, if any.
+    pub fn trust_anchor(&self) -> Option<&crate::dns::anchor::TrustAnchor> {
+        self.roots.anchor.as_ref()
+    }
+
     pub fn new(client: DnsClient, roots: Roots, resolver: Option<SocketAddr>) -> Lookups {
         Lookups {
             client,

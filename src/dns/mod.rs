@@ -3,6 +3,7 @@
 //! built here and decoded by hickory-proto (`wire`); probes gather facts (`facts`) and never
 //! judge them.
 
+pub mod anchor;
 pub mod asn;
 pub mod auth;
 pub mod caa;

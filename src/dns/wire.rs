@@ -187,6 +187,10 @@ pub struct Answer {
     pub rcode: u16,
     pub opt: Option<RawOpt>,
     pub size: usize,
+    /// The hash algorithms of NSEC3 and NSEC3PARAM records that hickory-proto cannot decode (any
+    /// but SHA-1): each was read raw and decoded as SHA-1 so that the rest of the answer is
+    /// usable; those records carry no usable proof (validators ignore them, RFC 5155 §8.1).
+    pub unknown_nsec3_algorithms: Vec<u8>,
 }
 
 /// Why an answer was not usable.
@@ -221,13 +225,51 @@ pub fn decode_answer(bytes: &[u8], expected_id: u16) -> Result<Answer, DecodeFai
     }
     let header_rcode = (bytes[3] & 0x0f) as u16;
     let opt = find_opt(bytes);
-    let message = Message::from_vec(bytes).map_err(|error| {
-        let mut text = error.to_string();
-        text.truncate(160);
-        DecodeFailure::Malformed(text)
-    })?;
+    let mut unknown_nsec3_algorithms = Vec::new();
+    let message = match Message::from_vec(bytes) {
+        Ok(message) => message,
+        Err(error) => {
+            let malformed = |error: &dyn std::fmt::Display| {
+                let mut text = error.to_string();
+                text.truncate(160);
+                DecodeFailure::Malformed(text)
+            };
+            let mut patched = bytes.to_vec();
+            unknown_nsec3_algorithms = neutralise_nsec3_algorithms(&mut patched).ok_or_else(|| malformed(&error))?;
+            if unknown_nsec3_algorithms.is_empty() {
+                return Err(malformed(&error));
+            }
+            Message::from_vec(&patched).map_err(|error| malformed(&error))?
+        }
+    };
     let rcode = header_rcode | opt.as_ref().map(|o| (o.extended_rcode as u16) << 4).unwrap_or(0);
-    Ok(Answer { message, rcode, opt, size: bytes.len() })
+    Ok(Answer { message, rcode, opt, size: bytes.len(), unknown_nsec3_algorithms })
+}
+
+/// Rewrite the hash algorithm of every NSEC3 (50) and NSEC3PARAM (51) record whose algorithm is
+/// not SHA-1 to SHA-1, in place; returns the original algorithms (empty: nothing rewritten).
+/// hickory-proto refuses the whole message over one such record, and a zone that uses an
+/// unassigned hash algorithm is exactly what the NSEC3 check must see.
+fn neutralise_nsec3_algorithms(bytes: &mut [u8]) -> Option<Vec<u8>> {
+    let counts: Vec<usize> = (0..4).map(|i| read_u16(bytes, 4 + 2 * i).map(usize::from)).collect::<Option<_>>()?;
+    let mut at = 12;
+    for _ in 0..counts[0] {
+        at = skip_name(bytes, at)? + 4;
+    }
+    let mut originals = Vec::new();
+    for _ in 0..counts[1] + counts[2] + counts[3] {
+        let name_end = skip_name(bytes, at)?;
+        let rtype = read_u16(bytes, name_end)?;
+        let rdlength = read_u16(bytes, name_end + 8)? as usize;
+        let rdata_start = name_end + 10;
+        let end = rdata_start.checked_add(rdlength).filter(|end| *end <= bytes.len())?;
+        if matches!(rtype, 50 | 51) && rdlength > 0 && bytes[rdata_start] != 1 {
+            originals.push(bytes[rdata_start]);
+            bytes[rdata_start] = 1;
+        }
+        at = end;
+    }
+    Some(originals)
 }
 
 /// Skip a (possibly compressed) name starting at `at`; returns the offset after it. Pointers end
@@ -386,6 +428,22 @@ mod tests {
         let mut bytes = vec![0, 9, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1];
         let at = bytes.len() as u8;
         bytes.extend_from_slice(&[0xc0, at, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+        assert!(matches!(decode_answer(&bytes, 9), Err(DecodeFailure::Malformed(_))));
+    }
+
+    #[test]
+    fn nsec3_records_with_an_unassigned_hash_algorithm_are_read_not_refused() {
+        // Header (1 answer), question "a." NSEC3PARAM IN, answer "a." NSEC3PARAM 2 0 0 -.
+        let mut bytes = vec![0, 9, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 51, 0, 1];
+        bytes.extend_from_slice(&[0xc0, 12, 0, 51, 0, 1, 0, 0, 0, 60, 0, 5, 2, 0, 0, 0, 0]);
+        let answer = decode_answer(&bytes, 9).unwrap();
+        assert_eq!(answer.unknown_nsec3_algorithms, vec![2]);
+        assert_eq!(answer.message.answers.len(), 1);
+        // SHA-1 decodes as it is, with nothing rewritten.
+        bytes[12 + 3 + 4 + 12] = 1;
+        assert_eq!(decode_answer(&bytes, 9).unwrap().unknown_nsec3_algorithms, Vec::<u8>::new());
+        // Another malformation is still an error.
+        bytes.truncate(bytes.len() - 1);
         assert!(matches!(decode_answer(&bytes, 9), Err(DecodeFailure::Malformed(_))));
     }
 

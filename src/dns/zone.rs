@@ -109,7 +109,7 @@ pub async fn assess_zone(
     facts.nameservers = nameservers;
     facts.dnssec = Some(dnssec::assess(&lookups.client, &zone, &referral.asked, &authoritative).await);
     if let Some(dnssec) = facts.dnssec.as_mut().filter(|d| !d.ds.is_empty()) {
-        dnssec.chain = dnssec::chain(&lookups.client, &walk.referrals, &zone).await;
+        dnssec.chain = dnssec::chain(&lookups.client, &walk.referrals, &zone, lookups.trust_anchor()).await;
     }
     facts.mail = Some(mail::assess(lookups, &zone).await);
     facts.caa = caa::climb(lookups, &zone).await;

@@ -276,6 +276,12 @@ fn dns_options(args: &ScanArgs, profile: Option<&Profile>, plan: &ScanPlan) -> a
         options.roots = crate::dns::iterate::Roots::from_hints(&text)
             .map_err(|e| anyhow::anyhow!("--root-hints {}: {e}", path.display()))?;
     }
+    if let Some(path) = &args.trust_anchor {
+        let text = read(path, "--trust-anchor")?;
+        let anchor = crate::dns::anchor::TrustAnchor::parse(&text, &path.display().to_string())
+            .map_err(|e| anyhow::anyhow!("--trust-anchor {}: {e}", path.display()))?;
+        options.roots.anchor = Some(anchor);
+    }
     if let Some(path) = &args.asn_table {
         let text = read(path, "--asn-table")?;
         let table = crate::dns::asn::AsnTable::parse(&text)

@@ -22,6 +22,9 @@
 //! - 127.0.22.2 nothing (ns2.inconsistent.test's address in the child; its glue is 127.0.22.1)
 //! - 127.0.26.1/2/3 hostile: silent, garbage, compression loop (hostile.test's other servers)
 //! - 127.0.30.1 Unbound, validating with the lab root's DS as trust anchor
+//! - 127.0.28.1 Unbound, authoritative only: nsec3alg.test, signed with NSEC3 whose hash
+//!   algorithm was then rewritten to 2 (unassigned). BIND and Knot refuse to load such a zone;
+//!   Unbound's auth-zone serves the records as they are. Delegated without DS.
 //! - 127.0.25.3:443 mta-sts.mail.test, `openssl s_server -WWW` serving the MTA-STS policy
 //! - 21.0.127.in-addr.arpa (delegated from the root, on BIND "a"): PTR for 127.0.21.1 only
 //! - mail.test has TLSA `3 1 1` (matching the served leaf) and `3 0 1` (zeros) for mx1, and
@@ -77,6 +80,8 @@ pub const V6_ONLY: [&str; 3] = ["2001:db8::53", "3fff::53", "2001:2::53"];
 pub const GARBAGE: &str = "127.0.26.2";
 pub const LOOPING: &str = "127.0.26.3";
 pub const UNBOUND: &str = "127.0.30.1";
+/// Unbound as an authoritative server for nsec3alg.test (NSEC3 hash algorithm 2).
+pub const NSEC3_UNASSIGNED: &str = "127.0.28.1";
 /// mx1.mail.test: SMTP with STARTTLS (scripted shim on port 25, relaying to `openssl s_server`
 /// on port 4433 of the same address).
 pub const MX_STARTTLS: &str = "127.0.25.1";
@@ -214,7 +219,12 @@ baddigest.alias.test. NS ns1.alias.test.\nbaddigest.alias.test. DS 12345 13 2 00
         "{}optout.test. NS ns1.optout.test.\noptout.test. NS ns2.optout.test.\nns1.optout.test. A {BIND_A}\nns2.optout.test. A {KNOT_B}\nwww.optout.test. A 127.0.21.82\ninsecure.optout.test. NS ns.elsewhere.test.\n",
         soa("optout.test", "ns1.optout.test", 11)
     );
+    let nsec3alg = format!(
+        "{}nsec3alg.test. NS ns1.nsec3alg.test.\nns1.nsec3alg.test. A {NSEC3_UNASSIGNED}\nwww.nsec3alg.test. A 127.0.28.80\n",
+        soa("nsec3alg.test", "ns1.nsec3alg.test", 12)
+    );
     vec![
+        ("nsec3alg.test", nsec3alg),
         ("alias.test", alias),
         ("optout.test", optout),
         ("healthy.test", healthy),
@@ -230,7 +240,8 @@ baddigest.alias.test. NS ns1.alias.test.\nbaddigest.alias.test. DS 12345 13 2 00
 fn tld_text() -> String {
     let mut text = soa("test", "ns.nic.test", 1);
     text.push_str(&format!("test. NS ns.nic.test.\nns.nic.test. A {TLD}\n"));
-    let delegations: [(&str, &[(&str, &str)]); 11] = [
+    let delegations: [(&str, &[(&str, &str)]); 12] = [
+        ("nsec3alg", &[("ns1.nsec3alg.test", NSEC3_UNASSIGNED)]),
         ("optout", &[("ns1.optout.test", BIND_A), ("ns2.optout.test", KNOT_B)]),
         (
             "dead",
@@ -338,6 +349,22 @@ fn build_zones(dir: &Path) -> String {
     sign(dir, "healthy.test", "healthy.test.zone", RSA_2048, &["-3", "-", "-H", "0"]);
     // NSEC3 with opt-out (-A), 5 extra iterations and a salt: RFC 9276 says neither.
     sign(dir, "optout.test", "optout.test.zone", ECDSA, &["-3", "abcdef", "-H", "5", "-A"]);
+    sign(dir, "nsec3alg.test", "nsec3alg.test.zone", ECDSA, &["-3", "-", "-H", "0"]);
+    let signed = fs::read_to_string(dir.join("nsec3alg.test.zone.signed")).expect("harness: nsec3alg");
+    let rewritten: String = signed
+        .lines()
+        .map(|line| {
+            let line = if line.contains("RRSIG") {
+                line.to_string()
+            } else {
+                line.replacen("NSEC3PARAM 1 ", "NSEC3PARAM 2 ", 1)
+            };
+            let line = if line.contains("RRSIG") { line } else { line.replacen("NSEC3 1 ", "NSEC3 2 ", 1) };
+            line + "\n"
+        })
+        .collect();
+    assert!(rewritten.contains("NSEC3PARAM 2 ") && rewritten.contains("\tNSEC3 2 "), "harness: NSEC3 rewrite");
+    fs::write(dir.join("nsec3alg.test.zone.signed"), rewritten).expect("harness: nsec3alg");
     sign(dir, "expired.test", "expired.test.zone", ECDSA, &["-P", "-s", "20200101000000", "-e", "20200201000000"]);
     fs::write(
         dir.join("reverse.zone"),
@@ -548,7 +575,20 @@ impl DnsLab {
 
     pub fn start() -> DnsLab {
         let netns = Netns::create(&[
-            ROOT, TLD, BIND_A, KNOT_B, BIND_OPEN, SILENT, GARBAGE, LOOPING, UNBOUND, DEAD[0], DEAD[1], DEAD[2], DEAD[3],
+            ROOT,
+            TLD,
+            BIND_A,
+            KNOT_B,
+            BIND_OPEN,
+            SILENT,
+            GARBAGE,
+            LOOPING,
+            UNBOUND,
+            NSEC3_UNASSIGNED,
+            DEAD[0],
+            DEAD[1],
+            DEAD[2],
+            DEAD[3],
         ]);
         let dir = tempfile::Builder::new().prefix("postura-dnslab-").tempdir().expect("harness: temp dir");
         let root_ds = build_zones(dir.path());
@@ -602,6 +642,7 @@ impl DnsLab {
         );
         lab.start_bind("bind-open", BIND_OPEN, true, &[("open.test", &open)]);
         lab.start_unbound();
+        lab.start_unbound_authority(&z("nsec3alg.test.zone.signed"));
         lab.start_mail();
         lab.hostile = lab.netns.enter(|| {
             let mut servers: Vec<HostileDns> =
@@ -681,6 +722,22 @@ impl DnsLab {
         command.arg("-d").arg("-c").arg(&conf_path);
         let server = ServerProcess::spawn("unbound", command, dir);
         self.wait_ready(server, UNBOUND);
+    }
+
+    /// Unbound serving one zone file as it is (no recursion, no validation).
+    fn start_unbound_authority(&mut self, zone_file: &str) {
+        let dir = self.server_dir("unbound-auth");
+        let d = dir.path();
+        let conf = format!(
+            "server:\n  interface: {NSEC3_UNASSIGNED}\n  port: 53\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  local-zone: \"test.\" nodefault\n  module-config: \"iterator\"\n  num-threads: 1\n  verbosity: 1\nauth-zone:\n  name: \"nsec3alg.test\"\n  zonefile: \"{zone_file}\"\n  for-downstream: yes\n  for-upstream: no\nremote-control:\n  control-enable: no\n",
+            d = d.display()
+        );
+        let conf_path = d.join("unbound.conf");
+        fs::write(&conf_path, conf).expect("harness: unbound.conf");
+        let mut command = self.netns.command(&find_program("unbound"));
+        command.arg("-d").arg("-c").arg(&conf_path);
+        let server = ServerProcess::spawn("unbound-auth", command, dir);
+        self.wait_ready(server, NSEC3_UNASSIGNED);
     }
 
     fn start_mail(&mut self) {

@@ -69,6 +69,7 @@ fn every_zone_and_resolver_check_fails_somewhere_with_evidence() {
         (healthy, "/dnssec/dnskeys/0/algorithm", json!(5)),
         (healthy, "/dnssec/ds_matches_dnskey", json!(false)),
         (healthy, "/dnssec/dnskeys/0/rsa_bits", json!(1024)),
+        (healthy, "/dnssec/nsec3/hash_algorithm", json!(2)),
         (healthy, "/nameservers/0/aaaa/rcode", json!("SERVFAIL")),
         (healthy, "/nameservers/0/upward_referral", json!(true)),
         (healthy, "/nameservers/1/version_server/class", json!("IN")),

@@ -9,6 +9,7 @@
 mod common;
 
 mod alias;
+mod anchor;
 mod dead;
 mod evidence;
 mod expired;
@@ -17,6 +18,7 @@ mod hostile;
 mod inconsistent;
 mod lame;
 mod mail;
+mod nsec3alg;
 mod open;
 mod optout;
 mod profiles;
