@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::stream::{ItemSource, OperatorItems};
 use super::view::{Document, UNSPECIFIED};
 use super::{Renderer, ReportError};
 use crate::checks::catalog::Catalog;
@@ -64,9 +65,26 @@ pub fn file_stem(operator: &str) -> String {
 
 /// Every operator's notice, in its language.
 pub fn render_notices(document: &Document, options: &NoticeOptions) -> Result<Vec<Notice>, ReportError> {
+    let mut notices = Vec::new();
+    each_notice(document, document, options, |notice| {
+        notices.push(notice);
+        Ok(())
+    })?;
+    Ok(notices)
+}
+
+/// Each operator's notice in turn, handed to `each` and dropped: the figures from `document`,
+/// the items' details from `items` (the same scan, e.g. a [`super::ScanFile`] read again for
+/// each operator).
+pub fn each_notice(
+    document: &Document,
+    items: &dyn ItemSource,
+    options: &NoticeOptions,
+    mut each: impl FnMut(Notice) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let mut renderers: BTreeMap<String, Renderer> = BTreeMap::new();
     let mut stems_used: BTreeMap<String, usize> = BTreeMap::new();
-    let mut notices = Vec::new();
+    let country = document.report.country.as_ref().map_or("", |c| c.code.as_str());
     for operator in document.operators() {
         if operator == UNSPECIFIED {
             continue;
@@ -87,11 +105,14 @@ pub fn render_notices(document: &Document, options: &NoticeOptions) -> Result<Ve
         *seen += 1;
         let stem = if *seen == 1 { format!("notice-{stem}") } else { format!("notice-{stem}-{seen}") };
         let mine = document.of_operator(&operator);
-        let html = renderer.notice(&mine, &operator, contact, options.catalog)?;
-        let csv = renderer.csv(&mine, options.catalog);
-        notices.push(Notice { operator, stem, html, csv });
+        let theirs = OperatorItems { source: items, operator: &operator };
+        let html = renderer.notice_from(&mine, &theirs, &operator, contact, options.catalog)?;
+        let mut csv = Vec::new();
+        renderer.csv_to(&mut csv, &theirs, country, options.catalog)?;
+        let csv = String::from_utf8_lossy(&csv).into_owned();
+        each(Notice { operator, stem, html, csv })?;
     }
-    Ok(notices)
+    Ok(())
 }
 
 /// Write every operator's notice (`notice-<operator>.html` and `.csv`) into `dir`, created if
@@ -101,14 +122,25 @@ pub fn write_notices(
     options: &NoticeOptions,
     dir: &Path,
 ) -> Result<BTreeMap<String, String>, ReportError> {
+    write_notices_from(document, document, options, dir)
+}
+
+/// [`write_notices`], the items' details from `items` (see [`each_notice`]).
+pub fn write_notices_from(
+    document: &Document,
+    items: &dyn ItemSource,
+    options: &NoticeOptions,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, ReportError> {
     std::fs::create_dir_all(dir)?;
     let mut written = BTreeMap::new();
-    for notice in render_notices(document, options)? {
+    each_notice(document, items, options, |notice| {
         let file = format!("{}.html", notice.stem);
         write_atomically(&dir.join(&file), notice.html.as_bytes())?;
         write_atomically(&dir.join(format!("{}.csv", notice.stem)), notice.csv.as_bytes())?;
         written.insert(notice.operator, file);
-    }
+        Ok(())
+    })?;
     Ok(written)
 }
 

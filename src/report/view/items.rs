@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 
 use super::{
-    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name, severity_class, Document, Item,
-    Lang, Source,
+    clip, detail_line, fact_rows, grade_class, operator_name, sector_name, severity_class, Document, Item, Lang, Source,
 };
 use crate::checks::model::{Finding, Status};
 use crate::facts::TargetResult;
+use crate::report::stream::{ItemSource, Kind};
+use crate::report::ReportError;
 use crate::tls::registry::Protocol;
 
 fn finding_row(lang: &Lang, finding: &Finding) -> Value {
@@ -213,7 +214,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
     json!({
         "anchor": format!("{}-{index}", &item.kind[..1]),
         "label": clip(&item.label, 300),
-        "address": target.and_then(|t| t.address.clone()),
+        "address": target.and_then(|t| t.address.as_deref().map(|a| clip(a, 100))),
         // The SNI only when it differs from the host (the label shows host and address).
         "sni": target.and_then(|t| t.sni.as_deref().filter(|s| *s != t.host).map(|s| clip(s, 300))),
         "service": target.map(|t| clip(t.service.name(), 60)),
@@ -248,20 +249,26 @@ pub fn count_items(document: &Document, kind: &str) -> usize {
     }
 }
 
-/// Call `render` with the view of each item of `kind` (endpoint, zone or resolver), one at a
-/// time: a country's thousands of endpoints are rendered without holding all their views.
-pub fn each_item<E>(
-    document: &Document,
+/// Call `render` with the view of each item of `kind` (endpoint, zone or resolver) of `source`,
+/// one at a time: a country's thousands of endpoints are rendered without holding all their
+/// views (or, read from a file, the items themselves).
+pub fn each_item(
+    source: &dyn ItemSource,
     lang: &Lang,
     kind: &str,
-    mut render: impl FnMut(Value) -> Result<(), E>,
-) -> Result<(), E> {
+    mut render: impl FnMut(Value) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let Some(kind) = Kind::from_name(kind) else { return Ok(()) };
     // An endpoint whose TLS configuration is the same as an earlier one's says so and links to
     // it instead of repeating the table: operators deploy one configuration on many endpoints,
-    // and a regulator wants to see that (and a 10,000-endpoint report stays small).
+    // and a regulator wants to see that (and a 10,000-endpoint report stays small). Only the
+    // first endpoint of each configuration is remembered (its anchor and label).
     let mut seen: HashMap<String, Value> = HashMap::new();
-    for (i, item) in items_of(document, Some(kind)).iter().enumerate() {
-        let mut view = item_view(lang, item, i);
+    let mut i = 0;
+    source.each(kind, &mut |item| {
+        let item = Item::of(item);
+        let mut view = item_view(lang, &item, i);
+        i += 1;
         if let Some(key) = configuration_key(&view["tls"]) {
             match seen.get(&key) {
                 Some(first) => {
@@ -277,7 +284,6 @@ pub fn each_item<E>(
                 }
             }
         }
-        render(view)?;
-    }
-    Ok(())
+        render(view)
+    })
 }
