@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::checks::catalog::{load_dir, Catalog, CatalogError};
 use crate::checks::model::Severity;
 use crate::checks::schema_paths::FactSchema;
+use crate::output::{escaped, escaped_line};
 use crate::profile::Profile;
 
 pub const EXIT_OK: u8 = 0;
@@ -366,16 +367,16 @@ pub async fn execute(cli: Cli) -> ExitCode {
             Ok(profile) => {
                 println!(
                     "{}: ok — {} ({}), {} endpoints, {} domains",
-                    file.display(),
-                    profile.country_name,
-                    profile.country_code,
+                    escaped_line(&file.display().to_string()),
+                    escaped_line(&profile.country_name),
+                    escaped_line(&profile.country_code),
                     profile.endpoints.len(),
                     profile.domains.len()
                 );
                 ExitCode::from(EXIT_OK)
             }
             Err(error) => {
-                eprintln!("{error}");
+                eprintln!("{}", escaped(&error.to_string()));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -406,7 +407,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Report(args) => match report(args) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -417,7 +418,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         | Command::Import { .. } => match crate::store::commands::run(cli.command) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -427,7 +428,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -498,7 +499,7 @@ fn checks_command(command: ChecksCommand) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("postura: {error:#}");
+            eprintln!("postura: {}", escaped(&format!("{error:#}")));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -510,7 +511,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let (mut plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
     if !args.quiet {
         for note in notes {
-            eprintln!("postura: {note}");
+            eprintln!("postura: {}", escaped(&note.to_string()));
         }
     }
     let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
@@ -778,7 +779,7 @@ fn bundle_outcome(outcome: anyhow::Result<bool>) -> ExitCode {
         Ok(true) => ExitCode::from(EXIT_OK),
         Ok(false) => ExitCode::from(EXIT_FINDINGS),
         Err(error) => {
-            eprintln!("postura: {error:#}");
+            eprintln!("postura: {}", escaped(&format!("{error:#}")));
             ExitCode::from(EXIT_USAGE)
         }
     }

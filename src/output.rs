@@ -169,6 +169,26 @@ pub fn summary(report: &ScanReport) -> String {
     out
 }
 
+/// `text` with every control character but the line feed escaped (`\u{1b}`, `\r`, `\t`):
+/// error messages quote profiles, arguments and what servers sent, and none of it may drive
+/// the terminal.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` on one line: every control character escaped, the line feed too.
+pub fn escaped_line(text: &str) -> String {
+    escaped(text).replace('\n', "\\n")
+}
+
 /// Remove control characters so that nothing a server sent can drive the terminal.
 fn clean(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()

@@ -132,8 +132,15 @@ pub fn write(out: &mut dyn Write, source: &dyn ItemSource, country: &str, lang: 
     Ok(())
 }
 
+/// The header line.
+pub fn header() -> String {
+    let mut text = String::new();
+    row(&mut text, &HEADER);
+    text
+}
+
 /// One item's rows: one per finding.
-fn item_rows(out: &mut String, country: &str, lang: &Lang, item: Item<'_>) {
+pub fn item_rows(out: &mut String, country: &str, lang: &Lang, item: Item<'_>) {
     let (sector, operator, kind, label, address, score, findings) = match item {
         Item::Target(t) => (
             &t.sector,

@@ -104,7 +104,7 @@ impl Renderer {
         self.stamp = serde_json::json!({"digest": digest, "fingerprint": fingerprint});
     }
 
-    fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
+    pub(crate) fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
         Lang { strings: &self.strings, catalog, lang: &self.lang }
     }
 
@@ -228,23 +228,51 @@ impl Renderer {
         catalog: Option<&Catalog>,
     ) -> Result<String, ReportError> {
         let lang = self.lang(catalog);
-        let mut data = view::notice(document, operator, contact, &lang);
-        let error = |e: handlebars::RenderError| ReportError::Render { name: "item".into(), message: e.to_string() };
-        let mut context = handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
-            .map_err(error)?;
+        let mut context = self.item_context()?;
         let mut items_html = String::new();
         for (kind, _) in view::ITEM_KINDS {
             view::each_item(items, &lang, kind, |item| {
-                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item)
-                {
-                    root.extend(fields);
-                }
-                items_html.push_str(&self.handlebars.render_with_context("item", &context).map_err(error)?);
+                items_html.push_str(&self.item_html(&mut context, item)?);
                 Ok(())
             })?;
         }
+        self.notice_page(document, operator, contact, catalog, items_html)
+    }
+
+    /// The notice page, with `items_html` (the items' rendered details, or a marker to put
+    /// them in place of) where the items go.
+    pub(crate) fn notice_page(
+        &self,
+        document: &Document,
+        operator: &str,
+        contact: Option<&crate::profile::OperatorContact>,
+        catalog: Option<&Catalog>,
+        items_html: String,
+    ) -> Result<String, ReportError> {
+        let lang = self.lang(catalog);
+        let mut data = view::notice(document, operator, contact, &lang);
         data["items_html"] = serde_json::Value::String(items_html);
         self.render("notice", &data)
+    }
+
+    /// A context for rendering items one at a time ([`Renderer::item_html`]).
+    pub(crate) fn item_context(&self) -> Result<handlebars::Context, ReportError> {
+        handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
+            .map_err(|e| ReportError::Render { name: "item".into(), message: e.to_string() })
+    }
+
+    /// One item's details (its view from [`view::ItemViews`]), rendered in `context`.
+    pub(crate) fn item_html(
+        &self,
+        context: &mut handlebars::Context,
+        item: serde_json::Value,
+    ) -> Result<String, ReportError> {
+        if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item) {
+            root.extend(fields);
+        }
+        self.handlebars
+            .render_with_context("item", context)
+            .map_err(|e| ReportError::Render { name: "item".into(), message: e.to_string() })
     }
 
     /// Several countries' scans side by side.

@@ -77,7 +77,8 @@ pub struct OperatorItems<'a> {
     pub operator: &'a str,
 }
 
-fn operator_of(item: Item<'_>) -> &str {
+/// The operator an item declares ("unspecified" for none).
+pub fn operator_of(item: Item<'_>) -> &str {
     let declared = match item {
         Item::Target(t) => &t.operator,
         Item::Zone(z) => &z.operator,

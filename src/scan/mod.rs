@@ -1,12 +1,15 @@
 //! The scan, as a library: `run(plan, sink)` owns every stage of a scan — TLS and STARTTLS
 //! targets (with their certificate and HTTP probes), zones and resolvers side by side, the MX
-//! pass once every zone is in, the DANE and CAA joins, then checks, grades, scores and the
-//! country index. Each target, zone and resolver is handed to the sink as soon as it finishes;
-//! the assessed document once at the end.
+//! pass once every zone is in, the DANE, CAA, MX and DROWN joins, then checks, grades, scores
+//! and the country index. Each target, zone and resolver is handed to the sink as soon as it
+//! finishes; then, in document order, each item again once joined and judged; the country
+//! assessment last.
 //!
 //! One task owns the state (tokio-console's aggregator): probes run as tasks of one `JoinSet`
-//! and return their result; this collector alone keeps the results and feeds the sink. A task
-//! that panics is not lost: its item is recorded with an error naming an internal failure.
+//! and return their result; this collector alone receives the results and feeds the sink. A
+//! task that panics is not lost: its item is recorded with an error naming an internal failure.
+//! Finished items wait for the assessment pass in a temporary file, not in memory: a scan of ten
+//! thousand endpoints holds a few bytes per item (docs/benchmarks.md).
 
 pub mod clip;
 pub mod plan;

@@ -259,18 +259,29 @@ pub fn each_item(
     mut render: impl FnMut(Value) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let Some(kind) = Kind::from_name(kind) else { return Ok(()) };
-    // An endpoint whose TLS configuration is the same as an earlier one's says so and links to
-    // it instead of repeating the table: operators deploy one configuration on many endpoints,
-    // and a regulator wants to see that (and a 10,000-endpoint report stays small). Only the
-    // first endpoint of each configuration is remembered (its anchor and label).
-    let mut seen: HashMap<String, Value> = HashMap::new();
-    let mut i = 0;
-    source.each(kind, &mut |item| {
+    let mut views = ItemViews::default();
+    source.each(kind, &mut |item| render(views.view(lang, item)))
+}
+
+/// The views of a list of items of one kind, one at a time. An endpoint whose TLS
+/// configuration is the same as an earlier one's says so and links to it instead of repeating
+/// the table: operators deploy one configuration on many endpoints, and a regulator wants to see
+/// that (and a 10,000-endpoint report stays small). Only the first endpoint of each
+/// configuration is remembered (its anchor and label).
+#[derive(Default)]
+pub struct ItemViews {
+    seen: HashMap<String, Value>,
+    count: usize,
+}
+
+impl ItemViews {
+    /// The view of the next item of the list.
+    pub fn view(&mut self, lang: &Lang, item: crate::scan::Item<'_>) -> Value {
         let item = Item::of(item);
-        let mut view = item_view(lang, &item, i);
-        i += 1;
+        let mut view = item_view(lang, &item, self.count);
+        self.count += 1;
         if let Some(key) = configuration_key(&view["tls"]) {
-            match seen.get(&key) {
+            match self.seen.get(&key) {
                 Some(first) => {
                     if let Value::Object(tls) = &mut view["tls"] {
                         for field in CONFIGURATION {
@@ -280,10 +291,10 @@ pub fn each_item(
                     }
                 }
                 None => {
-                    seen.insert(key, json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}));
+                    self.seen.insert(key, json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}));
                 }
             }
         }
-        render(view)
-    })
+        view
+    }
 }

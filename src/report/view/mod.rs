@@ -28,7 +28,7 @@ use crate::checks::model::{Finding, Score, Severity, Status};
 use crate::dns::facts::{ResolverFacts, ZoneFacts};
 use crate::facts::{ScanReport, TargetResult};
 
-pub use items::{count_items, each_item, ITEM_KINDS};
+pub use items::{count_items, each_item, ItemViews, ITEM_KINDS};
 pub use notice::notice;
 pub use regional::{regional, summarise, CountrySummary};
 pub use summary::{country, country_linking};
@@ -60,10 +60,19 @@ impl Document {
     /// figures recomputed for them (the index and sector scores stay the country's).
     pub fn of_operator(&self, operator: &str) -> Document {
         let mine = |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
-        let mut report = self.report.clone();
-        report.targets.retain(|t| mine(&t.operator));
-        report.zones.retain(|z| mine(&z.operator));
-        report.resolvers.retain(|r| mine(&r.operator));
+        // Only the operator's items are copied (a country's report has thousands).
+        let all = &self.report;
+        let mut report = ScanReport {
+            schema_version: all.schema_version,
+            tool: all.tool.clone(),
+            started_at: all.started_at.clone(),
+            finished_at: all.finished_at.clone(),
+            country: all.country.clone(),
+            targets: all.targets.iter().filter(|t| mine(&t.operator)).cloned().collect(),
+            assessment: all.assessment.clone(),
+            zones: all.zones.iter().filter(|z| mine(&z.operator)).cloned().collect(),
+            resolvers: all.resolvers.iter().filter(|r| mine(&r.operator)).cloned().collect(),
+        };
         let mut headline = crate::checks::score::headline(&report, None);
         // The band belongs to the country's index; an operator's notice shows only its shares.
         headline.band = "none".into();
