@@ -246,7 +246,8 @@ fn profile_check_and_errors_print_control_characters_escaped() {
     let good = dir.path().join("good.toml");
     std::fs::write(
         &good,
-        "schema_version = 1\n[country]\ncode = \"ZZ\"\nname = \"Evil\\u001b[2J\\u0007land\"\n[scope]\nnames = [\"zz\"]\n",
+        "schema_version = 1\n[country]\ncode = \"ZZ\"\nname = \"Evil\\u001b[2J\\u0007land\"\n[scope]\nnames = [\"zz\"]\n\
+         [[endpoints]]\nhost = \"www.zz\"\nservice = \"https\"\nsector = \"operator\"\n",
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_postura")).args(["profile", "check"]).arg(&good).output().unwrap();
@@ -259,7 +260,7 @@ fn profile_check_and_errors_print_control_characters_escaped() {
     std::fs::write(
         &bad,
         "schema_version = 1\n[country]\ncode = \"ZZ\"\nname = \"Z\"\n[scope]\nnames = [\"zz\"]\n\
-         [[endpoints]]\nhost = \"a\\u001b[31m.zz\"\nservice = \"https\"\n",
+         [[endpoints]]\nhost = \"a\\u001b[31m.zz\"\nservice = \"https\"\nsector = \"operator\"\n",
     )
     .unwrap();
     for args in [vec!["profile", "check"], vec!["scan", "--profile"]] {

@@ -16,7 +16,7 @@ pub mod plan;
 pub mod resume;
 pub mod sink;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -93,10 +93,16 @@ impl Pending {
 struct Tasks<'p> {
     plan: &'p ScanPlan,
     network: Network,
+    /// The profile's scope, shared by the resolution tasks.
+    scope: Option<Arc<crate::profile::Scope>>,
     tls_gate: Arc<Semaphore>,
     dns_gate: Arc<Semaphore>,
     set: JoinSet<Done>,
     pending: HashMap<tokio::task::Id, Pending>,
+    /// Resolved targets not yet started: a target's task (its probes' state) exists only while
+    /// it runs, so ten thousand waiting targets cost their spec, not their probes' futures.
+    waiting: VecDeque<(TargetKey, ResolvedTarget)>,
+    targets_running: usize,
 }
 
 impl Tasks<'_> {
@@ -105,17 +111,31 @@ impl Tasks<'_> {
     }
 
     fn resolve(&mut self, index: usize, spec: TargetSpec) {
-        let (gate, scope) = (self.tls_gate.clone(), self.plan.scope.clone());
+        let (gate, scope) = (self.tls_gate.clone(), self.scope.clone());
         let (all, timeout) = (self.plan.options.all_addresses, self.plan.options.timeout);
         let task_spec = spec.clone();
         let handle = self.set.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            Done::Resolved(index, resolve(&task_spec, all, timeout, scope.as_ref()).await)
+            Done::Resolved(index, resolve(&task_spec, all, timeout, scope.as_deref()).await)
         });
         self.pending.insert(handle.id(), Pending::Resolving(index, spec));
     }
 
+    /// Queue a resolved target; it starts when fewer than `--concurrency` targets run.
     fn target(&mut self, key: TargetKey, job: ResolvedTarget) {
+        self.waiting.push_back((key, job));
+        self.start_waiting();
+    }
+
+    fn start_waiting(&mut self) {
+        while self.targets_running < self.plan.options.concurrency.max(1) {
+            let Some((key, job)) = self.waiting.pop_front() else { break };
+            self.targets_running += 1;
+            self.spawn_target(key, job);
+        }
+    }
+
+    fn spawn_target(&mut self, key: TargetKey, job: ResolvedTarget) {
         let (gate, network, options, hook) =
             (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
         let task_job = job.clone();
@@ -169,18 +189,28 @@ impl Tasks<'_> {
         self.pending.insert(handle.id(), Pending::Resolver(index, address));
     }
 
+    /// A task ended: a target's frees its place for a waiting one.
+    fn ended(&mut self, pending: Option<&Pending>) {
+        if let Some(Pending::Target(..)) = pending {
+            self.targets_running -= 1;
+            self.start_waiting();
+        }
+    }
+
     /// The next finished task's result; a failed task becomes its item with the error.
     async fn next(&mut self) -> Option<Done> {
         loop {
             match self.set.join_next_with_id().await? {
                 Ok((id, done)) => {
-                    self.pending.remove(&id);
+                    let pending = self.pending.remove(&id);
+                    self.ended(pending.as_ref());
                     return Some(done);
                 }
                 Err(error) => {
                     let why = if error.is_panic() { "the probe panicked".to_string() } else { error.to_string() };
                     tracing::error!(%why, "scan task failed");
                     if let Some(pending) = self.pending.remove(&error.id()) {
+                        self.ended(Some(&pending));
                         return Some(pending.failed(why));
                     }
                 }
@@ -206,10 +236,13 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanSummary, Sc
             },
             plan.options.max_connections,
         ),
+        scope: plan.scope.clone().map(Arc::new),
         tls_gate: Arc::new(Semaphore::new(plan.options.concurrency.max(1))),
         dns_gate: Arc::new(Semaphore::new(plan.dns.concurrency.max(1))),
         set: JoinSet::new(),
         pending: HashMap::new(),
+        waiting: VecDeque::new(),
+        targets_running: 0,
     };
     let mut specs: Vec<TargetSpec> = plan.targets.clone();
     for (index, spec) in specs.iter().enumerate() {
