@@ -231,6 +231,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "certificate": certificate,
         "http": http,
         "facts": facts,
+        "same_item_as": null,
     })
 }
 
@@ -263,35 +264,80 @@ pub fn each_item(
     source.each(kind, &mut |item| render(views.view(lang, item)))
 }
 
-/// The views of a list of items of one kind, one at a time. An endpoint whose TLS
-/// configuration is the same as an earlier one's says so and links to it instead of repeating
-/// the table: operators deploy one configuration on many endpoints, and a regulator wants to see
-/// that (and a 10,000-endpoint report stays small). Only the first endpoint of each
-/// configuration is remembered (its anchor and label).
+/// The views of a list of items of one kind, one at a time. Operators deploy one configuration
+/// on many endpoints, and a regulator wants to see that (and a 10,000-endpoint report must stay
+/// readable), so:
+/// - an endpoint whose whole view (findings, grade, TLS, certificate and HTTP evidence) is the
+///   same as an earlier one's, its own name aside, is shown as one line linking to that one;
+/// - an endpoint whose TLS configuration alone is the same as an earlier one's links to it
+///   instead of repeating the table.
+///
+/// Only the first endpoint of each configuration is remembered (its anchor and label, and a
+/// digest of its view).
 #[derive(Default)]
 pub struct ItemViews {
     seen: HashMap<String, Value>,
+    seen_items: HashMap<[u8; 32], Value>,
     count: usize,
+}
+
+/// The fields of an item's view that name it rather than describe it.
+const IDENTITY: [&str; 4] = ["anchor", "label", "address", "sni"];
+
+/// A digest of what an item's view says, its identity aside (its name replaced wherever it
+/// appears, e.g. in the certificate's checked name).
+fn item_digest(view: &Value, names: &[&str]) -> Option<[u8; 32]> {
+    let Value::Object(map) = view else { return None };
+    let mut text = String::new();
+    for (key, value) in map.iter().filter(|(key, _)| !IDENTITY.contains(&key.as_str())) {
+        text.push_str(key);
+        text.push('\u{0}');
+        text.push_str(&value.to_string());
+        text.push('\u{0}');
+    }
+    for name in names.iter().filter(|n| n.len() >= 3) {
+        text = text.replace(name, "\u{1}");
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().try_into().ok()
 }
 
 impl ItemViews {
     /// The view of the next item of the list.
     pub fn view(&mut self, lang: &Lang, item: crate::scan::Item<'_>) -> Value {
+        let names: Vec<&str> = match item {
+            crate::scan::Item::Target(t) => [Some(t.host.as_str()), t.sni.as_deref()].into_iter().flatten().collect(),
+            _ => Vec::new(),
+        };
         let item = Item::of(item);
         let mut view = item_view(lang, &item, self.count);
         self.count += 1;
+        let first = json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()});
+        if item.kind == "target" {
+            if let Some(digest) = item_digest(&view, &names) {
+                if let Some(same) = self.seen_items.get(&digest) {
+                    return json!({
+                        "anchor": view["anchor"], "label": view["label"], "address": view["address"],
+                        "sector": view["sector"], "operator": view["operator"], "grade": view["grade"],
+                        "score": view["score"], "failing_count": view["failing_count"], "error": view["error"],
+                        "same_item_as": same,
+                    });
+                }
+                self.seen_items.insert(digest, first.clone());
+            }
+        }
         if let Some(key) = configuration_key(&view["tls"]) {
             match self.seen.get(&key) {
-                Some(first) => {
+                Some(same) => {
                     if let Value::Object(tls) = &mut view["tls"] {
                         for field in CONFIGURATION {
                             tls.remove(field);
                         }
-                        tls.insert("same_as".into(), first.clone());
+                        tls.insert("same_as".into(), same.clone());
                     }
                 }
                 None => {
-                    self.seen.insert(key, json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}));
+                    self.seen.insert(key, first);
                 }
             }
         }
