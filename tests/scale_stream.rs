@@ -180,7 +180,13 @@ fn the_csv_is_written_as_items_are_read_and_a_saved_scan_reports_as_the_document
     renderer.country_from(&mut streamed, &summary, &file, None, Some(&catalog), &Default::default()).unwrap();
     let mut in_memory = Vec::new();
     renderer.country_to(&mut in_memory, &whole, None, Some(&catalog)).unwrap();
-    assert_same_page(&String::from_utf8(streamed).unwrap(), &String::from_utf8(in_memory).unwrap());
+    let streamed = String::from_utf8(streamed).unwrap();
+    assert_same_page(&streamed, &String::from_utf8(in_memory).unwrap());
+    // Three endpoints with one configuration, certificate and findings: the first in full, the
+    // others one line each, linking to it.
+    assert_eq!(streamed.matches("<details class=\"item\"").count(), 1);
+    assert_eq!(streamed.matches("<p class=\"item same\"").count(), 2);
+    assert_eq!(streamed.matches("href=\"#t-0\"").count(), 2);
 
     // A document in the earlier layout (the assessment between targets and zones) reads the same.
     let earlier = dir.path().join("earlier.json");

@@ -281,18 +281,31 @@ pub struct ItemViews {
     count: usize,
 }
 
-/// The fields of an item's view that name it rather than describe it.
-const IDENTITY: [&str; 4] = ["anchor", "label", "address", "sni"];
+/// The fields of an item's view that name it (or say whose it is) rather than describe it; its
+/// one line shows them.
+const IDENTITY: [&str; 6] = ["anchor", "label", "address", "sni", "sector", "operator"];
 
-/// A digest of what an item's view says, its identity aside (its name replaced wherever it
-/// appears, e.g. in the certificate's checked name).
+/// Fact rows that say when a fact was observed, not what it is.
+fn observation_time(row: &Value) -> bool {
+    row["key"].as_str().is_some_and(|key| key.ends_with("checked_at") || key.ends_with("fetched_at"))
+}
+
+/// A digest of what an item's view says, its identity and observation times aside (its name
+/// replaced wherever it appears, e.g. in the certificate's checked name).
 fn item_digest(view: &Value, names: &[&str]) -> Option<[u8; 32]> {
     let Value::Object(map) = view else { return None };
     let mut text = String::new();
     for (key, value) in map.iter().filter(|(key, _)| !IDENTITY.contains(&key.as_str())) {
         text.push_str(key);
         text.push('\u{0}');
-        text.push_str(&value.to_string());
+        match value {
+            Value::Array(rows) => {
+                for row in rows.iter().filter(|row| !observation_time(row)) {
+                    text.push_str(&row.to_string());
+                }
+            }
+            value => text.push_str(&value.to_string()),
+        }
         text.push('\u{0}');
     }
     for name in names.iter().filter(|n| n.len() >= 3) {
