@@ -252,7 +252,7 @@ fn profile_view(document: &Document, catalog: &Catalog) {
     let mut n = 0;
     postura::report::view::each_item(document, &lang, "target", |v| {
         n += v.to_string().len();
-        Ok::<(), ()>(())
+        Ok(())
     })
     .unwrap();
     eprintln!("items {:.3} {n}", t.elapsed().as_secs_f64());

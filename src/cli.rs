@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::checks::catalog::{load_dir, Catalog, CatalogError};
 use crate::checks::model::Severity;
 use crate::checks::schema_paths::FactSchema;
+use crate::output::{escaped, escaped_line};
 use crate::profile::Profile;
 
 pub const EXIT_OK: u8 = 0;
@@ -371,16 +372,16 @@ pub async fn execute(cli: Cli) -> ExitCode {
             Ok(profile) => {
                 println!(
                     "{}: ok — {} ({}), {} endpoints, {} domains",
-                    file.display(),
-                    profile.country_name,
-                    profile.country_code,
+                    escaped_line(&file.display().to_string()),
+                    escaped_line(&profile.country_name),
+                    escaped_line(&profile.country_code),
                     profile.endpoints.len(),
                     profile.domains.len()
                 );
                 ExitCode::from(EXIT_OK)
             }
             Err(error) => {
-                eprintln!("{error}");
+                eprintln!("{}", escaped(&error.to_string()));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -411,7 +412,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Report(args) => match report(args) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -422,7 +423,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         | Command::Import { .. } => match crate::store::commands::run(cli.command) {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -432,7 +433,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
-                eprintln!("postura: {error:#}");
+                eprintln!("postura: {}", escaped(&format!("{error:#}")));
                 ExitCode::from(EXIT_USAGE)
             }
         },
@@ -503,7 +504,7 @@ fn checks_command(command: ChecksCommand) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("postura: {error:#}");
+            eprintln!("postura: {}", escaped(&format!("{error:#}")));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -515,7 +516,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let (mut plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
     if !args.quiet {
         for note in notes {
-            eprintln!("postura: {note}");
+            eprintln!("postura: {}", escaped(&note.to_string()));
         }
     }
     let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
@@ -544,18 +545,21 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         sinks.push(Box::new(crate::output::ProgressSink::new()));
     }
     if let Some(path) = &args.json {
-        sinks.push(Box::new(crate::scan::JsonSink { path: (!json_to_stdout).then(|| path.clone()) }));
+        sinks.push(Box::new(crate::scan::JsonSink::new((!json_to_stdout).then(|| path.clone()))));
     }
     if let Some(renderer) = renderer {
         let catalog = plan.assessment.as_ref().map(|a| &a.catalog);
-        sinks.push(Box::new(ReportSink { renderer, catalog, html: args.html.clone(), csv: args.csv.clone() }));
+        sinks.push(Box::new(ReportSink::new(renderer, catalog, args.html.clone(), args.csv.clone())));
+    }
+    if !args.quiet && !json_to_stdout {
+        sinks.push(Box::new(crate::output::SummarySink::new(std::io::stdout())));
     }
     let mut fanout = crate::scan::Fanout(sinks);
-    let report = match &stored_scan {
+    let summary = match &stored_scan {
         // A stored scan stopped by SIGINT/SIGTERM is marked interrupted (its finished items are
         // kept) and can be resumed.
         Some((path, id)) => tokio::select! {
-            report = crate::scan::run(&plan, &mut fanout) => report?,
+            summary = crate::scan::run(&plan, &mut fanout) => summary?,
             signal = crate::store::commands::stop_signal() => {
                 crate::store::Store::open(path)?.set_status(*id, "interrupted")?;
                 eprintln!("postura: {signal}: scan {id} interrupted; continue it with `postura scan --resume {id} --db {}`", path.display());
@@ -564,10 +568,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         },
         None => crate::scan::run(&plan, &mut fanout).await?,
     };
-    if !args.quiet && !json_to_stdout {
-        print!("{}", crate::output::summary(&report));
-    }
-    Ok(if fail_on.is_some_and(|threshold| report.fails_at_or_above(threshold)) { EXIT_FINDINGS } else { EXIT_OK })
+    Ok(if fail_on.is_some_and(|threshold| summary.fails_at_or_above(threshold)) { EXIT_FINDINGS } else { EXIT_OK })
 }
 
 /// Whether `path` can be written, without truncating it.
@@ -580,12 +581,26 @@ fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The HTML report and CSV, written when the scan is assessed.
+/// The HTML report and CSV, written when the scan is assessed: the assessed items are written
+/// to a temporary scan document as they come, and the reports rendered from it as `postura
+/// report` renders a saved scan (one item at a time).
 struct ReportSink<'a> {
     renderer: crate::report::Renderer,
     catalog: Option<&'a Catalog>,
     html: Option<PathBuf>,
     csv: Option<PathBuf>,
+    document: Option<(tempfile::TempPath, crate::scan::DocumentWriter<std::io::BufWriter<std::fs::File>>)>,
+}
+
+impl<'a> ReportSink<'a> {
+    fn new(
+        renderer: crate::report::Renderer,
+        catalog: Option<&'a Catalog>,
+        html: Option<PathBuf>,
+        csv: Option<PathBuf>,
+    ) -> ReportSink<'a> {
+        ReportSink { renderer, catalog, html, csv, document: None }
+    }
 }
 
 impl crate::scan::Sink for ReportSink<'_> {
@@ -593,10 +608,31 @@ impl crate::scan::Sink for ReportSink<'_> {
         Ok(())
     }
 
-    fn finished(&mut self, report: &crate::facts::ScanReport) -> Result<(), crate::scan::SinkError> {
-        let document = crate::report::view::Document::from_report(report.clone());
-        write_reports(&self.renderer, &document, None, self.catalog, self.html.as_deref(), self.csv.as_deref())
-            .map_err(|e| crate::scan::SinkError(format!("{e:#}")))
+    fn begin(&mut self, summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
+        let failed =
+            |e: std::io::Error| crate::scan::SinkError(format!("cannot write the report's scan document: {e}"));
+        let (file, path) = tempfile::NamedTempFile::new().map_err(failed)?.into_parts();
+        let writer = crate::scan::DocumentWriter::begin(std::io::BufWriter::new(file), summary).map_err(failed)?;
+        self.document = Some((path, writer));
+        Ok(())
+    }
+
+    fn assessed(&mut self, item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        let Some((_, writer)) = self.document.as_mut() else { return Ok(()) };
+        writer.item(item).map_err(|e| crate::scan::SinkError(format!("cannot write the report's scan document: {e}")))
+    }
+
+    fn finished(&mut self, summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
+        let Some((path, writer)) = self.document.take() else { return Ok(()) };
+        writer
+            .finish(summary)
+            .map_err(|e| crate::scan::SinkError(format!("cannot write the report's scan document: {e}")))?;
+        let rendered = crate::report::ScanFile::open(&path).map_err(anyhow::Error::from).and_then(|file| {
+            let document = file.summary(self.catalog)?;
+            let outputs = (self.html.as_deref(), self.csv.as_deref());
+            write_reports(&self.renderer, &document, &file, None, self.catalog, outputs)
+        });
+        rendered.map_err(|e| crate::scan::SinkError(format!("{e:#}")))
     }
 }
 
@@ -608,31 +644,42 @@ pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
     text.parse::<std::net::SocketAddr>().map_err(|_| format!("'{text}' is not ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)"))
 }
 
+/// The country report (HTML) and the CSV of a scan: figures from `document`, each item's
+/// details and rows from `items` (the same scan; see `report::ScanFile`). Both are written as
+/// they are rendered.
 pub(crate) fn write_reports(
     renderer: &crate::report::Renderer,
     document: &crate::report::view::Document,
+    items: &dyn crate::report::ItemSource,
     previous: Option<&crate::report::view::Document>,
     catalog: Option<&Catalog>,
-    html: Option<&std::path::Path>,
-    csv: Option<&std::path::Path>,
+    (html, csv): (Option<&std::path::Path>, Option<&std::path::Path>),
 ) -> anyhow::Result<()> {
     if let Some(path) = html {
         let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
         let mut out = std::io::BufWriter::new(file);
-        renderer.country_to(&mut out, document, previous, catalog)?;
+        renderer.country_from(&mut out, document, items, previous, catalog, &Default::default())?;
         std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = csv {
-        std::fs::write(path, renderer.csv(document, catalog))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let country = document.report.country.as_ref().map_or("", |c| c.code.as_str());
+        renderer.csv_to(&mut out, items, country, catalog)?;
+        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
 
-fn read_document(path: &std::path::Path) -> anyhow::Result<crate::report::view::Document> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    crate::report::view::Document::from_json(&text)
-        .with_context(|| format!("{}: not a postura scan document", path.display()))
+/// A saved scan for a report's figures (read one item at a time, kept slim: see
+/// `report::stream`), and the file to read its items from again.
+fn read_scan(
+    path: &std::path::Path,
+    catalog: &Catalog,
+) -> anyhow::Result<(crate::report::view::Document, crate::report::ScanFile)> {
+    let file = crate::report::ScanFile::open(path)?;
+    let document = file.summary(Some(catalog))?;
+    Ok((document, file))
 }
 
 /// `postura report`: render saved scans. Titles and remediation are taken from the catalog in
@@ -644,30 +691,43 @@ fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let catalog = load_catalog(&args.checks)?;
     let renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
     if !args.regional.is_empty() {
-        let documents = args.regional.iter().map(|p| read_document(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let documents = args
+            .regional
+            .iter()
+            .map(|p| read_scan(p, &catalog).map(|(document, _)| document))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let path = args.html.as_deref().ok_or_else(|| anyhow::anyhow!("--regional needs --html FILE"))?;
         let text = renderer.regional(&documents, Some(&catalog))?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         return Ok(EXIT_OK);
     }
-    let (document, previous) = match args.scan {
-        Some(id) => crate::store::commands::documents(&args.db, id, args.previous.as_deref())?,
+    let (document, file, previous) = match args.scan {
+        Some(id) => {
+            let (document, previous) = crate::store::commands::documents(&args.db, id, args.previous.as_deref())?;
+            (document, None, previous)
+        }
         None => {
             let input = args
                 .input
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("give --input FILE, --scan ID or --regional FILE…"))?;
-            (read_document(input)?, args.previous.as_deref().map(read_document).transpose()?)
+            let (document, file) = read_scan(input, &catalog)?;
+            let previous = args.previous.as_deref().map(|p| read_scan(p, &catalog).map(|(d, _)| d)).transpose()?;
+            (document, Some(file), previous)
         }
+    };
+    let items: &dyn crate::report::ItemSource = match &file {
+        Some(file) => file,
+        None => &document,
     };
     let html = match &args.per_operator {
         Some(dir) => {
-            report_per_operator(&args, dir, &renderer, &document, previous.as_ref(), &catalog)?;
+            report_per_operator(&args, dir, &renderer, (&document, items), previous.as_ref(), &catalog)?;
             None
         }
         None => args.html.as_deref(),
     };
-    write_reports(&renderer, &document, previous.as_ref(), Some(&catalog), html, args.csv.as_deref())?;
+    write_reports(&renderer, &document, items, previous.as_ref(), Some(&catalog), (html, args.csv.as_deref()))?;
     Ok(EXIT_OK)
 }
 
@@ -677,7 +737,7 @@ fn report_per_operator(
     args: &ReportArgs,
     dir: &std::path::Path,
     renderer: &crate::report::Renderer,
-    document: &crate::report::view::Document,
+    (document, items): (&crate::report::view::Document, &dyn crate::report::ItemSource),
     previous: Option<&crate::report::view::Document>,
     catalog: &Catalog,
 ) -> anyhow::Result<()> {
@@ -692,7 +752,7 @@ fn report_per_operator(
         catalog: Some(catalog),
         stamp: None,
     };
-    let written = crate::report::notices::write_notices(document, &options, dir)
+    let written = crate::report::notices::write_notices_from(document, items, &options, dir)
         .with_context(|| format!("--per-operator {}", dir.display()))?;
     let Some(html) = args.html.as_deref() else {
         return Ok(());
@@ -712,7 +772,7 @@ fn report_per_operator(
         .collect();
     let file = std::fs::File::create(html).with_context(|| format!("cannot write {}", html.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    renderer.country_linking_to(&mut out, document, previous, Some(catalog), &links)?;
+    renderer.country_from(&mut out, document, items, previous, Some(catalog), &links)?;
     std::io::Write::flush(&mut out).with_context(|| format!("cannot write {}", html.display()))?;
     Ok(())
 }
@@ -724,7 +784,7 @@ fn bundle_outcome(outcome: anyhow::Result<bool>) -> ExitCode {
         Ok(true) => ExitCode::from(EXIT_OK),
         Ok(false) => ExitCode::from(EXIT_FINDINGS),
         Err(error) => {
-            eprintln!("postura: {error:#}");
+            eprintln!("postura: {}", escaped(&format!("{error:#}")));
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -60,7 +60,7 @@ pub async fn run(
     let plan =
         crate::scan::ScanPlan { targets: specs, options: options.clone(), scope, ..crate::scan::ScanPlan::default() };
     let mut sink = EachTarget(finished);
-    match crate::scan::run(&plan, &mut sink).await {
+    match crate::scan::run_to_report(&plan, &mut sink).await {
         Ok(report) => report.targets,
         Err(_) => Vec::new(),
     }
@@ -76,7 +76,7 @@ impl<F: FnMut(&TargetResult) + Send> crate::scan::Sink for EachTarget<F> {
         Ok(())
     }
 
-    fn finished(&mut self, _report: &crate::facts::ScanReport) -> Result<(), crate::scan::SinkError> {
+    fn finished(&mut self, _summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
         Ok(())
     }
 }

@@ -45,60 +45,148 @@ impl crate::scan::Sink for ProgressSink {
         Ok(())
     }
 
-    fn finished(&mut self, _report: &ScanReport) -> Result<(), crate::scan::SinkError> {
+    fn begin(&mut self, _summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
+        // Every probe is done; what follows (the assessment, the summary) is not drawn over.
+        self.bar.finish_and_clear();
+        Ok(())
+    }
+
+    fn finished(&mut self, _summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
         self.bar.finish_and_clear();
         Ok(())
     }
 }
 
+/// The human summary, printed to `out` one item at a time as the assessment pass hands them on
+/// (each target's and zone's block, each resolver's line), then the totals.
+pub struct SummarySink<W: std::io::Write + Send> {
+    out: W,
+    failed: usize,
+    connections: u64,
+    queries: u64,
+}
+
+impl<W: std::io::Write + Send> SummarySink<W> {
+    pub fn new(out: W) -> SummarySink<W> {
+        SummarySink { out, failed: 0, connections: 0, queries: 0 }
+    }
+}
+
+impl<W: std::io::Write + Send> crate::scan::Sink for SummarySink<W> {
+    fn item(&mut self, _item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        Ok(())
+    }
+
+    fn assessed(&mut self, item: crate::scan::Item<'_>) -> Result<(), crate::scan::SinkError> {
+        let mut text = String::new();
+        match item {
+            crate::scan::Item::Target(target) => {
+                self.failed += usize::from(target.error.is_some());
+                self.connections += target.tls.as_ref().map_or(0, |t| u64::from(t.connections));
+                target_block(&mut text, target);
+            }
+            crate::scan::Item::Zone(zone) => {
+                self.queries += u64::from(zone.queries);
+                zone_block(&mut text, zone);
+            }
+            crate::scan::Item::Resolver(resolver) => resolver_line(&mut text, resolver),
+        }
+        self.out.write_all(text.as_bytes()).map_err(|e| crate::scan::SinkError(format!("cannot print: {e}")))
+    }
+
+    fn finished(&mut self, summary: &crate::scan::ScanSummary) -> Result<(), crate::scan::SinkError> {
+        let mut text = String::new();
+        if let Some(assessment) = &summary.assessment {
+            policy_line(&mut text, assessment);
+        }
+        totals(
+            &mut text,
+            (summary.targets, self.failed, self.connections),
+            (summary.zones, summary.resolvers, self.queries),
+        );
+        self.out.write_all(text.as_bytes()).map_err(|e| crate::scan::SinkError(format!("cannot print: {e}")))?;
+        self.out.flush().map_err(|e| crate::scan::SinkError(format!("cannot print: {e}")))
+    }
+}
+
+fn policy_line(out: &mut String, assessment: &crate::checks::model::Assessment) {
+    let index = assessment.index.map_or("n/a".to_string(), |v| format!("{v:.1}"));
+    let _ = writeln!(
+        out,
+        "policy {}: index {index} / 100 — {} failing, {} passing, {} excepted, {} inconclusive findings",
+        assessment.policy,
+        assessment.counts.fail,
+        assessment.counts.pass,
+        assessment.counts.excepted,
+        assessment.counts.inconclusive
+    );
+}
+
+fn resolver_line(out: &mut String, resolver: &crate::dns::facts::ResolverFacts) {
+    let _ = writeln!(
+        out,
+        "resolver {}  open {} · validates {}{}\n",
+        clean(&resolver.address),
+        yes_no(resolver.open),
+        yes_no(resolver.validates),
+        resolver.error.as_deref().map(|e| format!(" · error {}", clean(e))).unwrap_or_default()
+    );
+}
+
+/// The closing lines: (targets, with errors, connections), (zones, resolvers, zone queries).
+fn totals(out: &mut String, targets: (usize, usize, u64), dns: (usize, usize, u64)) {
+    let _ =
+        writeln!(out, "{} target(s) scanned, {} with errors, {} connections in all", targets.0, targets.1, targets.2);
+    if dns.0 > 0 || dns.1 > 0 {
+        let _ =
+            writeln!(out, "{} zone(s) and {} resolver(s) assessed, {} DNS queries for the zones", dns.0, dns.1, dns.2);
+    }
+}
+
+/// The human summary of a whole document (the CLI prints it item by item: [`SummarySink`]).
 pub fn summary(report: &ScanReport) -> String {
     let mut out = String::new();
     for target in &report.targets {
         target_block(&mut out, target);
     }
     if let Some(assessment) = &report.assessment {
-        let index = assessment.index.map_or("n/a".to_string(), |v| format!("{v:.1}"));
-        let _ = writeln!(
-            out,
-            "policy {}: index {index} / 100 — {} failing, {} passing, {} excepted, {} inconclusive findings",
-            assessment.policy,
-            assessment.counts.fail,
-            assessment.counts.pass,
-            assessment.counts.excepted,
-            assessment.counts.inconclusive
-        );
+        policy_line(&mut out, assessment);
     }
     for zone in &report.zones {
         zone_block(&mut out, zone);
     }
     for resolver in &report.resolvers {
-        let _ = writeln!(
-            out,
-            "resolver {}  open {} · validates {}{}\n",
-            clean(&resolver.address),
-            yes_no(resolver.open),
-            yes_no(resolver.validates),
-            resolver.error.as_deref().map(|e| format!(" · error {}", clean(e))).unwrap_or_default()
-        );
+        resolver_line(&mut out, resolver);
     }
     let failed = report.targets.iter().filter(|t| t.error.is_some()).count();
-    let _ = writeln!(
-        out,
-        "{} target(s) scanned, {} with errors, {} connections in all",
-        report.targets.len(),
-        failed,
-        report.targets.iter().filter_map(|t| t.tls.as_ref()).map(|t| t.connections).sum::<u32>()
+    let connections = report.targets.iter().filter_map(|t| t.tls.as_ref()).map(|t| u64::from(t.connections)).sum();
+    let queries = report.zones.iter().map(|z| u64::from(z.queries)).sum();
+    totals(
+        &mut out,
+        (report.targets.len(), failed, connections),
+        (report.zones.len(), report.resolvers.len(), queries),
     );
-    if !report.zones.is_empty() || !report.resolvers.is_empty() {
-        let _ = writeln!(
-            out,
-            "{} zone(s) and {} resolver(s) assessed, {} DNS queries for the zones",
-            report.zones.len(),
-            report.resolvers.len(),
-            report.zones.iter().map(|z| z.queries).sum::<u32>()
-        );
+    out
+}
+
+/// `text` with every control character but the line feed escaped (`\u{1b}`, `\r`, `\t`):
+/// error messages quote profiles, arguments and what servers sent, and none of it may drive
+/// the terminal.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
     }
     out
+}
+
+/// `text` on one line: every control character escaped, the line feed too.
+pub fn escaped_line(text: &str) -> String {
+    escaped(text).replace('\n', "\\n")
 }
 
 /// Remove control characters so that nothing a server sent can drive the terminal.

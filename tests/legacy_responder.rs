@@ -204,7 +204,7 @@ fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+    let report = runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan");
     let report = common::assess::assess(&report, "mozilla-intermediate", vec![], "2026-01-01");
     let at = |address: SocketAddr| {
         let ip = address.ip().to_string();

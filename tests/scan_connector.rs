@@ -52,7 +52,7 @@ fn a_probe_that_panics_leaves_its_item_with_an_error_and_the_scan_completes() {
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+    let report = runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan");
 
     assert_eq!(report.targets.len(), 2, "{:#?}", report.targets);
     let boom = &report.targets[0];
@@ -196,7 +196,7 @@ fn http_probe_and_certificate_fetches_are_counted_and_hold_the_per_address_limit
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let report = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan");
+    let report = runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan");
 
     let mut total = 0;
     for target in &report.targets {
@@ -257,7 +257,7 @@ fn discovered_destinations_outside_the_scope_are_listed_and_never_contacted() {
             ..ScanPlan::default()
         };
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan").targets.remove(0)
+        runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan").targets.remove(0)
     };
 
     let target = scan(false);
@@ -296,7 +296,7 @@ fn the_per_target_connection_ceiling_stops_a_target_with_its_reason() {
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let target = runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan").targets.remove(0);
+    let target = runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan").targets.remove(0);
     assert_eq!(target.error.as_deref(), Some("per-target connection ceiling reached (3 connections)"));
     assert_eq!(target.connections.total, 3);
     assert_eq!(gate.count(0), 3, "counted at the server");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::dns::*;
 use postura::dns::facts::{ResolverFacts, ZoneFacts};
 use postura::facts::{ScanReport, TargetResult};
-use postura::scan::{Item, ScanPlan, Sink, SinkError};
+use postura::scan::{Item, ScanPlan, ScanSummary, Sink, SinkError};
 
 /// What the sink saw, in order, with when it saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ struct Recorder {
     events: Arc<Mutex<Vec<(Instant, Event)>>>,
     /// Whether any item arrived with findings (they must come with the assessment only).
     judged_items: Arc<Mutex<usize>>,
+    /// Items handed on again after the joins and checks.
+    assessed: Arc<Mutex<usize>>,
 }
 
 impl Recorder {
@@ -60,8 +62,20 @@ impl Sink for Recorder {
         Ok(())
     }
 
-    fn finished(&mut self, report: &ScanReport) -> Result<(), SinkError> {
-        assert!(report.assessment.is_some(), "the assessment comes with `finished`");
+    fn assessed(&mut self, item: Item<'_>) -> Result<(), SinkError> {
+        let findings = match item {
+            Item::Target(t) => &t.findings,
+            Item::Zone(z) => &z.findings,
+            Item::Resolver(r) => &r.findings,
+        };
+        assert!(!findings.is_empty(), "assessed items come with their findings");
+        *self.assessed.lock().unwrap() += 1;
+        Ok(())
+    }
+
+    fn finished(&mut self, summary: &ScanSummary) -> Result<(), SinkError> {
+        assert!(summary.assessment.is_some(), "the assessment comes with `finished`");
+        assert_eq!(*self.assessed.lock().unwrap(), summary.targets + summary.zones + summary.resolvers);
         self.push(Event::Finished);
         Ok(())
     }
@@ -139,7 +153,7 @@ fn a_whole_scan_runs_through_the_library_and_hands_each_item_on_once_as_it_finis
             .map(String::from);
             let (plan, _notes) = ScanPlan::from_command_line(args).await.expect("plan");
             let mut recorder = recorder;
-            postura::scan::run(&plan, &mut recorder).await.expect("scan")
+            postura::scan::run_to_report(&plan, &mut recorder).await.expect("scan")
         })
     });
     let events = events.lock().unwrap().clone();

@@ -149,27 +149,56 @@ fn share(part: usize, whole: usize) -> Option<f64> {
 
 /// The headline figures of an assessed scan, with the index's band.
 pub fn headline(report: &ScanReport, index: Option<f64>) -> Headline {
-    let mut headline = Headline::default();
+    let mut headline = HeadlineTally::default();
     for target in &report.targets {
-        tally(&mut headline.endpoints, &target.findings, target.error.is_some());
+        headline.add(ItemKind::Endpoint, &target.findings, target.error.is_some());
     }
     for zone in &report.zones {
-        tally(&mut headline.zones, &zone.findings, zone.error.is_some());
+        headline.add(ItemKind::Zone, &zone.findings, zone.error.is_some());
     }
     for resolver in &report.resolvers {
-        tally(&mut headline.resolvers, &resolver.findings, resolver.error.is_some());
+        headline.add(ItemKind::Resolver, &resolver.findings, resolver.error.is_some());
     }
-    let parts = [&headline.endpoints, &headline.zones, &headline.resolvers];
-    headline.all = HeadlineCounts {
-        total: parts.iter().map(|c| c.total).sum(),
-        compliant: parts.iter().map(|c| c.compliant).sum(),
-        critical: parts.iter().map(|c| c.critical).sum(),
-        not_testable: parts.iter().map(|c| c.not_testable).sum(),
-    };
-    headline.compliant_share = share(headline.all.compliant, headline.all.total);
-    headline.critical_share = share(headline.all.critical, headline.all.total);
-    headline.band = band(index, headline.compliant_share, headline.critical_share).into();
-    headline
+    headline.finish(index)
+}
+
+/// Which headline count an item goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum ItemKind {
+    Endpoint,
+    Zone,
+    Resolver,
+}
+
+/// The headline figures gathered one item at a time (a scan streamed item by item), then
+/// finished with the index.
+#[derive(Debug, Default)]
+pub struct HeadlineTally(Headline);
+
+impl HeadlineTally {
+    pub fn add(&mut self, kind: ItemKind, findings: &[Finding], error: bool) {
+        let counts = match kind {
+            ItemKind::Endpoint => &mut self.0.endpoints,
+            ItemKind::Zone => &mut self.0.zones,
+            ItemKind::Resolver => &mut self.0.resolvers,
+        };
+        tally(counts, findings, error);
+    }
+
+    pub fn finish(self, index: Option<f64>) -> Headline {
+        let mut headline = self.0;
+        let parts = [&headline.endpoints, &headline.zones, &headline.resolvers];
+        headline.all = HeadlineCounts {
+            total: parts.iter().map(|c| c.total).sum(),
+            compliant: parts.iter().map(|c| c.compliant).sum(),
+            critical: parts.iter().map(|c| c.critical).sum(),
+            not_testable: parts.iter().map(|c| c.not_testable).sum(),
+        };
+        headline.compliant_share = share(headline.all.compliant, headline.all.total);
+        headline.critical_share = share(headline.all.critical, headline.all.total);
+        headline.band = band(index, headline.compliant_share, headline.critical_share).into();
+        headline
+    }
 }
 
 /// The index's colour band: `good` only with no critical failure anywhere, at least 80 % of
@@ -220,6 +249,12 @@ pub fn index(items: &[(String, Option<f64>)], weights: &BTreeMap<String, f64>) -
 
 pub fn count(findings: &[&Finding]) -> FindingCounts {
     let mut counts = FindingCounts::default();
+    add_to_count(&mut counts, findings.iter().copied());
+    counts
+}
+
+/// Add `findings` to `counts` (a scan counted item by item).
+pub fn add_to_count<'a>(counts: &mut FindingCounts, findings: impl IntoIterator<Item = &'a Finding>) {
     for finding in findings {
         match finding.status {
             Status::Pass => counts.pass += 1,
@@ -231,7 +266,6 @@ pub fn count(findings: &[&Finding]) -> FindingCounts {
             Status::Excepted => counts.excepted += 1,
         }
     }
-    counts
 }
 
 #[cfg(test)]

@@ -101,25 +101,34 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
 /// of an MX that was not swept, or sent no chain, stays null.
 pub fn match_served_chains(zones: &mut [ZoneFacts], targets: &[TargetResult]) {
     for zone in zones {
-        let Some(mail) = zone.mail.as_mut() else {
-            continue;
-        };
-        for mx in &mut mail.mx {
-            let host = mx.exchange.trim_end_matches('.');
-            let chain: Option<Vec<Vec<u8>>> = targets
+        match_zone_chains(zone, |host| {
+            targets
                 .iter()
                 .find(|t| t.host == host && t.port == 25)
                 .and_then(|t| t.tls.as_ref())
-                .filter(|tls| !tls.chain_pem.is_empty())
-                .map(|tls| tls.chain_pem.iter().filter_map(|p| pem_to_der(p)).collect());
-            let Some(chain) = chain else { continue };
-            for record in &mut mx.tlsa {
-                let candidates: Vec<&Vec<u8>> = match record.usage {
-                    1 | 3 => chain.iter().take(1).collect(),
-                    _ => chain.iter().skip(1).collect(),
-                };
-                record.matches_chain = Some(candidates.iter().any(|c| matches(record, c)));
-            }
+                .map(|tls| tls.chain_pem.as_slice())
+        });
+    }
+}
+
+/// The DANE match of one zone's MX hosts, `chain_of(host)` giving the chain (PEM) the sweep of
+/// `host`'s port 25 saw: for a scan that keeps only the mail hosts' chains, not every target.
+pub fn match_zone_chains<'c>(zone: &mut ZoneFacts, chain_of: impl Fn(&str) -> Option<&'c [String]>) {
+    let Some(mail) = zone.mail.as_mut() else {
+        return;
+    };
+    for mx in &mut mail.mx {
+        let host = mx.exchange.trim_end_matches('.');
+        let chain: Option<Vec<Vec<u8>>> = chain_of(host)
+            .filter(|pems| !pems.is_empty())
+            .map(|pems| pems.iter().filter_map(|p| pem_to_der(p)).collect());
+        let Some(chain) = chain else { continue };
+        for record in &mut mx.tlsa {
+            let candidates: Vec<&Vec<u8>> = match record.usage {
+                1 | 3 => chain.iter().take(1).collect(),
+                _ => chain.iter().skip(1).collect(),
+            };
+            record.matches_chain = Some(candidates.iter().any(|c| matches(record, c)));
         }
     }
 }

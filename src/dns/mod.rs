@@ -130,13 +130,15 @@ pub async fn assess_resolver_item(
 /// climbing from the apex; a CAA set below the apex, at the host itself, is not looked up.
 pub fn attach_zone_caa(targets: &mut [crate::facts::TargetResult], zones: &[facts::ZoneFacts]) {
     for target in targets {
-        let host = format!("{}.", target.host.trim_end_matches('.').to_ascii_lowercase());
-        let zone = zones
-            .iter()
-            .filter(|z| host == z.name || host.ends_with(&format!(".{}", z.name)))
-            .max_by_key(|z| z.name.len());
-        target.caa = zone.and_then(|z| z.caa.clone());
+        let zone = enclosing_zone(&target.host, zones.iter().map(|z| z.name.as_str()));
+        target.caa = zone.and_then(|name| zones.iter().find(|z| z.name == name)).and_then(|z| z.caa.clone());
     }
+}
+
+/// The longest of `zones` (names with their trailing dot) that contains `host`.
+pub fn enclosing_zone<'z>(host: &str, zones: impl IntoIterator<Item = &'z str>) -> Option<&'z str> {
+    let host = format!("{}.", host.trim_end_matches('.').to_ascii_lowercase());
+    zones.into_iter().filter(|name| host == *name || host.ends_with(&format!(".{name}"))).max_by_key(|name| name.len())
 }
 
 #[cfg(test)]

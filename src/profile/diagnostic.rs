@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::raw::{self, KeyInfo, Table};
+use crate::output::escaped_line;
 
 /// One problem in a profile, located by a byte offset into the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +32,15 @@ pub(super) fn render(mut diagnostics: Vec<Diagnostic>, text: &str, source: &Path
             out.push('\n');
         }
         let (line, column) = line_column(text, d.offset);
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{}:{line}:{column}: error: {}\n  help: {}", source.display(), d.message, d.help);
+        // What the profile says is quoted in messages: a control character in it is shown
+        // escaped, never sent to the terminal. Writing into a String cannot fail.
+        let _ = write!(
+            out,
+            "{}:{line}:{column}: error: {}\n  help: {}",
+            escaped_line(&source.display().to_string()),
+            escaped_line(&d.message),
+            escaped_line(&d.help)
+        );
     }
     out
 }

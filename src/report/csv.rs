@@ -4,9 +4,18 @@
 //! leading tab or carriage return the same way) as a formula, and a host name, an operator or a
 //! detail from a hostile server can start with anything. Such cells are prefixed with `'` (the
 //! OWASP "CSV injection" advice) and every cell is quoted per RFC 4180.
+//!
+//! The CSV is written row by row as the items are read ([`write`]), and no cell is longer than
+//! [`MAX_CELL_CHARS`] characters (a longer value is cut and ends with `…`): one enormous host
+//! name must not become gigabytes of rows.
 
+use std::io::Write;
+
+use super::stream::{ItemSource, Kind};
 use super::view::{Document, Lang};
+use super::ReportError;
 use crate::checks::model::{Finding, Score, Status};
+use crate::scan::Item;
 
 pub const HEADER: [&str; 15] = [
     "country",
@@ -27,13 +36,22 @@ pub const HEADER: [&str; 15] = [
     "item_score_cap",
 ];
 
-/// One cell, quoted, with formula triggers neutralised.
+/// The longest cell, in characters (the `…` marking a cut excluded).
+pub const MAX_CELL_CHARS: usize = 1000;
+
+/// One cell, quoted, with formula triggers neutralised, at most [`MAX_CELL_CHARS`] characters.
 pub fn cell(text: &str) -> String {
-    let mut value = String::with_capacity(text.len() + 3);
+    let mut value = String::with_capacity(text.len().min(4 * MAX_CELL_CHARS) + 3);
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         value.push('\'');
     }
-    value.push_str(text);
+    match text.char_indices().nth(MAX_CELL_CHARS) {
+        Some((at, _)) => {
+            value.push_str(&text[..at]);
+            value.push('…');
+        }
+        None => value.push_str(text),
+    }
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
@@ -91,53 +109,59 @@ fn finding_row(out: &mut String, lang: &Lang, prefix: [&str; 6], score: &[String
 
 /// The CSV text of a scan, in the report's language for check titles.
 pub fn render(document: &Document, lang: &Lang) -> String {
-    let mut out = String::new();
-    row(&mut out, &HEADER);
+    let mut out = Vec::new();
     let country = document.report.country.as_ref().map_or("", |c| c.code.as_str());
-    for target in &document.report.targets {
-        let label = format!("{}:{}", target.host, target.port);
-        let prefix = [
-            country,
-            target.sector.as_deref().unwrap_or(""),
-            target.operator.as_deref().unwrap_or(""),
+    // Writing to memory fails only if an item cannot be rendered, which never happens here.
+    let _ = write(&mut out, document, country, lang);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Write the CSV of the items of `source` to `out`, one item's rows at a time.
+pub fn write(out: &mut dyn Write, source: &dyn ItemSource, country: &str, lang: &Lang) -> Result<(), ReportError> {
+    let mut text = String::new();
+    row(&mut text, &HEADER);
+    out.write_all(text.as_bytes())?;
+    for kind in [Kind::Target, Kind::Zone, Kind::Resolver] {
+        source.each(kind, &mut |item| {
+            let mut text = String::new();
+            item_rows(&mut text, country, lang, item);
+            out.write_all(text.as_bytes())?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The header line.
+pub fn header() -> String {
+    let mut text = String::new();
+    row(&mut text, &HEADER);
+    text
+}
+
+/// One item's rows: one per finding.
+pub fn item_rows(out: &mut String, country: &str, lang: &Lang, item: Item<'_>) {
+    let (sector, operator, kind, label, address, score, findings) = match item {
+        Item::Target(t) => (
+            &t.sector,
+            &t.operator,
             "target",
-            label.as_str(),
-            target.address.as_deref().unwrap_or(""),
-        ];
-        let score = score_cells(target.score.as_ref());
-        for finding in &target.findings {
-            finding_row(&mut out, lang, prefix, &score, finding);
+            format!("{}:{}", t.host, t.port),
+            t.address.as_deref().unwrap_or(""),
+            &t.score,
+            &t.findings,
+        ),
+        Item::Zone(z) => (&z.sector, &z.operator, "zone", z.name.clone(), "", &z.score, &z.findings),
+        Item::Resolver(r) => {
+            (&r.sector, &r.operator, "resolver", r.address.clone(), r.address.as_str(), &r.score, &r.findings)
         }
+    };
+    let prefix =
+        [country, sector.as_deref().unwrap_or(""), operator.as_deref().unwrap_or(""), kind, label.as_str(), address];
+    let score = score_cells(score.as_ref());
+    for finding in findings {
+        finding_row(out, lang, prefix, &score, finding);
     }
-    for zone in &document.report.zones {
-        let prefix = [
-            country,
-            zone.sector.as_deref().unwrap_or(""),
-            zone.operator.as_deref().unwrap_or(""),
-            "zone",
-            zone.name.as_str(),
-            "",
-        ];
-        let score = score_cells(zone.score.as_ref());
-        for finding in &zone.findings {
-            finding_row(&mut out, lang, prefix, &score, finding);
-        }
-    }
-    for resolver in &document.report.resolvers {
-        let prefix = [
-            country,
-            resolver.sector.as_deref().unwrap_or(""),
-            resolver.operator.as_deref().unwrap_or(""),
-            "resolver",
-            resolver.address.as_str(),
-            resolver.address.as_str(),
-        ];
-        let score = score_cells(resolver.score.as_ref());
-        for finding in &resolver.findings {
-            finding_row(&mut out, lang, prefix, &score, finding);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -16,8 +16,11 @@ pub mod csv;
 pub mod i18n;
 pub mod include;
 pub mod notices;
+pub mod stream;
 pub mod svg;
 pub mod view;
+
+pub use stream::{ItemSource, ScanFile};
 
 use std::path::Path;
 
@@ -48,6 +51,9 @@ pub enum ReportError {
     Language(String),
     #[error("writing the report: {0}")]
     Io(#[from] std::io::Error),
+    /// The scan document could not be read.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// Templates and strings of one language, ready to render any number of reports.
@@ -98,7 +104,7 @@ impl Renderer {
         self.stamp = serde_json::json!({"digest": digest, "fingerprint": fingerprint});
     }
 
-    fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
+    pub(crate) fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
         Lang { strings: &self.strings, catalog, lang: &self.lang }
     }
 
@@ -147,6 +153,23 @@ impl Renderer {
         catalog: Option<&Catalog>,
         notices: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), ReportError> {
+        self.country_from(out, document, document, previous, catalog, notices)
+    }
+
+    /// The country report with its figures from `document` and each item's details from
+    /// `items` (the same scan: a [`ScanFile`] read one item at a time, with `document` its
+    /// [`ScanFile::summary`]). The page is rendered with a marker where each list of items goes;
+    /// each item's details are then rendered from one reused context and written in place.
+    /// Memory holds the page skeleton and one item, not ten thousand items' views and HTML.
+    pub fn country_from(
+        &self,
+        out: &mut dyn std::io::Write,
+        document: &Document,
+        items: &dyn ItemSource,
+        previous: Option<&Document>,
+        catalog: Option<&Catalog>,
+        notices: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ReportError> {
         let lang = self.lang(catalog);
         let mut data = view::country_linking(document, previous, &lang, notices);
         // Random, so that no text from the network can fake a marker.
@@ -157,6 +180,7 @@ impl Renderer {
             }
         }
         let page = self.render("country", &data)?;
+        drop(data);
         let error = |e: handlebars::RenderError| ReportError::Render { name: "item".into(), message: e.to_string() };
         let mut context = handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
             .map_err(error)?;
@@ -166,14 +190,14 @@ impl Renderer {
             let after = &rest[at + marker.len()..];
             let end = after.find('\u{1}').unwrap_or(after.len());
             let kind = &after[..end];
-            view::each_item(document, &lang, kind, |item| {
+            view::each_item(items, &lang, kind, |item| {
                 if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item)
                 {
                     root.extend(fields);
                 }
                 let html = self.handlebars.render_with_context("item", &context).map_err(error)?;
                 out.write_all(html.as_bytes())?;
-                Ok::<(), ReportError>(())
+                Ok(())
             })?;
             rest = &after[(end + 1).min(after.len())..];
         }
@@ -190,24 +214,65 @@ impl Renderer {
         contact: Option<&crate::profile::OperatorContact>,
         catalog: Option<&Catalog>,
     ) -> Result<String, ReportError> {
+        self.notice_from(document, document, operator, contact, catalog)
+    }
+
+    /// The notice to one operator, its figures from `document` (only its items) and each
+    /// item's details from `items` (only its items too, e.g. [`stream::OperatorItems`]).
+    pub fn notice_from(
+        &self,
+        document: &Document,
+        items: &dyn ItemSource,
+        operator: &str,
+        contact: Option<&crate::profile::OperatorContact>,
+        catalog: Option<&Catalog>,
+    ) -> Result<String, ReportError> {
         let lang = self.lang(catalog);
-        let mut data = view::notice(document, operator, contact, &lang);
-        let error = |e: handlebars::RenderError| ReportError::Render { name: "item".into(), message: e.to_string() };
-        let mut context = handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
-            .map_err(error)?;
-        let mut items = String::new();
+        let mut context = self.item_context()?;
+        let mut items_html = String::new();
         for (kind, _) in view::ITEM_KINDS {
-            view::each_item(document, &lang, kind, |item| {
-                if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item)
-                {
-                    root.extend(fields);
-                }
-                items.push_str(&self.handlebars.render_with_context("item", &context).map_err(error)?);
-                Ok::<(), ReportError>(())
+            view::each_item(items, &lang, kind, |item| {
+                items_html.push_str(&self.item_html(&mut context, item)?);
+                Ok(())
             })?;
         }
-        data["items_html"] = serde_json::Value::String(items);
+        self.notice_page(document, operator, contact, catalog, items_html)
+    }
+
+    /// The notice page, with `items_html` (the items' rendered details, or a marker to put
+    /// them in place of) where the items go.
+    pub(crate) fn notice_page(
+        &self,
+        document: &Document,
+        operator: &str,
+        contact: Option<&crate::profile::OperatorContact>,
+        catalog: Option<&Catalog>,
+        items_html: String,
+    ) -> Result<String, ReportError> {
+        let lang = self.lang(catalog);
+        let mut data = view::notice(document, operator, contact, &lang);
+        data["items_html"] = serde_json::Value::String(items_html);
         self.render("notice", &data)
+    }
+
+    /// A context for rendering items one at a time ([`Renderer::item_html`]).
+    pub(crate) fn item_context(&self) -> Result<handlebars::Context, ReportError> {
+        handlebars::Context::wraps(serde_json::json!({"t": &self.strings.text, "lang": &self.lang}))
+            .map_err(|e| ReportError::Render { name: "item".into(), message: e.to_string() })
+    }
+
+    /// One item's details (its view from [`view::ItemViews`]), rendered in `context`.
+    pub(crate) fn item_html(
+        &self,
+        context: &mut handlebars::Context,
+        item: serde_json::Value,
+    ) -> Result<String, ReportError> {
+        if let (serde_json::Value::Object(root), serde_json::Value::Object(fields)) = (context.data_mut(), item) {
+            root.extend(fields);
+        }
+        self.handlebars
+            .render_with_context("item", context)
+            .map_err(|e| ReportError::Render { name: "item".into(), message: e.to_string() })
     }
 
     /// Several countries' scans side by side.
@@ -219,6 +284,17 @@ impl Renderer {
     /// One row per finding.
     pub fn csv(&self, document: &Document, catalog: Option<&Catalog>) -> String {
         csv::render(document, &self.lang(catalog))
+    }
+
+    /// One row per finding of the items of `items`, written to `out` as they are read.
+    pub fn csv_to(
+        &self,
+        out: &mut dyn std::io::Write,
+        items: &dyn ItemSource,
+        country: &str,
+        catalog: Option<&Catalog>,
+    ) -> Result<(), ReportError> {
+        csv::write(out, items, country, &self.lang(catalog))
     }
 }
 

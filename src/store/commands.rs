@@ -75,7 +75,7 @@ impl ScanStore {
                 id
             }
         };
-        Ok(StoreSink { store: self.store, scan_id })
+        Ok(StoreSink::new(self.store, scan_id))
     }
 }
 
@@ -140,7 +140,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                 let catalog = crate::cli::load_catalog(&[])?;
                 let renderer = crate::report::Renderer::new(&lang, None)?;
                 let document = Document::from_report(report);
-                crate::cli::write_reports(&renderer, &document, None, Some(&catalog), None, Some(path))?;
+                crate::cli::write_reports(&renderer, &document, &document, None, Some(&catalog), (None, Some(path)))?;
             }
         }
         Command::Prune { keep, older_than, db } => {

@@ -56,7 +56,7 @@ pub fn scan_lab_target(address: SocketAddr, service: Service, sector: &str, time
         ..ScanPlan::default()
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(postura::scan::run(&plan, &mut NoSink)).expect("scan")
+    runtime.block_on(postura::scan::run_to_report(&plan, &mut NoSink)).expect("scan")
 }
 
 /// A copy of `report` judged under `policy` with the built-in catalog, on the day `today`.

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 
 use super::{
-    clip, detail_line, fact_rows, grade_class, items_of, operator_name, sector_name, severity_class, Document, Item,
-    Lang, Source,
+    clip, detail_line, fact_rows, grade_class, operator_name, sector_name, severity_class, Document, Item, Lang, Source,
 };
 use crate::checks::model::{Finding, Status};
 use crate::facts::TargetResult;
+use crate::report::stream::{ItemSource, Kind};
+use crate::report::ReportError;
 use crate::tls::registry::Protocol;
 
 fn finding_row(lang: &Lang, finding: &Finding) -> Value {
@@ -213,7 +214,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
     json!({
         "anchor": format!("{}-{index}", &item.kind[..1]),
         "label": clip(&item.label, 300),
-        "address": target.and_then(|t| t.address.clone()),
+        "address": target.and_then(|t| t.address.as_deref().map(|a| clip(a, 100))),
         // The SNI only when it differs from the host (the label shows host and address).
         "sni": target.and_then(|t| t.sni.as_deref().filter(|s| *s != t.host).map(|s| clip(s, 300))),
         "service": target.map(|t| clip(t.service.name(), 60)),
@@ -230,6 +231,7 @@ fn item_view(lang: &Lang, item: &Item, index: usize) -> Value {
         "certificate": certificate,
         "http": http,
         "facts": facts,
+        "same_item_as": null,
     })
 }
 
@@ -248,36 +250,110 @@ pub fn count_items(document: &Document, kind: &str) -> usize {
     }
 }
 
-/// Call `render` with the view of each item of `kind` (endpoint, zone or resolver), one at a
-/// time: a country's thousands of endpoints are rendered without holding all their views.
-pub fn each_item<E>(
-    document: &Document,
+/// Call `render` with the view of each item of `kind` (endpoint, zone or resolver) of `source`,
+/// one at a time: a country's thousands of endpoints are rendered without holding all their
+/// views (or, read from a file, the items themselves).
+pub fn each_item(
+    source: &dyn ItemSource,
     lang: &Lang,
     kind: &str,
-    mut render: impl FnMut(Value) -> Result<(), E>,
-) -> Result<(), E> {
-    // An endpoint whose TLS configuration is the same as an earlier one's says so and links to
-    // it instead of repeating the table: operators deploy one configuration on many endpoints,
-    // and a regulator wants to see that (and a 10,000-endpoint report stays small).
-    let mut seen: HashMap<String, Value> = HashMap::new();
-    for (i, item) in items_of(document, Some(kind)).iter().enumerate() {
-        let mut view = item_view(lang, item, i);
+    mut render: impl FnMut(Value) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let Some(kind) = Kind::from_name(kind) else { return Ok(()) };
+    let mut views = ItemViews::default();
+    source.each(kind, &mut |item| render(views.view(lang, item)))
+}
+
+/// The views of a list of items of one kind, one at a time. Operators deploy one configuration
+/// on many endpoints, and a regulator wants to see that (and a 10,000-endpoint report must stay
+/// readable), so:
+/// - an endpoint whose whole view (findings, grade, TLS, certificate and HTTP evidence) is the
+///   same as an earlier one's, its own name aside, is shown as one line linking to that one;
+/// - an endpoint whose TLS configuration alone is the same as an earlier one's links to it
+///   instead of repeating the table.
+///
+/// Only the first endpoint of each configuration is remembered (its anchor and label, and a
+/// digest of its view).
+#[derive(Default)]
+pub struct ItemViews {
+    seen: HashMap<String, Value>,
+    seen_items: HashMap<[u8; 32], Value>,
+    count: usize,
+}
+
+/// The fields of an item's view that name it (or say whose it is) rather than describe it; its
+/// one line shows them.
+const IDENTITY: [&str; 6] = ["anchor", "label", "address", "sni", "sector", "operator"];
+
+/// Fact rows that say when a fact was observed, not what it is.
+fn observation_time(row: &Value) -> bool {
+    row["key"].as_str().is_some_and(|key| key.ends_with("checked_at") || key.ends_with("fetched_at"))
+}
+
+/// A digest of what an item's view says, its identity and observation times aside (its name
+/// replaced wherever it appears, e.g. in the certificate's checked name).
+fn item_digest(view: &Value, names: &[&str]) -> Option<[u8; 32]> {
+    let Value::Object(map) = view else { return None };
+    let mut text = String::new();
+    for (key, value) in map.iter().filter(|(key, _)| !IDENTITY.contains(&key.as_str())) {
+        text.push_str(key);
+        text.push('\u{0}');
+        match value {
+            Value::Array(rows) => {
+                for row in rows.iter().filter(|row| !observation_time(row)) {
+                    text.push_str(&row.to_string());
+                }
+            }
+            value => text.push_str(&value.to_string()),
+        }
+        text.push('\u{0}');
+    }
+    for name in names.iter().filter(|n| n.len() >= 3) {
+        text = text.replace(name, "\u{1}");
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().try_into().ok()
+}
+
+impl ItemViews {
+    /// The view of the next item of the list.
+    pub fn view(&mut self, lang: &Lang, item: crate::scan::Item<'_>) -> Value {
+        let names: Vec<&str> = match item {
+            crate::scan::Item::Target(t) => [Some(t.host.as_str()), t.sni.as_deref()].into_iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        let item = Item::of(item);
+        let mut view = item_view(lang, &item, self.count);
+        self.count += 1;
+        let first = json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()});
+        if item.kind == "target" {
+            if let Some(digest) = item_digest(&view, &names) {
+                if let Some(same) = self.seen_items.get(&digest) {
+                    return json!({
+                        "anchor": view["anchor"], "label": view["label"], "address": view["address"],
+                        "sector": view["sector"], "operator": view["operator"], "grade": view["grade"],
+                        "score": view["score"], "failing_count": view["failing_count"], "error": view["error"],
+                        "same_item_as": same,
+                    });
+                }
+                self.seen_items.insert(digest, first.clone());
+            }
+        }
         if let Some(key) = configuration_key(&view["tls"]) {
-            match seen.get(&key) {
-                Some(first) => {
+            match self.seen.get(&key) {
+                Some(same) => {
                     if let Value::Object(tls) = &mut view["tls"] {
                         for field in CONFIGURATION {
                             tls.remove(field);
                         }
-                        tls.insert("same_as".into(), first.clone());
+                        tls.insert("same_as".into(), same.clone());
                     }
                 }
                 None => {
-                    seen.insert(key, json!({"anchor": view["anchor"].clone(), "label": view["label"].clone()}));
+                    self.seen.insert(key, first);
                 }
             }
         }
-        render(view)?;
+        view
     }
-    Ok(())
 }

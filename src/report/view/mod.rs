@@ -28,7 +28,7 @@ use crate::checks::model::{Finding, Score, Severity, Status};
 use crate::dns::facts::{ResolverFacts, ZoneFacts};
 use crate::facts::{ScanReport, TargetResult};
 
-pub use items::{count_items, each_item, ITEM_KINDS};
+pub use items::{count_items, each_item, ItemViews, ITEM_KINDS};
 pub use notice::notice;
 pub use regional::{regional, summarise, CountrySummary};
 pub use summary::{country, country_linking};
@@ -60,10 +60,19 @@ impl Document {
     /// figures recomputed for them (the index and sector scores stay the country's).
     pub fn of_operator(&self, operator: &str) -> Document {
         let mine = |declared: &Option<String>| declared.as_deref().unwrap_or(UNSPECIFIED) == operator;
-        let mut report = self.report.clone();
-        report.targets.retain(|t| mine(&t.operator));
-        report.zones.retain(|z| mine(&z.operator));
-        report.resolvers.retain(|r| mine(&r.operator));
+        // Only the operator's items are copied (a country's report has thousands).
+        let all = &self.report;
+        let mut report = ScanReport {
+            schema_version: all.schema_version,
+            tool: all.tool.clone(),
+            started_at: all.started_at.clone(),
+            finished_at: all.finished_at.clone(),
+            country: all.country.clone(),
+            targets: all.targets.iter().filter(|t| mine(&t.operator)).cloned().collect(),
+            assessment: all.assessment.clone(),
+            zones: all.zones.iter().filter(|z| mine(&z.operator)).cloned().collect(),
+            resolvers: all.resolvers.iter().filter(|r| mine(&r.operator)).cloned().collect(),
+        };
         let mut headline = crate::checks::score::headline(&report, None);
         // The band belongs to the country's index; an operator's notice shows only its shares.
         headline.band = "none".into();
@@ -336,45 +345,56 @@ fn items_of<'a>(document: &'a Document, only: Option<&str>) -> Vec<Item<'a>> {
     let wanted = |kind: &str| only.is_none_or(|k| k == kind);
     let mut out = Vec::new();
     if wanted("target") {
-        out.extend(report.targets.iter().map(|target| Item {
-            kind: "target",
-            key: format!("target {}:{} {}", target.host, target.port, target.address.as_deref().unwrap_or("")),
-            label: target_label(target),
-            sector: declared(&target.sector),
-            operator: declared(&target.operator),
-            findings: &target.findings,
-            source: Source::Target(target),
-            error: target.error.as_deref(),
-            score: target.score.as_ref(),
-        }));
+        out.extend(report.targets.iter().map(|t| Item::of(crate::scan::Item::Target(t))));
     }
     if wanted("zone") {
-        out.extend(report.zones.iter().map(|zone| Item {
-            kind: "zone",
-            key: format!("zone {}", zone.name),
-            label: zone.name.clone(),
-            sector: declared(&zone.sector),
-            operator: declared(&zone.operator),
-            findings: &zone.findings,
-            source: Source::Zone(zone),
-            error: zone.error.as_deref(),
-            score: zone.score.as_ref(),
-        }));
+        out.extend(report.zones.iter().map(|z| Item::of(crate::scan::Item::Zone(z))));
     }
     if wanted("resolver") {
-        out.extend(report.resolvers.iter().map(|resolver| Item {
-            kind: "resolver",
-            key: format!("resolver {}", resolver.address),
-            label: resolver.address.clone(),
-            sector: declared(&resolver.sector),
-            operator: declared(&resolver.operator),
-            findings: &resolver.findings,
-            source: Source::Resolver(resolver),
-            error: resolver.error.as_deref(),
-            score: resolver.score.as_ref(),
-        }));
+        out.extend(report.resolvers.iter().map(|r| Item::of(crate::scan::Item::Resolver(r))));
     }
     out
+}
+
+impl<'a> Item<'a> {
+    /// The report's view of a scan item.
+    fn of(item: crate::scan::Item<'a>) -> Item<'a> {
+        match item {
+            crate::scan::Item::Target(target) => Item {
+                kind: "target",
+                key: format!("target {}:{} {}", target.host, target.port, target.address.as_deref().unwrap_or("")),
+                label: target_label(target),
+                sector: declared(&target.sector),
+                operator: declared(&target.operator),
+                findings: &target.findings,
+                source: Source::Target(target),
+                error: target.error.as_deref(),
+                score: target.score.as_ref(),
+            },
+            crate::scan::Item::Zone(zone) => Item {
+                kind: "zone",
+                key: format!("zone {}", zone.name),
+                label: zone.name.clone(),
+                sector: declared(&zone.sector),
+                operator: declared(&zone.operator),
+                findings: &zone.findings,
+                source: Source::Zone(zone),
+                error: zone.error.as_deref(),
+                score: zone.score.as_ref(),
+            },
+            crate::scan::Item::Resolver(resolver) => Item {
+                kind: "resolver",
+                key: format!("resolver {}", resolver.address),
+                label: resolver.address.clone(),
+                sector: declared(&resolver.sector),
+                operator: declared(&resolver.operator),
+                findings: &resolver.findings,
+                source: Source::Resolver(resolver),
+                error: resolver.error.as_deref(),
+                score: resolver.score.as_ref(),
+            },
+        }
+    }
 }
 
 /// A sector's name in the report's language when it is one of the profile vocabulary's, else as

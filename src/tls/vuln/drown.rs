@@ -24,28 +24,42 @@ pub fn leaf_key_id(tls: &TlsFacts) -> Option<String> {
 /// Mark every target whose leaf key is also served by an SSLv2 endpoint of the scan (another
 /// one: this endpoint's own SSLv2 is already its verdict).
 pub fn across_scan(targets: &mut [TargetResult]) {
-    let mut sslv2_by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for target in targets.iter() {
+    let mut keys = Sslv2Keys::default();
+    targets.iter().for_each(|target| keys.observe(target));
+    targets.iter_mut().for_each(|target| keys.apply(target));
+}
+
+/// The leaf keys served with SSLv2 in a scan, and by which endpoints: gathered as each target
+/// finishes ([`Sslv2Keys::observe`]), applied to each target afterwards ([`Sslv2Keys::apply`]).
+/// Only SSLv2 endpoints are kept, so a scan need not hold every target for this join.
+#[derive(Debug, Default)]
+pub struct Sslv2Keys(BTreeMap<String, Vec<String>>);
+
+impl Sslv2Keys {
+    pub fn observe(&mut self, target: &TargetResult) {
         let Some(tls) = target.tls.as_ref().filter(|t| t.protocols.contains(&Protocol::Sslv2)) else {
-            continue;
+            return;
         };
         if let Some(key) = leaf_key_id(tls) {
-            let name = endpoint_name(target);
-            sslv2_by_key.entry(key).or_default().push(name);
+            self.0.entry(key).or_default().push(endpoint_name(target));
         }
     }
-    if sslv2_by_key.is_empty() {
-        return;
-    }
-    for target in targets.iter_mut() {
+
+    /// Mark `target` when its leaf key is also served by another SSLv2 endpoint of the scan.
+    pub fn apply(&self, target: &mut TargetResult) {
+        if self.0.is_empty() {
+            return;
+        }
         let name = endpoint_name(target);
-        let Some(tls) = target.tls.as_mut() else { continue };
-        let Some(key) = leaf_key_id(tls) else { continue };
-        let Some(others) = sslv2_by_key.get(&key) else { continue };
-        let others: Vec<&String> = others.iter().filter(|other| **other != name).collect();
+        let Some(tls) = target.tls.as_mut() else { return };
+        let Some(key) = leaf_key_id(tls) else { return };
+        let Some(others) = self.0.get(&key) else { return };
+        let mut others: Vec<&String> = others.iter().filter(|other| **other != name).collect();
         if others.is_empty() {
-            continue;
+            return;
         }
+        // Targets finish in any order: list the others the same way every time.
+        others.sort();
         let drown = &mut tls.vulnerabilities.drown;
         if drown.vulnerable != Some(true) {
             drown.evidence.clear();
