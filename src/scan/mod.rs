@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use plan::{AssessmentPlan, BeforeProbe, ProbeItem, ResolverSpec, ScanPlan, ZoneSpec};
+pub use plan::{AssessmentPlan, BeforeProbe, ProbeItem, ResolverSpec, ScanPlan, StopFlag, ZoneSpec};
 pub use resume::StoredItems;
 pub use sink::{Fanout, Item, JsonSink, NoSink, Sink, SinkError};
 
@@ -35,6 +35,9 @@ use crate::target::{resolve, ResolvedTarget, TargetSpec};
 pub enum ScanError {
     #[error("{0}")]
     Sink(#[from] SinkError),
+    /// `ScanPlan::stop` was raised: the items in flight finished, the rest were not probed.
+    #[error("stopped before the end (the items finished so far were handed to the sink)")]
+    Stopped,
 }
 
 /// Where a target result goes in the document: its spec's place, then its address's.
@@ -46,6 +49,8 @@ enum Done {
     Target(TargetKey, Box<TargetResult>),
     Zone(usize, Box<ZoneFacts>),
     Resolver(usize, Box<ResolverFacts>),
+    /// Not started: the scan is stopping (`ScanPlan::stop`).
+    Skipped,
 }
 
 /// What a running task was working on, to record it if the task fails.
@@ -97,12 +102,20 @@ impl Tasks<'_> {
         self.plan.before_probe.clone()
     }
 
+    fn stop(&self) -> Option<plan::StopFlag> {
+        self.plan.stop.clone()
+    }
+
     fn resolve(&mut self, index: usize, spec: TargetSpec) {
         let (gate, scope) = (self.tls_gate.clone(), self.plan.scope.clone());
         let (all, timeout) = (self.plan.options.all_addresses, self.plan.options.timeout);
         let task_spec = spec.clone();
+        let stop = self.stop();
         let handle = self.set.spawn(async move {
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             Done::Resolved(index, resolve(&task_spec, all, timeout, scope.as_ref()).await)
         });
         self.pending.insert(handle.id(), Pending::Resolving(index, spec));
@@ -111,6 +124,7 @@ impl Tasks<'_> {
     fn target(&mut self, key: TargetKey, job: ResolvedTarget) {
         let (gate, network, options, hook) =
             (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
+        let stop = self.stop();
         let task_job = job.clone();
         // Resuming: a target finished by the interrupted run is not probed again.
         let stored = self.plan.done.targets.get(&resume::target_key(&empty_result(&job))).cloned();
@@ -119,6 +133,9 @@ impl Tasks<'_> {
                 return Done::Target(key, Box::new(result));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Target(&task_job.spec));
             }
@@ -130,6 +147,7 @@ impl Tasks<'_> {
     fn zone(&mut self, index: usize, name: String) {
         let (gate, network, options, hook) =
             (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let stop = self.stop();
         let task_name = name.clone();
         let stored = self.plan.done.zones.get(&resume::zone_key(&name)).cloned();
         let handle = self.set.spawn(async move {
@@ -137,6 +155,9 @@ impl Tasks<'_> {
                 return Done::Zone(index, Box::new(facts));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Zone(&task_name));
             }
@@ -148,12 +169,16 @@ impl Tasks<'_> {
     fn resolver(&mut self, index: usize, address: std::net::SocketAddr) {
         let (gate, network, options, hook) =
             (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let stop = self.stop();
         let stored = self.plan.done.resolvers.get(&address.to_string()).cloned();
         let handle = self.set.spawn(async move {
             if let Some(facts) = stored {
                 return Done::Resolver(index, Box::new(facts));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Resolver(address));
             }
@@ -244,9 +269,10 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
                 sink.item(Item::Resolver(&facts))?;
                 resolvers.push((index, *facts));
             }
+            Done::Skipped => {}
         }
         // Once every zone is in, their MX hosts become STARTTLS targets on port 25.
-        if !mx_pass_done && zones.len() == plan.zones.len() {
+        if !mx_pass_done && zones.len() == plan.zones.len() && !stopping(&plan.stop) {
             mx_pass_done = true;
             zones.sort_by_key(|(index, _)| *index);
             for spec in mx_targets(plan, &zones, &specs) {
@@ -254,6 +280,9 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
                 specs.push(spec);
             }
         }
+    }
+    if stopping(&plan.stop) {
+        return Err(ScanError::Stopped);
     }
     targets.sort_by_key(|(key, _)| *key);
     zones.sort_by_key(|(index, _)| *index);
@@ -275,6 +304,10 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
     }
     sink.finished(&report)?;
     Ok(report)
+}
+
+fn stopping(stop: &Option<plan::StopFlag>) -> bool {
+    stop.as_ref().is_some_and(plan::StopFlag::is_raised)
 }
 
 /// The facts that need several items: which zones each mail host serves, the DANE match of each
