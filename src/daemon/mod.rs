@@ -127,6 +127,12 @@ async fn prepare(config: &Config) -> anyhow::Result<()> {
 /// One profile: resume its unfinished scan, then scan at each occurrence until shutdown.
 async fn profile_loop(context: Context, job: ProfileJob, gate: Arc<Semaphore>) {
     let mut shutdown = context.shutdown.clone();
+    // The counters exist (at 0) from the start: "no failure yet" reads as 0, not as absent.
+    let label = metrics::ProfileLabel { profile: job.name.clone() };
+    let m = &context.metrics;
+    for family in [&m.scans, &m.scans_failed, &m.scans_interrupted, &m.items, &m.items_failed] {
+        let _ = family.get_or_create(&label);
+    }
     let unfinished =
         crate::store::Store::open(&context.config.db).and_then(|store| job::unfinished(&store, &context.config, &job));
     match unfinished {
