@@ -209,13 +209,18 @@ where
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     let mut connection = std::pin::pin!(connection);
+    let mut response = std::pin::pin!(sender.send_request(request));
     tokio::select! {
-        response = sender.send_request(request) => Ok(response?.status()),
-        closed = &mut connection => {
-            closed?;
-            anyhow::bail!("the receiver closed the connection before answering")
-        }
+        biased;
+        answer = &mut response => return Ok(answer?.status()),
+        closed = &mut connection => closed?,
     }
+    // The connection ended (the receiver answered and closed it): the answer, if it came, is
+    // waiting for the request.
+    Ok(response
+        .await
+        .map_err(|e| anyhow::anyhow!("the receiver closed the connection before answering ({e})"))?
+        .status())
 }
 
 /// Webhooks over HTTPS are verified against the Mozilla roots.
