@@ -3,7 +3,7 @@
 //! shutdown, then the metrics, the alerts and the reports (JSON, HTML with the trend, CSV).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
@@ -55,16 +55,29 @@ pub async fn plan(args: &[String]) -> anyhow::Result<ScanPlan> {
     Ok(plan)
 }
 
+/// Whether scan `id` was started by a daemon for this profile: its stored arguments begin with
+/// `--profile PROFILE --db DB`. Scans of the same profile run by hand are left to their owner.
+fn is_ours(store: &Store, config: &Config, job: &ProfileJob, id: i64) -> anyhow::Result<bool> {
+    let own = scan_arguments(config, job);
+    let (args, _, _) = store.scan_arguments(id)?;
+    Ok(args.starts_with(&own[..4]))
+}
+
 /// The newest scan of this profile in the store that did not finish (interrupted, or left
 /// running by a crash), to resume.
 pub fn unfinished(store: &Store, config: &Config, job: &ProfileJob) -> anyhow::Result<Option<i64>> {
-    let profile = job.profile.display().to_string();
-    let own = scan_arguments(config, job);
     for scan in store.history(None)?.into_iter().filter(|s| s.status != "complete") {
-        let (args, _, _) = store.scan_arguments(scan.id)?;
-        let same_profile = args.windows(2).any(|w| w[0] == "--profile" && w[1] == profile);
-        // Scans by hand of the same profile into the same store are left to their owner.
-        if same_profile && args.starts_with(&own[..4]) {
+        if is_ours(store, config, job, scan.id)? {
+            return Ok(Some(scan.id));
+        }
+    }
+    Ok(None)
+}
+
+/// The newest complete scan of this profile before `id`: what alerts compare with.
+fn previous_complete(store: &Store, config: &Config, job: &ProfileJob, id: i64) -> anyhow::Result<Option<i64>> {
+    for scan in store.history(None)?.into_iter().filter(|s| s.id < id && s.status == "complete") {
+        if is_ours(store, config, job, scan.id)? {
             return Ok(Some(scan.id));
         }
     }
@@ -199,7 +212,7 @@ async fn scan(
 
 /// Alerts on what is new or regressed since the previous complete scan, then the reports.
 fn after_scan(context: &Context, job: &ProfileJob, store: &Store, id: i64, report: ScanReport) {
-    let previous = match store.previous_complete(id) {
+    let previous = match previous_complete(store, &context.config, job, id) {
         Ok(previous) => previous,
         Err(error) => {
             tracing::error!(
@@ -234,7 +247,7 @@ fn after_scan(context: &Context, job: &ProfileJob, store: &Store, id: i64, repor
     } else if !job.alerts.is_empty() {
         tracing::info!(profile = job.name, scan = id, "first complete scan of this profile: the baseline for alerts");
     }
-    if let Err(error) = write_reports(context, job, store, id, &report, previous_report) {
+    if let Err(error) = write_reports(job, store, id, &report, previous_report) {
         tracing::error!(profile = job.name, scan = id, error = format!("{error:#}"), "cannot write the reports");
     }
 }
@@ -242,14 +255,12 @@ fn after_scan(context: &Context, job: &ProfileJob, store: &Store, id: i64, repor
 /// `OUTPUT_DIR/NAME-ID.json`, `.html` and `.csv`, by the code paths of `scan --json` and
 /// `report --scan`.
 fn write_reports(
-    context: &Context,
     job: &ProfileJob,
     store: &Store,
     id: i64,
     report: &ScanReport,
     previous: Option<ScanReport>,
 ) -> anyhow::Result<()> {
-    let _ = context;
     let base = job.output_dir.join(format!("{}-{id}", job.name));
     let path = |ext: &str| base.with_extension(ext);
     let mut json = serde_json::to_vec_pretty(report)?;
@@ -271,9 +282,4 @@ fn write_reports(
     )?;
     tracing::info!(profile = job.name, scan = id, base = %base.display(), "reports written");
     Ok(())
-}
-
-/// How long to wait for deliveries in progress at shutdown.
-pub fn drain_limit(config: &Config) -> Duration {
-    config.grace_period
 }

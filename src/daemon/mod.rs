@@ -91,7 +91,7 @@ pub async fn run(args: DaemonArgs) -> u8 {
     }
     // Deliveries in progress get the grace period too, then are abandoned.
     drop(context);
-    if tokio::time::timeout(job::drain_limit(&config), dispatcher).await.is_err() {
+    if tokio::time::timeout(config.grace_period, dispatcher).await.is_err() {
         tracing::warn!("alert deliveries still in progress were abandoned");
     }
     if let Some(server) = server {
