@@ -233,6 +233,7 @@ fn a_disk_that_fills_while_items_are_written_stops_the_scan_and_it_resumes_once_
         assert_eq!((history[0].id, history[0].status.as_str()), (2, "running"), "{history:?}");
         let items = history[0].items;
         assert!(items >= 1 && items < TARGETS as i64, "the disk filled mid-scan: {items} items stored");
+        eprintln!("{items} of {TARGETS} items stored when the disk filled");
         store.stored_items(2).unwrap()
     };
     std::fs::remove_file(&filler).unwrap();
