@@ -233,3 +233,45 @@ fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(check: &str, severity: &str, before: Option<&str>) -> Change {
+        Change {
+            subject: "h|443|https|127.0.0.1".into(),
+            check: check.into(),
+            severity: severity.into(),
+            before: before.map(String::from),
+            after: Some("fail".into()),
+        }
+    }
+
+    #[test]
+    fn only_new_and_regressed_findings_at_or_above_the_severity_alert() {
+        let diff = Diff {
+            new: vec![change("a", "high", None), change("b", "low", None)],
+            regressed: vec![change("c", "critical", Some("pass")), change("d", "medium", Some("pass"))],
+            resolved: vec![change("e", "critical", Some("fail"))],
+            unchanged: vec![change("f", "critical", Some("fail"))],
+            ..Diff::default()
+        };
+        let names =
+            |min| matching(&diff, min).iter().map(|(kind, c)| format!("{kind} {}", c.check)).collect::<Vec<_>>();
+        assert_eq!(names(Severity::High), ["new a", "regressed c"]);
+        assert_eq!(names(Severity::Info), ["new a", "new b", "regressed c", "regressed d"]);
+        assert!(names(Severity::Critical) == ["regressed c"]);
+        let rule = AlertRule {
+            webhook: url::Url::parse("http://127.0.0.1/hook").unwrap(),
+            min_severity: Severity::High,
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            headers: Vec::new(),
+        };
+        let body = body("uy", Some("UY"), 7, 6, &rule, &diff, &matching(&diff, Severity::High));
+        assert_eq!(body["findings"][1]["change"], "regressed");
+        assert_eq!(body["findings"][1]["before"], "pass");
+        assert_eq!((body["scan"].as_i64(), body["previous_scan"].as_i64()), (Some(7), Some(6)));
+    }
+}

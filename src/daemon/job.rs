@@ -25,14 +25,6 @@ pub struct Context {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// How a scan ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Complete,
-    Failed,
-    Interrupted,
-}
-
 /// The `postura scan` arguments of a profile's scans. They are stored with each scan, so an
 /// interrupted one can be resumed by the daemon or by hand (`postura scan --resume ID`).
 pub fn scan_arguments(config: &Config, job: &ProfileJob) -> Vec<String> {
@@ -112,10 +104,10 @@ impl Sink for DaemonSink {
 }
 
 /// Run one scan of `job` (a new one, or `resume` an unfinished one) and everything after it.
-pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) -> Outcome {
+pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) {
     let label = ProfileLabel { profile: job.name.clone() };
     let started = Instant::now();
-    let outcome = match scan(context, job, resume).await {
+    match scan(context, job, resume).await {
         Ok(Some((store, id, report))) => {
             let elapsed = started.elapsed();
             let metrics = &context.metrics;
@@ -126,19 +118,15 @@ pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) -> Ou
             metrics.record_report(&report);
             tracing::info!(profile = job.name, scan = id, seconds = elapsed.as_secs_f64(), index = ?report.assessment.as_ref().and_then(|a| a.index), "scan complete");
             after_scan(context, job, &store, id, report);
-            Outcome::Complete
         }
         Ok(None) => {
             context.metrics.scans_interrupted.get_or_create(&label).inc();
-            Outcome::Interrupted
         }
         Err(error) => {
             context.metrics.scans_failed.get_or_create(&label).inc();
             tracing::error!(profile = job.name, error = format!("{error:#}"), "scan failed");
-            Outcome::Failed
         }
-    };
-    outcome
+    }
 }
 
 /// The scan itself. `Ok(None)`: stopped by shutdown and marked interrupted.
