@@ -472,6 +472,69 @@ retries = 2
     drop(weakened);
 }
 
+/// HTTPS receivers: nginx with the test PKI's certificate. A rule whose `ca_file` holds the
+/// test root delivers; the same URL without it is refused (the Mozilla roots do not know the
+/// test CA), never delivered, and given up after its retries.
+#[test]
+fn an_https_receiver_is_verified_against_the_rules_ca_file() {
+    let server = OpenSslServer::start_auto(&MODERN);
+    let (addr, port) = (server.addr, server.port);
+    let https = free_port();
+    let std::net::IpAddr::V4(https_ip) = https.ip() else { unreachable!() };
+    let receiver = Nginx::start(https_ip, https.port(), "location /hook { return 204; }");
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), &[server.socket_addr()]);
+    let db = dir.path().join("postura.db");
+    let config = dir.path().join("daemon.toml");
+    let root = common::pki::Pki::shared().root_cert.display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[daemon]
+db = "postura.db"
+
+[[profile]]
+name = "zz"
+profile = "zz.toml"
+schedule = "*/4 * * * * *"
+output_dir = "reports"
+scan_args = ["--no-revocation"]
+
+[[profile.alert]]
+webhook = "https://{https}/hook"
+min_severity = "medium"
+ca_file = "{root}"
+
+[[profile.alert]]
+webhook = "https://{https}/hook?untrusted"
+min_severity = "medium"
+retries = 1
+"#
+        ),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&config);
+    wait_until("the first scan", Duration::from_secs(120), &mut daemon, |_| complete(&db) >= 1);
+    drop(server);
+    let weakened = OpenSslServer::start(addr, port, &WEAK);
+    wait_until("both outcomes", Duration::from_secs(120), &mut daemon, |d| {
+        !d.events("alert delivered").is_empty() && !d.events("alert not delivered; giving up").is_empty()
+    });
+    let delivered = daemon.events("alert delivered");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["fields"]["status"].as_u64(), Some(204));
+    assert_eq!(delivered[0]["fields"]["url"], format!("https://{https}/hook"));
+    let refused = daemon.events("alert not delivered; giving up");
+    assert_eq!(refused[0]["fields"]["url"], format!("https://{https}/hook?untrusted"));
+    assert!(refused[0]["fields"]["why"].as_str().unwrap().contains("certificate"), "{refused:?}");
+    let access = std::fs::read_to_string(receiver.process.dir().join("access.log")).unwrap();
+    let posts: Vec<&str> = access.lines().filter(|l| l.contains("\"POST /hook")).collect();
+    assert_eq!(posts.len(), 1, "one POST got through TLS: {access}");
+    assert!(posts[0].contains("\"POST /hook HTTP/1.1\" 204"), "{access}");
+    assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log());
+    drop(weakened);
+}
+
 /// SIGTERM mid-scan: the item in flight finishes, the scan is marked interrupted, exit 0; the
 /// next start resumes the same scan to its end without scanning its stored items again.
 #[test]

@@ -6,6 +6,9 @@
 //! 408, 429) are retried `retries` times with exponential backoff (1 s, 2 s, 4 s … at most 60 s),
 //! then given up and logged. Other 4xx answers are not retried.
 //!
+//! Over https://, the receiver's certificate is verified against the Mozilla roots and the CA
+//! certificates of the rule's `ca_file` (a receiver inside the regulator's own PKI).
+//!
 //! Webhooks are the operator's own outputs, not probes of the scanned infrastructure: they do
 //! not go through the scan's `Connector` (and its scope), and are counted in the metrics instead.
 
@@ -196,7 +199,7 @@ async fn post(rule: &AlertRule, payload: Vec<u8>) -> anyhow::Result<hyper::Statu
     let request = request.body(Full::new(Bytes::from(payload)))?;
     if url.scheme() == "https" {
         let name = rustls_pki_types::ServerName::try_from(host)?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config()?).connect(name, stream).await?;
+        let tls = tokio_rustls::TlsConnector::from(tls_config(&rule.roots)?).connect(name, stream).await?;
         exchange(tls, request).await
     } else {
         exchange(stream, request).await
@@ -223,10 +226,11 @@ where
         .status())
 }
 
-/// Webhooks over HTTPS are verified against the Mozilla roots.
-fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// Webhooks over HTTPS are verified against the Mozilla roots and the rule's `ca_file`.
+fn tls_config(extra: &[Vec<u8>]) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    roots.add_parsable_certificates(extra.iter().map(|der| rustls_pki_types::CertificateDer::from(der.as_slice())));
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
@@ -268,6 +272,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             retries: 0,
             headers: Vec::new(),
+            roots: Vec::new(),
         };
         let body = body("uy", Some("UY"), 7, 6, &rule, &diff, &matching(&diff, Severity::High));
         assert_eq!(body["findings"][1]["change"], "regressed");

@@ -64,6 +64,7 @@ struct RawAlert {
     retries: Option<Spanned<i64>>,
     #[serde(default)]
     headers: BTreeMap<String, Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
 }
 
 /// The checked configuration.
@@ -107,6 +108,8 @@ pub struct AlertRule {
     /// Attempts after the first one, with exponential backoff.
     pub retries: u32,
     pub headers: Vec<(String, String)>,
+    /// CA certificates (DER) trusted for an https:// webhook besides the Mozilla roots.
+    pub roots: Vec<Vec<u8>>,
 }
 
 /// A configuration that cannot be used: the rendered diagnostics.
@@ -360,6 +363,35 @@ impl Checker<'_> {
             }
             headers.push((name, value.into_inner()));
         }
+        let mut roots = Vec::new();
+        if let Some(file) = &raw.ca_file {
+            let path = self.path(file.get_ref());
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    roots = crate::cert::pem_blocks(&bytes);
+                    let mut store = rustls::RootCertStore::empty();
+                    let (added, _) = store.add_parsable_certificates(
+                        roots.iter().map(|der| rustls_pki_types::CertificateDer::from(der.as_slice())),
+                    );
+                    if added == 0 {
+                        ok = false;
+                        self.error(
+                            file.span().start,
+                            format!("`ca_file` {} holds no PEM certificate", path.display()),
+                            "give a PEM file of the CA certificate(s) that issued the receiver's certificate",
+                        );
+                    }
+                }
+                Err(error) => {
+                    ok = false;
+                    self.error(
+                        file.span().start,
+                        format!("`ca_file` {}: {error}", path.display()),
+                        "give the path of a PEM file (relative paths are taken from the configuration's directory)",
+                    );
+                }
+            }
+        }
         let webhook = webhook?;
         ok.then(|| AlertRule {
             webhook,
@@ -367,6 +399,7 @@ impl Checker<'_> {
             timeout: Duration::from_secs(timeout as u64),
             retries: retries as u32,
             headers,
+            roots,
         })
     }
 }
@@ -461,6 +494,7 @@ const KEYS: &[(&str, &str)] = &[
     ("timeout", "timeout = 10 (seconds)"),
     ("retries", "retries = 3"),
     ("headers", "headers = { Authorization = \"Bearer …\" }"),
+    ("ca_file", "ca_file = \"/etc/postura/alerts-ca.pem\""),
 ];
 
 #[cfg(test)]
@@ -518,6 +552,16 @@ min_severity = "medium"
         assert!(error.contains("daemon.toml:9:12: error: `schedule` is not a cron pattern"), "{error}");
         assert!(error.contains("daemon.toml:14:16: error: `min_severity` \"hihg\" is not a severity"), "{error}");
         assert!(error.contains("did you mean min_severity = \"high\"?"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let text = GOOD.replace("min_severity = \"medium\"", "min_severity = \"medium\"\nca_file = \"zz.toml\"");
+        let error = parse(&text).unwrap_err();
+        assert!(
+            error.contains("daemon.toml:15:11: error: `ca_file`") && error.contains("holds no PEM certificate"),
+            "{error}"
+        );
     }
 
     #[test]
