@@ -117,7 +117,13 @@ pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) {
             metrics.last_success.get_or_create(&label).set(now.as_secs_f64());
             metrics.record_report(&report);
             tracing::info!(profile = job.name, scan = id, seconds = elapsed.as_secs_f64(), index = ?report.assessment.as_ref().and_then(|a| a.index), "scan complete");
-            after_scan(context, job, &store, id, report);
+            // Rendering a large country's report takes seconds: off the async workers, so the
+            // metrics server and the other profiles' schedules are not held up.
+            let (context, job) = (context.clone(), job.clone());
+            let after = tokio::task::spawn_blocking(move || after_scan(&context, &job, &store, id, report));
+            if let Err(error) = after.await {
+                tracing::error!(scan = id, %error, "writing the reports failed");
+            }
         }
         Ok(None) => {
             context.metrics.scans_interrupted.get_or_create(&label).inc();
