@@ -579,6 +579,32 @@ fn sigterm_interrupts_the_scan_and_the_next_start_resumes_it() {
     assert_eq!(restarted.terminate(Duration::from_secs(60)), Some(0), "{}", restarted.log());
 }
 
+/// An item that would outlast the grace period is abandoned: the daemon exits 0 soon after the
+/// grace period, the scan is interrupted and the item is not stored (it is probed on resume).
+#[test]
+fn sigterm_abandons_an_item_that_outlasts_the_grace_period() {
+    let silent = common::hostile::SilentServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), &[silent.addr()]);
+    let db = dir.path().join("postura.db");
+    let config = dir.path().join("daemon.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ndb = \"postura.db\"\ngrace_period = 2\n\n[[profile]]\nname = \"zz\"\nprofile = \"zz.toml\"\n\
+         schedule = \"*/2 * * * * *\"\noutput_dir = \"reports\"\n\
+         scan_args = [\"--no-revocation\", \"--timeout\", \"300\", \"--deadline\", \"600\"]\n",
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&config);
+    wait_until("the scan", Duration::from_secs(60), &mut daemon, |d| !d.events("scan started").is_empty());
+    // The silent server holds the probe for up to 300 s per read; the grace period is 2 s.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log());
+    assert!(!daemon.events("items still in flight at the end of the grace period were abandoned").is_empty());
+    assert_eq!(scans(&db), vec![(1, "interrupted".to_string())]);
+    assert_eq!(items(&db, 1), 0, "the abandoned item is not stored");
+}
+
 #[test]
 fn a_malformed_configuration_is_located_and_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
