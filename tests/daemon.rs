@@ -647,6 +647,13 @@ fn a_malformed_configuration_is_located_and_refused_before_anything_starts() {
     assert!(stderr.contains(&format!("{}:7:11: profile \"zz\"", config.display())), "{stderr}");
     assert!(stderr.contains("zz.toml:"), "the profile's own diagnostic: {stderr}");
     assert!(!dir.path().join("postura.db").exists(), "nothing started");
+
+    // All fixed: `--check` says so and exits 0 without scanning (nothing listens on port 9).
+    write_profile(dir.path(), &["127.0.0.1:9".parse().unwrap()]);
+    let output = postura(&["daemon", "--config", config.to_str().unwrap(), "--check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with(": ok — 1 profile\n"));
+    assert!(scans(&dir.path().join("postura.db")).is_empty(), "no scan");
 }
 
 #[test]

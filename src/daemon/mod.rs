@@ -50,7 +50,8 @@ pub async fn run(args: DaemonArgs) -> u8 {
         return EXIT_USAGE;
     }
     if args.check {
-        println!("{}: ok — {} profiles", config.source.display(), config.profiles.len());
+        let n = config.profiles.len();
+        println!("{}: ok — {n} profile{}", config.source.display(), if n == 1 { "" } else { "s" });
         return EXIT_OK;
     }
     let metrics = Arc::new(metrics::Metrics::new());
@@ -169,6 +170,9 @@ async fn profile_loop(context: Context, job: ProfileJob, gate: Arc<Semaphore>) {
         last = next;
         let Some(_permit) = acquire(&gate, &mut shutdown).await else { return };
         job::run(&context, &job, None).await;
+        if let Some(missed) = job.schedule.next_after(last).filter(|m| *m < Utc::now()) {
+            tracing::warn!(profile = job.name, missed = %missed.to_rfc3339(), "the scan outlasted the next occurrence: occurrences in the meantime are skipped");
+        }
     }
 }
 
