@@ -146,6 +146,9 @@ pub enum Command {
     Bundle(crate::bundle::command::BundleArgs),
     /// Check a bundle's signature and every file's digest; names what changed.
     Verify(crate::bundle::command::VerifyArgs),
+    /// Scan country profiles on cron schedules, write reports, alert by webhook on new or
+    /// regressed findings, serve Prometheus metrics (see docs/operations.md).
+    Daemon(crate::daemon::DaemonArgs),
 }
 
 /// Which store: `--db PATH`, else the default data directory (see `docs/operations.md`).
@@ -430,6 +433,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Keygen(args) => bundle_outcome(crate::bundle::command::keygen(&args).map(|()| true)),
         Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
         Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
+        Command::Daemon(args) => ExitCode::from(crate::daemon::run(args).await),
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -689,7 +693,10 @@ fn report(args: ReportArgs) -> anyhow::Result<u8> {
         anyhow::bail!("nothing to write: give --html FILE, --csv FILE and/or --per-operator DIR");
     }
     let catalog = load_catalog(&args.checks)?;
-    let renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
+    let mut renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
+    if let Some(id) = args.scan {
+        renderer.set_trend(crate::report::trend::from_store(&args.db.open()?, id)?);
+    }
     if !args.regional.is_empty() {
         let documents = args
             .regional

@@ -13,7 +13,7 @@
 //! `Scope`, `ProfileError`, `Profile::load`, `Profile::parse`, `Scope::allows_name`,
 //! `Scope::allows_address`.
 
-mod diagnostic;
+pub(crate) mod diagnostic;
 mod operators;
 mod raw;
 mod validate;

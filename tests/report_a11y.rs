@@ -98,8 +98,20 @@ fn every_report_in_every_language_has_no_axe_violation() {
         std::fs::write(&path, html).unwrap();
         files.push(path);
     };
+    // The trend section (reports from the store) in every language too.
+    let trend = |id: i64, index: f64, failing: &[(&str, i64)]| postura::store::TrendRow {
+        id,
+        started_at: format!("2026-0{id}-01T03:00:00Z"),
+        index: Some(index),
+        failing: failing.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+    };
     for lang in ["en", "es", "pt", "fr"] {
-        let renderer = Renderer::new(lang, None).unwrap();
+        let mut renderer = Renderer::new(lang, None).unwrap();
+        renderer.set_trend(vec![
+            trend(1, 71.5, &[("high", 3), ("medium", 5)]),
+            trend(2, 48.0, &[("critical", 1), ("high", 6), ("medium", 5), ("low", 2), ("info", 1)]),
+            trend(3, 64.2, &[("high", 2), ("medium", 4)]),
+        ]);
         write(format!("country-{lang}.html"), renderer.country(&document, Some(&previous), Some(&catalog)).unwrap());
         let mut other = report.clone();
         other.country =

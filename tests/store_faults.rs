@@ -194,3 +194,60 @@ fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
     let report = Store::open(&db).unwrap().report(1).unwrap();
     assert_eq!(report.targets.len(), servers.len());
 }
+
+/// The disk fills while the scan is writing its items (not at open): the scan stops with an
+/// error naming the store and the item it could not keep, exit 2; the scan stored before is
+/// intact; the partial scan keeps the items that made it and, once there is room again, resumes
+/// to the same end as a scan that never stopped, without probing its stored items again.
+#[test]
+fn a_disk_that_fills_while_items_are_written_stops_the_scan_and_it_resumes_once_there_is_room() {
+    const TARGETS: usize = 12;
+    let mount = Tmpfs::mount("size=4m");
+    let db = mount.0.join("postura.db");
+    let servers: Vec<OpenSslServer> = (0..TARGETS)
+        .map(|_| OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"]))
+        .collect();
+    assert!(scan_into(&servers[0], &db).status.success(), "first scan");
+    let before = serde_json::to_string(&Store::open(&db).unwrap().report(1).unwrap()).unwrap();
+    // Room for the scan's row and a few items, not for twelve: fill the disk, then free a gap.
+    let gap = mount.0.join("gap");
+    std::fs::write(&gap, vec![0u8; 160 * 1024]).unwrap();
+    let filler = mount.0.join("filler");
+    {
+        let mut file = std::fs::File::create(&filler).unwrap();
+        while file.write_all(&[0u8; 4096]).and_then(|()| file.flush()).is_ok() {}
+    }
+    std::fs::remove_file(&gap).unwrap();
+    let mut args: Vec<String> = vec!["scan".into()];
+    args.extend(servers.iter().map(|s| s.socket_addr().to_string()));
+    args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", db.to_str().unwrap()].map(String::from));
+    let output = postura(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_refused(&output, &db, "disk");
+    let text = stderr(&output);
+    assert!(text.contains("cannot store target "), "the error names what could not be kept: {text}");
+
+    let stored_before_room = {
+        let store = Store::open(&db).unwrap();
+        assert_eq!(serde_json::to_string(&store.report(1).unwrap()).unwrap(), before, "the stored scan is intact");
+        let history = store.history(None).unwrap();
+        assert_eq!((history[0].id, history[0].status.as_str()), (2, "running"), "{history:?}");
+        let items = history[0].items;
+        assert!(items >= 1 && items < TARGETS as i64, "the disk filled mid-scan: {items} items stored");
+        eprintln!("{items} of {TARGETS} items stored when the disk filled");
+        store.stored_items(2).unwrap()
+    };
+    std::fs::remove_file(&filler).unwrap();
+    let resumed = postura(&["scan", "--resume", "2", "--quiet", "--db", db.to_str().unwrap()]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let store = Store::open(&db).unwrap();
+    assert_eq!(serde_json::to_string(&store.report(1).unwrap()).unwrap(), before);
+    let report = store.report(2).unwrap();
+    assert_eq!(report.targets.len(), TARGETS);
+    assert!(report.targets.iter().all(|t| t.error.is_none()), "every target scanned");
+    // The items stored before the disk filled were kept as they were, not probed again.
+    for target in &report.targets {
+        if let Some(kept) = stored_before_room.targets.get(&postura::scan::resume::target_key(target)) {
+            assert_eq!(kept.started_at, target.started_at, "{} was probed again", target.host);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use crate::output::escaped_line;
 
 /// One problem in a profile, located by a byte offset into the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub offset: usize,
     pub message: String,
     pub help: String,
@@ -23,7 +23,7 @@ impl Diagnostic {
 }
 
 /// Renders diagnostics in file order, one two-line block each.
-pub(super) fn render(mut diagnostics: Vec<Diagnostic>, text: &str, source: &Path) -> String {
+pub(crate) fn render(mut diagnostics: Vec<Diagnostic>, text: &str, source: &Path) -> String {
     // Stable sort: problems found at the same place keep the order they were found in.
     diagnostics.sort_by_key(|d| d.offset);
     let mut out = String::new();
@@ -46,7 +46,7 @@ pub(super) fn render(mut diagnostics: Vec<Diagnostic>, text: &str, source: &Path
 }
 
 /// 1-based line and column (in characters, as editors count them) of a byte offset.
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -91,7 +91,7 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo (about one
 /// edit per three characters, the threshold rustc uses for its suggestions).
-pub(super) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
     let limit = lower.chars().count().max(3) / 3;
     candidates

@@ -18,6 +18,7 @@ pub mod include;
 pub mod notices;
 pub mod stream;
 pub mod svg;
+pub mod trend;
 pub mod view;
 
 pub use stream::{ItemSource, ScanFile};
@@ -30,7 +31,7 @@ use crate::checks::catalog::Catalog;
 use view::{Document, Lang};
 
 /// The templates shipped in the binary: (name, file under `reports/`, text).
-pub const TEMPLATES: [(&str, &str, &str); 8] = [
+pub const TEMPLATES: [(&str, &str, &str); 9] = [
     ("country", "country.hbs", include_str!("../../reports/country.hbs")),
     ("regional", "regional.hbs", include_str!("../../reports/regional.hbs")),
     ("notice", "notice.hbs", include_str!("../../reports/notice.hbs")),
@@ -39,6 +40,7 @@ pub const TEMPLATES: [(&str, &str, &str); 8] = [
     ("item", "partials/item.hbs", include_str!("../../reports/partials/item.hbs")),
     ("evidence-tls", "partials/evidence-tls.hbs", include_str!("../../reports/partials/evidence-tls.hbs")),
     ("facts", "partials/facts.hbs", include_str!("../../reports/partials/facts.hbs")),
+    ("trend", "partials/trend.hbs", include_str!("../../reports/partials/trend.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ pub struct Renderer {
     /// The bundle manifest's data digest and the signer's key fingerprint, shown in the footer
     /// of reports written into a signed bundle (`crate::bundle`).
     stamp: serde_json::Value,
+    /// The trend over the last scans (`trend::view`), null when there is none.
+    trend: serde_json::Value,
 }
 
 impl Renderer {
@@ -95,13 +99,25 @@ impl Renderer {
             name: templates.map_or_else(|| "built-in".into(), |d| d.display().to_string()),
             message,
         })?;
-        Ok(Renderer { handlebars, strings, lang: lang.to_string(), stamp: serde_json::Value::Null })
+        Ok(Renderer {
+            handlebars,
+            strings,
+            lang: lang.to_string(),
+            stamp: serde_json::Value::Null,
+            trend: serde_json::Value::Null,
+        })
     }
 
     /// Reports rendered from now on show `digest` (the bundle manifest's data digest) and the
     /// signer's key `fingerprint` in their footer.
     pub fn stamp(&mut self, digest: &str, fingerprint: &str) {
         self.stamp = serde_json::json!({"digest": digest, "fingerprint": fingerprint});
+    }
+
+    /// Country reports rendered from now on show the trend over these scans (from the store,
+    /// oldest first); fewer than two show none.
+    pub fn set_trend(&mut self, rows: Vec<crate::store::TrendRow>) {
+        self.trend = trend::view(&rows, &self.strings);
     }
 
     pub(crate) fn lang<'a>(&'a self, catalog: Option<&'a Catalog>) -> Lang<'a> {
@@ -111,6 +127,7 @@ impl Renderer {
     fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, ReportError> {
         let mut data = data.clone();
         data["stamp"] = self.stamp.clone();
+        data["trend"] = self.trend.clone();
         self.handlebars
             .render(name, &data)
             .map_err(|e| ReportError::Render { name: name.to_string(), message: e.to_string() })

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use plan::{AssessmentPlan, BeforeProbe, ProbeItem, ResolverSpec, ScanPlan, ZoneSpec};
+pub use plan::{AssessmentPlan, BeforeProbe, ProbeItem, ResolverSpec, ScanPlan, StopFlag, ZoneSpec};
 pub use resume::StoredItems;
 pub use sink::{Collect, DocumentWriter, Fanout, Item, JsonSink, NoSink, ScanSummary, Sink, SinkError};
 
@@ -42,6 +42,9 @@ pub enum ScanError {
     /// The temporary file finished items wait in for the assessment pass.
     #[error("{0}")]
     Spill(String),
+    /// `ScanPlan::stop` was raised: the items in flight finished, the rest were not probed.
+    #[error("stopped before the end (the items finished so far were handed to the sink)")]
+    Stopped,
 }
 
 /// Where a target result goes in the document: its spec's place, then its address's.
@@ -53,6 +56,8 @@ enum Done {
     Target(TargetKey, Box<TargetResult>),
     Zone(usize, Box<ZoneFacts>),
     Resolver(usize, Box<ResolverFacts>),
+    /// Not started: the scan is stopping (`ScanPlan::stop`).
+    Skipped,
 }
 
 /// What a running task was working on, to record it if the task fails.
@@ -110,12 +115,20 @@ impl Tasks<'_> {
         self.plan.before_probe.clone()
     }
 
+    fn stop(&self) -> Option<plan::StopFlag> {
+        self.plan.stop.clone()
+    }
+
     fn resolve(&mut self, index: usize, spec: TargetSpec) {
         let (gate, scope) = (self.tls_gate.clone(), self.scope.clone());
         let (all, timeout) = (self.plan.options.all_addresses, self.plan.options.timeout);
         let task_spec = spec.clone();
+        let stop = self.stop();
         let handle = self.set.spawn(async move {
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             Done::Resolved(index, resolve(&task_spec, all, timeout, scope.as_deref()).await)
         });
         self.pending.insert(handle.id(), Pending::Resolving(index, spec));
@@ -138,6 +151,7 @@ impl Tasks<'_> {
     fn spawn_target(&mut self, key: TargetKey, job: ResolvedTarget) {
         let (gate, network, options, hook) =
             (self.tls_gate.clone(), self.network.clone(), self.plan.options.clone(), self.hook());
+        let stop = self.stop();
         let task_job = job.clone();
         // Resuming: a target finished by the interrupted run is not probed again.
         let stored = self.plan.done.targets.get(&resume::target_key(&empty_result(&job))).cloned();
@@ -146,6 +160,9 @@ impl Tasks<'_> {
                 return Done::Target(key, Box::new(result));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Target(&task_job.spec));
             }
@@ -157,6 +174,7 @@ impl Tasks<'_> {
     fn zone(&mut self, index: usize, name: String) {
         let (gate, network, options, hook) =
             (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let stop = self.stop();
         let task_name = name.clone();
         let stored = self.plan.done.zones.get(&resume::zone_key(&name)).cloned();
         let handle = self.set.spawn(async move {
@@ -164,6 +182,9 @@ impl Tasks<'_> {
                 return Done::Zone(index, Box::new(facts));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Zone(&task_name));
             }
@@ -175,12 +196,16 @@ impl Tasks<'_> {
     fn resolver(&mut self, index: usize, address: std::net::SocketAddr) {
         let (gate, network, options, hook) =
             (self.dns_gate.clone(), self.network.clone(), self.plan.dns.clone(), self.hook());
+        let stop = self.stop();
         let stored = self.plan.done.resolvers.get(&address.to_string()).cloned();
         let handle = self.set.spawn(async move {
             if let Some(facts) = stored {
                 return Done::Resolver(index, Box::new(facts));
             }
             let _permit = gate.acquire_owned().await;
+            if stopping(&stop) {
+                return Done::Skipped;
+            }
             if let Some(hook) = hook {
                 hook(ProbeItem::Resolver(address));
             }
@@ -294,15 +319,19 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanSummary, Sc
                 sink.item(Item::Resolver(&facts))?;
                 spill.put(Slot::Resolver(index), text)?;
             }
+            Done::Skipped => {}
         }
         // Once every zone is in, their MX hosts become STARTTLS targets on port 25.
-        if !mx_pass_done && zones_in == plan.zones.len() {
+        if !mx_pass_done && zones_in == plan.zones.len() && !stopping(&plan.stop) {
             mx_pass_done = true;
             for spec in mx_targets(plan, &joins.zones, &specs) {
                 tasks.resolve(specs.len(), spec.clone());
                 specs.push(spec);
             }
         }
+    }
+    if stopping(&plan.stop) {
+        return Err(ScanError::Stopped);
     }
     let mut summary = ScanSummary {
         schema_version: SCHEMA_VERSION,
@@ -499,6 +528,10 @@ impl Joins {
     fn apply_to_zone(&self, zone: &mut ZoneFacts) {
         crate::dns::dane::match_zone_chains(zone, |host| self.mail_chains.get(host).map(|(_, c)| c.as_slice()));
     }
+}
+
+fn stopping(stop: &Option<plan::StopFlag>) -> bool {
+    stop.as_ref().is_some_and(plan::StopFlag::is_raised)
 }
 
 fn mail_host_key(host: &str) -> String {

@@ -79,6 +79,23 @@ pub struct ScanPlan {
     /// Resuming: items an interrupted run already finished, reused instead of probed (and still
     /// handed to the sink, so every sink sees every item of the scan).
     pub done: super::StoredItems,
+    /// Graceful stop: once raised, no further item is probed (items in flight finish and reach
+    /// the sink) and `run` returns `ScanError::Stopped` instead of assessing.
+    pub stop: Option<StopFlag>,
+}
+
+/// Raised to stop a scan gracefully (the daemon on SIGTERM); see [`ScanPlan::stop`].
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopFlag {
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl ScanPlan {

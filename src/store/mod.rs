@@ -114,6 +114,16 @@ pub struct ScanSummary {
     pub failing: i64,
 }
 
+/// One complete scan in a trend (`Store::trend`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendRow {
+    pub id: i64,
+    pub started_at: String,
+    pub index: Option<f64>,
+    /// (severity name, failing findings), severities without failures omitted.
+    pub failing: Vec<(String, i64)>,
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -345,6 +355,38 @@ impl Store {
             )
             .optional()
             .map_err(self.error("cannot read the history"))
+    }
+
+    /// The last `limit` complete scans of the same country as `id`, up to and including it,
+    /// oldest first: (id, started_at, index, failing findings per severity name), for the trend.
+    pub fn trend(&self, id: i64, limit: usize) -> anyhow::Result<Vec<TrendRow>> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT p.id, p.started_at, p.index_value FROM scans p, scans s
+                 WHERE s.id = ?1 AND p.id <= s.id AND p.status = 'complete'
+                   AND coalesce(p.country, '') = coalesce(s.country, '') ORDER BY p.id DESC LIMIT ?2",
+            )
+            .map_err(self.error("cannot read the history"))?;
+        let rows = statement
+            .query_map(params![id, limit as i64], |r| {
+                Ok(TrendRow { id: r.get(0)?, started_at: r.get(1)?, index: r.get(2)?, failing: Vec::new() })
+            })
+            .map_err(self.error("cannot read the history"))?;
+        let mut trend = rows.collect::<Result<Vec<_>, _>>().map_err(self.error("cannot read the history"))?;
+        trend.reverse();
+        let mut counts = self
+            .conn
+            .prepare("SELECT severity, count(*) FROM findings WHERE scan_id = ?1 AND status = 'fail' GROUP BY severity")
+            .map_err(self.error("cannot read the findings"))?;
+        for row in &mut trend {
+            row.failing = counts
+                .query_map([row.id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(self.error("cannot read the findings"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.error("cannot read the findings"))?;
+        }
+        Ok(trend)
     }
 
     /// Retention: keep the newest `keep` scans and/or drop those started more than `older_than_days`
