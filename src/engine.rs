@@ -116,7 +116,10 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
         return result;
     };
     let deadline = started + options.deadline;
-    let connector = network.connector(address, deadline).with_starttls(job.spec.service.starttls());
+    let connector = network
+        .connector(address, deadline)
+        .with_starttls(job.spec.service.starttls())
+        .with_starttls_domain(Some(&job.spec.starttls_domain()));
     let target = SweepTarget { connector: connector.clone(), sni: job.spec.sni() };
     // The sweep bounds every step by the deadline itself and keeps partial facts; this outer
     // bound only guards against a step that was not bounded.

@@ -103,6 +103,7 @@ fn example_profile_loads_with_documented_defaults() {
             address: Some("127.0.0.1".parse().unwrap()),
             sector: "regulator".into(),
             operator: Some("Example Regulator".into()),
+            xmpp_domain: None,
         }
     );
     // No `port`: the service default.

@@ -21,6 +21,7 @@ fn spec(host: &str, address: SocketAddr) -> TargetSpec {
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     }
 }
 

@@ -328,6 +328,7 @@ fn mx_targets(plan: &ScanPlan, zones: &[(usize, ZoneFacts)], known: &[TargetSpec
                 pinned,
                 sector: declared.and_then(|z| z.sector.clone()),
                 operator: declared.and_then(|z| z.operator.clone()),
+                xmpp_domain: None,
             });
         }
     }

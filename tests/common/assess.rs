@@ -49,6 +49,7 @@ pub fn scan_lab_target(address: SocketAddr, service: Service, sector: &str, time
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: None,
+        xmpp_domain: None,
     };
     let plan = ScanPlan {
         targets: vec![spec],
