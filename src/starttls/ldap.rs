@@ -1,7 +1,7 @@
 //! LDAP StartTLS (RFC 4511 §4.14, RFC 4513 §3): one ExtendedRequest with the StartTLS OID,
 //! answered by an ExtendedResponse whose resultCode 0 upgrades; any other resultCode is a
-//! refusal (slapd without TLS answers 52, `unavailable`; servers without the operation 2,
-//! `protocolError`). The BER is read with asn1-rs; the response is read whole (its length is in
+//! refusal (slapd without a TLS certificate answers 2, `protocolError`, "unsupported extended
+//! operation"). The BER is read with asn1-rs; the response is read whole (its length is in
 //! its header) within the dialogue's byte cap.
 
 use asn1_rs::{Any, Class, FromBer};
@@ -129,7 +129,7 @@ mod tests {
     use super::*;
 
     /// slapd 2.5 without a TLS certificate, as captured here.
-    const REFUSAL: &[u8] = b"\x30\x2a\x02\x01\x01\x78\x25\x0a\x01\x34\x04\x00\x04\x1eCould not initialize TLS layer";
+    const REFUSAL: &[u8] = b"\x30\x2a\x02\x01\x01\x78\x25\x0a\x01\x02\x04\x00\x04\x1eunsupported extended operation";
 
     #[test]
     fn the_request_is_the_start_tls_extended_operation() {
@@ -148,10 +148,7 @@ mod tests {
             Some((ExtendedResponse { message_id: 1, result_code: 0, diagnostic: String::new() }, ok.len()))
         );
         let (refusal, used) = extended_response(REFUSAL).unwrap().unwrap();
-        assert_eq!(
-            (refusal.result_code, refusal.diagnostic.as_str(), used),
-            (52, "Could not initialize TLS layer", 44)
-        );
+        assert_eq!((refusal.result_code, refusal.diagnostic.as_str(), used), (2, "unsupported extended operation", 44));
         for message in [&ok[..], REFUSAL] {
             for cut in 0..message.len() {
                 assert_eq!(extended_response(&message[..cut]), Ok(None), "prefix of {cut} bytes");

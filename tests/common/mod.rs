@@ -109,6 +109,7 @@ pub mod oracle;
 pub mod pki;
 pub mod process;
 pub mod servers;
+pub mod starttls_servers;
 pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
