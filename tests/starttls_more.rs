@@ -12,10 +12,12 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::assess::{assess, report_of};
 use common::mail::{Dovecot, DovecotTls};
 use common::oracle::openssl_accepted_suites_with;
 use common::starttls_servers::{mariadb, nnrpd, postgres, prosody, slapd, vsftpd};
 use common::*;
+use postura::checks::model::Status;
 use postura::engine::{run, ScanOptions};
 use postura::facts::TargetResult;
 use postura::target::parse_target;
@@ -58,6 +60,17 @@ fn assert_upgraded_like_the_oracle(result: &TargetResult, address: SocketAddr, s
     }
     assert_eq!(tls.protocols, accepted, "{name}");
     assert!(tls.protocols.contains(&Protocol::Tls12), "{name}: {:?}", tls.protocols);
+}
+
+/// The status of `check` on each target once assessed (built-in checks, Mozilla intermediate).
+fn statuses(targets: &[&TargetResult], check: &str) -> Vec<Option<Status>> {
+    let assessed = assess(
+        &report_of(targets.iter().map(|t| (*t).clone()).collect()),
+        "mozilla-intermediate",
+        vec![],
+        "2026-12-01",
+    );
+    assessed.targets.iter().map(|t| t.findings.iter().find(|f| f.check == check).map(|f| f.status)).collect()
 }
 
 /// The server said no: a typed refusal with its reply, after exactly one connection.
@@ -133,10 +146,9 @@ fn postgres_ssl_request_on_postgresql() {
     assert_upgraded_like_the_oracle(&result, server.addr, &["-starttls", "postgres"]);
 
     let plain = postgres(false);
-    assert_refused(
-        &scan(&format!("postgresql://{TEST_HOST}"), plain.addr),
-        "STARTTLS not offered (PostgreSQL: \"N\" (the server does not accept SSL))",
-    );
+    let refused = scan(&format!("postgresql://{TEST_HOST}"), plain.addr);
+    assert_refused(&refused, "STARTTLS not offered (PostgreSQL: \"N\" (the server does not accept SSL))");
+    assert_eq!(statuses(&[&result, &refused], "tls.starttls.missing"), [Some(Status::Pass), Some(Status::Fail)]);
 }
 
 #[test]
@@ -178,10 +190,9 @@ fn managesieve_and_lmtp_on_dovecot() {
     assert_upgraded_like_the_oracle(&lmtp, dovecot.lmtp, &["-starttls", "lmtp"]);
 
     let plain = Dovecot::start(DovecotTls::Off);
-    assert_refused(
-        &scan(&format!("sieve://{TEST_HOST}"), plain.sieve),
-        "STARTTLS not offered (ManageSieve: not in the capabilities)",
-    );
+    let refused = scan(&format!("sieve://{TEST_HOST}"), plain.sieve);
+    assert_refused(&refused, "STARTTLS not offered (ManageSieve: not in the capabilities)");
+    assert_eq!(statuses(&[&sieve, &refused], "mail.starttls.missing"), [Some(Status::Pass), Some(Status::Fail)]);
     assert_refused(
         &scan(&format!("lmtp://{TEST_HOST}"), plain.lmtp),
         "STARTTLS not offered (LMTP: not in the LHLO reply)",
