@@ -119,7 +119,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
                 .map(|(_, service)| *service)
                 .ok_or_else(|| {
                     let known: Vec<&str> = SCHEMES.iter().map(|(name, _)| *name).collect();
-                    format!("unknown scheme '{scheme}://' (known: {})", known.join(", "))
+                    format!("unknown scheme '{scheme}://' (known: {}, dns, resolver)", known.join(", "))
                 })?;
             (rest, Some(service))
         }
