@@ -198,3 +198,48 @@ fn managesieve_and_lmtp_on_dovecot() {
         "STARTTLS not offered (LMTP: not in the LHLO reply)",
     );
 }
+
+/// Peers no real server imitates (scripted responders, tests/common/hostile.rs): each dialogue
+/// stops at its documented cap or check, as data, after the first connection.
+#[test]
+fn hostile_dialogues_stop_at_their_caps_after_one_connection() {
+    let hostile = |target: &str, address: SocketAddr, error: &str| {
+        let result = scan(target, address);
+        assert_eq!(result.error.as_deref(), Some(error), "{target}: {result:#?}");
+        assert_eq!(result.starttls, None, "{target}: neither offered nor refused");
+        assert_eq!(result.connections.total, 1, "{target}");
+    };
+    // PostgreSQL's `S` followed by bytes the server wants read as TLS (CVE-2021-23214's shape).
+    let stuffing = GarbageServer::with_reply(b"S\x16\x03\x01\x00\x05hello".to_vec());
+    hostile(&format!("postgres://{TEST_HOST}"), stuffing.addr(), "protocol error: data after the STARTTLS reply");
+
+    // XMPP features that never end: read up to 16 KiB.
+    let mut features = b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>\
+        <stream:features>"
+        .to_vec();
+    while features.len() < 20_000 {
+        features.extend_from_slice(b"<feature xmlns='urn:example'/>");
+    }
+    let endless = GarbageServer::with_reply(features);
+    hostile(&format!("xmpp://{TEST_HOST}"), endless.addr(), "protocol error: STARTTLS dialogue too long");
+
+    // An FTP multi-line reply past the line cap.
+    let mut lines = b"220-welcome\r\n".to_vec();
+    for _ in 0..200 {
+        lines.extend_from_slice(b" more banner\r\n");
+    }
+    let banner = TrickleServer::start_with(Duration::from_millis(0), lines);
+    hostile(
+        &format!("ftp://{TEST_HOST}"),
+        banner.addr(),
+        &format!("protocol error: FTP reply with more than {} lines", postura::starttls::MAX_REPLY_LINES),
+    );
+
+    // An LDAP answer that is not an ExtendedResponse (a SearchResultDone, APPLICATION 5).
+    let wrong = GarbageServer::with_reply(b"\x30\x0c\x02\x01\x01\x65\x07\x0a\x01\x00\x04\x00\x04\x00".to_vec());
+    hostile(
+        &format!("ldap://{TEST_HOST}"),
+        wrong.addr(),
+        "protocol error: LDAP answer is not an ExtendedResponse (protocolOp [APPLICATION 5])",
+    );
+}
