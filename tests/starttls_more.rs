@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::assess::{assess, report_of};
+use common::assess::{assert_connection_budget, assess, report_of};
 use common::mail::{Dovecot, DovecotTls};
 use common::oracle::openssl_accepted_suites_with;
 use common::starttls_servers::{mariadb, nnrpd, postgres, prosody, slapd, vsftpd};
@@ -60,6 +60,8 @@ fn assert_upgraded_like_the_oracle(result: &TargetResult, address: SocketAddr, s
     }
     assert_eq!(tls.protocols, accepted, "{name}");
     assert!(tls.protocols.contains(&Protocol::Tls12), "{name}: {:?}", tls.protocols);
+    // The same budget as over direct TLS: the dialogue costs no connection of its own.
+    assert_connection_budget(tls);
 }
 
 /// The status of `check` on each target once assessed (built-in checks, Mozilla intermediate).
