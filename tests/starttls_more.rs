@@ -237,6 +237,17 @@ fn hostile_dialogues_stop_at_their_caps_after_one_connection() {
         &format!("protocol error: FTP reply with more than {} lines", postura::starttls::MAX_REPLY_LINES),
     );
 
+    // MySQL's error packet instead of a greeting (a full server), sent without waiting.
+    let mut packet = vec![0, 0, 0, 0, 0xff, 0x10, 0x04];
+    packet.extend_from_slice(b"Too many connections");
+    packet[0] = (packet.len() - 4) as u8;
+    let full = TrickleServer::start_with(Duration::from_millis(0), packet);
+    hostile(
+        &format!("mysql://{TEST_HOST}"),
+        full.addr(),
+        "protocol error: MySQL server error 1040: \"Too many connections\"",
+    );
+
     // An LDAP answer that is not an ExtendedResponse (a SearchResultDone, APPLICATION 5).
     let wrong = GarbageServer::with_reply(b"\x30\x0c\x02\x01\x01\x65\x07\x0a\x01\x00\x04\x00\x04\x00".to_vec());
     hostile(
