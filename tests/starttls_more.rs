@@ -62,6 +62,8 @@ fn assert_upgraded_like_the_oracle(result: &TargetResult, address: SocketAddr, s
     assert!(tls.protocols.contains(&Protocol::Tls12), "{name}: {:?}", tls.protocols);
     // The same budget as over direct TLS: the dialogue costs no connection of its own.
     assert_connection_budget(tls);
+    let counts: Vec<String> = tls.cipher_suites.iter().map(|(p, suites)| format!("{p} {}", suites.len())).collect();
+    eprintln!("{name}: {} ({} connections)", counts.join(", "), tls.connections);
 }
 
 /// The status of `check` on each target once assessed (built-in checks, Mozilla intermediate).
