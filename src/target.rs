@@ -33,13 +33,22 @@ pub struct ResolvedTarget {
 }
 
 impl TargetSpec {
-    /// The SNI to send: the host name, never an IP literal (RFC 6066).
+    /// The SNI to send: the XMPP domain when one is declared (RFC 7590 §3.2: a client names
+    /// the domain, not the host serving it), else the host name, never an IP literal (RFC 6066).
     pub fn sni(&self) -> Option<String> {
-        if self.host.parse::<IpAddr>().is_ok() {
+        if let Some(domain) = &self.xmpp_domain {
+            Some(domain.clone())
+        } else if self.host.parse::<IpAddr>().is_ok() {
             None
         } else {
             Some(self.host.trim_end_matches('.').to_ascii_lowercase())
         }
+    }
+
+    /// The name the certificate must match: the XMPP domain when one is declared (RFC 6120
+    /// §13.7.2), else the host.
+    pub fn certificate_name(&self) -> &str {
+        self.xmpp_domain.as_deref().unwrap_or(&self.host)
     }
 
     pub fn from_endpoint(endpoint: &Endpoint) -> TargetSpec {
@@ -57,7 +66,7 @@ impl TargetSpec {
     /// The name the STARTTLS dialogue addresses (XMPP's stream `to`): the declared XMPP domain,
     /// else the host as SNI would name it, else (an IP literal) the address itself.
     pub fn starttls_domain(&self) -> String {
-        self.xmpp_domain.clone().or_else(|| self.sni()).unwrap_or_else(|| self.host.clone())
+        self.sni().unwrap_or_else(|| self.host.clone())
     }
 }
 
@@ -359,7 +368,9 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("xmpp.example.org", 5223));
         assert_eq!(t.xmpp_domain.as_deref(), Some("example.org"));
         assert_eq!(t.starttls_domain(), "example.org");
+        assert_eq!((t.sni().as_deref(), t.certificate_name()), (Some("example.org"), "example.org"));
         let t = parse_target("xmpp-server://xmpp.example.org").unwrap();
+        assert_eq!((t.sni().as_deref(), t.certificate_name()), (Some("xmpp.example.org"), "xmpp.example.org"));
         assert_eq!(t.starttls_domain(), "xmpp.example.org");
         assert_eq!(parse_target("xmpp://127.0.0.1").unwrap().starttls_domain(), "127.0.0.1");
         assert!(parse_target("xmpp://xmpp.example.org/not a domain").is_err());

@@ -110,9 +110,12 @@ fn xmpp_client_and_server_streams_on_prosody() {
     assert_upgraded_like_the_oracle(&s2s, server.server, &["-starttls", "xmpp-server", "-xmpphost", TEST_HOST]);
 
     // The stream names the domain given in the URL, not the host: Prosody serves only its own.
+    // It is also the SNI and the name the certificate must match (RFC 7590, RFC 6120 §13.7.2).
     let named = scan(&format!("xmpp://xmpp.example.org/{TEST_HOST}"), server.client);
     assert_eq!(named.error, None, "{named:#?}");
-    assert_eq!(named.starttls, Some(true));
+    assert_eq!((named.starttls, named.sni.as_deref()), (Some(true), Some(TEST_HOST)));
+    let certificate = named.certificate.as_ref().unwrap();
+    assert_eq!((certificate.checked_name.as_str(), certificate.hostname_match), (TEST_HOST, true));
     let unknown = scan(&format!("xmpp://{TEST_HOST}/other.example"), server.client);
     assert_eq!(unknown.error.as_deref(), Some("protocol error: XMPP stream error: host-unknown"), "{unknown:#?}");
     assert_eq!(unknown.starttls, None, "neither offered nor refused");
