@@ -134,7 +134,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
         }
         None => (text, None),
     };
-    let xmpp = service.and_then(Service::starttls).is_some_and(|s| matches!(s, Starttls::Xmpp | Starttls::XmppServer));
+    let xmpp = service.and_then(Service::starttls).is_some_and(Starttls::is_xmpp);
     let (text, xmpp_domain) = match text.split_once('/') {
         Some((address, domain)) if xmpp && !domain.trim_end_matches('/').is_empty() => {
             let domain = domain.trim_end_matches('/');

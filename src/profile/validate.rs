@@ -13,8 +13,6 @@ use serde_spanned::Spanned;
 
 use super::diagnostic::{self, closest, Diagnostic};
 use super::raw::{RawDomain, RawEndpoint, RawException, RawProfile, RawScope, VersionProbe};
-use crate::starttls::Starttls;
-
 use super::{DnsSettings, Domain, Endpoint, Profile, ProfileException, Scope, Service, SCHEMA_VERSION};
 
 /// Sectors that reports group by; others are accepted but these are the documented vocabulary.
@@ -573,7 +571,7 @@ impl Validator<'_> {
     /// The domain an XMPP endpoint's stream names (`to`), when it is not the host.
     fn xmpp_domain(&mut self, raw: &Spanned<String>, service: Option<Service>) -> Option<String> {
         let offset = raw.span().start;
-        if service.is_some_and(|s| s.starttls() != Some(Starttls::Xmpp) && s.starttls() != Some(Starttls::XmppServer)) {
+        if service.is_some_and(|s| !s.starttls().is_some_and(|protocol| protocol.is_xmpp())) {
             self.error(
                 offset,
                 "`xmpp_domain` applies only to xmpp-starttls and xmpp-server-starttls endpoints".to_string(),

@@ -80,6 +80,13 @@ pub enum Starttls {
     Lmtp,
 }
 
+impl Starttls {
+    /// XMPP's streams, the only dialogues that name the server's domain (`to`).
+    pub const fn is_xmpp(self) -> bool {
+        matches!(self, Starttls::Xmpp | Starttls::XmppServer)
+    }
+}
+
 impl fmt::Display for Starttls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
