@@ -323,8 +323,8 @@ port: {}
     std::fs::write(root.join("db/newsgroups"), "").expect("harness: write newsgroups");
     chown_all(&root, "news:news");
     // Creates the (empty) tradindexed overview without which nnrpd answers 400.
-    let out = Command::new("/usr/lib/news/bin/makehistory")
-        .args(["-O", "-x"])
+    let out = Command::new("timeout")
+        .args(["60", "/usr/lib/news/bin/makehistory", "-O", "-x"])
         .env("INNCONF", &inn_conf)
         .output()
         .expect("harness: run makehistory");
