@@ -257,8 +257,10 @@ pub enum ProfileCommand {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Targets as HOST[:PORT] (TLS, default port 443); IPv6 as [ADDR]:PORT;
-    /// smtp://HOST[:PORT], imap://…, pop3://… for STARTTLS (ports 25, 143, 110); dns://ZONE for a
-    /// zone's DNS and mail hygiene; resolver://ADDRESS[:PORT] for a declared resolver.
+    /// smtp://HOST[:PORT], imap://…, pop3://…, lmtp://, sieve://, ftp://, xmpp://HOST[:PORT][/DOMAIN],
+    /// xmpp-server://, ldap://, postgres://, mysql://, nntp:// for STARTTLS (each on its usual
+    /// port); dns://ZONE for a zone's DNS and mail hygiene; resolver://ADDRESS[:PORT] for a
+    /// declared resolver.
     pub targets: Vec<String>,
     /// Scan the endpoints a country profile declares (within its declared scope).
     #[arg(long, value_name = "FILE")]

@@ -116,7 +116,10 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
         return result;
     };
     let deadline = started + options.deadline;
-    let connector = network.connector(address, deadline).with_starttls(job.spec.service.starttls());
+    let connector = network
+        .connector(address, deadline)
+        .with_starttls(job.spec.service.starttls())
+        .with_starttls_domain(Some(&job.spec.starttls_domain()));
     let target = SweepTarget { connector: connector.clone(), sni: job.spec.sni() };
     // The sweep bounds every step by the deadline itself and keeps partial facts; this outer
     // bound only guards against a step that was not bounded.
@@ -142,7 +145,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
         let input = CertInput {
             chain_pem: &tls.chain_pem,
             ocsp_staple_base64: tls.ocsp_staple_base64.as_deref(),
-            name: &job.spec.host,
+            name: job.spec.certificate_name(),
             fetch_from: Some(&connector),
         };
         // Each fetch is bounded on its own (once connected) and by the target's deadline; this
@@ -152,7 +155,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
             Ok(facts) => facts,
             Err(_) => CertificateFacts {
                 error: Some("certificate analysis exceeded its time budget".into()),
-                checked_name: job.spec.host.clone(),
+                checked_name: job.spec.certificate_name().to_string(),
                 ..CertificateFacts::default()
             },
         });

@@ -100,6 +100,9 @@ pub struct Endpoint {
     pub address: Option<IpAddr>,
     pub sector: String,
     pub operator: Option<String>,
+    /// The domain an XMPP stream is addressed to (`to`), when it is not `host` (an XMPP
+    /// service of example.uy served by xmpp.example.uy); lower case, no trailing dot.
+    pub xmpp_domain: Option<String>,
 }
 
 /// A zone whose DNS and mail hygiene is assessed. `name` is lower case without a trailing dot.
@@ -125,6 +128,15 @@ pub enum Service {
     Pop3s,
     DnsAuth,
     DnsResolver,
+    FtpStarttls,
+    XmppStarttls,
+    XmppServerStarttls,
+    LdapStarttls,
+    PostgresStarttls,
+    MysqlStarttls,
+    NntpStarttls,
+    SieveStarttls,
+    LmtpStarttls,
 }
 
 impl PartialEq<&str> for Service {
@@ -135,7 +147,7 @@ impl PartialEq<&str> for Service {
 
 impl Service {
     /// Every service, in the order they are documented.
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 19] = [
         Service::Https,
         Service::Tls,
         Service::SmtpStarttls,
@@ -146,6 +158,15 @@ impl Service {
         Service::Pop3s,
         Service::DnsAuth,
         Service::DnsResolver,
+        Service::FtpStarttls,
+        Service::XmppStarttls,
+        Service::XmppServerStarttls,
+        Service::LdapStarttls,
+        Service::PostgresStarttls,
+        Service::MysqlStarttls,
+        Service::NntpStarttls,
+        Service::SieveStarttls,
+        Service::LmtpStarttls,
     ];
 
     /// Services upgraded from a plaintext dialogue (the connector runs it first).
@@ -154,6 +175,15 @@ impl Service {
             Service::SmtpStarttls => Some(crate::starttls::Starttls::Smtp),
             Service::ImapStarttls => Some(crate::starttls::Starttls::Imap),
             Service::Pop3Starttls => Some(crate::starttls::Starttls::Pop3),
+            Service::FtpStarttls => Some(crate::starttls::Starttls::Ftp),
+            Service::XmppStarttls => Some(crate::starttls::Starttls::Xmpp),
+            Service::XmppServerStarttls => Some(crate::starttls::Starttls::XmppServer),
+            Service::LdapStarttls => Some(crate::starttls::Starttls::Ldap),
+            Service::PostgresStarttls => Some(crate::starttls::Starttls::Postgres),
+            Service::MysqlStarttls => Some(crate::starttls::Starttls::Mysql),
+            Service::NntpStarttls => Some(crate::starttls::Starttls::Nntp),
+            Service::SieveStarttls => Some(crate::starttls::Starttls::Sieve),
+            Service::LmtpStarttls => Some(crate::starttls::Starttls::Lmtp),
             _ => None,
         }
     }
@@ -171,6 +201,15 @@ impl Service {
             Service::Pop3s => "pop3s",
             Service::DnsAuth => "dns-auth",
             Service::DnsResolver => "dns-resolver",
+            Service::FtpStarttls => "ftp-starttls",
+            Service::XmppStarttls => "xmpp-starttls",
+            Service::XmppServerStarttls => "xmpp-server-starttls",
+            Service::LdapStarttls => "ldap-starttls",
+            Service::PostgresStarttls => "postgres-starttls",
+            Service::MysqlStarttls => "mysql-starttls",
+            Service::NntpStarttls => "nntp-starttls",
+            Service::SieveStarttls => "sieve-starttls",
+            Service::LmtpStarttls => "lmtp-starttls",
         }
     }
 
@@ -185,6 +224,15 @@ impl Service {
             Service::Pop3Starttls => 110,
             Service::Pop3s => 995,
             Service::DnsAuth | Service::DnsResolver => 53,
+            Service::FtpStarttls => 21,
+            Service::XmppStarttls => 5222,
+            Service::XmppServerStarttls => 5269,
+            Service::LdapStarttls => 389,
+            Service::PostgresStarttls => 5432,
+            Service::MysqlStarttls => 3306,
+            Service::NntpStarttls => 119,
+            Service::SieveStarttls => 4190,
+            Service::LmtpStarttls => 24,
         }
     }
 

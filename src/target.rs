@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::profile::{Endpoint, Profile, Scope, Service};
+use crate::starttls::Starttls;
 
 /// One declared endpoint before resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,9 @@ pub struct TargetSpec {
     pub pinned: Vec<IpAddr>,
     pub sector: Option<String>,
     pub operator: Option<String>,
+    /// The domain an XMPP stream names when it is not the host (`xmpp://HOST/DOMAIN`, or the
+    /// profile's `xmpp_domain`).
+    pub xmpp_domain: Option<String>,
 }
 
 /// One endpoint at one address, ready to scan (or why it is not).
@@ -29,13 +33,22 @@ pub struct ResolvedTarget {
 }
 
 impl TargetSpec {
-    /// The SNI to send: the host name, never an IP literal (RFC 6066).
+    /// The SNI to send: the XMPP domain when one is declared (RFC 7590 §3.2: a client names
+    /// the domain, not the host serving it), else the host name, never an IP literal (RFC 6066).
     pub fn sni(&self) -> Option<String> {
-        if self.host.parse::<IpAddr>().is_ok() {
+        if let Some(domain) = &self.xmpp_domain {
+            Some(domain.clone())
+        } else if self.host.parse::<IpAddr>().is_ok() {
             None
         } else {
             Some(self.host.trim_end_matches('.').to_ascii_lowercase())
         }
+    }
+
+    /// The name the certificate must match: the XMPP domain when one is declared (RFC 6120
+    /// §13.7.2), else the host.
+    pub fn certificate_name(&self) -> &str {
+        self.xmpp_domain.as_deref().unwrap_or(&self.host)
     }
 
     pub fn from_endpoint(endpoint: &Endpoint) -> TargetSpec {
@@ -46,7 +59,14 @@ impl TargetSpec {
             pinned: endpoint.address.into_iter().collect(),
             sector: Some(endpoint.sector.clone()),
             operator: endpoint.operator.clone(),
+            xmpp_domain: endpoint.xmpp_domain.clone(),
         }
+    }
+
+    /// The name the STARTTLS dialogue addresses (XMPP's stream `to`): the declared XMPP domain,
+    /// else the host as SNI would name it, else (an IP literal) the address itself.
+    pub fn starttls_domain(&self) -> String {
+        self.sni().unwrap_or_else(|| self.host.clone())
     }
 }
 
@@ -59,9 +79,8 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
     let mut skipped = Vec::new();
     for endpoint in &profile.endpoints {
         match endpoint.service {
-            Https | Tls | Smtps | Imaps | Pop3s | SmtpStarttls | ImapStarttls | Pop3Starttls => {
-                specs.push(TargetSpec::from_endpoint(endpoint))
-            }
+            Https | Tls | Smtps | Imaps | Pop3s => specs.push(TargetSpec::from_endpoint(endpoint)),
+            starttls if starttls.starttls().is_some() => specs.push(TargetSpec::from_endpoint(endpoint)),
             // Resolvers are assessed by the DNS probes (`crate::dns::resolver`), not swept.
             DnsResolver => {}
             other => skipped.push(format!(
@@ -75,30 +94,62 @@ pub fn specs_from_profile(profile: &Profile) -> (Vec<TargetSpec>, Vec<String>) {
     (specs, skipped)
 }
 
-/// Schemes accepted on the command line: (prefix, service, default port).
-const SCHEMES: [(&str, Service, u16); 5] = [
-    ("https://", Service::Https, 443),
-    ("tls://", Service::Tls, 443),
-    ("smtp://", Service::SmtpStarttls, 25),
-    ("imap://", Service::ImapStarttls, 143),
-    ("pop3://", Service::Pop3Starttls, 110),
+/// Schemes accepted on the command line: (scheme, service); the default port is the service's.
+pub const SCHEMES: [(&str, Service); 15] = [
+    ("https", Service::Https),
+    ("tls", Service::Tls),
+    ("smtp", Service::SmtpStarttls),
+    ("imap", Service::ImapStarttls),
+    ("pop3", Service::Pop3Starttls),
+    ("ftp", Service::FtpStarttls),
+    ("xmpp", Service::XmppStarttls),
+    ("xmpp-server", Service::XmppServerStarttls),
+    ("ldap", Service::LdapStarttls),
+    ("postgres", Service::PostgresStarttls),
+    ("postgresql", Service::PostgresStarttls),
+    ("mysql", Service::MysqlStarttls),
+    ("nntp", Service::NntpStarttls),
+    ("sieve", Service::SieveStarttls),
+    ("lmtp", Service::LmtpStarttls),
 ];
 
-/// Parse `host[:port]`, `[v6]:port`, or a bare IPv6 literal, optionally after a scheme
-/// (`https://`, `tls://`, and `smtp://`, `imap://`, `pop3://` for STARTTLS); the default port is
-/// 443, or the scheme's.
+/// Parse `host[:port]`, `[v6]:port`, or a bare IPv6 literal, optionally after a scheme of
+/// [`SCHEMES`] (`https://`, `tls://`, and one per STARTTLS protocol: `smtp://`, `ftp://`,
+/// `xmpp://`, `ldap://`, `postgres://` …); the default port is 443, or the scheme's service's.
+/// An XMPP target may name the domain its stream is addressed to after the address:
+/// `xmpp://xmpp.example.org/example.org`.
 pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     let text = text.trim();
-    let (text, service, default_port) = SCHEMES
-        .iter()
-        .find_map(|(prefix, service, port)| text.strip_prefix(prefix).map(|rest| (rest, Some(*service), *port)))
-        .unwrap_or((text, None, 443));
-    let text = text.trim_end_matches('/');
+    let (text, service) = match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let service = SCHEMES
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(scheme))
+                .map(|(_, service)| *service)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = SCHEMES.iter().map(|(name, _)| *name).collect();
+                    format!("unknown scheme '{scheme}://' (known: {}, dns, resolver)", known.join(", "))
+                })?;
+            (rest, Some(service))
+        }
+        None => (text, None),
+    };
+    let xmpp = service.and_then(Service::starttls).is_some_and(Starttls::is_xmpp);
+    let (text, xmpp_domain) = match text.split_once('/') {
+        Some((address, domain)) if xmpp && !domain.trim_end_matches('/').is_empty() => {
+            let domain = domain.trim_end_matches('/');
+            if domain.parse::<IpAddr>().is_ok() || validate_host(domain).is_err() {
+                return Err(format!("'{domain}' is not an XMPP domain (a DNS name)"));
+            }
+            (address, Some(domain.trim_end_matches('.').to_ascii_lowercase()))
+        }
+        _ => (text.trim_end_matches('/'), None),
+    };
     if text.is_empty() {
         return Err("empty target".into());
     }
     let (host, port) = split_host_port(text)?;
-    let port = port.unwrap_or(default_port);
+    let port = port.unwrap_or(service.map_or(443, Service::default_port));
     validate_host(&host)?;
     Ok(TargetSpec {
         host,
@@ -112,6 +163,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
         pinned: Vec::new(),
         sector: None,
         operator: None,
+        xmpp_domain,
     })
 }
 
@@ -285,6 +337,46 @@ mod tests {
         assert_eq!((t.port, t.service), (1143, Service::ImapStarttls));
         assert_eq!(parse_target("pop3://mail.example.org").unwrap().port, 110);
         assert_eq!(parse_target("tls://example.org").unwrap().service, Service::Tls);
+        assert!(parse_target("gopher://example.org").unwrap_err().contains("unknown scheme"));
+    }
+
+    #[test]
+    fn every_starttls_scheme_has_its_service_and_port() {
+        for (target, service, port) in [
+            ("ftp://h.example", Service::FtpStarttls, 21),
+            ("xmpp://h.example", Service::XmppStarttls, 5222),
+            ("xmpp-server://h.example", Service::XmppServerStarttls, 5269),
+            ("ldap://h.example", Service::LdapStarttls, 389),
+            ("postgres://h.example", Service::PostgresStarttls, 5432),
+            ("postgresql://h.example", Service::PostgresStarttls, 5432),
+            ("mysql://h.example", Service::MysqlStarttls, 3306),
+            ("nntp://h.example", Service::NntpStarttls, 119),
+            ("sieve://h.example", Service::SieveStarttls, 4190),
+            ("lmtp://h.example", Service::LmtpStarttls, 24),
+            ("LDAP://h.example:1389/", Service::LdapStarttls, 1389),
+        ] {
+            let t = parse_target(target).unwrap();
+            assert_eq!((t.service, t.port), (service, port), "{target}");
+            assert!(t.service.starttls().is_some());
+            assert_eq!(t.xmpp_domain, None);
+        }
+    }
+
+    #[test]
+    fn an_xmpp_target_may_name_its_domain() {
+        let t = parse_target("xmpp://xmpp.example.org:5223/Example.ORG.").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("xmpp.example.org", 5223));
+        assert_eq!(t.xmpp_domain.as_deref(), Some("example.org"));
+        assert_eq!(t.starttls_domain(), "example.org");
+        assert_eq!((t.sni().as_deref(), t.certificate_name()), (Some("example.org"), "example.org"));
+        let t = parse_target("xmpp-server://xmpp.example.org").unwrap();
+        assert_eq!((t.sni().as_deref(), t.certificate_name()), (Some("xmpp.example.org"), "xmpp.example.org"));
+        assert_eq!(t.starttls_domain(), "xmpp.example.org");
+        assert_eq!(parse_target("xmpp://127.0.0.1").unwrap().starttls_domain(), "127.0.0.1");
+        assert!(parse_target("xmpp://xmpp.example.org/not a domain").is_err());
+        assert!(parse_target("xmpp://xmpp.example.org/192.0.2.1").is_err());
+        // Only XMPP names a domain.
+        assert!(parse_target("ldap://ldap.example.org/dc=example").is_err());
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn scan(host: &str, address: SocketAddr, cert: CertOptions) -> CertificateFacts 
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     };
     let options = ScanOptions {
         timeout: Duration::from_secs(10),

@@ -130,6 +130,7 @@ fn scan(address: SocketAddr) -> postura::facts::TargetResult {
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     };
     let options =
         ScanOptions { timeout: Duration::from_secs(5), deadline: Duration::from_secs(60), ..Default::default() };

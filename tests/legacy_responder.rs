@@ -136,6 +136,7 @@ fn sslv2_and_sslv3_with_rc4_3des_and_export_suites_are_seen() {
         pinned: vec![server.addr.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let options = ScanOptions { timeout: Duration::from_secs(5), ..Default::default() };
@@ -193,6 +194,7 @@ fn drown_through_a_shared_key_and_the_old_servers_vulnerabilities() {
         pinned: vec![address.ip()],
         sector: Some("operator".into()),
         operator: None,
+        xmpp_domain: None,
     };
     let plan = ScanPlan {
         targets: vec![spec(legacy.addr), spec(shared.socket_addr()), spec(other.socket_addr())],

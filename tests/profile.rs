@@ -103,6 +103,7 @@ fn example_profile_loads_with_documented_defaults() {
             address: Some("127.0.0.1".parse().unwrap()),
             sector: "regulator".into(),
             operator: Some("Example Regulator".into()),
+            xmpp_domain: None,
         }
     );
     // No `port`: the service default.
@@ -218,6 +219,15 @@ fn every_service_has_its_documented_default_port() {
         ("pop3s", 995),
         ("dns-auth", 53),
         ("dns-resolver", 53),
+        ("ftp-starttls", 21),
+        ("xmpp-starttls", 5222),
+        ("xmpp-server-starttls", 5269),
+        ("ldap-starttls", 389),
+        ("postgres-starttls", 5432),
+        ("mysql-starttls", 3306),
+        ("nntp-starttls", 119),
+        ("sieve-starttls", 4190),
+        ("lmtp-starttls", 24),
     ];
     assert_eq!(Service::ALL.len(), expected.len());
     for (name, port) in expected {
@@ -997,4 +1007,23 @@ fn dns_validation_names_are_names_and_need_no_scope() {
     let errors =
         parse_error(&with_head("[[domains]]\nname = \"example.uy\"\nsector = \"cctld\"\n[dns]\nsigned = \"x.uy\"\n"));
     assert!(errors.contains("validation_signed_name"), "{errors}");
+}
+
+#[test]
+fn an_xmpp_endpoint_may_name_its_stream_domain() {
+    let p = parse_ok(&with_head(
+        "[[endpoints]]\nhost = \"xmpp.example.uy\"\nservice = \"xmpp-starttls\"\nxmpp_domain = \"Example.UY.\"\nsector = \"x\"\n",
+    ));
+    assert_eq!((p.endpoints[0].port, p.endpoints[0].xmpp_domain.as_deref()), (5222, Some("example.uy")));
+    let specs = postura::target::specs_from_profile(&p).0;
+    assert_eq!(specs[0].starttls_domain(), "example.uy");
+
+    let err = parse_error(&with_head(
+        "[[endpoints]]\nhost = \"ldap.example.uy\"\nservice = \"ldap-starttls\"\nxmpp_domain = \"example.uy\"\nsector = \"x\"\n",
+    ));
+    assert!(err.contains("`xmpp_domain` applies only to xmpp-starttls and xmpp-server-starttls endpoints"), "{err}");
+    let err = parse_error(&with_head(
+        "[[endpoints]]\nhost = \"xmpp.example.uy\"\nservice = \"xmpp-server-starttls\"\nxmpp_domain = \"not a name\"\nsector = \"x\"\n",
+    ));
+    assert!(err.contains("`xmpp_domain` \"not a name\" is not a valid DNS name"), "{err}");
 }

@@ -34,6 +34,7 @@ fn spec(address: SocketAddr, sector: &str, operator: &str, service: &str) -> Tar
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: Some(operator.into()),
+        xmpp_domain: None,
     }
 }
 

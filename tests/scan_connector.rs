@@ -29,6 +29,7 @@ fn spec(host: &str, address: SocketAddr, service: Service) -> TargetSpec {
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     }
 }
 

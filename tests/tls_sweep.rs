@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use common::assess::assert_connection_budget;
 use common::*;
 use postura::engine::{run, ScanOptions};
 use postura::facts::{TargetResult, TlsFacts};
@@ -21,6 +22,7 @@ fn spec(host: &str, address: SocketAddr) -> TargetSpec {
         pinned: vec![address.ip()],
         sector: None,
         operator: None,
+        xmpp_domain: None,
     }
 }
 
@@ -68,35 +70,6 @@ fn assert_matches_oracle(address: SocketAddr, facts: &TlsFacts) {
         assert!(!detail.accepted, "{protocol} reported accepted");
         assert!(detail.refusal.is_some() && detail.error.is_none(), "{protocol}: {detail:?}");
     }
-}
-
-/// The connection budget stated in docs/connections.md: Σ over accepted protocols (suites + 1),
-/// plus one per refused protocol, plus the extras (extra refused windows, one order test per
-/// protocol with two or more suites, groups + 1, fallback SCSV, the TLS 1.3 handshake).
-fn assert_connection_budget(facts: &TlsFacts) {
-    let mut budget = 0usize;
-    for protocol in Protocol::ALL {
-        let accepted = facts.protocol_details.get(&protocol).is_some_and(|d| d.accepted);
-        let windows = match protocol {
-            Protocol::Sslv2 | Protocol::Tls13 => 1,
-            Protocol::Sslv3 | Protocol::Tls10 | Protocol::Tls11 => 2,
-            Protocol::Tls12 => 3,
-        };
-        if accepted {
-            let n = facts.cipher_suites.get(&protocol).map_or(0, Vec::len);
-            budget += n + 1 + (windows - 1) + usize::from(n >= 2);
-        } else {
-            budget += windows;
-        }
-    }
-    budget += facts.groups.len() + 1 + 2;
-    // The vulnerability probes count their own connections (docs/connections.md).
-    let v = &facts.vulnerabilities;
-    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data, &v.robot]
-        .iter()
-        .map(|fact| fact.connections as usize)
-        .sum::<usize>();
-    assert!((facts.connections as usize) <= budget, "{} connections, budget {budget}", facts.connections);
 }
 
 #[test]

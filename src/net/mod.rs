@@ -41,8 +41,9 @@ pub enum NetError {
     Ceiling(u32),
     /// The peer answered with bytes that are not the expected protocol.
     Protocol(String),
-    /// A mail server refused the STARTTLS upgrade (SMTP: not in the EHLO reply or a non-220
-    /// answer; IMAP: a tagged NO/BAD; POP3: -ERR). `reply` is the server's answer, printable.
+    /// The server refused the STARTTLS upgrade (SMTP: not in the EHLO reply or a non-220
+    /// answer; IMAP: a tagged NO/BAD; POP3: -ERR; each protocol's refusals are listed in
+    /// `crate::starttls`). `reply` is the server's answer, printable.
     StarttlsRefused {
         protocol: crate::starttls::Starttls,
         reply: String,
@@ -335,6 +336,7 @@ impl Network {
             tally: Arc::new(Connections::default()),
             purpose: Purpose::Tls,
             starttls: None,
+            starttls_domain: None,
             discovery: self.discovery.clone(),
             max_connections: self.max_connections,
         }
@@ -357,8 +359,10 @@ pub struct Connector {
     limiter: Arc<HostLimiter>,
     tally: Arc<Connections>,
     purpose: Purpose,
-    /// A plaintext dialogue to run on every new connection before TLS (SMTP, IMAP, POP3).
+    /// A plaintext dialogue to run on every new connection before TLS (SMTP, IMAP, POP3, …).
     starttls: Option<crate::starttls::Starttls>,
+    /// The name that dialogue addresses (XMPP's stream `to`).
+    starttls_domain: Option<Arc<str>>,
     discovery: Arc<DiscoveryPolicy>,
     max_connections: u32,
 }
@@ -413,6 +417,13 @@ impl Connector {
         self
     }
 
+    /// The name the STARTTLS dialogue addresses: an XMPP stream's `to` (without one, the
+    /// stream names no domain).
+    pub fn with_starttls_domain(mut self, domain: Option<&str>) -> Connector {
+        self.starttls_domain = domain.map(Arc::from);
+        self
+    }
+
     /// Connections opened for this connector's purpose on behalf of its target.
     pub fn connections(&self) -> u32 {
         self.tally.count(self.purpose)
@@ -443,7 +454,7 @@ impl Connector {
         let _ = stream.set_nodelay(true);
         let mut connection = Connection { stream, expires, deadline_bound, _permit: permit };
         if let Some(protocol) = self.starttls {
-            crate::starttls::upgrade(&mut connection, protocol).await?;
+            crate::starttls::upgrade(&mut connection, protocol, self.starttls_domain.as_deref()).await?;
         }
         Ok(connection)
     }

@@ -95,6 +95,7 @@ pub(super) struct RawEndpoint {
     pub address: Option<Spanned<String>>,
     pub sector: Spanned<String>,
     pub operator: Option<Spanned<String>>,
+    pub xmpp_domain: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +239,11 @@ pub(super) const TABLES: &[Table] = &[
             key("address", "a string holding an IPv4 or IPv6 address", "address = \"192.0.2.10\""),
             SECTOR,
             OPERATOR,
+            key(
+                "xmpp_domain",
+                "a string holding the DNS name an XMPP stream is addressed to (xmpp-starttls, xmpp-server-starttls)",
+                "xmpp_domain = \"example.uy\"",
+            ),
         ],
     },
     Table {

@@ -507,6 +507,7 @@ impl Validator<'_> {
         let address = raw.address.as_ref().and_then(|a| self.address(a));
         let sector = self.sector(&raw.sector);
         let operator = self.operator(raw.operator.as_ref());
+        let xmpp_domain = raw.xmpp_domain.as_ref().and_then(|domain| self.xmpp_domain(domain, service));
         let host_offset = raw.host.span().start;
 
         match &host {
@@ -564,7 +565,31 @@ impl Validator<'_> {
         } else {
             self.endpoints_seen.insert(key, host_offset);
         }
-        Some(Endpoint { host: host.text(), port, service, address, sector: sector?, operator })
+        Some(Endpoint { host: host.text(), port, service, address, sector: sector?, operator, xmpp_domain })
+    }
+
+    /// The domain an XMPP endpoint's stream names (`to`), when it is not the host.
+    fn xmpp_domain(&mut self, raw: &Spanned<String>, service: Option<Service>) -> Option<String> {
+        let offset = raw.span().start;
+        if service.is_some_and(|s| !s.starttls().is_some_and(|protocol| protocol.is_xmpp())) {
+            self.error(
+                offset,
+                "`xmpp_domain` applies only to xmpp-starttls and xmpp-server-starttls endpoints".to_string(),
+                "remove it, or set `service` to \"xmpp-starttls\" or \"xmpp-server-starttls\"",
+            );
+            return None;
+        }
+        match dns_name(raw.get_ref()) {
+            Ok(name) => Some(name),
+            Err(problem) => {
+                self.error(
+                    offset,
+                    format!("`xmpp_domain` {:?} is not a valid DNS name: {}", raw.get_ref(), problem.reason),
+                    problem.help.unwrap_or_else(|| "write the XMPP domain, such as \"example.uy\"".to_string()),
+                );
+                None
+            }
+        }
     }
 
     fn host(&mut self, host: &Spanned<String>) -> Option<Host> {

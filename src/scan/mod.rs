@@ -566,6 +566,7 @@ fn mx_targets(plan: &ScanPlan, zones: &[ZoneJoin], known: &[TargetSpec]) -> Vec<
                 pinned,
                 sector: declared.and_then(|z| z.sector.clone()),
                 operator: declared.and_then(|z| z.operator.clone()),
+                xmpp_domain: None,
             });
         }
     }

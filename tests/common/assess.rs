@@ -11,10 +11,11 @@ use postura::checks::evaluate::Exception;
 use postura::checks::policy::Policy;
 use postura::checks::Assessor;
 use postura::engine::ScanOptions;
-use postura::facts::{ScanReport, TargetResult, ToolInfo};
+use postura::facts::{ScanReport, TargetResult, TlsFacts, ToolInfo};
 use postura::profile::Service;
 use postura::scan::{NoSink, ScanPlan};
 use postura::target::TargetSpec;
+use postura::tls::registry::Protocol;
 
 use super::pki::{Pki, TEST_HOST};
 
@@ -49,6 +50,7 @@ pub fn scan_lab_target(address: SocketAddr, service: Service, sector: &str, time
         pinned: vec![address.ip()],
         sector: Some(sector.into()),
         operator: None,
+        xmpp_domain: None,
     };
     let plan = ScanPlan {
         targets: vec![spec],
@@ -74,4 +76,39 @@ pub fn assess(report: &ScanReport, policy: &str, exceptions: Vec<Exception>, tod
     }
     .assess(&mut report);
     report
+}
+
+/// The connection budget stated in docs/connections.md: Σ over accepted protocols (suites + 1),
+/// plus one per refused protocol, plus the extras (extra refused windows, one order test per
+/// protocol with two or more suites, a re-ranking where the server enforces its order, groups
+/// + 1, fallback SCSV, the TLS 1.3 handshake, the vulnerability probes).
+pub fn assert_connection_budget(facts: &TlsFacts) {
+    let mut budget = 0usize;
+    for protocol in Protocol::ALL {
+        let accepted = facts.protocol_details.get(&protocol).is_some_and(|d| d.accepted);
+        let windows = match protocol {
+            Protocol::Sslv2 | Protocol::Tls13 => 1,
+            Protocol::Sslv3 | Protocol::Tls10 | Protocol::Tls11 => 2,
+            Protocol::Tls12 => 3,
+        };
+        if accepted {
+            let n = facts.cipher_suites.get(&protocol).map_or(0, Vec::len);
+            budget += n + 1 + (windows - 1) + usize::from(n >= 2);
+            // A server that enforces its order over choices from different windows is
+            // re-ranked: one connection per suite but the last (e.g. PostgreSQL's 44 suites).
+            if facts.server_preference.get(&protocol) == Some(&Some(true)) {
+                budget += n.saturating_sub(1);
+            }
+        } else {
+            budget += windows;
+        }
+    }
+    budget += facts.groups.len() + 1 + 2;
+    // The vulnerability probes count their own connections (docs/connections.md).
+    let v = &facts.vulnerabilities;
+    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data, &v.robot]
+        .iter()
+        .map(|fact| fact.connections as usize)
+        .sum::<usize>();
+    assert!((facts.connections as usize) <= budget, "{} connections, budget {budget}", facts.connections);
 }

@@ -4,9 +4,10 @@
 //! OpenSSL's. With `offer_starttls: false` the SMTP EHLO reply lacks STARTTLS and the command is
 //! refused (502), as on a mail host that has no TLS. Threads end when the guard drops.
 //!
-//! [`Dovecot`] is a real IMAP and POP3 server (Debian's `dovecot-imapd`, `dovecot-pop3d`), run as
-//! root from its own temporary configuration on its own 127/8 address (IMAP on 143, POP3 on
-//! 110): with `DovecotTls::Off` (`ssl = no`) it refuses STARTTLS (`P1 BAD TLS support isn't
+//! [`Dovecot`] is a real IMAP, POP3, LMTP and ManageSieve server (Debian's `dovecot-imapd`,
+//! `dovecot-pop3d`, `dovecot-lmtpd`, `dovecot-managesieved`), run as root from its own temporary
+//! configuration on its own 127/8 address (IMAP on 143, POP3 on 110, LMTP on 24, ManageSieve
+//! on 4190): with `DovecotTls::Off` (`ssl = no`) it refuses STARTTLS (`P1 BAD TLS support isn't
 //! enabled.`) and STLS (`-ERR TLS support isn't enabled.`); with `DovecotTls::Required` it
 //! upgrades with the shared test PKI's RSA leaf. Facts seen here (Dovecot 2.3.19.1): starts in
 //! ≈0.3 s; its children share its process group, so the guard's group kill stops them all; the
@@ -190,6 +191,10 @@ pub struct Dovecot {
     pub imap: SocketAddr,
     /// POP3 (STLS) on port 110.
     pub pop3: SocketAddr,
+    /// LMTP (LHLO, STARTTLS) on port 24.
+    pub lmtp: SocketAddr,
+    /// ManageSieve (STARTTLS) on port 4190.
+    pub sieve: SocketAddr,
     pub process: ServerProcess,
 }
 
@@ -210,7 +215,7 @@ impl Dovecot {
         };
         let root_text = root.display();
         let config = format!(
-            "protocols = imap pop3
+            "protocols = imap pop3 lmtp sieve
 listen = {address}
 base_dir = {root_text}/run
 state_dir = {root_text}/state
@@ -243,6 +248,16 @@ service pop3-login {{
     port = 0
   }}
 }}
+service lmtp {{
+  inet_listener lmtp {{
+    port = 24
+  }}
+}}
+service managesieve-login {{
+  inet_listener sieve {{
+    port = 4190
+  }}
+}}
 "
         );
         let config_path = root.join("dovecot.conf");
@@ -254,9 +269,12 @@ service pop3-login {{
         process.add_log(log);
         let imap = SocketAddr::from((address, 143));
         let pop3 = SocketAddr::from((address, 110));
-        process.wait_ready(imap);
-        process.wait_ready(pop3);
-        Dovecot { imap, pop3, process }
+        let lmtp = SocketAddr::from((address, 24));
+        let sieve = SocketAddr::from((address, 4190));
+        for addr in [imap, pop3, lmtp, sieve] {
+            process.wait_ready(addr);
+        }
+        Dovecot { imap, pop3, lmtp, sieve, process }
     }
 
     pub fn address(&self) -> Ipv4Addr {

@@ -19,6 +19,9 @@
 //! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
 //!   for Heartbleed and CCS injection (no buildable server has them).
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
+//! - [`mail`]: Dovecot (IMAP, POP3, LMTP, ManageSieve) and a scripted STARTTLS shim;
+//!   [`starttls_servers`]: vsftpd, Prosody, slapd, PostgreSQL, MariaDB and INN's nnrpd for the
+//!   other STARTTLS protocols, with and without a certificate.
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
 //! # Rules
@@ -109,6 +112,7 @@ pub mod oracle;
 pub mod pki;
 pub mod process;
 pub mod servers;
+pub mod starttls_servers;
 pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};

@@ -254,6 +254,18 @@ pub fn openssl_accepted_suites(
     servername: &str,
     protocol: &str,
 ) -> BTreeSet<String> {
+    openssl_accepted_suites_with(addr, port, servername, protocol, &[])
+}
+
+/// As [`openssl_accepted_suites`], with more `s_client` arguments on every run, e.g.
+/// `["-starttls", "ldap"]` to probe a STARTTLS server (`-xmpphost DOMAIN` for XMPP).
+pub fn openssl_accepted_suites_with(
+    addr: impl Into<IpAddr>,
+    port: u16,
+    servername: &str,
+    protocol: &str,
+    extra: &[&str],
+) -> BTreeSet<String> {
     let addr = addr.into();
     let version = protocol_version(protocol);
     let flag = format!("-{protocol}");
@@ -268,7 +280,9 @@ pub fn openssl_accepted_suites(
                 let Some(suite) = suites.get(i) else { break };
                 let mut s = suite.clone();
                 s.openssl = format!("{}:@SECLEVEL=0", suite.openssl);
-                let probe = s_client(addr, port, servername, &suite_args(protocol, &s, &flag));
+                let mut args = extra.to_vec();
+                args.extend(suite_args(protocol, &s, &flag));
+                let probe = s_client(addr, port, servername, &args);
                 if probe.timed_out {
                     timeouts.lock().unwrap().push(suite.iana.clone());
                 }
