@@ -18,6 +18,8 @@
 //!   3DES, compression), built once from crates.io `openssl-src` and cached.
 //! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
 //!   for Heartbleed and CCS injection (no buildable server has them).
+//! - [`ticketbleed`]: `TicketbleedServer` — rustls TLS 1.2 with tickets, and a scripted F5-style
+//!   answer to a hello offering a ticket (CVE-2016-9244; no buildable server has it).
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
@@ -109,6 +111,7 @@ pub mod oracle;
 pub mod pki;
 pub mod process;
 pub mod servers;
+pub mod ticketbleed;
 pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};

@@ -186,6 +186,8 @@ pub struct Session {
     pub secure_renegotiation: bool,
     /// IANA code of the negotiated suite.
     pub suite: u16,
+    /// The RFC 5077 ticket of a NewSessionTicket, when one was asked for and issued.
+    pub ticket: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -213,6 +215,17 @@ pub fn speaks(suite: u16) -> bool {
 
 /// A ClientHello record and its handshake bytes (for the transcript).
 pub fn client_hello(sni: Option<&str>, renegotiation_info: Option<Vec<u8>>) -> (Vec<u8>, [u8; 32]) {
+    hello_with(sni, renegotiation_info, None, Vec::new())
+}
+
+/// A ClientHello record offering this client's suites, with a session ID and a session_ticket
+/// extension carrying `ticket` when given (`Some(vec![])` asks for a new ticket).
+pub fn hello_with(
+    sni: Option<&str>,
+    renegotiation_info: Option<Vec<u8>>,
+    ticket: Option<Vec<u8>>,
+    session_id: Vec<u8>,
+) -> (Vec<u8>, [u8; 32]) {
     let random: [u8; 32] = rand::random();
     let mut extensions = Vec::new();
     if let Some(name) = sni {
@@ -224,11 +237,14 @@ pub fn client_hello(sni: Option<&str>, renegotiation_info: Option<Vec<u8>>) -> (
     if let Some(info) = renegotiation_info {
         extensions.push(ClientExtension::RenegotiationInfo(info));
     }
+    if let Some(ticket) = ticket {
+        extensions.push(ClientExtension::SessionTicket(ticket));
+    }
     let hello = ClientHello {
         record_version: 0x0301,
         client_version: TLS12,
         random,
-        session_id: Vec::new(),
+        session_id,
         cipher_suites: SUITES.iter().map(|(code, _, _)| *code).collect(),
         compression_methods: vec![0],
         extensions: Some(extensions),
@@ -292,8 +308,14 @@ fn key_agreement(share: &Share) -> Result<(Vec<u8>, Vec<u8>), NetError> {
 
 /// Connect and complete a TLS 1.2 handshake.
 pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Session, NetError> {
+    establish_with(connector, sni, false).await
+}
+
+/// As `establish`; with `want_ticket`, the hello asks for an RFC 5077 session ticket and the
+/// server's NewSessionTicket (sent in clear before its ChangeCipherSpec) is kept.
+pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Session, NetError> {
     let mut connection = connector.connect().await?;
-    let (hello_record, client_random) = client_hello(sni, Some(Vec::new()));
+    let (hello_record, client_random) = hello_with(sni, Some(Vec::new()), want_ticket.then(Vec::new), Vec::new());
     connection.send(&hello_record).await?;
     // One record (the hello is far below 16 KiB): its fragment is the handshake message.
     let mut transcript = hello_record.get(5..).unwrap_or_default().to_vec();
@@ -332,14 +354,27 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
     connection.send(&out).await?;
 
     let secure_renegotiation = flight.hello.extension(extension_type::RENEGOTIATION_INFO).is_some();
-    let mut session = Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite };
-    // The server's ChangeCipherSpec (clear), then its Finished (protected).
-    match session.reader.next(&mut session.connection, MAX_HANDSHAKE_READ).await? {
-        Reaction::Record(record) if record.content_type == content_type::CHANGE_CIPHER_SPEC => {}
-        Reaction::Record(record) if record.content_type == content_type::ALERT => {
-            return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record))));
+    let mut session =
+        Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite, ticket: None };
+    // A NewSessionTicket (clear, when a ticket was asked for), the server's ChangeCipherSpec
+    // (clear), then its Finished (protected).
+    let mut tickets = HandshakeReassembler::new(MAX_HANDSHAKE_READ);
+    loop {
+        match session.reader.next(&mut session.connection, MAX_HANDSHAKE_READ).await? {
+            Reaction::Record(record) if record.content_type == content_type::CHANGE_CIPHER_SPEC => break,
+            Reaction::Record(record) if record.content_type == content_type::HANDSHAKE && want_ticket => {
+                tickets.push(&record.fragment);
+                while let Some(message) = tickets.next_message().map_err(|e| NetError::Protocol(e.to_string()))? {
+                    if message.handshake_type == handshake_type::NEW_SESSION_TICKET {
+                        session.ticket = Some(new_session_ticket(&message.body)?);
+                    }
+                }
+            }
+            Reaction::Record(record) if record.content_type == content_type::ALERT => {
+                return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record))));
+            }
+            other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
         }
-        other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
     }
     match session.receive(MAX_HANDSHAKE_READ).await? {
         Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => {
@@ -347,6 +382,15 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
         }
         other => Err(NetError::Protocol(format!("no Finished from the server: {other:?}"))),
     }
+}
+
+/// The ticket of a NewSessionTicket body (RFC 5077 §3.3: lifetime hint u32, ticket<0..2^16-1>);
+/// an empty ticket means the server will not issue one after all.
+fn new_session_ticket(body: &[u8]) -> Result<Vec<u8>, NetError> {
+    let bad = || NetError::Protocol("an ill-formed NewSessionTicket".into());
+    let length = body.get(4..6).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))).ok_or_else(bad)?;
+    let ticket = body.get(6..).filter(|t| t.len() == length).ok_or_else(bad)?;
+    Ok(ticket.to_vec())
 }
 
 /// Read ServerHello … ServerHelloDone, adding each message to the transcript.
