@@ -84,3 +84,30 @@ fn ticketbleed_on_a_scripted_f5_and_on_openssl_3_and_nginx() {
     assert_eq!(v.evidence, ["the server does not announce session tickets (RFC 5077)"]);
     assert_eq!(status(&report, "tls.vuln.ticketbleed"), Status::Pass);
 }
+
+/// A page nginx serves as text/html (the only type `gzip_types` lists by default).
+const HTML_PAGE: &str = "location / { default_type text/html; return 200 \"<html><body><form><input name=csrf value=0123456789abcdef></form></body></html>\"; }";
+
+#[test]
+fn breach_exposure_on_nginx_with_gzip_on_and_off() {
+    let gzip = Nginx::start_auto(&format!("{MOZILLA_INTERMEDIATE}\n{HTML_PAGE}\ngzip on;\n"));
+    let report = assessed(gzip.socket_addr(), Service::Https);
+    let target = &report.targets[0];
+    let https = target.http.as_ref().unwrap().https.as_ref().unwrap();
+    assert_eq!(https.status, Some(200), "{https:?}");
+    assert_eq!(https.content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(https.compressed, Some(true));
+    assert_eq!(status(&report, "http.breach"), Status::Fail);
+    // Informational for the grade, as SSL Labs: no cap.
+    assert!(target.grade.as_ref().unwrap().caps.iter().all(|c| c.letter != "F" && c.letter != "C"));
+    // The same request as before (the HSTS one): no connection added.
+    assert_eq!(target.connections.http, 2, "{:?}", target.connections);
+
+    let plain = Nginx::start_auto(&format!("{MOZILLA_INTERMEDIATE}\n{HTML_PAGE}\ngzip off;\n"));
+    let report = assessed(plain.socket_addr(), Service::Https);
+    let https = report.targets[0].http.as_ref().unwrap().https.as_ref().unwrap();
+    assert_eq!(https.status, Some(200), "{https:?}");
+    assert_eq!(https.content_encoding, None);
+    assert_eq!(https.compressed, Some(false));
+    assert_eq!(status(&report, "http.breach"), Status::Pass);
+}
