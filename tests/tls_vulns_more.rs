@@ -111,3 +111,120 @@ fn breach_exposure_on_nginx_with_gzip_on_and_off() {
     assert_eq!(https.compressed, Some(false));
     assert_eq!(status(&report, "http.breach"), Status::Pass);
 }
+
+/// A `DH PARAMETERS` PEM (PKCS#3) for `p` (hex) and g = 2, written with `openssl asn1parse
+/// -genconf` as an operator crafting parameters by hand would.
+fn dh_parameters(dir: &std::path::Path, name: &str, p_hex: &str) -> std::path::PathBuf {
+    let conf = dir.join(format!("{name}.cnf"));
+    std::fs::write(&conf, format!("asn1=SEQUENCE:dh\n[dh]\np=INTEGER:0x{p_hex}\ng=INTEGER:2\n")).unwrap();
+    let der = dir.join(format!("{name}.der"));
+    let status = std::process::Command::new("openssl")
+        .args(["asn1parse", "-genconf", conf.to_str().unwrap(), "-out", der.to_str().unwrap(), "-noout"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&der).unwrap());
+    let lines: Vec<&str> =
+        body.as_bytes().chunks(64).map(|chunk| std::str::from_utf8(chunk).unwrap()).collect::<Vec<_>>();
+    let pem = dir.join(format!("{name}.pem"));
+    std::fs::write(&pem, format!("-----BEGIN DH PARAMETERS-----\n{}\n-----END DH PARAMETERS-----\n", lines.join("\n")))
+        .unwrap();
+    pem
+}
+
+/// A random prime of `bits` bits from `openssl prime -generate` (not a safe prime).
+fn openssl_prime(bits: u32) -> num_bigint::BigUint {
+    let output = std::process::Command::new("openssl")
+        .args(["prime", "-generate", "-bits", &bits.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    num_bigint::BigUint::parse_bytes(String::from_utf8_lossy(&output.stdout).trim().as_bytes(), 10).unwrap()
+}
+
+/// The only DH group of a DHE-only OpenSSL 3 server using `dhparam`.
+fn dh_server_report(dhparam: &std::path::Path) -> ScanReport {
+    let server =
+        OpenSslServer::start_auto(&["-no_tls1_3", "-cipher", "DHE:@SECLEVEL=0", "-dhparam", dhparam.to_str().unwrap()]);
+    assessed(server.socket_addr(), Service::Tls)
+}
+
+#[test]
+fn dh_groups_judged_beyond_size_safe_known_unsafe_and_composite() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::shared();
+
+    // A safe prime from OpenSSL's parameter generator.
+    let report = dh_server_report(&pki.dh1024_safe_prime().0);
+    let groups = &report.targets[0].tls.as_ref().unwrap().dh_groups;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let g = &groups[0];
+    assert_eq!((g.bits, g.prime, g.safe_prime, g.generator_in_range), (1024, Some(true), Some(true), true), "{g:?}");
+    assert_eq!((g.generator.as_str(), g.known_group.as_deref()), ("2", None));
+    // SECLEVEL=0 lets TLS 1.0 and 1.1 in too: one group, seen over three protocols.
+    use postura::tls::registry::Protocol;
+    assert_eq!(g.protocols, [Protocol::Tls10, Protocol::Tls11, Protocol::Tls12]);
+    assert_eq!(status(&report, "tls.kex.dh_composite"), Status::Pass);
+    assert_eq!(status(&report, "tls.kex.dh_unsafe_prime"), Status::Pass);
+
+    // RFC 5114's 1024-bit group: prime, not safe (a 160-bit subgroup), and a well-known one.
+    let report = dh_server_report(pki.dh1024());
+    let g = &report.targets[0].tls.as_ref().unwrap().dh_groups[0];
+    assert_eq!((g.prime, g.safe_prime), (Some(true), Some(false)), "{g:?}");
+    assert_eq!(g.known_group.as_deref(), Some("RFC5114/1024-bit DSA group with 160-bit prime order subgroup"));
+    assert_eq!(status(&report, "tls.kex.dh_unsafe_prime"), Status::Fail);
+    assert_eq!(status(&report, "tls.kex.dh_composite"), Status::Pass);
+
+    // A random 2048-bit prime written by hand as DH parameters: prime, not safe, unknown.
+    let prime = dh_parameters(dir.path(), "prime", &openssl_prime(2048).to_str_radix(16));
+    let report = dh_server_report(&prime);
+    let g = &report.targets[0].tls.as_ref().unwrap().dh_groups[0];
+    assert_eq!((g.bits, g.prime, g.safe_prime, g.known_group.as_deref()), (2048, Some(true), Some(false), None));
+    assert_eq!(status(&report, "tls.kex.dh_unsafe_prime"), Status::Fail);
+    assert_eq!(status(&report, "tls.kex.dh_composite"), Status::Pass);
+
+    // A composite 2048-bit modulus (two 1024-bit primes), which OpenSSL 3 serves as is.
+    let composite = &openssl_prime(1024) * &openssl_prime(1024);
+    let report = dh_server_report(&dh_parameters(dir.path(), "composite", &composite.to_str_radix(16)));
+    let tls = report.targets[0].tls.as_ref().unwrap();
+    let g = &tls.dh_groups[0];
+    assert_eq!((g.bits, g.prime, g.safe_prime), (composite.bits() as u32, Some(false), Some(false)), "{g:?}");
+    assert_eq!(status(&report, "tls.kex.dh_composite"), Status::Fail);
+    // Judged from the sweep's ServerKeyExchanges: no connection of its own.
+    assert!(tls.key_exchange.iter().all(|k| k.kind == "DH"), "{:?}", tls.key_exchange);
+}
+
+#[test]
+fn client_certificate_requested_required_or_not_asked() {
+    let root = Pki::shared().root_cert.to_str().unwrap().to_string();
+
+    let requested = OpenSslServer::start_auto(&["-verify", "1", "-CAfile", &root]);
+    let report = assessed(requested.socket_addr(), Service::Tls);
+    let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
+    assert!(auth.requested, "{auth:?}");
+    assert_eq!(auth.required, Some(false), "{auth:?}");
+    assert_eq!(auth.connections, 1);
+    assert_eq!(auth.ca_names, ["O=Postura Test, CN=Postura Test Root CA"]);
+    assert_eq!(auth.ca_names_sent, 1);
+    assert_eq!(auth.protocol, Some(postura::tls::registry::Protocol::Tls12));
+    assert!(auth.certificate_types.contains(&"rsa_sign".to_string()), "{auth:?}");
+    assert_eq!(auth.evidence, ["a TLS 1.2 handshake with an empty client Certificate was completed"]);
+
+    let required = OpenSslServer::start_auto(&["-Verify", "1", "-CAfile", &root]);
+    let report = assessed(required.socket_addr(), Service::Tls);
+    let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
+    assert!(auth.requested);
+    assert_eq!(auth.required, Some(true), "{auth:?}");
+    assert_eq!(auth.connections, 1);
+    assert_eq!(
+        auth.evidence,
+        ["a TLS 1.2 handshake with an empty client Certificate was refused (alert:handshake_failure)"]
+    );
+
+    let open = OpenSslServer::start_auto(&[]);
+    let report = assessed(open.socket_addr(), Service::Tls);
+    let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
+    assert_eq!((auth.requested, auth.required, auth.connections), (false, None, 0), "{auth:?}");
+    assert!(auth.ca_names.is_empty());
+}

@@ -15,6 +15,7 @@
 
 mod ccs_injection;
 mod derived;
+mod dh_groups;
 pub mod dh_primes;
 pub mod drown;
 mod early_data;
@@ -22,7 +23,7 @@ mod heartbleed;
 mod renegotiation;
 mod robot;
 mod ticketbleed;
-mod tls12;
+pub(crate) mod tls12;
 mod wire;
 
 use schemars::JsonSchema;
@@ -33,6 +34,7 @@ use crate::tls::registry::Protocol;
 use crate::tls::sweep::SweepTarget;
 
 pub use derived::{common_dh_prime, derive};
+pub use dh_groups::{judge_all as judge_dh_groups, DhGroupFact};
 
 /// One vulnerability's verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -266,6 +266,18 @@ enum Share {
 struct ServerFlight {
     hello: ServerHello,
     share: Share,
+    /// A CertificateRequest came: the client answers with an empty Certificate (RFC 5246 §7.4.6).
+    certificate_requested: bool,
+}
+
+/// How a handshake ended.
+pub enum Handshake {
+    Established(Session),
+    /// The server answered the client's flight (ClientKeyExchange … Finished) with an alert.
+    Refused {
+        alert: String,
+        certificate_requested: bool,
+    },
 }
 
 /// Our ClientKeyExchange body and the premaster secret, for the server's share.
@@ -314,6 +326,15 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
 /// As `establish`; with `want_ticket`, the hello asks for an RFC 5077 session ticket and the
 /// server's NewSessionTicket (sent in clear before its ChangeCipherSpec) is kept.
 pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Session, NetError> {
+    match handshake(connector, sni, want_ticket).await? {
+        Handshake::Established(session) => Ok(session),
+        Handshake::Refused { alert, .. } => Err(NetError::Protocol(format!("handshake refused: {alert}"))),
+    }
+}
+
+/// As `establish_with`, telling a refusal of the client's flight apart (a server that requires
+/// a client certificate refuses the empty one postura sends).
+pub async fn handshake(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Handshake, NetError> {
     let mut connection = connector.connect().await?;
     let (hello_record, client_random) = hello_with(sni, Some(Vec::new()), want_ticket.then(Vec::new), Vec::new());
     connection.send(&hello_record).await?;
@@ -327,9 +348,14 @@ pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticke
         .ok_or_else(|| NetError::Protocol(format!("suite 0x{:04X} not offered", flight.hello.cipher_suite)))?;
 
     let (key_exchange_body, premaster) = key_agreement(&flight.share)?;
-    let key_exchange =
-        HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode();
-    transcript.extend_from_slice(&key_exchange);
+    let mut client_flight = Vec::new();
+    if flight.certificate_requested {
+        client_flight = HandshakeMessage { handshake_type: handshake_type::CERTIFICATE, body: vec![0, 0, 0] }.encode();
+    }
+    client_flight.extend(
+        HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode(),
+    );
+    transcript.extend_from_slice(&client_flight);
 
     let randoms = [client_random.as_slice(), &flight.hello.random].concat();
     let master = prf(hash, &premaster, b"master secret", &randoms, 48);
@@ -348,7 +374,7 @@ pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticke
     let finished =
         HandshakeMessage { handshake_type: handshake_type::FINISHED, body: client_verify_data.clone() }.encode();
 
-    let mut out = Record { content_type: content_type::HANDSHAKE, version: TLS12, fragment: key_exchange }.encode();
+    let mut out = Record { content_type: content_type::HANDSHAKE, version: TLS12, fragment: client_flight }.encode();
     out.extend(Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: TLS12, fragment: vec![1] }.encode());
     out.extend(write.seal(content_type::HANDSHAKE, &finished)?.encode());
     connection.send(&out).await?;
@@ -371,14 +397,15 @@ pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticke
                 }
             }
             Reaction::Record(record) if record.content_type == content_type::ALERT => {
-                return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record))));
+                let certificate_requested = flight.certificate_requested;
+                return Ok(Handshake::Refused { alert: alert_text(&record), certificate_requested });
             }
             other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
         }
     }
     match session.receive(MAX_HANDSHAKE_READ).await? {
         Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => {
-            Ok(session)
+            Ok(Handshake::Established(session))
         }
         other => Err(NetError::Protocol(format!("no Finished from the server: {other:?}"))),
     }
@@ -402,6 +429,7 @@ async fn read_server_flight(
     let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_READ);
     let mut hello: Option<ServerHello> = None;
     let mut share = None;
+    let mut certificate_requested = false;
     loop {
         let record = match reader.next(connection, MAX_HANDSHAKE_READ).await? {
             Reaction::Record(record) => record,
@@ -434,13 +462,11 @@ async fn read_server_flight(
                         _ => return Err(NetError::Protocol("a ServerKeyExchange postura cannot use".into())),
                     });
                 }
-                handshake_type::CERTIFICATE_REQUEST => {
-                    return Err(NetError::Protocol("the server requires a client certificate".into()));
-                }
+                handshake_type::CERTIFICATE_REQUEST => certificate_requested = true,
                 handshake_type::SERVER_HELLO_DONE => {
                     let hello = hello.ok_or_else(|| NetError::Protocol("ServerHelloDone before ServerHello".into()))?;
                     let share = share.ok_or_else(|| NetError::Protocol("no ServerKeyExchange".into()))?;
-                    return Ok(ServerFlight { hello, share });
+                    return Ok(ServerFlight { hello, share, certificate_requested });
                 }
                 // Certificate, CertificateStatus: in the transcript, otherwise not needed.
                 _ => {}
