@@ -11,11 +11,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::tls::registry::Protocol;
 
-/// Moduli above this size are not tested (a hostile server could send 500 000 bits; real
-/// groups stop at 8192).
-pub const MAX_TESTED_BITS: u64 = 8192;
+/// Moduli above this size are not tested (null): a 4096-bit safe-prime test takes about 3 s
+/// of CPU, an 8192-bit one about 20 s, and a hostile server could send 500 000 bits.
+pub const MAX_TESTED_BITS: u64 = 4096;
 /// Distinct groups kept per target (servers use one or two).
-pub const MAX_GROUPS: usize = 8;
+pub const MAX_GROUPS: usize = 4;
+/// Primes remembered across the scan (most servers share a handful of groups).
+const CACHE_ENTRIES: usize = 256;
+
+/// (prime, safe prime) by the SHA-256 of p: a country's servers mostly use the same few groups.
+fn primality(modulus: &BigUint, digest: &str) -> (Option<bool>, Option<bool>) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, (Option<bool>, Option<bool>)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(known) = cache.lock().ok().and_then(|c| c.get(digest).copied()) {
+        return known;
+    }
+    let verdict = if modulus.bits() > MAX_TESTED_BITS || modulus.bits() < 2 {
+        (None, None)
+    } else if !glass_pumpkin::prime::check(modulus) {
+        (Some(false), Some(false))
+    } else {
+        (Some(true), Some(glass_pumpkin::prime::check(&(modulus >> 1usize))))
+    };
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() < CACHE_ENTRIES {
+            cache.insert(digest.to_string(), verdict);
+        }
+    }
+    verdict
+}
 
 /// One DH group seen in a ServerKeyExchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -45,7 +71,7 @@ pub struct DhGroupFact {
 pub fn judge(p: &[u8], g: &[u8], protocol: Protocol) -> DhGroupFact {
     use sha2::Digest as _;
     let start = p.iter().position(|&b| b != 0).unwrap_or(p.len());
-    let prime_sha256 = sha2::Sha256::digest(&p[start..]).iter().map(|b| format!("{b:02x}")).collect();
+    let prime_sha256: String = sha2::Sha256::digest(&p[start..]).iter().map(|b| format!("{b:02x}")).collect();
     let modulus = BigUint::from_bytes_be(p);
     let generator_value = BigUint::from_bytes_be(g);
     let one = BigUint::from(1u8);
@@ -55,13 +81,7 @@ pub fn judge(p: &[u8], g: &[u8], protocol: Protocol) -> DhGroupFact {
         Err(_) => format!("<{} bits>", generator_value.bits()),
     };
     let bits = u32::try_from(modulus.bits()).unwrap_or(u32::MAX);
-    let (prime, safe_prime) = if modulus.bits() > MAX_TESTED_BITS || modulus.bits() < 2 {
-        (None, None)
-    } else if !glass_pumpkin::prime::check(&modulus) {
-        (Some(false), Some(false))
-    } else {
-        (Some(true), Some(glass_pumpkin::prime::check(&(&modulus >> 1usize))))
-    };
+    let (prime, safe_prime) = primality(&modulus, &prime_sha256);
     DhGroupFact {
         bits,
         prime_sha256,
@@ -126,10 +146,10 @@ mod tests {
         let fact = judge(&bytes(1019), &bytes(1018), Protocol::Tls12);
         assert!(!fact.generator_in_range);
         assert!(!judge(&bytes(1019), &bytes(1), Protocol::Tls12).generator_in_range);
-        let mut huge = vec![0xff; 2048];
-        huge[2047] = 0xfd;
+        let mut huge = vec![0xff; 1024];
+        huge[1023] = 0xfd;
         let fact = judge(&huge, &bytes(2), Protocol::Tls12);
-        assert_eq!((fact.bits, fact.prime, fact.safe_prime), (16384, None, None));
+        assert_eq!((fact.bits, fact.prime, fact.safe_prime), (8192, None, None));
         assert_eq!(judge(&[], &[], Protocol::Tls12).prime, None);
     }
 
