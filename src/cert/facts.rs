@@ -77,6 +77,15 @@ pub struct CertificateFacts {
     /// Each SCT (at most 64 per source).
     pub scts: Vec<SctFact>,
     pub revocation: RevocationFacts,
+    /// The largest certificate sent, in DER bytes. Over 65 535 bytes, webpki (rustls and
+    /// other Rust clients) cannot parse it.
+    #[serde(default)]
+    pub largest_certificate_bytes: usize,
+    /// The certificates sent, in DER bytes together (the Certificate message is a little more).
+    /// Over 64 KiB rustls refuses the handshake message; OpenSSL and BoringSSL clients refuse a
+    /// certificate list over 100 KiB by default.
+    #[serde(default)]
+    pub chain_bytes: usize,
     /// Every certificate as sent (leaf first), then those fetched through AIA.
     pub certificates: Vec<CertificateEntry>,
     /// HTTP fetches made (AIA caIssuers, OCSP, CRL).

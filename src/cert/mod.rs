@@ -203,6 +203,8 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
             .collect();
     facts.certificates =
         sent_der.iter().zip(&sent).map(|(der_bytes, parsed)| entry("sent", der_bytes, parsed, now)).collect();
+    facts.largest_certificate_bytes = sent_der.iter().map(Vec::len).max().unwrap_or(0);
+    facts.chain_bytes = sent_der.iter().map(Vec::len).sum();
     let leaf = match sent.first() {
         None => {
             facts.error = Some("no certificate was sent".into());
