@@ -77,7 +77,7 @@ fn certificate_type_name(code: u8) -> String {
 fn name_text(der: &[u8]) -> String {
     use x509_parser::prelude::FromDer;
     match x509_parser::x509::X509Name::from_der(der) {
-        Ok((rest, name)) if rest.is_empty() => name.to_string(),
+        Ok(([], name)) => name.to_string(),
         _ => format!("(unparsable name of {} bytes)", der.len()),
     }
 }

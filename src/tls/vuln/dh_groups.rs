@@ -19,11 +19,14 @@ pub const MAX_GROUPS: usize = 4;
 /// Primes remembered across the scan (most servers share a handful of groups).
 const CACHE_ENTRIES: usize = 256;
 
+/// Whether p is prime, and a safe prime (null: not tested).
+type Primality = (Option<bool>, Option<bool>);
+
 /// (prime, safe prime) by the SHA-256 of p: a country's servers mostly use the same few groups.
-fn primality(modulus: &BigUint, digest: &str) -> (Option<bool>, Option<bool>) {
+fn primality(modulus: &BigUint, digest: &str) -> Primality {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, (Option<bool>, Option<bool>)>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<String, Primality>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     if let Some(known) = cache.lock().ok().and_then(|c| c.get(digest).copied()) {
         return known;

@@ -272,7 +272,7 @@ struct ServerFlight {
 
 /// How a handshake ended.
 pub enum Handshake {
-    Established(Session),
+    Established(Box<Session>),
     /// The server answered the client's flight (ClientKeyExchange … Finished) with an alert.
     Refused {
         alert: String,
@@ -327,7 +327,7 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
 /// server's NewSessionTicket (sent in clear before its ChangeCipherSpec) is kept.
 pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Session, NetError> {
     match handshake(connector, sni, want_ticket).await? {
-        Handshake::Established(session) => Ok(session),
+        Handshake::Established(session) => Ok(*session),
         Handshake::Refused { alert, .. } => Err(NetError::Protocol(format!("handshake refused: {alert}"))),
     }
 }
@@ -405,7 +405,7 @@ pub async fn handshake(connector: &Connector, sni: Option<&str>, want_ticket: bo
     }
     match session.receive(MAX_HANDSHAKE_READ).await? {
         Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => {
-            Ok(Handshake::Established(session))
+            Ok(Handshake::Established(Box::new(session)))
         }
         other => Err(NetError::Protocol(format!("no Finished from the server: {other:?}"))),
     }
