@@ -5,11 +5,16 @@
 //! requires a certificate refuses. Facts only: a mutual-TLS endpoint is not a fault in itself.
 //!
 //! Cost: one connection, only when a certificate was requested and TLS 1.2 is accepted with a
-//! suite postura's TLS 1.2 client speaks; otherwise none. TLS 1.3 sends its CertificateRequest
-//! encrypted, so a TLS 1.3-only server's answer is null.
+//! suite postura's TLS 1.2 client speaks; otherwise none. A TLS 1.3-only server encrypts its
+//! CertificateRequest: one rustls handshake (`probe_tls13`) whose client-certificate resolver
+//! records the request and answers with no certificate, then a read of at most
+//! `TLS13_REFUSAL_WAIT` for the server's certificate_required alert (only when it asked).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::tls::codec::CertificateRequest;
 use crate::tls::registry::Protocol;
@@ -18,6 +23,9 @@ use crate::tls::vuln::tls12::{self, Handshake};
 
 /// The most CA names kept (a server may list hundreds: every CA of a national PKI).
 pub const MAX_CA_NAMES: usize = 32;
+/// How long a TLS 1.3 client waits after its Finished for a server to refuse the missing
+/// certificate (servers alert at once; one that accepts sends nothing until it is asked).
+pub const TLS13_REFUSAL_WAIT: Duration = Duration::from_secs(3);
 
 /// What the server says about client certificates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -107,4 +115,108 @@ pub async fn probe(target: &SweepTarget, fact: &mut ClientAuthFact, tls12_suites
         }
         Err(error) => fact.evidence.push(format!("TLS 1.2 handshake: {error}")),
     }
+}
+
+/// Records a TLS 1.3 CertificateRequest's CA names and offers no certificate.
+#[derive(Debug, Default)]
+struct RecordingResolver {
+    /// (names kept, names sent) once a certificate was requested.
+    asked: Mutex<Option<(Vec<Vec<u8>>, usize)>>,
+}
+
+impl rustls::client::ResolvesClientCert for RecordingResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        if let Ok(mut asked) = self.asked.lock() {
+            let kept = root_hint_subjects.iter().take(MAX_CA_NAMES).map(|name| name.to_vec()).collect();
+            *asked = Some((kept, root_hint_subjects.len()));
+        }
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Client authentication of a server reached only over TLS 1.3: one connection.
+pub async fn probe_tls13(target: &SweepTarget) -> ClientAuthFact {
+    use tokio::io::AsyncReadExt as _;
+    let mut fact = ClientAuthFact { protocol: Some(Protocol::Tls13), connections: 1, ..ClientAuthFact::default() };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(crate::tls::rustls_probe::RecordingVerifier::new(&provider));
+    let resolver = Arc::new(RecordingResolver::default());
+    let builder = match rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+    {
+        Ok(builder) => builder,
+        Err(error) => {
+            fact.evidence.push(error.to_string());
+            return fact;
+        }
+    };
+    let config =
+        builder.dangerous().with_custom_certificate_verifier(verifier).with_client_cert_resolver(resolver.clone());
+    let server_name = match target.sni.as_deref().map(|name| rustls::pki_types::ServerName::try_from(name.to_string()))
+    {
+        Some(Ok(name)) => name,
+        Some(Err(error)) => {
+            fact.evidence.push(format!("bad server name: {error}"));
+            return fact;
+        }
+        None => rustls::pki_types::ServerName::IpAddress(target.connector.address.ip().into()),
+    };
+    let connection = match target.connector.connect().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            fact.evidence.push(format!("TLS 1.3 handshake: {error}"));
+            return fact;
+        }
+    };
+    let (stream, expires, _deadline_bound, _permit) = connection.into_parts();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let handshake = tokio::time::timeout_at(expires, tls.connect(server_name, stream)).await;
+    let asked = resolver.asked.lock().ok().and_then(|mut asked| asked.take());
+    if let Some((names, sent)) = &asked {
+        fact.requested = true;
+        fact.ca_names = names.iter().map(|der| name_text(der)).collect();
+        fact.ca_names_sent = *sent;
+    }
+    let mut stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) if fact.requested => {
+            fact.required = Some(true);
+            fact.evidence.push(format!("a TLS 1.3 handshake without a client certificate was refused ({error})"));
+            return fact;
+        }
+        Ok(Err(error)) => {
+            fact.evidence.push(format!("TLS 1.3 handshake: {error}"));
+            return fact;
+        }
+        Err(_) => {
+            fact.evidence.push("TLS 1.3 handshake: timed out".into());
+            return fact;
+        }
+    };
+    if !fact.requested {
+        fact.evidence.push("a TLS 1.3 handshake: no client certificate was requested".into());
+        return fact;
+    }
+    let until = (tokio::time::Instant::now() + TLS13_REFUSAL_WAIT).min(expires);
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout_at(until, stream.read(&mut byte)).await {
+        Ok(Err(error)) => {
+            fact.required = Some(true);
+            fact.evidence.push(format!("a TLS 1.3 handshake without a client certificate was refused ({error})"));
+        }
+        Ok(Ok(0)) => fact.evidence.push("the connection was closed after the handshake, without an alert".into()),
+        Ok(Ok(_)) | Err(_) => {
+            fact.required = Some(false);
+            fact.evidence.push("a TLS 1.3 handshake without a client certificate was not refused".into());
+        }
+    }
+    fact
 }

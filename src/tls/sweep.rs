@@ -209,6 +209,8 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         if let Some(client_auth) = facts.client_auth.as_mut() {
             let tls12_suites = scans.get(&Protocol::Tls12).map(|s| s.chosen.as_slice()).unwrap_or_default();
             crate::tls::client_auth::probe(target, client_auth, tls12_suites).await;
+        } else if facts.protocols.contains(&Protocol::Tls13) {
+            facts.client_auth = Some(crate::tls::client_auth::probe_tls13(target).await);
         }
     }
     facts.connections = target.connector.connections();
