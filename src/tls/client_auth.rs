@@ -220,3 +220,28 @@ pub async fn probe_tls13(target: &SweepTarget) -> ClientAuthFact {
     }
     fact
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_names_are_capped_and_unparsable_ones_noted() {
+        // SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, UTF8String "CA n" } } }
+        let name = |n: u8| {
+            vec![0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, b'C', b'A', b' ', n]
+        };
+        let mut authorities: Vec<Vec<u8>> = (0..40).map(|i| name(b'A' + i)).collect();
+        authorities[1] = vec![0x30, 0x01];
+        let request =
+            CertificateRequest { certificate_types: vec![1, 64, 99], signature_algorithms: None, authorities };
+        let fact = ClientAuthFact::from_flight(Protocol::Tls11, Some(&request));
+        assert!(fact.requested);
+        assert_eq!((fact.ca_names.len(), fact.ca_names_sent), (MAX_CA_NAMES, 40));
+        assert_eq!(fact.ca_names[0], "CN=CA A");
+        assert_eq!(fact.ca_names[1], "(unparsable name of 2 bytes)");
+        assert_eq!(fact.certificate_types, ["rsa_sign", "ecdsa_sign", "unknown(99)"]);
+        let none = ClientAuthFact::from_flight(Protocol::Tls12, None);
+        assert_eq!((none.requested, none.required, none.protocol), (false, None, Some(Protocol::Tls12)));
+    }
+}

@@ -492,6 +492,15 @@ mod tests {
         );
     }
 
+    #[test]
+    fn new_session_ticket_bodies_are_bounded() {
+        assert_eq!(new_session_ticket(&[0, 0, 1, 0, 0, 3, 7, 8, 9]).unwrap(), [7, 8, 9]);
+        assert_eq!(new_session_ticket(&[0, 0, 1, 0, 0, 0]).unwrap(), Vec::<u8>::new());
+        for bad in [&[0u8, 0, 1, 0, 0, 4, 7, 8, 9][..], &[0, 0, 1, 0, 0, 1, 7, 8], &[0, 0, 1], &[]] {
+            assert!(new_session_ticket(bad).is_err(), "{bad:?}");
+        }
+    }
+
     fn hex(text: &str) -> Vec<u8> {
         (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
     }
