@@ -50,6 +50,14 @@
 //!   server with s_client's `Server Temp Key: DH, 1024 bits` line (the selftest does).
 //! - `ALL:COMPLEMENTOFALL:@SECLEVEL=0`, TLS 1.0–1.2, RSA leaf: 61 of the 89 TLS 1.2 candidates
 //!   and 20 of the 27 TLS 1.0/1.1 candidates are accepted (no ECDSA/DSS suites).
+//! - `-dhparam` takes a PKCS#3 "DH PARAMETERS" PEM written by hand (`openssl asn1parse -genconf`
+//!   with `p=INTEGER:0x…`, `g=INTEGER:2`, then base64 of the DER): OpenSSL 3 serves a composite
+//!   or non-safe modulus without complaint (`tests/tls_vulns_more.rs`).
+//! - `-serverinfo FILE` (PEM `SERVERINFO FOR signed_certificate_timestamp`: extension type,
+//!   length, data) answers a TLS 1.2 hello offering extension 18 with those SCTs.
+//! - `-verify 1 -CAfile F` requests a client certificate (naming F's subjects); `-Verify 1`
+//!   requires one and answers an empty Certificate with `handshake_failure` (TLS 1.2) or
+//!   `certificate_required` (TLS 1.3). 1.1.1w and 3 both issue RFC 5077 tickets by default.
 //!
 //! **openssl s_client (oracle)**
 //! - Each run loads the default CA bundle: ≈80 ms per run; with `-no-CAfile -no-CApath
