@@ -57,7 +57,7 @@
 //!   length, data) answers a TLS 1.2 hello offering extension 18 with those SCTs.
 //! - `-verify 1 -CAfile F` requests a client certificate (naming F's subjects); `-Verify 1`
 //!   requires one and answers an empty Certificate with `handshake_failure` (TLS 1.2) or
-//!   `certificate_required` (TLS 1.3). 1.1.1w and 3 both issue RFC 5077 tickets by default.
+//!   `certificate_required` (TLS 1.3). OpenSSL 3 issues RFC 5077 tickets by default.
 //!
 //! **openssl s_client (oracle)**
 //! - Each run loads the default CA bundle: ≈80 ms per run; with `-no-CAfile -no-CApath
