@@ -145,6 +145,7 @@ pub async fn scan_one(job: ResolvedTarget, options: &ScanOptions, network: &Netw
         let input = CertInput {
             chain_pem: &tls.chain_pem,
             ocsp_staple_base64: tls.ocsp_staple_base64.as_deref(),
+            sct_list_base64: tls.sct_list_base64.as_deref(),
             name: job.spec.certificate_name(),
             fetch_from: Some(&connector),
         };

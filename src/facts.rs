@@ -131,11 +131,23 @@ pub struct TlsFacts {
     pub chain_protocol: Option<Protocol>,
     /// A stapled OCSP response (DER, base64), if the server sent one.
     pub ocsp_staple_base64: Option<String>,
+    /// The SignedCertificateTimestampList of the TLS signed_certificate_timestamp extension
+    /// (RFC 6962 §3.3) in the TLS ≤ 1.2 ServerHello, base64; null when none was sent.
+    #[serde(default)]
+    pub sct_list_base64: Option<String>,
     /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
     pub tls13_handshake: Option<Tls13Handshake>,
     /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
     #[serde(default)]
     pub vulnerabilities: crate::tls::vuln::Vulnerabilities,
+    /// Client certificate authentication (CertificateRequest): null when no TLS ≤ 1.2 hello
+    /// flight was read.
+    #[serde(default)]
+    pub client_auth: Option<crate::tls::client_auth::ClientAuthFact>,
+    /// Every distinct finite-field DH group seen in a ServerKeyExchange, judged (primality,
+    /// safe prime, generator, well-known shared prime); at most 8.
+    #[serde(default)]
+    pub dh_groups: Vec<crate::tls::vuln::DhGroupFact>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).

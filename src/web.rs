@@ -1,5 +1,6 @@
 //! The HTTP probe for `https` endpoints: the Strict-Transport-Security header of the HTTPS
-//! answer, and whether plain `http://` on port 80 redirects to `https://`. Two requests, both to
+//! answer, whether that answer is HTTP-compressed when a browser's `Accept-Encoding` is sent
+//! (BREACH exposure), and whether plain `http://` on port 80 redirects to `https://`. Two requests, both to
 //! the endpoint's scanned address through the scan's connector (counted, per-address limited,
 //! bounded in time, never through a proxy); bodies are not read. The certificate is not
 //! judged here (the certificate stage does that), so any chain is accepted.
@@ -26,6 +27,14 @@ pub struct HttpsAnswer {
     pub error: Option<String>,
     /// The Strict-Transport-Security header, parsed (null when absent).
     pub hsts: Option<Hsts>,
+    /// The Content-Encoding of the answer to a request sent with `Accept-Encoding: gzip,
+    /// deflate, br` (null when the answer is not encoded or there was no answer).
+    #[serde(default)]
+    pub content_encoding: Option<String>,
+    /// The answer is HTTP-compressed (gzip, deflate, br, compress, zstd): the page is exposed to
+    /// BREACH when it reflects input next to a secret. Null when there was no answer.
+    #[serde(default)]
+    pub compressed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -79,6 +88,19 @@ fn host_for_url(host: &str) -> String {
     }
 }
 
+/// What a current browser offers; the answer's Content-Encoding tells whether the page is
+/// compressed (BREACH, CVE-2013-3587).
+const BROWSER_ENCODINGS: &[(&str, &str)] = &[("accept-encoding", "gzip, deflate, br")];
+
+/// Content codings that compress (RFC 9110 §8.4.1 and the IANA registry); `identity` and
+/// unknown codings do not count.
+fn is_compressing(coding: &str) -> bool {
+    matches!(
+        coding.trim().to_ascii_lowercase().as_str(),
+        "gzip" | "x-gzip" | "deflate" | "br" | "compress" | "x-compress" | "zstd"
+    )
+}
+
 /// The head is all the probe reads.
 const HEAD_ONLY: Limits = Limits { max_body: 0, max_redirects: 0, read_body: false, request_timeout: None };
 
@@ -95,13 +117,22 @@ pub async fn probe(connector: &Connector, host: &str) -> HttpFacts {
         format!("https://{url_host}:{}/", address.port())
     };
     let https = match parse_url(&https_url) {
-        Err(error) => HttpsAnswer { url: https_url, status: None, error: Some(error), hsts: None },
-        Ok(url) => match http::request(&connector, &url, &Method::Get, HEAD_ONLY).await {
+        Err(error) => HttpsAnswer::failed(https_url, error),
+        Ok(url) => match http::request(&connector, &url, &Method::GetWith(BROWSER_ENCODINGS), HEAD_ONLY).await {
             Ok(response) => {
                 let hsts = response.header("strict-transport-security").map(parse_hsts);
-                HttpsAnswer { url: https_url, status: Some(response.status), error: None, hsts }
+                let content_encoding = response.header("content-encoding").map(|v| v.trim().to_string());
+                let compressed = content_encoding.as_deref().is_some_and(|v| v.split(',').any(is_compressing));
+                HttpsAnswer {
+                    url: https_url,
+                    status: Some(response.status),
+                    error: None,
+                    hsts,
+                    content_encoding,
+                    compressed: Some(compressed),
+                }
             }
-            Err(error) => HttpsAnswer { url: https_url, status: None, error: Some(error.to_string()), hsts: None },
+            Err(error) => HttpsAnswer::failed(https_url, error.to_string()),
         },
     };
 
@@ -138,6 +169,12 @@ pub async fn probe(connector: &Connector, host: &str) -> HttpFacts {
     HttpFacts { https: Some(https), redirect: Some(redirect) }
 }
 
+impl HttpsAnswer {
+    fn failed(url: String, error: String) -> HttpsAnswer {
+        HttpsAnswer { url, status: None, error: Some(error), hsts: None, content_encoding: None, compressed: None }
+    }
+}
+
 fn parse_url(text: &str) -> Result<url::Url, String> {
     url::Url::parse(text).map_err(|e| format!("bad URL {text}: {e}"))
 }
@@ -154,5 +191,15 @@ mod tests {
         assert_eq!(h.max_age, Some(300));
         assert_eq!(parse_hsts("includeSubDomains").max_age, None);
         assert_eq!(parse_hsts("max-age=abc").max_age, None);
+    }
+
+    #[test]
+    fn compressing_codings_are_told_from_identity() {
+        for coding in ["gzip", "GZIP", " br", "deflate", "zstd", "x-gzip"] {
+            assert!(is_compressing(coding), "{coding}");
+        }
+        for coding in ["identity", "", "aes128gcm"] {
+            assert!(!is_compressing(coding), "{coding}");
+        }
     }
 }

@@ -626,7 +626,13 @@ fn analysis_runs_without_a_network_for_pem_input() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let facts = runtime.block_on(analyze(
-        CertInput { chain_pem: &chain, ocsp_staple_base64: None, name: "localhost", fetch_from: None },
+        CertInput {
+            chain_pem: &chain,
+            ocsp_staple_base64: None,
+            sct_list_base64: None,
+            name: "localhost",
+            fetch_from: None,
+        },
         &options,
     ));
     assert!(facts.trust[&pki.root_cert.display().to_string()].trusted);

@@ -187,6 +187,7 @@ fn analyse(chain: Vec<Vec<u8>>) -> postura::cert::CertificateFacts {
         CertInput {
             chain_pem: &chain_pem,
             ocsp_staple_base64: Some("bm90IG9jc3A="),
+            sct_list_base64: Some("AAUAAw=="),
             name: TEST_HOST,
             fetch_from: None,
         },

@@ -261,6 +261,25 @@ proptest! {
     }
 
     #[test]
+    fn generated_certificate_requests_round_trip(
+        certificate_types in vec(any::<u8>(), 1..8),
+        signature_algorithms in vec(any::<u16>(), 0..20),
+        authorities in vec(vec(any::<u8>(), 1..200), 0..8),
+        tls12 in any::<bool>(),
+    ) {
+        let request = CertificateRequest {
+            certificate_types,
+            signature_algorithms: tls12.then_some(signature_algorithms),
+            authorities,
+        };
+        let bytes = request.encode();
+        prop_assert_eq!(CertificateRequest::decode(&bytes, tls12), Ok(request));
+        for n in 0..bytes.len() {
+            prop_assert!(CertificateRequest::decode(&bytes[..n], tls12).is_err());
+        }
+    }
+
+    #[test]
     fn reassembler_survives_arbitrary_fragments(
         fragments in vec(bytes(300), 0..20),
         limit in 0usize..5000,

@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         CertInput {
             chain_pem: &chain_pem,
             ocsp_staple_base64: Some(&staple),
+            sct_list_base64: Some(&staple),
             name: "postura.test",
             fetch_from: None,
         },

@@ -68,10 +68,24 @@ pub struct CertificateFacts {
     pub eku_server_auth: bool,
     /// The leaf has the TLS Feature extension with status_request (OCSP must-staple).
     pub must_staple: bool,
-    /// Signed certificate timestamps seen (certificate extension and stapled OCSP extension).
+    /// Signed certificate timestamps seen, from every source: embedded in the certificate, in
+    /// the TLS signed_certificate_timestamp extension, in the stapled OCSP response.
     pub sct_count: usize,
+    /// `sct_count` by source.
+    #[serde(default)]
+    pub sct_sources: SctSources,
+    /// Each SCT (at most 64 per source).
     pub scts: Vec<SctFact>,
     pub revocation: RevocationFacts,
+    /// The largest certificate sent, in DER bytes. Over 65 535 bytes, webpki (rustls and
+    /// other Rust clients) cannot parse it.
+    #[serde(default)]
+    pub largest_certificate_bytes: usize,
+    /// The certificates sent, in DER bytes together (the Certificate message is a little more).
+    /// Over 64 KiB rustls refuses the handshake message; OpenSSL and BoringSSL clients refuse a
+    /// certificate list over 100 KiB by default.
+    #[serde(default)]
+    pub chain_bytes: usize,
     /// Every certificate as sent (leaf first), then those fetched through AIA.
     pub certificates: Vec<CertificateEntry>,
     /// HTTP fetches made (AIA caIssuers, OCSP, CRL).
@@ -113,10 +127,22 @@ pub struct FetchRecord {
     pub bytes: usize,
 }
 
+/// How many SCTs came from each source (RFC 6962 §3.3 allows any of the three).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SctSources {
+    /// Embedded in the leaf (the precertificate SCT list extension).
+    pub certificate: usize,
+    /// In the TLS signed_certificate_timestamp extension of the TLS ≤ 1.2 ServerHello.
+    pub tls_extension: usize,
+    /// In the stapled OCSP response's single extension (1.3.6.1.4.1.11129.2.4.5).
+    pub ocsp: usize,
+}
+
 /// An SCT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SctFact {
-    /// `certificate` (embedded), `ocsp` (in the stapled response).
+    /// `certificate` (embedded), `tls_extension` (the TLS extension), `ocsp` (in the stapled
+    /// response).
     pub source: String,
     /// Log id, base64.
     pub log_id: String,

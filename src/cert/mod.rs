@@ -60,6 +60,8 @@ pub struct CertInput<'a> {
     pub chain_pem: &'a [String],
     /// A stapled OCSP response, DER in base64.
     pub ocsp_staple_base64: Option<&'a str>,
+    /// The TLS extension's SignedCertificateTimestampList, base64 (`tls.sct_list_base64`).
+    pub sct_list_base64: Option<&'a str>,
     /// The host name (or IP literal) the certificate must be valid for.
     pub name: &'a str,
     /// The connector of the target that sent the chain: fetches go through it (counted on its
@@ -201,6 +203,8 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
             .collect();
     facts.certificates =
         sent_der.iter().zip(&sent).map(|(der_bytes, parsed)| entry("sent", der_bytes, parsed, now)).collect();
+    facts.largest_certificate_bytes = sent_der.iter().map(Vec::len).max().unwrap_or(0);
+    facts.chain_bytes = sent_der.iter().map(Vec::len).sum();
     let leaf = match sent.first() {
         None => {
             facts.error = Some("no certificate was sent".into());
@@ -246,6 +250,9 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
             timestamp: rfc3339(i64::try_from(millis / 1000).unwrap_or(i64::MAX)),
         })
         .collect();
+    if let Some(Ok(bytes)) = input.sct_list_base64.map(|list| base64::engine::general_purpose::STANDARD.decode(list)) {
+        facts.scts.extend(ocsp::tls_sct_list(&bytes, "tls_extension"));
+    }
     let matched = names::match_name(&leaf, input.name);
     facts.hostname_match = matched.is_some();
     facts.hostname_match_via = matched.map(|via| via.as_str().to_string());
@@ -400,6 +407,9 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
         facts.revocation.crl = crl_result;
     }
     facts.sct_count = facts.scts.len();
+    let from = |source: &str| facts.scts.iter().filter(|sct| sct.source == source).count();
+    facts.sct_sources =
+        SctSources { certificate: from("certificate"), tls_extension: from("tls_extension"), ocsp: from("ocsp") };
     facts.fetches = fetcher.count();
     facts
 }

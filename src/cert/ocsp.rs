@@ -125,14 +125,19 @@ fn ocsp_scts(extensions: &Element<'_>) -> Vec<SctFact> {
     found
 }
 
-/// Parses a TLS-encoded SignedCertificateTimestampList (RFC 6962 §3.3): log ids and timestamps.
+/// SCTs kept from one list (a certificate, a staple, the TLS extension): real ones carry 2–5,
+/// a u16-length list could hold about 1600.
+pub const MAX_SCTS_PER_SOURCE: usize = 64;
+
+/// Parses a TLS-encoded SignedCertificateTimestampList (RFC 6962 §3.3): log ids and timestamps,
+/// at most `MAX_SCTS_PER_SOURCE`.
 pub fn tls_sct_list(bytes: &[u8], source: &str) -> Vec<SctFact> {
     let mut found = Vec::new();
     let Some(total) = bytes.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
         return found;
     };
     let mut rest = bytes.get(2..2 + total).unwrap_or_default();
-    while rest.len() >= 2 {
+    while rest.len() >= 2 && found.len() < MAX_SCTS_PER_SOURCE {
         let length = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let Some(sct) = rest.get(2..2 + length) else {
             break;

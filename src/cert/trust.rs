@@ -153,6 +153,10 @@ pub fn verify(
     let leaf_der = CertificateDer::from(leaf.der.as_slice());
     let end_entity = match webpki::EndEntityCert::try_from(&leaf_der) {
         Ok(end_entity) => end_entity,
+        // webpki reads DER lengths of at most two bytes: a well-formed certificate over 64 KiB
+        // (thousands of SANs) is refused for its size, which is a compatibility fact
+        // (`certificate.largest_certificate_bytes`), not a trust verdict. Its path is judged here.
+        Err(_) if leaf.der.len() > WEBPKI_MAX_DER_BYTES => return verify_oversized(store, leaf, now, legacy_path),
         Err(error) => return verdict("malformed", format!("webpki cannot use the leaf: {error:?}")),
     };
     let intermediates: Vec<CertificateDer<'_>> =
@@ -178,6 +182,79 @@ pub fn verify(
         }
         Err(error) => explain(error, leaf, now, legacy_path, leaf_self_signed, store),
     }
+}
+
+/// The largest DER item webpki parses (its length fields have at most two bytes): 64 KiB.
+pub const WEBPKI_MAX_DER_BYTES: usize = 0xFFFF;
+
+/// The verdict on a leaf too large for webpki, from postura's own path (leaf first, each
+/// certificate named and signed by the next): every signature must verify (postura's `sig`, on
+/// `ring`), every certificate be within its validity, the issuers be CAs, the leaf not be a CA
+/// and allow serverAuth, and the top be an anchor of the store or signed by one. Name
+/// constraints and policies are not evaluated (webpki would; the test PKIs and public CAs'
+/// paths to such leaves have none).
+fn verify_oversized(store: &TrustStore, leaf: &ParsedCert, now: i64, path: &[&ParsedCert]) -> TrustVerdict {
+    use super::sig::SignatureCheck;
+    let path: Vec<&ParsedCert> = if path.is_empty() { vec![leaf] } else { path.to_vec() };
+    if let Some(cert) = path.iter().find(|cert| now > cert.not_after) {
+        return verdict("expired", format!("{} expired", cert.subject));
+    }
+    if let Some(cert) = path.iter().find(|cert| now < cert.not_before) {
+        return verdict("not_yet_valid", format!("{} is not valid yet", cert.subject));
+    }
+    if leaf.is_ca {
+        return verdict("ca_as_leaf", format!("the leaf {} is a CA certificate", leaf.subject));
+    }
+    if leaf
+        .extended_key_usage
+        .as_ref()
+        .is_some_and(|ekus| !ekus.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage"))
+    {
+        return verdict("no_server_auth_eku", "a certificate on the path does not allow serverAuth".into());
+    }
+    for pair in path.windows(2) {
+        if !pair[1].is_ca {
+            return verdict("path_constraint", format!("{} is not a CA", pair[1].subject));
+        }
+        if pair[0].signature_by(pair[1]) != SignatureCheck::Valid {
+            return verdict("bad_signature", format!("the signature of {} does not verify", pair[0].subject));
+        }
+    }
+    let top = path[path.len() - 1];
+    let mut subjects: Vec<String> = path.iter().skip(1).map(|cert| cert.subject.clone()).collect();
+    if path.len() > 1 && store.contains(top) {
+        return TrustVerdict { trusted: true, reason_code: None, reason: None, path: subjects };
+    }
+    let issuer_name = der::single(&top.issuer_raw, der::TAG_SEQUENCE).map(|e| e.content.to_vec()).unwrap_or_default();
+    let signed_by_anchor =
+        store.anchors.iter().filter(|anchor| anchor.subject.as_ref() == issuer_name).find(|anchor| {
+            anchor_key(anchor).is_some_and(|(key_oid, curve_oid, key)| {
+                super::sig::verify(&top.signature_oid, &key_oid, curve_oid.as_deref(), &key, &top.tbs, &top.signature)
+                    == SignatureCheck::Valid
+            })
+        });
+    match signed_by_anchor {
+        Some(anchor) => {
+            subjects.push(name_text(anchor.subject.as_ref()));
+            TrustVerdict { trusted: true, reason_code: None, reason: None, path: subjects }
+        }
+        None => verdict(
+            "unknown_issuer",
+            format!(
+                "no path to an anchor of this store: {} is issued by {}, which is not in it",
+                top.subject, top.issuer
+            ),
+        ),
+    }
+}
+
+/// An anchor's key: algorithm OID, curve OID, key bits.
+fn anchor_key(anchor: &TrustAnchor<'_>) -> Option<(String, Option<String>, Vec<u8>)> {
+    let spki = der::encode(der::TAG_SEQUENCE, anchor.subject_public_key_info.as_ref());
+    let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki).ok()?;
+    let key_oid = info.algorithm.algorithm.to_id_string();
+    let curve_oid = info.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
+    Some((key_oid, curve_oid, info.subject_public_key.data.to_vec()))
 }
 
 #[allow(deprecated)] // the unit variants are still returned by webpki 0.103

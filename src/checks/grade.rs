@@ -106,6 +106,7 @@ pub enum CapReason {
     DrownSharedKey,
     InsecureClientRenegotiation,
     Robot,
+    Ticketbleed,
 }
 
 impl CapReason {
@@ -125,7 +126,8 @@ impl CapReason {
             | CcsInjection
             | DrownSharedKey
             | InsecureClientRenegotiation
-            | Robot => "F",
+            | Robot
+            | Ticketbleed => "F",
             Untrusted | Expired | SelfSigned | Revoked => "T",
             NameMismatch => "M",
             Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
@@ -168,6 +170,7 @@ impl CapReason {
             DrownSharedKey => "the key is served with SSLv2 elsewhere (DROWN)",
             InsecureClientRenegotiation => "insecure client-initiated renegotiation accepted",
             Robot => "vulnerable to ROBOT (RSA padding oracle)",
+            Ticketbleed => "vulnerable to Ticketbleed (session ID echo leaks memory)",
         }
     }
 
@@ -278,6 +281,9 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
     }
     if vulnerabilities.robot.vulnerable == Some(true) {
         cap(CapReason::Robot);
+    }
+    if vulnerabilities.ticketbleed.vulnerable == Some(true) {
+        cap(CapReason::Ticketbleed);
     }
     if vulnerabilities.drown.vulnerable == Some(true) && !accepted(Protocol::Sslv2) {
         cap(CapReason::DrownSharedKey);

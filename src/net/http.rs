@@ -87,7 +87,12 @@ impl HttpError {
 #[derive(Debug, Clone)]
 pub enum Method {
     Get,
-    Post { content_type: &'static str, body: Vec<u8> },
+    /// A GET with extra request header fields (the HTTP probe's Accept-Encoding).
+    GetWith(&'static [(&'static str, &'static str)]),
+    Post {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
 }
 
 /// One request to `url` at the address of `connector` (no resolution, no redirects): the HTTP
@@ -242,6 +247,11 @@ where
         .header(hyper::header::CONNECTION, "close");
     let request = match method {
         Method::Get => builder.method(hyper::Method::GET).body(Full::new(Bytes::new())),
+        Method::GetWith(fields) => fields
+            .iter()
+            .fold(builder, |builder, (name, value)| builder.header(*name, *value))
+            .method(hyper::Method::GET)
+            .body(Full::new(Bytes::new())),
         Method::Post { content_type, body } => builder
             .method(hyper::Method::POST)
             .header(hyper::header::CONTENT_TYPE, *content_type)

@@ -5,8 +5,8 @@
 
 use crate::net::{Connection, Connector, NetError};
 use crate::tls::codec::{
-    content_type, handshake_type, Alert, CertificateMessage, CertificateStatus, CodecError, HandshakeReassembler,
-    Record, ServerHello, Sslv2ServerHello,
+    content_type, handshake_type, Alert, CertificateMessage, CertificateRequest, CertificateStatus, CodecError,
+    HandshakeReassembler, Record, ServerHello, Sslv2ServerHello,
 };
 
 /// The most a server may send in its first flight before postura gives up on it.
@@ -21,6 +21,8 @@ pub struct ServerFlight {
     pub certificates: Option<Vec<Vec<u8>>>,
     pub server_key_exchange: Option<Vec<u8>>,
     pub certificate_status: Option<CertificateStatus>,
+    /// The server asked for a client certificate (TLS ≤ 1.2).
+    pub certificate_request: Option<CertificateRequest>,
     pub hello_done: bool,
     pub alert: Option<Alert>,
     /// The server closed the connection (after whatever is recorded above).
@@ -122,11 +124,16 @@ fn take_message(flight: &mut ServerFlight, kind: u8, body: &[u8]) -> Result<bool
             flight.certificate_status = Some(CertificateStatus::decode(body).map_err(protocol_error)?);
             Ok(false)
         }
+        handshake_type::CERTIFICATE_REQUEST => {
+            let tls12 = flight.server_hello.as_ref().is_some_and(|h| h.legacy_version >= 0x0303);
+            flight.certificate_request = Some(CertificateRequest::decode(body, tls12).map_err(protocol_error)?);
+            Ok(false)
+        }
         handshake_type::SERVER_HELLO_DONE => {
             flight.hello_done = true;
             Ok(true)
         }
-        // CertificateRequest and anything unexpected: keep reading until ServerHelloDone.
+        // Anything unexpected: keep reading until ServerHelloDone.
         _ => Ok(false),
     }
 }

@@ -71,6 +71,11 @@ pub fn build_hello(protocol: Protocol, suites: &[u16], options: &HelloOptions) -
         }
         extensions.push(ClientExtension::SessionTicket(Vec::new()));
         extensions.push(ClientExtension::StatusRequest);
+        // RFC 6962 §3.3: a server with SCTs to send in TLS answers with them.
+        extensions.push(ClientExtension::Unknown {
+            extension_type: crate::tls::codec::extension_type::SIGNED_CERTIFICATE_TIMESTAMP,
+            data: Vec::new(),
+        });
         if !options.alpn.is_empty() {
             extensions.push(ClientExtension::Alpn(options.alpn.iter().map(|p| p.to_vec()).collect()));
         }

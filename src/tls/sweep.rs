@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, TlsFacts};
 use crate::net::{Connector, NetError};
+use crate::tls::client_auth::ClientAuthFact;
 use crate::tls::codec::{
     alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind,
     KeyExchangeParams,
@@ -50,6 +51,8 @@ struct ProtocolScan {
     /// The first complete flight of the protocol (extensions, chain, staple).
     first_flight: Option<ServerFlight>,
     key_exchange: Vec<KeyExchangeFact>,
+    /// Every finite-field DH (p, g) seen, for `tls::vuln::judge_dh_groups`.
+    dh_params: Vec<(Vec<u8>, Vec<u8>)>,
     alpn_selected: Vec<String>,
     refusal: Option<Refusal>,
     error: Option<NetError>,
@@ -198,8 +201,17 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.protocols = facts.protocol_details.iter().filter(|(_, d)| d.accepted).map(|(&p, _)| p).collect();
     crate::tls::derived::derive(&mut facts);
     crate::tls::vuln::derive(&mut facts);
+    let dh_params =
+        scans.iter().flat_map(|(&p, s)| s.dh_params.iter().map(move |(dp, dg)| (p, dp.clone(), dg.clone())));
+    facts.dh_groups = crate::tls::vuln::judge_dh_groups(dh_params.collect()).await;
     if !facts.protocols.is_empty() && !target.connector.deadline_passed() {
         crate::tls::vuln::probe(target, &mut facts, &accepted_legacy(&scans)).await;
+        if let Some(client_auth) = facts.client_auth.as_mut() {
+            let tls12_suites = scans.get(&Protocol::Tls12).map(|s| s.chosen.as_slice()).unwrap_or_default();
+            crate::tls::client_auth::probe(target, client_auth, tls12_suites).await;
+        } else if facts.protocols.contains(&Protocol::Tls13) {
+            facts.client_auth = Some(crate::tls::client_auth::probe_tls13(target).await);
+        }
     }
     facts.connections = target.connector.connections();
 
@@ -329,7 +341,13 @@ fn note_flight(scan: &mut ProtocolScan, protocol: Protocol, suite: u16, flight: 
         KeyExchange::RsaExport => KeyExchangeKind::Rsa,
         _ => return,
     };
-    let fact = match decode_server_key_exchange(body, kind) {
+    let decoded = decode_server_key_exchange(body, kind);
+    if let Ok(KeyExchangeParams::Dh { p, g, .. }) = &decoded {
+        if !scan.dh_params.iter().any(|(sp, sg)| sp == p && sg == g) {
+            scan.dh_params.push((p.clone(), g.clone()));
+        }
+    }
+    let fact = match decoded {
         Ok(KeyExchangeParams::EcdhNamed { group: code, .. }) => KeyExchangeFact {
             protocol,
             kind: "ECDH".into(),
@@ -629,6 +647,10 @@ fn record_extensions(facts: &mut TlsFacts, scans: &BTreeMap<Protocol, ProtocolSc
     if let Some(status) = &flight.certificate_status {
         facts.ocsp_staple_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&status.response));
     }
+    if let Some(scts) = hello.extension(extension_type::SIGNED_CERTIFICATE_TIMESTAMP) {
+        facts.sct_list_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&scts.data));
+    }
+    facts.client_auth = Some(ClientAuthFact::from_flight(protocol, flight.certificate_request.as_ref()));
 }
 
 /// Certificates kept from one chain: real chains have two to five; a peer sending thousands

@@ -26,6 +26,7 @@ pub fn exercise(data: &[u8]) {
     if let Ok(status) = CertificateStatus::decode(data) {
         assert_eq!(status.encode(), data, "CertificateStatus re-encoding");
     }
+    certificate_request(data);
     if let Ok(alert) = Alert::decode(data) {
         assert_eq!(alert.encode(), data, "Alert re-encoding");
         let _ = alert.description_name();
@@ -60,6 +61,15 @@ fn server_key_exchange(body: &[u8]) {
     }
 }
 
+fn certificate_request(body: &[u8]) {
+    for tls12 in [true, false] {
+        if let Ok(request) = CertificateRequest::decode(body, tls12) {
+            assert_eq!(request.encode(), body, "CertificateRequest re-encoding (TLS 1.2: {tls12})");
+            assert_eq!(request.signature_algorithms.is_some(), tls12);
+        }
+    }
+}
+
 fn typed_message(message: &HandshakeMessage) {
     let body = &message.body;
     match message.handshake_type {
@@ -72,6 +82,7 @@ fn typed_message(message: &HandshakeMessage) {
             let _ = CertificateMessage::decode(body);
         }
         12 => server_key_exchange(body),
+        13 => certificate_request(body),
         22 => {
             let _ = CertificateStatus::decode(body);
         }

@@ -106,9 +106,10 @@ pub fn assert_connection_budget(facts: &TlsFacts) {
     budget += facts.groups.len() + 1 + 2;
     // The vulnerability probes count their own connections (docs/connections.md).
     let v = &facts.vulnerabilities;
-    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data, &v.robot]
+    budget += [&v.heartbleed, &v.ccs_injection, &v.client_renegotiation, &v.early_data, &v.robot, &v.ticketbleed]
         .iter()
         .map(|fact| fact.connections as usize)
         .sum::<usize>();
+    budget += facts.client_auth.as_ref().map_or(0, |auth| auth.connections as usize);
     assert!((facts.connections as usize) <= budget, "{} connections, budget {budget}", facts.connections);
 }

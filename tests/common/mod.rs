@@ -18,6 +18,8 @@
 //!   3DES, compression), built once from crates.io `openssl-src` and cached.
 //! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
 //!   for Heartbleed and CCS injection (no buildable server has them).
+//! - [`ticketbleed`]: `TicketbleedServer` — rustls TLS 1.2 with tickets, and a scripted F5-style
+//!   answer to a hello offering a ticket (CVE-2016-9244; no buildable server has it).
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
 //! - [`mail`]: Dovecot (IMAP, POP3, LMTP, ManageSieve) and a scripted STARTTLS shim;
 //!   [`starttls_servers`]: vsftpd, Prosody, slapd, PostgreSQL, MariaDB and INN's nnrpd for the
@@ -51,6 +53,14 @@
 //!   server with s_client's `Server Temp Key: DH, 1024 bits` line (the selftest does).
 //! - `ALL:COMPLEMENTOFALL:@SECLEVEL=0`, TLS 1.0–1.2, RSA leaf: 61 of the 89 TLS 1.2 candidates
 //!   and 20 of the 27 TLS 1.0/1.1 candidates are accepted (no ECDSA/DSS suites).
+//! - `-dhparam` takes a PKCS#3 "DH PARAMETERS" PEM written by hand (`openssl asn1parse -genconf`
+//!   with `p=INTEGER:0x…`, `g=INTEGER:2`, then base64 of the DER): OpenSSL 3 serves a composite
+//!   or non-safe modulus without complaint (`tests/tls_vulns_more.rs`).
+//! - `-serverinfo FILE` (PEM `SERVERINFO FOR signed_certificate_timestamp`: extension type,
+//!   length, data) answers a TLS 1.2 hello offering extension 18 with those SCTs.
+//! - `-verify 1 -CAfile F` requests a client certificate (naming F's subjects); `-Verify 1`
+//!   requires one and answers an empty Certificate with `handshake_failure` (TLS 1.2) or
+//!   `certificate_required` (TLS 1.3). OpenSSL 3 issues RFC 5077 tickets by default.
 //!
 //! **openssl s_client (oracle)**
 //! - Each run loads the default CA bundle: ≈80 ms per run; with `-no-CAfile -no-CApath
@@ -113,6 +123,7 @@ pub mod pki;
 pub mod process;
 pub mod servers;
 pub mod starttls_servers;
+pub mod ticketbleed;
 pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};

@@ -58,6 +58,8 @@ pub mod handshake_type {
 pub mod extension_type {
     pub const SERVER_NAME: u16 = 0;
     pub const STATUS_REQUEST: u16 = 5;
+    /// RFC 6962 §3.3: the server's SCTs (ServerHello, or TLS 1.3 certificate entries).
+    pub const SIGNED_CERTIFICATE_TIMESTAMP: u16 = 18;
     pub const SUPPORTED_GROUPS: u16 = 10;
     pub const EC_POINT_FORMATS: u16 = 11;
     pub const SIGNATURE_ALGORITHMS: u16 = 13;
@@ -284,6 +286,28 @@ impl CertificateStatus {
     }
     pub fn encode(&self) -> Vec<u8> {
         server::encode_certificate_status(self)
+    }
+}
+
+/// TLS ≤ 1.2 CertificateRequest (RFC 5246 §7.4.4; RFC 4346 has no signature algorithms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRequest {
+    /// ClientCertificateType codes (1 = rsa_sign, 2 = dss_sign, 64 = ecdsa_sign, …).
+    pub certificate_types: Vec<u8>,
+    /// SignatureAndHashAlgorithm codes; `None` before TLS 1.2.
+    pub signature_algorithms: Option<Vec<u16>>,
+    /// The DER distinguished names of the CAs the server accepts, as sent (may be empty).
+    pub authorities: Vec<Vec<u8>>,
+}
+
+impl CertificateRequest {
+    /// `tls12`: the layout with supported_signature_algorithms. The u16-length list of names is
+    /// bounded by the body, so a peer controls at most 2^16 bytes of names.
+    pub fn decode(body: &[u8], tls12: bool) -> Result<CertificateRequest, CodecError> {
+        server::decode_certificate_request(body, tls12)
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        server::encode_certificate_request(self)
     }
 }
 

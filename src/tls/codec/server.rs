@@ -6,8 +6,8 @@
 
 use super::reader::{invalid, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, Reader, U24_MAX};
 use super::{
-    extension_type as ext, CertificateMessage, CertificateStatus, CodecError, KeyExchangeKind, KeyExchangeParams,
-    RawExtension, ServerHello,
+    extension_type as ext, CertificateMessage, CertificateRequest, CertificateStatus, CodecError, KeyExchangeKind,
+    KeyExchangeParams, RawExtension, ServerHello,
 };
 
 pub(super) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, CodecError> {
@@ -220,5 +220,53 @@ pub(super) fn encode_certificate_status(status: &CertificateStatus) -> Vec<u8> {
     let mut out = Vec::with_capacity(status.response.len().min(U24_MAX) + 4);
     out.push(status.status_type);
     put_vec_u24(&mut out, &status.response);
+    out
+}
+
+pub(super) fn decode_certificate_request(body: &[u8], tls12: bool) -> Result<CertificateRequest, CodecError> {
+    const W: &str = "CertificateRequest";
+    let mut r = Reader::new(body, W);
+    let certificate_types = r.vec_u8()?.to_vec();
+    if certificate_types.is_empty() {
+        return Err(invalid(W, "no certificate type"));
+    }
+    let signature_algorithms = if tls12 {
+        let mut list = Reader::bounded(r.vec_u16()?, W);
+        let mut codes = Vec::new();
+        while !list.is_empty() {
+            codes.push(list.u16()?);
+        }
+        Some(codes)
+    } else {
+        None
+    };
+    let mut names = Reader::bounded(r.vec_u16()?, W);
+    r.finish()?;
+    let mut authorities = Vec::new();
+    while !names.is_empty() {
+        let name = names.vec_u16()?;
+        if name.is_empty() {
+            return Err(invalid(W, "empty distinguished name"));
+        }
+        authorities.push(name.to_vec());
+    }
+    Ok(CertificateRequest { certificate_types, signature_algorithms, authorities })
+}
+
+pub(super) fn encode_certificate_request(request: &CertificateRequest) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_vec_u8(&mut out, &request.certificate_types);
+    if let Some(codes) = &request.signature_algorithms {
+        let mut list = Vec::new();
+        for code in codes {
+            put_u16(&mut list, *code);
+        }
+        put_vec_u16(&mut out, &list);
+    }
+    let mut names = Vec::new();
+    for name in &request.authorities {
+        put_vec_u16(&mut names, name);
+    }
+    put_vec_u16(&mut out, &names);
     out
 }

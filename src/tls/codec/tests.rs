@@ -679,6 +679,31 @@ fn certificate_status_round_trips() {
     assert_eq!(CertificateStatus { status_type: 1, response: vec![0xaa] }.encode(), hex("01 000001 aa"));
 }
 
+#[test]
+fn certificate_request_round_trips_in_both_layouts() {
+    let names = vec![hex("300f310d300b06035504030c0474657374"), vec![0x30, 0x00]];
+    for (tls12, signature_algorithms) in [(true, Some(vec![0x0401, 0x0804])), (false, None)] {
+        for authorities in [Vec::new(), names.clone()] {
+            let request = CertificateRequest {
+                certificate_types: vec![1, 64],
+                signature_algorithms: signature_algorithms.clone(),
+                authorities,
+            };
+            let bytes = request.encode();
+            assert_eq!(CertificateRequest::decode(&bytes, tls12), Ok(request));
+            assert_prefixes_fail(&bytes, |b| CertificateRequest::decode(b, tls12));
+            assert_invalid(CertificateRequest::decode(&with_trailing(&bytes), tls12));
+        }
+    }
+    // Known answer (TLS 1.2): types {rsa_sign}, {rsa_pkcs1_sha256}, one 2-byte name.
+    let request = CertificateRequest::decode(&hex("01 01  0002 0401  0004 0002 3000"), true).unwrap();
+    assert_eq!(request.authorities, [vec![0x30, 0x00]]);
+    // No certificate type, an empty name, a name list running past the body.
+    assert_invalid(CertificateRequest::decode(&hex("00 0000 0000"), true));
+    assert_invalid(CertificateRequest::decode(&hex("01 01 0000 0002 0000"), true));
+    assert_invalid(CertificateRequest::decode(&hex("01 01 0000 0004 0005 3000"), true));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Alerts, records, handshake messages
 

@@ -5,7 +5,7 @@
 //! LOGJAM, DROWN, BEAST, CRIME, RC4, LUCKY13, insecure renegotiation, missing fallback SCSV), at
 //! no connection. The rest come from one small active probe each, in its own module, through the
 //! target's `Connector` (so the per-address limit and the connection count apply): Heartbleed,
-//! CCS injection, client-initiated renegotiation, TLS 1.3 early data, ROBOT. Each probe's cost is fixed
+//! CCS injection, client-initiated renegotiation, TLS 1.3 early data, ROBOT, Ticketbleed. Each probe's cost is fixed
 //! and documented in `docs/connections.md`. DROWN across endpoints sharing a key is a join over
 //! the whole scan (`drown::across_scan`).
 //!
@@ -15,13 +15,15 @@
 
 mod ccs_injection;
 mod derived;
+mod dh_groups;
 pub mod dh_primes;
 pub mod drown;
 mod early_data;
 mod heartbleed;
 mod renegotiation;
 mod robot;
-mod tls12;
+mod ticketbleed;
+pub(crate) mod tls12;
 mod wire;
 
 use schemars::JsonSchema;
@@ -32,6 +34,7 @@ use crate::tls::registry::Protocol;
 use crate::tls::sweep::SweepTarget;
 
 pub use derived::{common_dh_prime, derive};
+pub use dh_groups::{judge_all as judge_dh_groups, DhGroupFact};
 
 /// One vulnerability's verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +77,11 @@ pub struct Vulnerabilities {
     /// connections, only when an RSA key-exchange suite is accepted.
     #[serde(default)]
     pub robot: VulnerabilityFact,
+    /// CVE-2016-9244 (F5 BIG-IP): a session resumed from a ticket echoes a short session ID as
+    /// 32 bytes, the rest being server memory. Active probe, two connections, only when the
+    /// server announces session tickets.
+    #[serde(default)]
+    pub ticketbleed: VulnerabilityFact,
     /// CVE-2014-3566: CBC suites over SSLv3.
     pub poodle: VulnerabilityFact,
     /// CVE-2016-2183: 64-bit block ciphers (3DES, DES, IDEA, RC2).
@@ -119,6 +127,7 @@ pub async fn probe(target: &SweepTarget, facts: &mut TlsFacts, legacy: &[Accepte
     let ccs = ccs_injection::probe(target, legacy);
     let renegotiation = renegotiation::probe(target, legacy);
     let robot = robot::probe(target, facts, legacy);
+    let ticketbleed = ticketbleed::probe(target, facts, legacy);
     let early = async {
         if tls13 {
             early_data::probe(target).await
@@ -133,10 +142,12 @@ pub async fn probe(target: &SweepTarget, facts: &mut TlsFacts, legacy: &[Accepte
     let renegotiation = renegotiation.await;
     let early = early.await;
     let robot = robot.await;
+    let ticketbleed = ticketbleed.await;
     let vulnerabilities = &mut facts.vulnerabilities;
     vulnerabilities.heartbleed = heartbleed;
     vulnerabilities.ccs_injection = ccs;
     vulnerabilities.client_renegotiation = renegotiation;
     vulnerabilities.early_data = early;
     vulnerabilities.robot = robot;
+    vulnerabilities.ticketbleed = ticketbleed;
 }

@@ -186,6 +186,8 @@ pub struct Session {
     pub secure_renegotiation: bool,
     /// IANA code of the negotiated suite.
     pub suite: u16,
+    /// The RFC 5077 ticket of a NewSessionTicket, when one was asked for and issued.
+    pub ticket: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -213,6 +215,17 @@ pub fn speaks(suite: u16) -> bool {
 
 /// A ClientHello record and its handshake bytes (for the transcript).
 pub fn client_hello(sni: Option<&str>, renegotiation_info: Option<Vec<u8>>) -> (Vec<u8>, [u8; 32]) {
+    hello_with(sni, renegotiation_info, None, Vec::new())
+}
+
+/// A ClientHello record offering this client's suites, with a session ID and a session_ticket
+/// extension carrying `ticket` when given (`Some(vec![])` asks for a new ticket).
+pub fn hello_with(
+    sni: Option<&str>,
+    renegotiation_info: Option<Vec<u8>>,
+    ticket: Option<Vec<u8>>,
+    session_id: Vec<u8>,
+) -> (Vec<u8>, [u8; 32]) {
     let random: [u8; 32] = rand::random();
     let mut extensions = Vec::new();
     if let Some(name) = sni {
@@ -224,11 +237,14 @@ pub fn client_hello(sni: Option<&str>, renegotiation_info: Option<Vec<u8>>) -> (
     if let Some(info) = renegotiation_info {
         extensions.push(ClientExtension::RenegotiationInfo(info));
     }
+    if let Some(ticket) = ticket {
+        extensions.push(ClientExtension::SessionTicket(ticket));
+    }
     let hello = ClientHello {
         record_version: 0x0301,
         client_version: TLS12,
         random,
-        session_id: Vec::new(),
+        session_id,
         cipher_suites: SUITES.iter().map(|(code, _, _)| *code).collect(),
         compression_methods: vec![0],
         extensions: Some(extensions),
@@ -250,6 +266,18 @@ enum Share {
 struct ServerFlight {
     hello: ServerHello,
     share: Share,
+    /// A CertificateRequest came: the client answers with an empty Certificate (RFC 5246 §7.4.6).
+    certificate_requested: bool,
+}
+
+/// How a handshake ended.
+pub enum Handshake {
+    Established(Box<Session>),
+    /// The server answered the client's flight (ClientKeyExchange … Finished) with an alert.
+    Refused {
+        alert: String,
+        certificate_requested: bool,
+    },
 }
 
 /// Our ClientKeyExchange body and the premaster secret, for the server's share.
@@ -292,8 +320,23 @@ fn key_agreement(share: &Share) -> Result<(Vec<u8>, Vec<u8>), NetError> {
 
 /// Connect and complete a TLS 1.2 handshake.
 pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Session, NetError> {
+    establish_with(connector, sni, false).await
+}
+
+/// As `establish`; with `want_ticket`, the hello asks for an RFC 5077 session ticket and the
+/// server's NewSessionTicket (sent in clear before its ChangeCipherSpec) is kept.
+pub async fn establish_with(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Session, NetError> {
+    match handshake(connector, sni, want_ticket).await? {
+        Handshake::Established(session) => Ok(*session),
+        Handshake::Refused { alert, .. } => Err(NetError::Protocol(format!("handshake refused: {alert}"))),
+    }
+}
+
+/// As `establish_with`, telling a refusal of the client's flight apart (a server that requires
+/// a client certificate refuses the empty one postura sends).
+pub async fn handshake(connector: &Connector, sni: Option<&str>, want_ticket: bool) -> Result<Handshake, NetError> {
     let mut connection = connector.connect().await?;
-    let (hello_record, client_random) = client_hello(sni, Some(Vec::new()));
+    let (hello_record, client_random) = hello_with(sni, Some(Vec::new()), want_ticket.then(Vec::new), Vec::new());
     connection.send(&hello_record).await?;
     // One record (the hello is far below 16 KiB): its fragment is the handshake message.
     let mut transcript = hello_record.get(5..).unwrap_or_default().to_vec();
@@ -305,9 +348,14 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
         .ok_or_else(|| NetError::Protocol(format!("suite 0x{:04X} not offered", flight.hello.cipher_suite)))?;
 
     let (key_exchange_body, premaster) = key_agreement(&flight.share)?;
-    let key_exchange =
-        HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode();
-    transcript.extend_from_slice(&key_exchange);
+    let mut client_flight = Vec::new();
+    if flight.certificate_requested {
+        client_flight = HandshakeMessage { handshake_type: handshake_type::CERTIFICATE, body: vec![0, 0, 0] }.encode();
+    }
+    client_flight.extend(
+        HandshakeMessage { handshake_type: handshake_type::CLIENT_KEY_EXCHANGE, body: key_exchange_body }.encode(),
+    );
+    transcript.extend_from_slice(&client_flight);
 
     let randoms = [client_random.as_slice(), &flight.hello.random].concat();
     let master = prf(hash, &premaster, b"master secret", &randoms, 48);
@@ -326,27 +374,50 @@ pub async fn establish(connector: &Connector, sni: Option<&str>) -> Result<Sessi
     let finished =
         HandshakeMessage { handshake_type: handshake_type::FINISHED, body: client_verify_data.clone() }.encode();
 
-    let mut out = Record { content_type: content_type::HANDSHAKE, version: TLS12, fragment: key_exchange }.encode();
+    let mut out = Record { content_type: content_type::HANDSHAKE, version: TLS12, fragment: client_flight }.encode();
     out.extend(Record { content_type: content_type::CHANGE_CIPHER_SPEC, version: TLS12, fragment: vec![1] }.encode());
     out.extend(write.seal(content_type::HANDSHAKE, &finished)?.encode());
     connection.send(&out).await?;
 
     let secure_renegotiation = flight.hello.extension(extension_type::RENEGOTIATION_INFO).is_some();
-    let mut session = Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite };
-    // The server's ChangeCipherSpec (clear), then its Finished (protected).
-    match session.reader.next(&mut session.connection, MAX_HANDSHAKE_READ).await? {
-        Reaction::Record(record) if record.content_type == content_type::CHANGE_CIPHER_SPEC => {}
-        Reaction::Record(record) if record.content_type == content_type::ALERT => {
-            return Err(NetError::Protocol(format!("handshake refused: {}", alert_text(&record))));
+    let mut session =
+        Session { connection, reader, write, read, client_verify_data, secure_renegotiation, suite, ticket: None };
+    // A NewSessionTicket (clear, when a ticket was asked for), the server's ChangeCipherSpec
+    // (clear), then its Finished (protected).
+    let mut tickets = HandshakeReassembler::new(MAX_HANDSHAKE_READ);
+    loop {
+        match session.reader.next(&mut session.connection, MAX_HANDSHAKE_READ).await? {
+            Reaction::Record(record) if record.content_type == content_type::CHANGE_CIPHER_SPEC => break,
+            Reaction::Record(record) if record.content_type == content_type::HANDSHAKE && want_ticket => {
+                tickets.push(&record.fragment);
+                while let Some(message) = tickets.next_message().map_err(|e| NetError::Protocol(e.to_string()))? {
+                    if message.handshake_type == handshake_type::NEW_SESSION_TICKET {
+                        session.ticket = Some(new_session_ticket(&message.body)?);
+                    }
+                }
+            }
+            Reaction::Record(record) if record.content_type == content_type::ALERT => {
+                let certificate_requested = flight.certificate_requested;
+                return Ok(Handshake::Refused { alert: alert_text(&record), certificate_requested });
+            }
+            other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
         }
-        other => return Err(NetError::Protocol(format!("no ChangeCipherSpec from the server: {other:?}"))),
     }
     match session.receive(MAX_HANDSHAKE_READ).await? {
         Some((content_type::HANDSHAKE, plaintext)) if plaintext.first() == Some(&handshake_type::FINISHED) => {
-            Ok(session)
+            Ok(Handshake::Established(Box::new(session)))
         }
         other => Err(NetError::Protocol(format!("no Finished from the server: {other:?}"))),
     }
+}
+
+/// The ticket of a NewSessionTicket body (RFC 5077 §3.3: lifetime hint u32, ticket<0..2^16-1>);
+/// an empty ticket means the server will not issue one after all.
+fn new_session_ticket(body: &[u8]) -> Result<Vec<u8>, NetError> {
+    let bad = || NetError::Protocol("an ill-formed NewSessionTicket".into());
+    let length = body.get(4..6).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))).ok_or_else(bad)?;
+    let ticket = body.get(6..).filter(|t| t.len() == length).ok_or_else(bad)?;
+    Ok(ticket.to_vec())
 }
 
 /// Read ServerHello … ServerHelloDone, adding each message to the transcript.
@@ -358,6 +429,7 @@ async fn read_server_flight(
     let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_READ);
     let mut hello: Option<ServerHello> = None;
     let mut share = None;
+    let mut certificate_requested = false;
     loop {
         let record = match reader.next(connection, MAX_HANDSHAKE_READ).await? {
             Reaction::Record(record) => record,
@@ -390,13 +462,11 @@ async fn read_server_flight(
                         _ => return Err(NetError::Protocol("a ServerKeyExchange postura cannot use".into())),
                     });
                 }
-                handshake_type::CERTIFICATE_REQUEST => {
-                    return Err(NetError::Protocol("the server requires a client certificate".into()));
-                }
+                handshake_type::CERTIFICATE_REQUEST => certificate_requested = true,
                 handshake_type::SERVER_HELLO_DONE => {
                     let hello = hello.ok_or_else(|| NetError::Protocol("ServerHelloDone before ServerHello".into()))?;
                     let share = share.ok_or_else(|| NetError::Protocol("no ServerKeyExchange".into()))?;
-                    return Ok(ServerFlight { hello, share });
+                    return Ok(ServerFlight { hello, share, certificate_requested });
                 }
                 // Certificate, CertificateStatus: in the transcript, otherwise not needed.
                 _ => {}
@@ -420,6 +490,15 @@ mod tests {
             out,
             hex("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff70187347b66")
         );
+    }
+
+    #[test]
+    fn new_session_ticket_bodies_are_bounded() {
+        assert_eq!(new_session_ticket(&[0, 0, 1, 0, 0, 3, 7, 8, 9]).unwrap(), [7, 8, 9]);
+        assert_eq!(new_session_ticket(&[0, 0, 1, 0, 0, 0]).unwrap(), Vec::<u8>::new());
+        for bad in [&[0u8, 0, 1, 0, 0, 4, 7, 8, 9][..], &[0, 0, 1, 0, 0, 1, 7, 8], &[0, 0, 1], &[]] {
+            assert!(new_session_ticket(bad).is_err(), "{bad:?}");
+        }
     }
 
     fn hex(text: &str) -> Vec<u8> {
