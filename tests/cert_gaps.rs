@@ -39,6 +39,14 @@ fn ten_thousand_sans_are_a_size_problem_and_trust_is_judged_apart() {
         "-cert_chain",
         pki.intermediate_cert.to_str().unwrap(),
     ]);
+    // webpki itself refuses it (DER lengths of at most two bytes): the case postura must
+    // judge on its own path rather than call it malformed.
+    let pem = std::fs::read_to_string(&leaf.cert).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let refused = webpki::EndEntityCert::try_from(&rustls::pki_types::CertificateDer::from(der.as_slice())).err();
+    assert!(refused.is_some(), "webpki accepted a {}-byte certificate", der.len());
     let report = assessed(server.socket_addr());
     let cert = report.targets[0].certificate.as_ref().unwrap();
     assert_eq!(cert.error, None);
