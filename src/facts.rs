@@ -136,6 +136,10 @@ pub struct TlsFacts {
     /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
     #[serde(default)]
     pub vulnerabilities: crate::tls::vuln::Vulnerabilities,
+    /// Common clients (`profiles/clients.toml`) simulated against these facts (`tls::clients`):
+    /// whether each connects, and with which protocol, suite and group.
+    #[serde(default)]
+    pub clients: Vec<crate::tls::clients::ClientSimulation>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).

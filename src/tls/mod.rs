@@ -1,5 +1,6 @@
 //! TLS probing: the raw codec, the suite registry, and the sweep built on them.
 
+pub mod clients;
 pub mod codec;
 pub mod derived;
 pub mod exchange;

@@ -1,0 +1,384 @@
+//! Client simulation: which common clients (`profiles/clients.toml`) would connect to a target,
+//! and with which protocol, cipher suite and group — computed from the sweep's facts, without a
+//! connection.
+//!
+//! The model is the one OpenSSL-, nginx- and most other servers follow, and is tested against
+//! `openssl s_client` sending each client's offer (`tests/client_sim.rs`):
+//! - protocol: the highest the server accepts at or below the client's highest; a client that
+//!   does not speak it gives up;
+//! - cipher suite: among the client's suites the server accepts at that protocol (ECDHE ones only
+//!   with a common curve), the server's first when it enforces its order, else the client's first;
+//! - group (TLS 1.3): the first key share the client sent for a group the server accepts; without
+//!   one, a HelloRetryRequest for the server's or the client's first common group; (TLS ≤ 1.2
+//!   ECDHE) the server's or the client's first common curve; DHE: the server's DH parameters;
+//! - the certificate: the client must offer a signature scheme for the leaf's key type.
+//!
+//! Where the facts leave a choice open (the server's order was not measured and the client's
+//! first and the server's first differ) the part is reported undetermined rather than guessed.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::facts::TlsFacts;
+use crate::tls::registry::{is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
+
+/// The built-in client profiles.
+const BUILTIN: &str = include_str!("../../profiles/clients.toml");
+
+/// What one client offers in its ClientHello.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientProfile {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub protocols: Vec<Protocol>,
+    /// IANA code points, in the client's order.
+    pub cipher_suites: Vec<u16>,
+    /// supported_groups (registry names), in the client's order.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// TLS 1.3 groups whose key share the first hello carries.
+    #[serde(default)]
+    pub key_shares: Vec<String>,
+    /// signature_algorithms (IANA code points); empty: the extension is not sent.
+    #[serde(default)]
+    pub signature_algorithms: Vec<u16>,
+    #[serde(default)]
+    pub sni: bool,
+    #[serde(default)]
+    pub alpn: Vec<String>,
+    pub min_dh_bits: Option<u32>,
+    pub max_dh_bits: Option<u32>,
+    pub source: String,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    client: Vec<ClientProfile>,
+}
+
+/// Parse and validate a client profile file: known protocols (SSLv3 to TLS 1.3), known groups,
+/// key shares among the groups, unique ids, at least one suite.
+pub fn parse_profiles(text: &str) -> Result<Vec<ClientProfile>, String> {
+    let file: ProfileFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut ids = BTreeSet::new();
+    for client in &file.client {
+        let fail = |what: String| Err(format!("client {}: {what}", client.id));
+        if !ids.insert(client.id.clone()) {
+            return fail("duplicate id".into());
+        }
+        if client.protocols.is_empty() || client.protocols.contains(&Protocol::Sslv2) {
+            return fail("protocols must be SSLv3 to TLSv1.3, at least one".into());
+        }
+        if client.cipher_suites.is_empty() {
+            return fail("no cipher suite".into());
+        }
+        if let Some(unknown) = client.groups.iter().find(|g| !NAMED_GROUPS.iter().any(|n| n.name == g.as_str())) {
+            return fail(format!("unknown group {unknown}"));
+        }
+        if let Some(stray) = client.key_shares.iter().find(|k| !client.groups.contains(k)) {
+            return fail(format!("key share {stray} is not among its groups"));
+        }
+    }
+    Ok(file.client)
+}
+
+/// The built-in profiles (empty if the embedded file were invalid, which a unit test rules out).
+pub fn builtin_profiles() -> &'static [ClientProfile] {
+    static PROFILES: OnceLock<Vec<ClientProfile>> = OnceLock::new();
+    PROFILES.get_or_init(|| match parse_profiles(BUILTIN) {
+        Ok(profiles) => profiles,
+        Err(error) => {
+            tracing::error!("built-in client profiles are invalid: {error}");
+            Vec::new()
+        }
+    })
+}
+
+/// Whether a simulated client connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SimulatedOutcome {
+    Connects,
+    Fails,
+    /// The facts do not say (see `reason`).
+    Undetermined,
+}
+
+/// One client's simulated handshake with the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientSimulation {
+    /// The profile's id (`profiles/clients.toml`).
+    pub client: String,
+    pub name: String,
+    /// `browser`, `mobile`, `library`, `mail` or `legacy`.
+    pub category: String,
+    pub outcome: SimulatedOutcome,
+    /// The protocol that would be negotiated (also when the handshake then fails for want of a
+    /// suite, group or signature scheme).
+    pub protocol: Option<Protocol>,
+    /// IANA name of the suite the server would choose (null: fails, or undetermined).
+    pub cipher_suite: Option<String>,
+    /// The key-exchange group (`x25519`, `X25519MLKEM768`, `ffdhe2048`, `DH-1024`; null for RSA
+    /// key transport, a failure, or undetermined).
+    pub group: Option<String>,
+    /// Parts the facts leave open (`cipher_suite`, `group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undetermined: Vec<String>,
+    /// Why the client cannot connect, or why a part is undetermined.
+    pub reason: Option<String>,
+}
+
+/// The leaf key's type, which decides which signature schemes a client must offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeafKey {
+    Rsa,
+    Ec,
+    Ed25519,
+    Ed448,
+}
+
+/// The leaf's key type from the chain as sent (null when there is none or it does not parse).
+pub fn leaf_key(facts: &TlsFacts) -> Option<LeafKey> {
+    let pem = facts.chain_pem.first()?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let cert = parsed.parse_x509().ok()?;
+    let oid = cert.public_key().algorithm.algorithm.to_id_string();
+    match oid.as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Some(LeafKey::Rsa),
+        "1.2.840.10045.2.1" => Some(LeafKey::Ec),
+        "1.3.101.112" => Some(LeafKey::Ed25519),
+        "1.3.101.113" => Some(LeafKey::Ed448),
+        _ => None,
+    }
+}
+
+/// Every built-in client against the target's facts (empty when no protocol was accepted).
+pub fn simulate_all(facts: &TlsFacts) -> Vec<ClientSimulation> {
+    if !facts.protocols.iter().any(|&p| p != Protocol::Sslv2) {
+        return Vec::new();
+    }
+    let key = leaf_key(facts);
+    builtin_profiles().iter().map(|client| simulate(client, facts, key)).collect()
+}
+
+/// One client against the target's facts.
+pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) -> ClientSimulation {
+    let mut result = ClientSimulation {
+        client: client.id.clone(),
+        name: client.name.clone(),
+        category: client.category.clone(),
+        outcome: SimulatedOutcome::Fails,
+        protocol: None,
+        cipher_suite: None,
+        group: None,
+        undetermined: Vec::new(),
+        reason: None,
+    };
+    let fail = |mut result: ClientSimulation, reason: String| {
+        result.outcome = SimulatedOutcome::Fails;
+        result.reason = Some(reason);
+        result
+    };
+
+    // Protocol: the server answers with its highest version the client's hello allows.
+    let Some(&client_max) = client.protocols.iter().max() else {
+        return fail(result, "the profile offers no protocol".into());
+    };
+    let Some(protocol) = facts.protocols.iter().copied().filter(|&p| p != Protocol::Sslv2 && p <= client_max).max()
+    else {
+        let server: Vec<&str> = facts.protocols.iter().map(|p| p.name()).collect();
+        return fail(result, format!("no common protocol (server: {})", server.join(", ")));
+    };
+    result.protocol = Some(protocol);
+    if !client.protocols.contains(&protocol) {
+        return fail(result, format!("the server's best protocol for this client, {protocol}, is one it refuses"));
+    }
+
+    // The certificate: the client must be able to verify the server's signature.
+    if let Some(key) = key {
+        if !signature_scheme_for(client, protocol, key) {
+            return fail(result, format!("no signature scheme for the server's {key:?} key at {protocol}"));
+        }
+    }
+
+    // Suite.
+    let server_suites = facts.cipher_suites.get(&protocol).cloned().unwrap_or_default();
+    let server_ec: Vec<&String> =
+        facts.groups.iter().filter(|g| group_code(g).is_some_and(is_tls12_ec_group)).collect();
+    let ec_common: Vec<&String> = if client.groups.is_empty() {
+        // No supported_groups extension: the server may take any curve (RFC 8422 §4).
+        server_ec.clone()
+    } else {
+        client.groups.iter().filter(|g| server_ec.contains(g)).collect()
+    };
+    let usable = |name: &String| -> bool {
+        let Some(info) = registry().suites.iter().find(|s| &s.iana_name == name) else {
+            return true;
+        };
+        protocol == Protocol::Tls13 || info.key_exchange() != KeyExchange::Ecdhe || !ec_common.is_empty()
+    };
+    let client_names: Vec<String> = client.cipher_suites.iter().map(|&c| registry().name(u32::from(c))).collect();
+    let common_client_order: Vec<&String> =
+        client_names.iter().filter(|n| server_suites.contains(n) && usable(n)).collect();
+    let common_server_order: Vec<&String> =
+        server_suites.iter().filter(|n| client_names.contains(n) && usable(n)).collect();
+    let (Some(&client_first), Some(&server_first)) = (common_client_order.first(), common_server_order.first()) else {
+        return fail(result, format!("no cipher suite in common at {protocol}"));
+    };
+    let suite = match facts.server_preference.get(&protocol).copied().flatten() {
+        Some(true) => Some(server_first),
+        Some(false) => Some(client_first),
+        None if client_first == server_first => Some(client_first),
+        None => None,
+    };
+    result.outcome = SimulatedOutcome::Connects;
+    let Some(suite) = suite else {
+        result.undetermined = vec!["cipher_suite".into(), "group".into()];
+        result.reason = Some(format!("the server's order at {protocol} was not measured"));
+        return result;
+    };
+    result.cipher_suite = Some(suite.clone());
+
+    // Group.
+    let kx = registry().suites.iter().find(|s| &s.iana_name == suite).map(|s| s.key_exchange());
+    let group = match (protocol, kx) {
+        (Protocol::Tls13, _) => tls13_group(client, facts),
+        (_, Some(KeyExchange::Ecdhe)) => {
+            let server_order: Vec<&String> = server_ec.iter().copied().filter(|g| ec_common.contains(g)).collect();
+            choose(&ec_common, &server_order, facts, "curve")
+        }
+        (_, Some(KeyExchange::Dhe)) => dh_group(client, facts, protocol),
+        _ => GroupChoice::None,
+    };
+    match group {
+        GroupChoice::Chosen(name) => result.group = Some(name),
+        GroupChoice::None => {}
+        GroupChoice::Undetermined(reason) => {
+            result.undetermined.push("group".into());
+            result.reason = Some(reason);
+        }
+        GroupChoice::Fails(reason) => return fail(result, reason),
+    }
+    result
+}
+
+enum GroupChoice {
+    Chosen(String),
+    /// No group in this key exchange (RSA key transport).
+    None,
+    Undetermined(String),
+    Fails(String),
+}
+
+fn group_code(name: &str) -> Option<u16> {
+    NAMED_GROUPS.iter().find(|g| g.name == name).map(|g| g.code)
+}
+
+/// The TLS 1.3 group: a key share the server accepts, else the HelloRetryRequest's group.
+fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
+    if facts.groups_protocol != Some(Protocol::Tls13) {
+        return GroupChoice::Undetermined("the server's TLS 1.3 groups were not enumerated".into());
+    }
+    if let Some(share) = client.key_shares.iter().find(|k| facts.groups.contains(k)) {
+        return GroupChoice::Chosen(share.clone());
+    }
+    let common: Vec<&String> = client.groups.iter().filter(|g| facts.groups.contains(g)).collect();
+    if common.is_empty() {
+        return GroupChoice::Fails("no key-exchange group in common at TLSv1.3".into());
+    }
+    let server_order: Vec<&String> = facts.groups.iter().filter(|g| common.contains(g)).collect();
+    choose(&common, &server_order, facts, "group")
+}
+
+/// The server's or the client's first common group: the same one, or the server's when the
+/// enumeration proved it chooses by its own order (it did not answer in the order postura
+/// offered), else undetermined.
+fn choose(client_order: &[&String], server_order: &[&String], facts: &TlsFacts, what: &str) -> GroupChoice {
+    let (Some(client_first), Some(server_first)) = (client_order.first(), server_order.first()) else {
+        return GroupChoice::Fails(format!("no {what} in common"));
+    };
+    if client_first == server_first || server_orders_groups(facts) {
+        return GroupChoice::Chosen((*server_first).clone());
+    }
+    GroupChoice::Undetermined(format!(
+        "whether the server picks its own first {what} ({server_first}) or the client's ({client_first}) was not measured"
+    ))
+}
+
+/// True when the server's group list is not in the order postura offered the groups, which
+/// means the server chose by its own preference.
+fn server_orders_groups(facts: &TlsFacts) -> bool {
+    let offered: Vec<&str> =
+        NAMED_GROUPS.iter().map(|g| g.name).filter(|n| facts.groups.iter().any(|g| g == n)).collect();
+    let found: Vec<&str> = facts.groups.iter().map(String::as_str).collect();
+    offered != found
+}
+
+/// DHE: the server's parameters at this protocol, and whether the client takes their size.
+fn dh_group(client: &ClientProfile, facts: &TlsFacts, protocol: Protocol) -> GroupChoice {
+    let params: Vec<_> = facts.key_exchange.iter().filter(|k| k.protocol == protocol && k.kind == "DH").collect();
+    let [one] = params.as_slice() else {
+        return GroupChoice::Undetermined(format!("{} DH parameter sets seen at {protocol}", params.len()));
+    };
+    if let Some(bits) = one.bits {
+        if client.min_dh_bits.is_some_and(|min| bits < min) || client.max_dh_bits.is_some_and(|max| bits > max) {
+            return GroupChoice::Fails(format!("the client refuses {bits}-bit DH parameters"));
+        }
+    }
+    match (&one.group, one.bits) {
+        (Some(name), _) if name.starts_with("ffdhe") => GroupChoice::Chosen(name.clone()),
+        (_, Some(bits)) => GroupChoice::Chosen(format!("DH-{bits}")),
+        (Some(name), None) => GroupChoice::Chosen(name.clone()),
+        (None, None) => GroupChoice::Undetermined("DH parameters of unknown size".into()),
+    }
+}
+
+/// Whether the client offers a signature scheme the server can sign with, for its key type.
+/// Before TLS 1.2 there is no negotiation; a TLS 1.2 client without the extension implies SHA-1
+/// with every key type (RFC 5246 §7.4.1.4.1).
+fn signature_scheme_for(client: &ClientProfile, protocol: Protocol, key: LeafKey) -> bool {
+    if protocol < Protocol::Tls12 || (protocol == Protocol::Tls12 && client.signature_algorithms.is_empty()) {
+        return true;
+    }
+    let tls13 = protocol == Protocol::Tls13;
+    client.signature_algorithms.iter().any(|&scheme| match key {
+        LeafKey::Rsa => {
+            matches!(scheme, 0x0804..=0x0806)
+                || (!tls13 && matches!(scheme, 0x0201 | 0x0301 | 0x0401 | 0x0501 | 0x0601))
+        }
+        LeafKey::Ec => matches!(scheme, 0x0403 | 0x0503 | 0x0603) || (!tls13 && matches!(scheme, 0x0203 | 0x0303)),
+        LeafKey::Ed25519 => scheme == 0x0807,
+        LeafKey::Ed448 => scheme == 0x0808,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_parse_and_cover_the_brief() {
+        let profiles = parse_profiles(BUILTIN).expect("profiles/clients.toml is valid");
+        assert!(profiles.len() >= 20, "{} profiles", profiles.len());
+        let pqc = profiles.iter().filter(|p| p.key_shares.iter().any(|k| k.contains("MLKEM"))).count();
+        assert!(pqc >= 1, "at least one client sends a hybrid ML-KEM key share");
+        for profile in &profiles {
+            assert!(!profile.source.is_empty(), "{} names its source", profile.id);
+        }
+    }
+
+    #[test]
+    fn invalid_profiles_are_refused_with_the_client_named() {
+        let text = "[[client]]\nid = \"x\"\nname = \"X\"\ncategory = \"library\"\nprotocols = [\"TLSv1.3\"]\n\
+                    cipher_suites = [0x1301]\ngroups = [\"x25519\"]\nkey_shares = [\"secp256r1\"]\nsource = \"s\"\n";
+        let error = parse_profiles(text).unwrap_err();
+        assert!(error.contains("client x") && error.contains("secp256r1"), "{error}");
+    }
+}
