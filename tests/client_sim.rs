@@ -81,9 +81,10 @@ impl Oracle {
                 continue;
             }
             let Some((a, b)) = t[0].split_once(',') else { continue };
-            let (Ok(a), Ok(b)) =
-                (u8::from_str_radix(a.trim_start_matches("0x"), 16), u8::from_str_radix(b.trim_start_matches("0x"), 16))
-            else {
+            let (Ok(a), Ok(b)) = (
+                u8::from_str_radix(a.trim_start_matches("0x"), 16),
+                u8::from_str_radix(b.trim_start_matches("0x"), 16),
+            ) else {
                 continue;
             };
             names.insert(u16::from_be_bytes([a, b]), t[4].to_string());
@@ -170,14 +171,23 @@ fn express(client: &ClientProfile, oracle: Oracle, suites: &BTreeMap<u16, String
         trimmed.key_shares = trimmed.groups.first().cloned().into_iter().collect();
     }
     trimmed.signature_algorithms.retain(|&s| sigalg_name(s).is_some());
+    // Safari lists one scheme twice; OpenSSL 1.1.1 refuses a repeated entry.
+    let mut seen = std::collections::BTreeSet::new();
+    trimmed.signature_algorithms.retain(|&s| seen.insert(s));
 
     let mut args = Vec::new();
     if let (Some(min), Some(max)) = (trimmed.protocols.iter().min(), trimmed.protocols.iter().max()) {
-        args.extend(["-min_protocol".into(), protocol_flag(*min).into(), "-max_protocol".into(), protocol_flag(*max).into()]);
+        args.extend([
+            "-min_protocol".into(),
+            protocol_flag(*min).into(),
+            "-max_protocol".into(),
+            protocol_flag(*max).into(),
+        ]);
     }
     let legacy: Vec<&str> =
         trimmed.cipher_suites.iter().filter(|c| **c >> 8 != 0x13).map(|c| suites[c].as_str()).collect();
-    let tls13: Vec<&str> = trimmed.cipher_suites.iter().filter(|c| **c >> 8 == 0x13).map(|c| suites[c].as_str()).collect();
+    let tls13: Vec<&str> =
+        trimmed.cipher_suites.iter().filter(|c| **c >> 8 == 0x13).map(|c| suites[c].as_str()).collect();
     args.extend(["-cipher".into(), format!("{}:@SECLEVEL=0", legacy.join(":"))]);
     args.extend(["-ciphersuites".into(), tls13.join(":")]);
     if !trimmed.groups.is_empty() {
@@ -268,8 +278,9 @@ fn decode_server_hello(b: &[u8]) -> Option<(u16, u16, Option<u16>)> {
 fn s_client(oracle: Oracle, address: SocketAddr, args: &[String]) -> Negotiated {
     let output = oracle
         .command()
-        .args(["s_client", "-connect", &address.to_string(), "-msg", "-legacy_server_connect"])
-        .args(["-no-CAfile", "-no-CApath"])
+        .args(["s_client", "-connect", &address.to_string(), "-msg", "-no-CAfile", "-no-CApath"])
+        // 1.1.1 connects to servers without secure renegotiation by default and lacks the flag.
+        .args(if oracle == Oracle::V35 { &["-legacy_server_connect"][..] } else { &[] })
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
@@ -376,7 +387,13 @@ fn assert_simulation_matches_s_client(label: &str, address: SocketAddr, oracle: 
             real.group
         );
         if !differences.is_empty() {
-            failures.push(format!("{}: {}\n  args: {}\n{}", client.id, differences.join("; "), args.join(" "), tail(&real.output)));
+            failures.push(format!(
+                "{}: {}\n  args: {}\n{}",
+                client.id,
+                differences.join("; "),
+                args.join(" "),
+                tail(&real.output)
+            ));
         }
     }
     println!("  compared {compared}, undetermined parts {undetermined_parts}, excluded {excluded:?}");
@@ -391,7 +408,16 @@ fn same_verdict(a: &ClientSimulation, b: &ClientSimulation) -> bool {
 }
 
 fn tail(output: &str) -> String {
-    output.lines().filter(|l| !l.starts_with(' ')).rev().take(12).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    output
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn outcome<'a>(sims: &'a [ClientSimulation], id: &str) -> &'a ClientSimulation {

@@ -252,7 +252,12 @@ pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) 
         (Protocol::Tls13, _) => tls13_group(client, facts),
         (_, Some(KeyExchange::Ecdhe)) => {
             let server_order: Vec<&String> = server_ec.iter().copied().filter(|g| ec_common.contains(g)).collect();
-            choose(&ec_common, &server_order, facts, "curve")
+            // A group order seen over TLS 1.3 (HelloRetryRequest) says how the server picks a
+            // curve at TLS 1.2 only when it also enforces its suite order there (one switch in
+            // OpenSSL, nginx and SChannel); an order seen over TLS 1.2 itself always does.
+            let order_applies = facts.groups_protocol == Some(protocol)
+                || facts.server_preference.get(&protocol).copied().flatten() == Some(true);
+            choose(&ec_common, &server_order, facts, "curve", order_applies)
         }
         (_, Some(KeyExchange::Dhe)) => dh_group(client, facts, protocol),
         _ => GroupChoice::None,
@@ -294,17 +299,23 @@ fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
         return GroupChoice::Fails("no key-exchange group in common at TLSv1.3".into());
     }
     let server_order: Vec<&String> = facts.groups.iter().filter(|g| common.contains(g)).collect();
-    choose(&common, &server_order, facts, "group")
+    choose(&common, &server_order, facts, "group", true)
 }
 
 /// The server's or the client's first common group: the same one, or the server's when the
 /// enumeration proved it chooses by its own order (it did not answer in the order postura
 /// offered), else undetermined.
-fn choose(client_order: &[&String], server_order: &[&String], facts: &TlsFacts, what: &str) -> GroupChoice {
+fn choose(
+    client_order: &[&String],
+    server_order: &[&String],
+    facts: &TlsFacts,
+    what: &str,
+    order_applies: bool,
+) -> GroupChoice {
     let (Some(client_first), Some(server_first)) = (client_order.first(), server_order.first()) else {
         return GroupChoice::Fails(format!("no {what} in common"));
     };
-    if client_first == server_first || server_orders_groups(facts) {
+    if client_first == server_first || (order_applies && server_orders_groups(facts)) {
         return GroupChoice::Chosen((*server_first).clone());
     }
     GroupChoice::Undetermined(format!(
