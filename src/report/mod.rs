@@ -27,7 +27,7 @@ use crate::checks::catalog::Catalog;
 use view::{Document, Lang};
 
 /// The templates shipped in the binary: (name, file under `reports/`, text).
-pub const TEMPLATES: [(&str, &str, &str); 8] = [
+pub const TEMPLATES: [(&str, &str, &str); 9] = [
     ("country", "country.hbs", include_str!("../../reports/country.hbs")),
     ("regional", "regional.hbs", include_str!("../../reports/regional.hbs")),
     ("notice", "notice.hbs", include_str!("../../reports/notice.hbs")),
@@ -36,6 +36,7 @@ pub const TEMPLATES: [(&str, &str, &str); 8] = [
     ("item", "partials/item.hbs", include_str!("../../reports/partials/item.hbs")),
     ("evidence-tls", "partials/evidence-tls.hbs", include_str!("../../reports/partials/evidence-tls.hbs")),
     ("facts", "partials/facts.hbs", include_str!("../../reports/partials/facts.hbs")),
+    ("pqc", "partials/pqc.hbs", include_str!("../../reports/partials/pqc.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ mod headline;
 mod items;
 mod methodology;
 mod notice;
+mod pqc;
 mod regional;
 mod sectors;
 mod summary;
