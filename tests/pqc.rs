@@ -2,7 +2,8 @@
 //! by default) beside Debian's OpenSSL 3.0 `s_server` (none). The sweep sees X25519MLKEM768,
 //! the check `tls.pqc.hybrid_group` passes on one and fails on the other, at info severity in
 //! today's baseline and high in the forward-looking `pqc-2030`, and the country and regional
-//! reports carry the share of endpoints offering a hybrid group (1 of 2).
+//! reports carry the share of endpoints offering a hybrid group (1 of 2); the country report's
+//! client compatibility table counts the two endpoints' client simulations.
 
 mod common;
 
@@ -58,6 +59,14 @@ fn hybrid_group_seen_on_openssl_35_and_missing_on_openssl_30() {
     let country = Renderer::new("en", None).unwrap().country(&Document::from_report(both.clone()), None, None).unwrap();
     assert!(country.contains("Hybrid post-quantum key exchange:</strong> 50"), "country report lacks the share");
     assert!(country.contains("(1 / 2 TLS endpoints)"));
+    // The client compatibility section, from the same two endpoints' simulations.
+    let row = |name: &str| {
+        let start = country.find(&format!("<td>{name}</td>")).unwrap_or_else(|| panic!("no row for {name}"));
+        country[start..].split("</tr>").next().unwrap_or_default().to_string()
+    };
+    assert!(country.contains("<h2>Client compatibility</h2>"));
+    assert!(row("Chrome 137 (Windows 11)").contains("2 / 2"), "{}", row("Chrome 137 (Windows 11)"));
+    assert!(row("Internet Explorer 6 (Windows XP)").contains("0 / 2"), "{}", row("Internet Explorer 6 (Windows XP)"));
     let regional = Renderer::new("fr", None).unwrap().regional(&[Document::from_report(both)], None).unwrap();
     assert!(regional.contains("Échange de clés hybride post-quantique"));
     assert!(regional.contains("1 / 2"));

@@ -11,6 +11,7 @@
 
 mod changes;
 mod charts;
+mod clients;
 mod headline;
 mod items;
 mod methodology;
