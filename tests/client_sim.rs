@@ -171,6 +171,10 @@ fn express(client: &ClientProfile, oracle: Oracle, suites: &BTreeMap<u16, String
         trimmed.key_shares = trimmed.groups.first().cloned().into_iter().collect();
     }
     trimmed.signature_algorithms.retain(|&s| sigalg_name(s).is_some());
+    if !trimmed.cipher_suites.iter().any(|c| c >> 8 != 0x13) {
+        // Without a TLS ≤ 1.2 suite this OpenSSL can send, only TLS 1.3 is left of the offer.
+        trimmed.protocols.retain(|&p| p == Protocol::Tls13);
+    }
     // Safari lists one scheme twice; OpenSSL 1.1.1 refuses a repeated entry.
     let mut seen = std::collections::BTreeSet::new();
     trimmed.signature_algorithms.retain(|&s| seen.insert(s));
@@ -188,7 +192,12 @@ fn express(client: &ClientProfile, oracle: Oracle, suites: &BTreeMap<u16, String
         trimmed.cipher_suites.iter().filter(|c| **c >> 8 != 0x13).map(|c| suites[c].as_str()).collect();
     let tls13: Vec<&str> =
         trimmed.cipher_suites.iter().filter(|c| **c >> 8 == 0x13).map(|c| suites[c].as_str()).collect();
-    args.extend(["-cipher".into(), format!("{}:@SECLEVEL=0", legacy.join(":"))]);
+    if legacy.is_empty() {
+        // A TLS 1.3-only offer: -cipher then only sets the security level.
+        args.extend(["-cipher".into(), "ALL:@SECLEVEL=0".into()]);
+    } else {
+        args.extend(["-cipher".into(), format!("{}:@SECLEVEL=0", legacy.join(":"))]);
+    }
     args.extend(["-ciphersuites".into(), tls13.join(":")]);
     if !trimmed.groups.is_empty() {
         let groups: Vec<String> = trimmed
@@ -485,4 +494,41 @@ fn ecdsa_leaf_needs_an_ecdsa_client() {
     );
     let sims = assert_simulation_matches_s_client("s_server ECDSA leaf", server.socket_addr(), Oracle::V35);
     assert_eq!(outcome(&sims, "ie-6-xp").outcome, SimulatedOutcome::Fails);
+}
+
+/// Why a key share the server does not rank first is left undetermined: for the same kind of
+/// facts (the server ranks another of the client's groups above the share), Debian's OpenSSL 3.0
+/// with its own order takes the share, while OpenSSL 3.5 (groups in preference tiers, hybrid
+/// first) asks for its first group with a HelloRetryRequest.
+#[test]
+fn key_share_below_the_servers_first_group_is_undetermined_because_servers_differ() {
+    let base = builtin_profiles().iter().find(|c| c.id == "java-21").expect("java-21").clone();
+    let with_groups = |groups: &[&str]| ClientProfile {
+        id: "synthetic".into(),
+        protocols: vec![Protocol::Tls13],
+        cipher_suites: vec![0x1301, 0x1302],
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        key_shares: vec!["x25519".into()],
+        ..base.clone()
+    };
+    let suites = Oracle::V35.suite_names();
+
+    let debian = OpenSslServer::start_auto(&["-tls1_3", "-serverpref", "-groups", "secp384r1:x25519"]);
+    let facts = scan(debian.socket_addr()).tls.expect("tls facts");
+    assert_eq!(facts.groups, ["secp384r1", "x25519"], "the server's own order is seen");
+    let client = with_groups(&["x25519", "secp384r1"]);
+    let sim = simulate(&client, &facts, leaf_key(&facts));
+    assert_eq!((sim.outcome, sim.undetermined.as_slice()), (SimulatedOutcome::Connects, &["group".to_string()][..]));
+    let (_, args) = express(&client, Oracle::V35, &suites);
+    let real = s_client(Oracle::V35, debian.socket_addr(), &args);
+    assert_eq!(real.group.as_deref(), Some("x25519"), "took the share:\n{}", real.output);
+
+    let tiered = OpenSsl35Server::start(&["-tls1_3"]);
+    let facts = scan(tiered.addr).tls.expect("tls facts");
+    let client = with_groups(&["x25519", "X25519MLKEM768"]);
+    let sim = simulate(&client, &facts, leaf_key(&facts));
+    assert_eq!((sim.outcome, sim.undetermined.as_slice()), (SimulatedOutcome::Connects, &["group".to_string()][..]));
+    let (_, args) = express(&client, Oracle::V35, &suites);
+    let real = s_client(Oracle::V35, tiered.addr, &args);
+    assert_eq!(real.group.as_deref(), Some("X25519MLKEM768"), "asked for its first tier:\n{}", real.output);
 }

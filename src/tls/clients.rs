@@ -8,8 +8,10 @@
 //!   does not speak it gives up;
 //! - cipher suite: among the client's suites the server accepts at that protocol (ECDHE ones only
 //!   with a common curve), the server's first when it enforces its order, else the client's first;
-//! - group (TLS 1.3): the first key share the client sent for a group the server accepts; without
-//!   one, a HelloRetryRequest for the server's or the client's first common group; (TLS ≤ 1.2
+//! - group (TLS 1.3): the first key share the client sent for a group the server accepts, when the
+//!   server ranks no other group of the client's above it (else it may ask for that one: OpenSSL
+//!   3.5's preference tiers); without one, a HelloRetryRequest for the server's or the client's
+//!   first common group; (TLS ≤ 1.2
 //!   ECDHE) the server's or the client's first common curve; DHE: the server's DH parameters;
 //! - the certificate: the client must offer a signature scheme for the leaf's key type.
 //!
@@ -292,7 +294,18 @@ fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
         return GroupChoice::Undetermined("the server's TLS 1.3 groups were not enumerated".into());
     }
     if let Some(share) = client.key_shares.iter().find(|k| facts.groups.contains(k)) {
-        return GroupChoice::Chosen(share.clone());
+        // Most servers take an acceptable key share rather than pay a round trip, but one that
+        // keeps its groups in preference tiers (OpenSSL 3.5's default: hybrid first) asks for a
+        // group of a higher tier with a HelloRetryRequest. The facts' order cannot tell the two
+        // apart, so a share the server does not rank first among the client's groups is open.
+        let server_first = facts.groups.iter().find(|g| client.groups.contains(g));
+        return match server_first {
+            Some(first) if first != share => GroupChoice::Undetermined(format!(
+                "the server ranks {first} above the client's key share {share}; a server with preference tiers \
+                 (OpenSSL 3.5) asks for {first}, others take {share}"
+            )),
+            _ => GroupChoice::Chosen(share.clone()),
+        };
     }
     let common: Vec<&String> = client.groups.iter().filter(|g| facts.groups.contains(g)).collect();
     if common.is_empty() {
