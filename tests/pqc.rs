@@ -67,6 +67,10 @@ fn hybrid_group_seen_on_openssl_35_and_missing_on_openssl_30() {
     assert!(country.contains("<h2>Client compatibility</h2>"));
     assert!(row("Chrome 137 (Windows 11)").contains("2 / 2"), "{}", row("Chrome 137 (Windows 11)"));
     assert!(row("Internet Explorer 6 (Windows XP)").contains("0 / 2"), "{}", row("Internet Explorer 6 (Windows XP)"));
+    let failing_line = country.split("Clients that cannot connect (simulated):</b>").nth(1).unwrap_or_default();
+    let failing_line = failing_line.split("<br>").next().unwrap_or_default();
+    assert!(failing_line.contains("Internet Explorer 6 (Windows XP)"), "{failing_line}");
+    assert!(!failing_line.contains("Chrome"), "{failing_line}");
     let regional = Renderer::new("fr", None).unwrap().regional(&[Document::from_report(both)], None).unwrap();
     assert!(regional.contains("Échange de clés hybride post-quantique"));
     assert!(regional.contains("1 / 2"));
