@@ -532,3 +532,10 @@ fn key_share_below_the_servers_first_group_is_undetermined_because_servers_diffe
     let real = s_client(Oracle::V35, tiered.addr, &args);
     assert_eq!(real.group.as_deref(), Some("X25519MLKEM768"), "asked for its first tier:\n{}", real.output);
 }
+
+#[test]
+fn gnutls_normal_priority() {
+    let server = GnutlsServer::start_auto("NORMAL");
+    let address = SocketAddr::from((server.addr(), server.port));
+    assert_simulation_matches_s_client("gnutls-serv NORMAL", address, Oracle::V35);
+}
