@@ -496,12 +496,13 @@ fn ecdsa_leaf_needs_an_ecdsa_client() {
     assert_eq!(outcome(&sims, "ie-6-xp").outcome, SimulatedOutcome::Fails);
 }
 
-/// Why a key share the server does not rank first is left undetermined: for the same kind of
-/// facts (the server ranks another of the client's groups above the share), Debian's OpenSSL 3.0
-/// with its own order takes the share, while OpenSSL 3.5 (groups in preference tiers, hybrid
-/// first) asks for its first group with a HelloRetryRequest.
+/// A key share the server does not rank first: OpenSSL 3.0 with its own order takes the share,
+/// OpenSSL 3.5 (groups in preference tiers, hybrid first) asks for its first group with a
+/// HelloRetryRequest. The facts' group order cannot tell them apart, so postura asks the server
+/// once per (preferred group, share) pair a built-in client needs (`tls.key_share_answers`), and
+/// leaves the group undetermined where it cannot ask (here: no built-in client needs the pair).
 #[test]
-fn key_share_below_the_servers_first_group_is_undetermined_because_servers_differ() {
+fn key_share_below_the_servers_first_group_is_asked_or_left_undetermined() {
     let base = builtin_profiles().iter().find(|c| c.id == "java-21").expect("java-21").clone();
     let with_groups = |groups: &[&str]| ClientProfile {
         id: "synthetic".into(),
@@ -514,11 +515,15 @@ fn key_share_below_the_servers_first_group_is_undetermined_because_servers_diffe
     let suites = Oracle::V35.suite_names();
 
     let debian = OpenSslServer::start_auto(&["-tls1_3", "-serverpref", "-groups", "secp384r1:x25519"]);
-    let facts = scan(debian.socket_addr()).tls.expect("tls facts");
+    let result = scan(debian.socket_addr());
+    let facts = result.tls.expect("tls facts");
     assert_eq!(facts.groups, ["secp384r1", "x25519"], "the server's own order is seen");
+    let asked: Vec<(&str, &str, Option<&str>)> =
+        facts.key_share_answers.iter().map(|a| (a.preferred.as_str(), a.share.as_str(), a.chosen.as_deref())).collect();
+    assert_eq!(asked, [("secp384r1", "x25519", Some("x25519"))], "one question, answered: it takes the share");
     let client = with_groups(&["x25519", "secp384r1"]);
     let sim = simulate(&client, &facts, leaf_key(&facts));
-    assert_eq!((sim.outcome, sim.undetermined.as_slice()), (SimulatedOutcome::Connects, &["group".to_string()][..]));
+    assert_eq!((sim.outcome, sim.group.as_deref()), (SimulatedOutcome::Connects, Some("x25519")));
     let (_, args) = express(&client, Oracle::V35, &suites);
     let real = s_client(Oracle::V35, debian.socket_addr(), &args);
     assert_eq!(real.group.as_deref(), Some("x25519"), "took the share:\n{}", real.output);

@@ -24,8 +24,11 @@ use std::sync::OnceLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::TlsFacts;
-use crate::tls::registry::{is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
+use crate::facts::{KeyShareAnswer, TlsFacts};
+use crate::net::Connector;
+use crate::tls::exchange::{exchange, Until};
+use crate::tls::hello::{build_hello, classify, Answer, HelloOptions};
+use crate::tls::registry::{generator_key_share, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
 
 /// The built-in client profiles.
 const BUILTIN: &str = include_str!("../../profiles/clients.toml");
@@ -276,6 +279,72 @@ pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) 
     result
 }
 
+/// At most this many key-share questions are asked of one server (each costs one connection).
+pub const MAX_KEY_SHARE_PROBES: usize = 4;
+
+/// The (server's first group, client's key share) pairs that leave a client's TLS 1.3 group
+/// undetermined and that one hello can settle: the share must be one postura can send (a
+/// generator share: x25519, secp256r1); the preferred group is only named in supported_groups.
+fn key_share_questions(facts: &TlsFacts) -> Vec<(String, String)> {
+    let mut questions: Vec<(String, String)> = Vec::new();
+    for client in builtin_profiles() {
+        let Some(share) = client.key_shares.iter().find(|k| facts.groups.contains(k)) else { continue };
+        let Some(first) = facts.groups.iter().find(|g| client.groups.contains(g)) else { continue };
+        let pair = (first.clone(), share.clone());
+        let sendable = group_code(share).and_then(generator_key_share).is_some();
+        if first != share && sendable && !questions.contains(&pair) {
+            questions.push(pair);
+        }
+    }
+    questions
+}
+
+/// Ask the server the key-share questions the facts leave open (see [`key_share_questions`]):
+/// one TLS 1.3 hello each, with supported_groups [preferred, share] and a key share for `share`
+/// only. A ServerHello with `share` means the server takes an acceptable share; a
+/// HelloRetryRequest for `preferred` means it asks for its higher-ranked group. Nothing is asked
+/// when no simulation needs it; at most [`MAX_KEY_SHARE_PROBES`] hellos.
+pub async fn probe_key_shares(connector: &Connector, sni: Option<&str>, facts: &TlsFacts) -> Vec<KeyShareAnswer> {
+    if !facts.protocols.contains(&Protocol::Tls13) || facts.groups_protocol != Some(Protocol::Tls13) {
+        return Vec::new();
+    }
+    let suites: Vec<u16> = facts
+        .cipher_suites
+        .get(&Protocol::Tls13)
+        .into_iter()
+        .flatten()
+        .filter_map(|name| registry().suites.iter().find(|s| &s.iana_name == name))
+        .filter_map(|s| u16::try_from(s.code).ok())
+        .collect();
+    if suites.is_empty() {
+        return Vec::new();
+    }
+    let mut answers = Vec::new();
+    for (preferred, share) in key_share_questions(facts).into_iter().take(MAX_KEY_SHARE_PROBES) {
+        if connector.deadline_passed() {
+            break;
+        }
+        let (Some(preferred_code), Some(share_code)) = (group_code(&preferred), group_code(&share)) else { continue };
+        let mut options = HelloOptions::new(sni.map(str::to_string));
+        options.groups = Some(vec![preferred_code, share_code]);
+        options.key_shares = vec![share_code];
+        options.alpn = Vec::new();
+        let hello = build_hello(Protocol::Tls13, &suites, &options);
+        let answer = classify(Protocol::Tls13, &suites, exchange(connector, &hello, Until::ServerHello).await);
+        let chosen = match answer {
+            Ok(Answer::Chose { flight, .. }) => flight
+                .server_hello
+                .as_ref()
+                .and_then(|h| h.key_share_group().ok().flatten())
+                .filter(|&code| code == preferred_code || code == share_code)
+                .map(crate::tls::registry::group_name),
+            _ => None,
+        };
+        answers.push(KeyShareAnswer { preferred, share, chosen });
+    }
+    answers
+}
+
 enum GroupChoice {
     Chosen(String),
     /// No group in this key exchange (RSA key transport).
@@ -299,6 +368,11 @@ fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
         // group of a higher tier with a HelloRetryRequest. The facts' order cannot tell the two
         // apart, so a share the server does not rank first among the client's groups is open.
         let server_first = facts.groups.iter().find(|g| client.groups.contains(g));
+        let answer = server_first
+            .and_then(|first| facts.key_share_answers.iter().find(|a| &a.preferred == first && &a.share == share));
+        if let Some(chosen) = answer.and_then(|a| a.chosen.as_ref()) {
+            return GroupChoice::Chosen(chosen.clone());
+        }
         return match server_first {
             Some(first) if first != share => GroupChoice::Undetermined(format!(
                 "the server ranks {first} above the client's key share {share}; a server with preference tiers \
