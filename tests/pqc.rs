@@ -47,6 +47,14 @@ fn hybrid_group_seen_on_openssl_35_and_missing_on_openssl_30() {
         assert_eq!(finding(&assess(&with_pqc, policy, vec![], "2026-12-01"), CHECK), (Status::Pass, severity));
         assert_eq!(finding(&assess(&without, policy, vec![], "2026-12-01"), CHECK), (Status::Fail, severity));
     }
+    // Groups not enumerated over TLS 1.3 (a failed probe) leave the verdict open.
+    let mut unknown = with_pqc.clone();
+    if let Some(tls) = unknown.targets[0].tls.as_mut() {
+        tls.groups_protocol = None;
+        tls.group_details.clear();
+    }
+    let verdict = finding(&assess(&unknown, "pqc-2030", vec![], "2026-12-01"), CHECK);
+    assert_eq!(verdict, (Status::Inconclusive, Severity::High));
     // An info failure never lowers a score; a high one caps it at 50.
     let today = assess(&without, "mozilla-intermediate", vec![], "2026-12-01");
     let forward = assess(&without, "pqc-2030", vec![], "2026-12-01");
