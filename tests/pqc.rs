@@ -82,4 +82,5 @@ fn hybrid_group_seen_on_openssl_35_and_missing_on_openssl_30() {
     let regional = Renderer::new("fr", None).unwrap().regional(&[Document::from_report(both)], None).unwrap();
     assert!(regional.contains("Échange de clés hybride post-quantique"));
     assert!(regional.contains("1 / 2"));
+    assert!(regional.contains("Part des points de terminaison TLS proposant un échange de clés hybride post-quantique"));
 }

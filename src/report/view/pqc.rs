@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::Lang;
 use crate::facts::ScanReport;
+use crate::report::svg::Bar;
 
 /// Endpoints with TLS facts (at least one protocol accepted) and how many offer a hybrid group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,30 @@ pub fn hybrid_share(report: &ScanReport) -> HybridShare {
         report.targets.iter().filter_map(|t| t.tls.as_ref()).filter(|tls| !tls.protocols.is_empty()).collect();
     let hybrid = tested.iter().filter(|tls| tls.group_details.iter().any(|g| g.kind == "HYBRID")).count();
     HybridShare { hybrid, tested: tested.len() }
+}
+
+/// One bar per country: its share of TLS endpoints offering a hybrid group.
+pub fn bars(lang: &Lang, countries: &[(String, HybridShare)]) -> Vec<Bar> {
+    countries
+        .iter()
+        .map(|(name, share)| {
+            let value = if share.tested > 0 { 100.0 * share.hybrid as f64 / share.tested as f64 } else { 0.0 };
+            Bar {
+                label: name.clone(),
+                value,
+                text: if share.tested > 0 {
+                    format!(
+                        "{} (n={})",
+                        lang.strings.percent(share.hybrid, share.tested),
+                        lang.strings.int(share.tested)
+                    )
+                } else {
+                    "–".into()
+                },
+                colour: if share.tested > 0 { "#0f766e" } else { "#94a3b8" },
+            }
+        })
+        .collect()
 }
 
 pub fn view(lang: &Lang, share: HybridShare) -> Value {

@@ -156,6 +156,11 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
             &share_bars(lang, &summaries, |h| h.all.critical, |v| if v > 0.0 { "#b91c1c" } else { "#15803d" }),
             100.0,
         ),
+        "chart_pqc": svg::bars(
+            &lang.t("chart_pqc_by_country"),
+            &super::pqc::bars(lang, &summaries.iter().map(|s| (s.name.clone(), s.pqc)).collect::<Vec<_>>()),
+            100.0,
+        ),
         "category_rows": category_rows,
         "sector_rows": sector_rows,
         "tool": format!("postura {}", env!("CARGO_PKG_VERSION")),
