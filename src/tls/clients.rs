@@ -472,6 +472,100 @@ mod tests {
         }
     }
 
+    fn client(protocols: &[Protocol], suites: &[u16]) -> ClientProfile {
+        ClientProfile {
+            id: "c".into(),
+            name: "C".into(),
+            category: "library".into(),
+            protocols: protocols.to_vec(),
+            cipher_suites: suites.to_vec(),
+            groups: vec!["x25519".into(), "secp256r1".into()],
+            key_shares: vec!["x25519".into()],
+            signature_algorithms: vec![0x0804, 0x0401],
+            sni: true,
+            alpn: Vec::new(),
+            min_dh_bits: None,
+            max_dh_bits: None,
+            source: "test".into(),
+            note: None,
+        }
+    }
+
+    fn tls12_facts(suites: &[&str], preference: Option<bool>) -> TlsFacts {
+        let mut facts = TlsFacts { protocols: vec![Protocol::Tls12], ..Default::default() };
+        facts.cipher_suites.insert(Protocol::Tls12, suites.iter().map(|s| s.to_string()).collect());
+        facts.server_preference.insert(Protocol::Tls12, preference);
+        facts.groups = vec!["x25519".into(), "secp256r1".into()];
+        facts.groups_protocol = Some(Protocol::Tls12);
+        facts
+    }
+
+    const DHE_GCM: &str = "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256";
+    const ECDHE_GCM: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+
+    #[test]
+    fn a_client_refuses_dh_parameters_below_its_minimum() {
+        let mut facts = tls12_facts(&[DHE_GCM], None);
+        facts.key_exchange.push(crate::facts::KeyExchangeFact {
+            protocol: Protocol::Tls12,
+            kind: "DH".into(),
+            group: None,
+            bits: Some(1024),
+            cipher_suite: DHE_GCM.into(),
+        });
+        let mut strict = client(&[Protocol::Tls12], &[0x009E]);
+        strict.min_dh_bits = Some(2048);
+        let result = simulate(&strict, &facts, Some(LeafKey::Rsa));
+        assert_eq!(result.outcome, SimulatedOutcome::Fails);
+        assert!(result.reason.as_deref().unwrap_or_default().contains("1024-bit DH"), "{result:?}");
+        strict.min_dh_bits = Some(1024);
+        let result = simulate(&strict, &facts, Some(LeafKey::Rsa));
+        assert_eq!((result.outcome, result.group.as_deref()), (SimulatedOutcome::Connects, Some("DH-1024")));
+    }
+
+    #[test]
+    fn an_unmeasured_order_leaves_the_suite_open_unless_both_firsts_agree() {
+        // The server's order was not measured (null) and it accepts both suites.
+        let facts = tls12_facts(&[ECDHE_GCM, DHE_GCM], None);
+        let dhe_first = client(&[Protocol::Tls12], &[0x009E, 0xC02F]);
+        let result = simulate(&dhe_first, &facts, Some(LeafKey::Rsa));
+        assert_eq!(result.outcome, SimulatedOutcome::Connects);
+        assert_eq!(result.cipher_suite, None);
+        assert_eq!(result.undetermined, ["cipher_suite", "group"]);
+        let ecdhe_first = client(&[Protocol::Tls12], &[0xC02F, 0x009E]);
+        let result = simulate(&ecdhe_first, &facts, Some(LeafKey::Rsa));
+        assert_eq!(result.cipher_suite.as_deref(), Some(ECDHE_GCM));
+        // Measured: the server's order, or the client's.
+        let result = simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(true)), Some(LeafKey::Rsa));
+        assert_eq!(result.cipher_suite.as_deref(), Some(ECDHE_GCM));
+        let result = simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(false)), Some(LeafKey::Rsa));
+        assert_eq!(result.cipher_suite.as_deref(), Some(DHE_GCM));
+    }
+
+    #[test]
+    fn an_ecdsa_leaf_needs_an_ecdsa_signature_scheme_at_tls13() {
+        let mut facts = TlsFacts { protocols: vec![Protocol::Tls13], ..Default::default() };
+        facts.cipher_suites.insert(Protocol::Tls13, vec!["TLS_AES_128_GCM_SHA256".into()]);
+        facts.groups = vec!["x25519".into()];
+        facts.groups_protocol = Some(Protocol::Tls13);
+        let rsa_only = client(&[Protocol::Tls13], &[0x1301]);
+        let result = simulate(&rsa_only, &facts, Some(LeafKey::Ec));
+        assert_eq!(result.outcome, SimulatedOutcome::Fails);
+        assert_eq!(result.protocol, Some(Protocol::Tls13));
+        let result = simulate(&rsa_only, &facts, Some(LeafKey::Rsa));
+        assert_eq!((result.outcome, result.group.as_deref()), (SimulatedOutcome::Connects, Some("x25519")));
+    }
+
+    #[test]
+    fn a_client_below_the_servers_protocols_fails_with_the_reason() {
+        let facts = tls12_facts(&[ECDHE_GCM], Some(true));
+        let old = client(&[Protocol::Sslv3, Protocol::Tls10], &[0x002F]);
+        let result = simulate(&old, &facts, Some(LeafKey::Rsa));
+        assert_eq!(result.outcome, SimulatedOutcome::Fails);
+        assert_eq!(result.protocol, None);
+        assert!(result.reason.as_deref().unwrap_or_default().contains("no common protocol"), "{result:?}");
+    }
+
     #[test]
     fn invalid_profiles_are_refused_with_the_client_named() {
         let text = "[[client]]\nid = \"x\"\nname = \"X\"\ncategory = \"library\"\nprotocols = [\"TLSv1.3\"]\n\
