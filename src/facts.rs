@@ -142,9 +142,14 @@ pub struct TlsFacts {
     pub clients: Vec<crate::tls::clients::ClientSimulation>,
     /// TLS 1.3 hellos that settled a client simulation's open group choice: offered
     /// `[preferred, share]` with a key share for `share` only, the server chose `chosen` (null:
-    /// no usable answer). Sent only when a simulation needs it (at most 4).
+    /// no usable answer). Sent only when a simulation needs it (at most 4 questions in all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_share_answers: Vec<KeyShareAnswer>,
+    /// Hellos that settled a client simulation's open group order: offered supported_groups
+    /// `offered` (the client's first common group, then the server's) at `protocol`, the server
+    /// chose `chosen`. Sent only when a simulation needs it (at most 4 questions in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_order_answers: Vec<GroupOrderAnswer>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
@@ -160,6 +165,17 @@ pub struct KeyShareAnswer {
     pub share: String,
     /// The group the server chose: `share` (it takes an acceptable share) or `preferred` (it asked
     /// for it with a HelloRetryRequest); null when the answer was neither.
+    pub chosen: Option<String>,
+}
+
+/// One group-order question asked of a server (`tls::clients::settle_open_questions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupOrderAnswer {
+    pub protocol: Protocol,
+    /// supported_groups as offered, in this order.
+    pub offered: Vec<String>,
+    /// The group the server chose (TLS 1.3: in its HelloRetryRequest; TLS ≤ 1.2: in its
+    /// ServerKeyExchange); null when the answer was neither offered group.
     pub chosen: Option<String>,
 }
 

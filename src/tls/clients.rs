@@ -24,11 +24,14 @@ use std::sync::OnceLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{KeyShareAnswer, TlsFacts};
+use crate::facts::{GroupOrderAnswer, KeyShareAnswer, TlsFacts};
 use crate::net::Connector;
+use crate::tls::codec::{decode_server_key_exchange, KeyExchangeKind, KeyExchangeParams};
 use crate::tls::exchange::{exchange, Until};
-use crate::tls::hello::{build_hello, classify, Answer, HelloOptions};
-use crate::tls::registry::{generator_key_share, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
+use crate::tls::hello::{build_hello, classify, Answer, HelloOptions, MAX_SUITES_PER_HELLO};
+use crate::tls::registry::{
+    generator_key_share, group_name, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS,
+};
 
 /// The built-in client profiles.
 const BUILTIN: &str = include_str!("../../profiles/clients.toml");
@@ -175,6 +178,26 @@ pub fn simulate_all(facts: &TlsFacts) -> Vec<ClientSimulation> {
 
 /// One client against the target's facts.
 pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) -> ClientSimulation {
+    simulate_with_question(client, facts, key).0
+}
+
+/// A question one hello can answer where the facts leave a client's group open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Question {
+    /// TLS 1.3: does the server take an acceptable key share for `share` when it ranks
+    /// `preferred` higher, or ask for `preferred`?
+    KeyShare { preferred: String, share: String },
+    /// With supported_groups `[client_first, server_first]` (the client's order), which does the
+    /// server pick at `protocol`: the client's first or its own?
+    GroupOrder { protocol: Protocol, client_first: String, server_first: String },
+}
+
+/// [`simulate`], and the question that would settle an undetermined group.
+fn simulate_with_question(
+    client: &ClientProfile,
+    facts: &TlsFacts,
+    key: Option<LeafKey>,
+) -> (ClientSimulation, Option<Question>) {
     let mut result = ClientSimulation {
         client: client.id.clone(),
         name: client.name.clone(),
@@ -189,7 +212,7 @@ pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) 
     let fail = |mut result: ClientSimulation, reason: String| {
         result.outcome = SimulatedOutcome::Fails;
         result.reason = Some(reason);
-        result
+        (result, None)
     };
 
     // Protocol: the server answers with its highest version the client's hello allows.
@@ -247,7 +270,7 @@ pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) 
     let Some(suite) = suite else {
         result.undetermined = vec!["cipher_suite".into(), "group".into()];
         result.reason = Some(format!("the server's order at {protocol} was not measured"));
-        return result;
+        return (result, None);
     };
     result.cipher_suite = Some(suite.clone());
 
@@ -262,94 +285,161 @@ pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) 
             // OpenSSL, nginx and SChannel); an order seen over TLS 1.2 itself always does.
             let order_applies = facts.groups_protocol == Some(protocol)
                 || facts.server_preference.get(&protocol).copied().flatten() == Some(true);
-            choose(&ec_common, &server_order, facts, "curve", order_applies)
+            choose(&ec_common, &server_order, facts, protocol, order_applies)
         }
         (_, Some(KeyExchange::Dhe)) => dh_group(client, facts, protocol),
         _ => GroupChoice::None,
     };
+    let mut question = None;
     match group {
         GroupChoice::Chosen(name) => result.group = Some(name),
         GroupChoice::None => {}
-        GroupChoice::Undetermined(reason) => {
+        GroupChoice::Undetermined(reason, open) => {
             result.undetermined.push("group".into());
             result.reason = Some(reason);
+            question = open;
         }
         GroupChoice::Fails(reason) => return fail(result, reason),
     }
-    result
+    (result, question)
 }
 
-/// At most this many key-share questions are asked of one server (each costs one connection).
-pub const MAX_KEY_SHARE_PROBES: usize = 4;
+/// At most this many questions are asked of one server (each costs one connection).
+pub const MAX_QUESTIONS: usize = 4;
 
-/// The (server's first group, client's key share) pairs that leave a client's TLS 1.3 group
-/// undetermined and that one hello can settle: the share must be one postura can send (a
-/// generator share: x25519, secp256r1); the preferred group is only named in supported_groups.
-fn key_share_questions(facts: &TlsFacts) -> Vec<(String, String)> {
-    let mut questions: Vec<(String, String)> = Vec::new();
+/// Ask the server, one hello each, the questions that would settle the built-in clients' open
+/// group choices (`tls.key_share_answers`, `tls.group_order_answers`), then simulate again.
+/// Nothing is asked when no simulation needs it; at most [`MAX_QUESTIONS`] hellos, only
+/// questions postura can put (a key share it can send: x25519 or secp256r1; ECDHE suites the
+/// server accepts at that protocol).
+pub async fn settle_open_questions(connector: &Connector, sni: Option<&str>, facts: &mut TlsFacts) {
+    let key = leaf_key(facts);
+    let mut questions: Vec<Question> = Vec::new();
     for client in builtin_profiles() {
-        let Some(share) = client.key_shares.iter().find(|k| facts.groups.contains(k)) else { continue };
-        let Some(first) = facts.groups.iter().find(|g| client.groups.contains(g)) else { continue };
-        let pair = (first.clone(), share.clone());
-        let sendable = group_code(share).and_then(generator_key_share).is_some();
-        if first != share && sendable && !questions.contains(&pair) {
-            questions.push(pair);
+        if let (_, Some(question)) = simulate_with_question(client, facts, key) {
+            if !questions.contains(&question) && askable(&question, facts) {
+                questions.push(question);
+            }
         }
     }
-    questions
+    for question in questions.into_iter().take(MAX_QUESTIONS) {
+        if connector.deadline_passed() {
+            break;
+        }
+        match question {
+            Question::KeyShare { preferred, share } => {
+                let chosen = ask_key_share(connector, sni, facts, &preferred, &share).await;
+                facts.key_share_answers.push(KeyShareAnswer { preferred, share, chosen });
+            }
+            Question::GroupOrder { protocol, client_first, server_first } => {
+                let offered = vec![client_first, server_first];
+                let chosen = ask_group_order(connector, sni, facts, protocol, &offered).await;
+                facts.group_order_answers.push(GroupOrderAnswer { protocol, offered, chosen });
+            }
+        }
+    }
 }
 
-/// Ask the server the key-share questions the facts leave open (see [`key_share_questions`]):
-/// one TLS 1.3 hello each, with supported_groups [preferred, share] and a key share for `share`
-/// only. A ServerHello with `share` means the server takes an acceptable share; a
-/// HelloRetryRequest for `preferred` means it asks for its higher-ranked group. Nothing is asked
-/// when no simulation needs it; at most [`MAX_KEY_SHARE_PROBES`] hellos.
-pub async fn probe_key_shares(connector: &Connector, sni: Option<&str>, facts: &TlsFacts) -> Vec<KeyShareAnswer> {
-    if !facts.protocols.contains(&Protocol::Tls13) || facts.groups_protocol != Some(Protocol::Tls13) {
-        return Vec::new();
+fn askable(question: &Question, facts: &TlsFacts) -> bool {
+    match question {
+        Question::KeyShare { share, .. } => group_code(share).and_then(generator_key_share).is_some(),
+        Question::GroupOrder { protocol: Protocol::Tls13, .. } => true,
+        Question::GroupOrder { protocol, .. } => !ecdhe_suites(facts, *protocol).is_empty(),
     }
-    let suites: Vec<u16> = facts
+}
+
+fn suite_codes(facts: &TlsFacts, protocol: Protocol) -> Vec<u16> {
+    facts
         .cipher_suites
-        .get(&Protocol::Tls13)
+        .get(&protocol)
         .into_iter()
         .flatten()
         .filter_map(|name| registry().suites.iter().find(|s| &s.iana_name == name))
         .filter_map(|s| u16::try_from(s.code).ok())
-        .collect();
-    if suites.is_empty() {
-        return Vec::new();
+        .take(MAX_SUITES_PER_HELLO)
+        .collect()
+}
+
+fn ecdhe_suites(facts: &TlsFacts, protocol: Protocol) -> Vec<u16> {
+    suite_codes(facts, protocol)
+        .into_iter()
+        .filter(|&c| registry().get(u32::from(c)).is_some_and(|s| s.key_exchange() == KeyExchange::Ecdhe))
+        .collect()
+}
+
+/// One TLS 1.3 hello with supported_groups [preferred, share] and a key share for `share` only:
+/// the group of the ServerHello (the share taken) or of the HelloRetryRequest (asked for).
+async fn ask_key_share(
+    connector: &Connector,
+    sni: Option<&str>,
+    facts: &TlsFacts,
+    preferred: &str,
+    share: &str,
+) -> Option<String> {
+    let (preferred, share) = (group_code(preferred)?, group_code(share)?);
+    let suites = suite_codes(facts, Protocol::Tls13);
+    let mut options = HelloOptions::new(sni.map(str::to_string));
+    options.groups = Some(vec![preferred, share]);
+    options.key_shares = vec![share];
+    options.alpn = Vec::new();
+    let hello = build_hello(Protocol::Tls13, &suites, &options);
+    match classify(Protocol::Tls13, &suites, exchange(connector, &hello, Until::ServerHello).await) {
+        Ok(Answer::Chose { flight, .. }) => flight
+            .server_hello
+            .as_ref()
+            .and_then(|h| h.key_share_group().ok().flatten())
+            .filter(|&code| code == preferred || code == share)
+            .map(group_name),
+        _ => None,
     }
-    let mut answers = Vec::new();
-    for (preferred, share) in key_share_questions(facts).into_iter().take(MAX_KEY_SHARE_PROBES) {
-        if connector.deadline_passed() {
-            break;
-        }
-        let (Some(preferred_code), Some(share_code)) = (group_code(&preferred), group_code(&share)) else { continue };
-        let mut options = HelloOptions::new(sni.map(str::to_string));
-        options.groups = Some(vec![preferred_code, share_code]);
-        options.key_shares = vec![share_code];
-        options.alpn = Vec::new();
-        let hello = build_hello(Protocol::Tls13, &suites, &options);
-        let answer = classify(Protocol::Tls13, &suites, exchange(connector, &hello, Until::ServerHello).await);
-        let chosen = match answer {
-            Ok(Answer::Chose { flight, .. }) => flight
-                .server_hello
-                .as_ref()
-                .and_then(|h| h.key_share_group().ok().flatten())
-                .filter(|&code| code == preferred_code || code == share_code)
-                .map(crate::tls::registry::group_name),
+}
+
+/// One hello offering `offered` as supported_groups, in that order (TLS 1.3: no key share, so the
+/// HelloRetryRequest names the choice; TLS ≤ 1.2: ECDHE suites, the ServerKeyExchange's curve).
+async fn ask_group_order(
+    connector: &Connector,
+    sni: Option<&str>,
+    facts: &TlsFacts,
+    protocol: Protocol,
+    offered: &[String],
+) -> Option<String> {
+    let codes: Vec<u16> = offered.iter().filter_map(|g| group_code(g)).collect();
+    let mut options = HelloOptions::new(sni.map(str::to_string));
+    options.groups = Some(codes.clone());
+    options.alpn = Vec::new();
+    let chosen = if protocol == Protocol::Tls13 {
+        let suites = suite_codes(facts, protocol);
+        options.key_shares = Vec::new();
+        let hello = build_hello(protocol, &suites, &options);
+        match classify(protocol, &suites, exchange(connector, &hello, Until::ServerHello).await) {
+            Ok(Answer::Chose { flight, .. }) => {
+                flight.server_hello.as_ref().and_then(|h| h.key_share_group().ok().flatten())
+            }
             _ => None,
-        };
-        answers.push(KeyShareAnswer { preferred, share, chosen });
-    }
-    answers
+        }
+    } else {
+        let suites = ecdhe_suites(facts, protocol);
+        let hello = build_hello(protocol, &suites, &options);
+        match classify(protocol, &suites, exchange(connector, &hello, Until::HelloDone).await) {
+            Ok(Answer::Chose { flight, .. }) => {
+                match flight.server_key_exchange.as_ref().map(|b| decode_server_key_exchange(b, KeyExchangeKind::Ecdh))
+                {
+                    Some(Ok(KeyExchangeParams::EcdhNamed { group, .. })) => Some(group),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    };
+    chosen.filter(|code| codes.contains(code)).map(group_name)
 }
 
 enum GroupChoice {
     Chosen(String),
     /// No group in this key exchange (RSA key transport).
     None,
-    Undetermined(String),
+    /// Open, with the question that would settle it (when one hello can).
+    Undetermined(String, Option<Question>),
     Fails(String),
 }
 
@@ -360,7 +450,7 @@ fn group_code(name: &str) -> Option<u16> {
 /// The TLS 1.3 group: a key share the server accepts, else the HelloRetryRequest's group.
 fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
     if facts.groups_protocol != Some(Protocol::Tls13) {
-        return GroupChoice::Undetermined("the server's TLS 1.3 groups were not enumerated".into());
+        return GroupChoice::Undetermined("the server's TLS 1.3 groups were not enumerated".into(), None);
     }
     if let Some(share) = client.key_shares.iter().find(|k| facts.groups.contains(k)) {
         // Most servers take an acceptable key share rather than pay a round trip, but one that
@@ -374,10 +464,13 @@ fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
             return GroupChoice::Chosen(chosen.clone());
         }
         return match server_first {
-            Some(first) if first != share => GroupChoice::Undetermined(format!(
-                "the server ranks {first} above the client's key share {share}; a server with preference tiers \
-                 (OpenSSL 3.5) asks for {first}, others take {share}"
-            )),
+            Some(first) if first != share => GroupChoice::Undetermined(
+                format!(
+                    "the server ranks {first} above the client's key share {share}; a server with preference \
+                     tiers (OpenSSL 3.5) asks for {first}, others take {share}"
+                ),
+                Some(Question::KeyShare { preferred: first.clone(), share: share.clone() }),
+            ),
             _ => GroupChoice::Chosen(share.clone()),
         };
     }
@@ -386,7 +479,7 @@ fn tls13_group(client: &ClientProfile, facts: &TlsFacts) -> GroupChoice {
         return GroupChoice::Fails("no key-exchange group in common at TLSv1.3".into());
     }
     let server_order: Vec<&String> = facts.groups.iter().filter(|g| common.contains(g)).collect();
-    choose(&common, &server_order, facts, "group", true)
+    choose(&common, &server_order, facts, Protocol::Tls13, true)
 }
 
 /// The server's or the client's first common group: the same one, or the server's when the
@@ -396,18 +489,31 @@ fn choose(
     client_order: &[&String],
     server_order: &[&String],
     facts: &TlsFacts,
-    what: &str,
+    protocol: Protocol,
     order_applies: bool,
 ) -> GroupChoice {
+    let what = if protocol == Protocol::Tls13 { "group" } else { "curve" };
     let (Some(client_first), Some(server_first)) = (client_order.first(), server_order.first()) else {
         return GroupChoice::Fails(format!("no {what} in common"));
     };
     if client_first == server_first || (order_applies && server_orders_groups(facts)) {
         return GroupChoice::Chosen((*server_first).clone());
     }
-    GroupChoice::Undetermined(format!(
-        "whether the server picks its own first {what} ({server_first}) or the client's ({client_first}) was not measured"
-    ))
+    let offered = [(*client_first).clone(), (*server_first).clone()];
+    let answer = facts.group_order_answers.iter().find(|a| a.protocol == protocol && a.offered == offered);
+    if let Some(chosen) = answer.and_then(|a| a.chosen.as_ref()) {
+        return GroupChoice::Chosen(chosen.clone());
+    }
+    GroupChoice::Undetermined(
+        format!(
+            "whether the server picks its own first {what} ({server_first}) or the client's ({client_first}) was not measured"
+        ),
+        Some(Question::GroupOrder {
+            protocol,
+            client_first: (*client_first).clone(),
+            server_first: (*server_first).clone(),
+        }),
+    )
 }
 
 /// True when the server's group list is not in the order postura offered the groups, which
@@ -423,7 +529,7 @@ fn server_orders_groups(facts: &TlsFacts) -> bool {
 fn dh_group(client: &ClientProfile, facts: &TlsFacts, protocol: Protocol) -> GroupChoice {
     let params: Vec<_> = facts.key_exchange.iter().filter(|k| k.protocol == protocol && k.kind == "DH").collect();
     let [one] = params.as_slice() else {
-        return GroupChoice::Undetermined(format!("{} DH parameter sets seen at {protocol}", params.len()));
+        return GroupChoice::Undetermined(format!("{} DH parameter sets seen at {protocol}", params.len()), None);
     };
     if let Some(bits) = one.bits {
         if client.min_dh_bits.is_some_and(|min| bits < min) || client.max_dh_bits.is_some_and(|max| bits > max) {
@@ -434,7 +540,7 @@ fn dh_group(client: &ClientProfile, facts: &TlsFacts, protocol: Protocol) -> Gro
         (Some(name), _) if name.starts_with("ffdhe") => GroupChoice::Chosen(name.clone()),
         (_, Some(bits)) => GroupChoice::Chosen(format!("DH-{bits}")),
         (Some(name), None) => GroupChoice::Chosen(name.clone()),
-        (None, None) => GroupChoice::Undetermined("DH parameters of unknown size".into()),
+        (None, None) => GroupChoice::Undetermined("DH parameters of unknown size".into(), None),
     }
 }
 

@@ -198,8 +198,7 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.protocols = facts.protocol_details.iter().filter(|(_, d)| d.accepted).map(|(&p, _)| p).collect();
     crate::tls::derived::derive(&mut facts);
     crate::tls::vuln::derive(&mut facts);
-    facts.key_share_answers =
-        crate::tls::clients::probe_key_shares(&target.connector, target.sni.as_deref(), &facts).await;
+    crate::tls::clients::settle_open_questions(&target.connector, target.sni.as_deref(), &mut facts).await;
     facts.clients = crate::tls::clients::simulate_all(&facts);
     if !facts.protocols.is_empty() && !target.connector.deadline_passed() {
         crate::tls::vuln::probe(target, &mut facts, &accepted_legacy(&scans)).await;
