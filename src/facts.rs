@@ -148,10 +148,47 @@ pub struct TlsFacts {
     /// safe prime, generator, well-known shared prime); at most 8.
     #[serde(default)]
     pub dh_groups: Vec<crate::tls::vuln::DhGroupFact>,
+    /// Common clients (`profiles/clients.toml`) simulated against these facts (`tls::clients`):
+    /// whether each connects, and with which protocol, suite and group.
+    #[serde(default)]
+    pub clients: Vec<crate::tls::clients::ClientSimulation>,
+    /// TLS 1.3 hellos that settled a client simulation's open group choice: offered
+    /// `[preferred, share]` with a key share for `share` only, the server chose `chosen` (null:
+    /// no usable answer). Sent only when a simulation needs it (at most 4 questions in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_share_answers: Vec<KeyShareAnswer>,
+    /// Hellos that settled a client simulation's open group order: offered supported_groups
+    /// `offered` (the client's first common group, then the server's) at `protocol`, the server
+    /// chose `chosen`. Sent only when a simulation needs it (at most 4 questions in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_order_answers: Vec<GroupOrderAnswer>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
     pub probe_errors: Vec<String>,
+}
+
+/// One key-share question asked of a TLS 1.3 server (`tls::clients::probe_key_shares`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyShareAnswer {
+    /// The server's highest-ranked group among the client's.
+    pub preferred: String,
+    /// The group whose key share the hello carried.
+    pub share: String,
+    /// The group the server chose: `share` (it takes an acceptable share) or `preferred` (it asked
+    /// for it with a HelloRetryRequest); null when the answer was neither.
+    pub chosen: Option<String>,
+}
+
+/// One group-order question asked of a server (`tls::clients::settle_open_questions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupOrderAnswer {
+    pub protocol: Protocol,
+    /// supported_groups as offered, in this order.
+    pub offered: Vec<String>,
+    /// The group the server chose (TLS 1.3: in its HelloRetryRequest; TLS ≤ 1.2: in its
+    /// ServerKeyExchange); null when the answer was neither offered group.
+    pub chosen: Option<String>,
 }
 
 /// An accepted suite with the properties checks and grades reason about.

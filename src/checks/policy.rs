@@ -51,6 +51,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("nist-800-52r2", include_str!("../../profiles/policies/nist-800-52r2.toml")),
     ("bsi-tr-02102-2", include_str!("../../profiles/policies/bsi-tr-02102-2.toml")),
     ("ncsc-nl", include_str!("../../profiles/policies/ncsc-nl.toml")),
+    ("pqc-2030", include_str!("../../profiles/policies/pqc-2030.toml")),
 ];
 
 /// The text of a built-in policy, for a report bundle's copy of the policy it was judged with.

@@ -31,7 +31,7 @@ use crate::checks::catalog::Catalog;
 use view::{Document, Lang};
 
 /// The templates shipped in the binary: (name, file under `reports/`, text).
-pub const TEMPLATES: [(&str, &str, &str); 9] = [
+pub const TEMPLATES: [(&str, &str, &str); 11] = [
     ("country", "country.hbs", include_str!("../../reports/country.hbs")),
     ("regional", "regional.hbs", include_str!("../../reports/regional.hbs")),
     ("notice", "notice.hbs", include_str!("../../reports/notice.hbs")),
@@ -41,6 +41,8 @@ pub const TEMPLATES: [(&str, &str, &str); 9] = [
     ("evidence-tls", "partials/evidence-tls.hbs", include_str!("../../reports/partials/evidence-tls.hbs")),
     ("facts", "partials/facts.hbs", include_str!("../../reports/partials/facts.hbs")),
     ("trend", "partials/trend.hbs", include_str!("../../reports/partials/trend.hbs")),
+    ("pqc", "partials/pqc.hbs", include_str!("../../reports/partials/pqc.hbs")),
+    ("clients", "partials/clients.hbs", include_str!("../../reports/partials/clients.hbs")),
 ];
 
 #[derive(Debug, thiserror::Error)]

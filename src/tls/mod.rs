@@ -1,6 +1,7 @@
 //! TLS probing: the raw codec, the suite registry, and the sweep built on them.
 
 pub mod client_auth;
+pub mod clients;
 pub mod codec;
 pub mod derived;
 pub mod exchange;

@@ -204,6 +204,8 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     let dh_params =
         scans.iter().flat_map(|(&p, s)| s.dh_params.iter().map(move |(dp, dg)| (p, dp.clone(), dg.clone())));
     facts.dh_groups = crate::tls::vuln::judge_dh_groups(dh_params.collect()).await;
+    crate::tls::clients::settle_open_questions(&target.connector, target.sni.as_deref(), &mut facts).await;
+    facts.clients = crate::tls::clients::simulate_all(&facts);
     if !facts.protocols.is_empty() && !target.connector.deadline_passed() {
         crate::tls::vuln::probe(target, &mut facts, &accepted_legacy(&scans)).await;
         if let Some(client_auth) = facts.client_auth.as_mut() {

@@ -16,6 +16,8 @@
 //!   `issue(&LeafSpec)` for expired/not-yet-valid/SHA-1/RSA-1024/must-staple/self-signed leaves.
 //! - [`legacy_openssl`]: `LegacyOpenSslServer` — a real OpenSSL 1.1.1w s_server (SSLv3, RC4,
 //!   3DES, compression), built once from crates.io `openssl-src` and cached.
+//! - [`openssl35`]: `OpenSsl35Server` — a real OpenSSL 3.5.4 s_server (hybrid ML-KEM groups) and
+//!   `openssl_35()`, its binary for `s_client`, built once from crates.io `openssl-src` and cached.
 //! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
 //!   for Heartbleed and CCS injection (no buildable server has them).
 //! - [`ticketbleed`]: `TicketbleedServer` — rustls TLS 1.2 with tickets, and a scripted F5-style
@@ -118,6 +120,7 @@ pub mod http;
 pub mod legacy_openssl;
 pub mod mail;
 pub mod net;
+pub mod openssl35;
 pub mod oracle;
 pub mod pki;
 pub mod process;

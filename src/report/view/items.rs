@@ -159,6 +159,9 @@ fn tls_evidence(lang: &Lang, target: &TargetResult) -> Value {
             .join("; "),
         "groups": clip(&tls.groups.join(", "), 1000),
         "key_exchange": clip(&kx.join(", "), 1000),
+        // Client simulation: the clients that cannot connect ("" when all can, or none simulated).
+        "clients_failing": clip(&tls.clients.iter().filter(|c| c.outcome == crate::tls::clients::SimulatedOutcome::Fails)
+            .map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), 1000),
         "extensions": extensions,
         "chain": lang.strings.fill("chain_summary", &[
             ("n", &tls.chain_pem.len().to_string()),

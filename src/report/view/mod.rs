@@ -11,10 +11,12 @@
 
 mod changes;
 mod charts;
+mod clients;
 mod headline;
 mod items;
 mod methodology;
 mod notice;
+mod pqc;
 mod regional;
 mod sectors;
 mod summary;

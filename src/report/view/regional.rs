@@ -27,6 +27,8 @@ pub struct CountrySummary {
     pub failing: Vec<(String, Severity, usize, Finding)>,
     /// Compliant share, critical share and not testable (recorded, or computed from findings).
     pub headline: Option<Headline>,
+    /// Endpoints offering a hybrid post-quantum group.
+    pub pqc: super::pqc::HybridShare,
 }
 
 pub fn summarise(document: &Document) -> CountrySummary {
@@ -50,6 +52,7 @@ pub fn summarise(document: &Document) -> CountrySummary {
         sectors: report.assessment.iter().flat_map(|a| &a.sectors).map(|s| (s.sector.clone(), s.score)).collect(),
         failing,
         headline: super::headline::of(document),
+        pqc: super::pqc::hybrid_share(report),
     }
 }
 
@@ -125,6 +128,7 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
                 // As in the country report: the colour follows the headline figures.
                 "index_class": s.headline.as_ref().map_or("gn", |h| super::headline::band_class(&h.band)),
                 "headline": super::headline::view(lang, s.headline.as_ref()),
+                "pqc": super::pqc::view(lang, s.pqc),
                 "policy": clip(&s.policy, 100),
                 "endpoints": lang.strings.int(s.endpoints), "not_testable": lang.strings.int(s.not_testable),
                 "scanned": lang.strings.datetime(&s.started_at),
@@ -150,6 +154,11 @@ pub fn regional(documents: &[Document], lang: &Lang) -> Value {
         "chart_critical": svg::bars(
             &lang.t("chart_critical_by_country"),
             &share_bars(lang, &summaries, |h| h.all.critical, |v| if v > 0.0 { "#b91c1c" } else { "#15803d" }),
+            100.0,
+        ),
+        "chart_pqc": svg::bars(
+            &lang.t("chart_pqc_by_country"),
+            &super::pqc::bars(lang, &summaries.iter().map(|s| (s.name.clone(), s.pqc)).collect::<Vec<_>>()),
             100.0,
         ),
         "category_rows": category_rows,

@@ -58,6 +58,8 @@ pub fn country_linking(
         // The colour follows the compliant and critical shares, not the index alone.
         "index_class": headline.as_ref().map_or("gn", |h| headline::band_class(&h.band)),
         "headline": headline::view(lang, headline.as_ref()),
+        "pqc": super::pqc::view(lang, super::pqc::hybrid_share(report)),
+        "clients": super::clients::view(report, lang),
         "index_delta": index_delta,
         "assessed": assessment.is_some(),
         "n": counts(lang, document),
