@@ -136,6 +136,10 @@ pub struct TlsFacts {
     /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
     #[serde(default)]
     pub vulnerabilities: crate::tls::vuln::Vulnerabilities,
+    /// Set when the server's answers cannot come from a real TLS stack (it accepts whatever it
+    /// is offered): the sweep stopped there, and the target's error says so (`tls::plausibility`).
+    #[serde(default)]
+    pub implausible: Option<ImplausibleServer>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
@@ -172,6 +176,35 @@ pub struct GroupFact {
     pub kind: String,
     /// Classical security size in bits (curve size or modulus size).
     pub bits: u32,
+}
+
+/// Why the sweep judged a server's answers implausible and stopped enumerating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImplausibleReason {
+    /// The ServerHello chose a suite the ClientHello did not offer.
+    SuiteNotOffered,
+    /// One certificate was sent with suites that need different kinds of key (RSA, EC, DSA,
+    /// DH, GOST): no single certificate can serve them all.
+    OneCertificateManyKeyTypes,
+    /// A certificate was sent with a suite that authenticates without one (anonymous, PSK,
+    /// SRP, Kerberos).
+    CertificateWithoutAuthentication,
+    /// The certificate's key cannot serve the suite it was sent with (an RSA key with an
+    /// ECDSA suite, …).
+    KeyDoesNotFitSuite,
+}
+
+/// The evidence of an implausible ("accept everything") server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImplausibleServer {
+    pub reason: ImplausibleReason,
+    /// The protocol of the answer that gave it away.
+    pub protocol: Protocol,
+    /// The suites whose answers conflict (IANA names, or the hex code of an unknown suite).
+    pub suites: Vec<String>,
+    /// The same in words, as in the target's error.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -139,10 +139,7 @@ pub fn classify(
             return Ok(Answer::Negotiated(version));
         }
         if !offered.contains(&hello.cipher_suite) {
-            return Err(NetError::Protocol(format!(
-                "server chose suite 0x{:04X}, which was not offered",
-                hello.cipher_suite
-            )));
+            return Err(NetError::SuiteNotOffered(hello.cipher_suite));
         }
         let suite = hello.cipher_suite;
         return Ok(Answer::Chose { suite, flight: Box::new(flight) });

@@ -8,6 +8,10 @@
 //! from the same ServerHellos. The extra connections are listed in `docs/connections.md`.
 //! Last, the known-vulnerability verdicts are derived from these facts and the few active
 //! vulnerability probes run (`tls::vuln`), through the same connector.
+//!
+//! A server whose answers no real TLS stack could give (a suite that was not offered, one
+//! certificate for suites needing different keys: `tls::plausibility`) stops the sweep at once
+//! with that reason instead of costing a connection per registry suite.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +26,7 @@ use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
     MAX_SUITES_PER_HELLO,
 };
+use crate::tls::plausibility::Plausibility;
 use crate::tls::registry::{group, group_name, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
 use crate::tls::rustls_probe;
 use base64::Engine as _;
@@ -78,24 +83,30 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         facts.connections = target.connector.connections();
         return SweepOutcome { facts, fatal: Some(NetError::Reset) };
     }
+    let plausibility = Plausibility::new();
     let first = match classify(Protocol::Tls12, &first_window, first) {
         Ok(answer) => answer,
         Err(error) => {
+            let error = judged(&plausibility, Protocol::Tls12, error);
+            facts.implausible = plausibility.verdict();
             facts.connections = target.connector.connections();
             return SweepOutcome { facts, fatal: Some(error) };
         }
     };
 
-    let tls12_lane = enumerate_suites(target, Protocol::Tls12, tls12_candidates, Some(first));
+    let tls12_lane = enumerate_suites(target, &plausibility, Protocol::Tls12, tls12_candidates, Some(first));
     let other_lane = async {
         let mut scans = BTreeMap::new();
         for protocol in [Protocol::Tls13, Protocol::Tls11, Protocol::Tls10, Protocol::Sslv3] {
+            if plausibility.tripped() {
+                return (scans, None);
+            }
             let candidates = if protocol == Protocol::Tls13 {
                 registry().tls13_candidates()
             } else {
                 registry().legacy_candidates(protocol)
             };
-            let scan = enumerate_suites(target, protocol, candidates, None).await;
+            let scan = enumerate_suites(target, &plausibility, protocol, candidates, None).await;
             let stop = scan.error.as_ref().is_some_and(NetError::is_fatal_for_target);
             scans.insert(protocol, scan);
             if stop {
@@ -124,6 +135,13 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         if let Some(error) = &scan.error {
             facts.probe_errors.push(format!("{protocol} suites: {error}"));
         }
+    }
+    // An implausible server's suites mean nothing: no second phase, no vulnerability probes.
+    if let Some(verdict) = plausibility.verdict() {
+        facts.connections = target.connector.connections();
+        let fatal = NetError::Implausible(verdict.detail.clone());
+        facts.implausible = Some(verdict);
+        return SweepOutcome { facts, fatal: Some(fatal) };
     }
 
     // Second phase: order, groups, fallback, and the TLS 1.3 chain, using what the first found.
@@ -233,9 +251,20 @@ fn accepted_legacy(scans: &BTreeMap<Protocol, ProtocolScan>) -> Vec<crate::tls::
         .collect()
 }
 
-/// "Offer a window, remove the chosen suite, repeat" for one protocol.
+/// A suite the server chose without it being offered is the plausibility verdict; other errors
+/// stay as they are.
+fn judged(plausibility: &Plausibility, protocol: Protocol, error: NetError) -> NetError {
+    match error {
+        NetError::SuiteNotOffered(suite) => NetError::Implausible(plausibility.not_offered(protocol, suite).detail),
+        other => other,
+    }
+}
+
+/// "Offer a window, remove the chosen suite, repeat" for one protocol; stops as soon as the
+/// server is known to be implausible (seen here or by another lane).
 async fn enumerate_suites(
     target: &SweepTarget,
+    plausibility: &Plausibility,
     protocol: Protocol,
     candidates: Vec<u16>,
     first_answer: Option<Answer>,
@@ -247,6 +276,10 @@ async fn enumerate_suites(
     let window_size = MAX_SUITES_PER_HELLO - usize::from(protocol == Protocol::Sslv3);
     // Bounded by construction: every round removes at least one suite from the pool.
     while !pool.is_empty() {
+        if let Some(verdict) = plausibility.verdict() {
+            scan.error = Some(NetError::Implausible(verdict.detail));
+            break;
+        }
         let window: Vec<u16> = pool.iter().copied().take(window_size).collect();
         let answer = match pending_answer.take() {
             Some(answer) => answer,
@@ -256,7 +289,7 @@ async fn enumerate_suites(
                 match classify(protocol, &window, exchange(&target.connector, &hello, until).await) {
                     Ok(answer) => answer,
                     Err(error) => {
-                        scan.error = Some(error);
+                        scan.error = Some(judged(plausibility, protocol, error));
                         break;
                     }
                 }
@@ -264,6 +297,10 @@ async fn enumerate_suites(
         };
         match answer {
             Answer::Chose { suite, flight } => {
+                if let Some(verdict) = plausibility.observe(protocol, suite, &flight) {
+                    scan.error = Some(NetError::Implausible(verdict.detail));
+                    break;
+                }
                 note_flight(&mut scan, protocol, suite, &flight);
                 // Once h2 is known, offer only http/1.1 so that later hellos tell whether it is
                 // spoken too, at no extra connection.
