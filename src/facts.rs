@@ -193,6 +193,9 @@ pub enum ImplausibleReason {
     /// The certificate's key cannot serve the suite it was sent with (an RSA key with an
     /// ECDSA suite, …).
     KeyDoesNotFitSuite,
+    /// A HelloRetryRequest asked for a group whose key share the ClientHello already carried
+    /// (RFC 8446 §4.1.4 forbids it): a peer that retries every hello, whatever it holds.
+    RetryForOfferedKeyShare,
 }
 
 /// The evidence of an implausible ("accept everything") server.

@@ -9,6 +9,9 @@
 //!   EC, DSA, DH, GOST), or send a certificate with a suite that authenticates without one
 //!   (anonymous, PSK, SRP, Kerberos), or send a certificate whose key cannot serve the suite.
 //!
+//! - answer a TLS 1.3 hello with a HelloRetryRequest for a group whose key share it already
+//!   carries (a peer retrying every hello: RFC 8446 §4.1.4).
+//!
 //! A server with an RSA and an ECDSA certificate sends each with its own suites: the check is
 //! per certificate, so such a server is plausible. The verdict is shared by the sweep's lanes
 //! (one `Plausibility` per sweep), so the first lane to see it stops the others.
@@ -135,9 +138,32 @@ impl Plausibility {
         })
     }
 
-    /// Judge one accepted suite and the flight it came with; the verdict when the server is
-    /// now known to be implausible (the first verdict stands).
-    pub fn observe(&self, protocol: Protocol, suite: u16, flight: &ServerFlight) -> Option<ImplausibleServer> {
+    /// Judge one accepted suite and the flight it came with (`key_shares`: the groups whose
+    /// shares the hello carried); the verdict when the server is now known to be implausible
+    /// (the first verdict stands).
+    pub fn observe(
+        &self,
+        protocol: Protocol,
+        suite: u16,
+        flight: &ServerFlight,
+        key_shares: &[u16],
+    ) -> Option<ImplausibleServer> {
+        if let Some(hello) = flight.server_hello.as_ref().filter(|h| h.is_hello_retry_request()) {
+            let group = hello.key_share_group().ok().flatten()?;
+            if !key_shares.contains(&group) {
+                return None;
+            }
+            let name = registry().name(u32::from(suite));
+            return Some(self.settle(ImplausibleServer {
+                reason: ImplausibleReason::RetryForOfferedKeyShare,
+                protocol,
+                detail: format!(
+                    "its HelloRetryRequest ({name}) asks for {}, whose key share the hello carried",
+                    crate::tls::registry::group_name(group)
+                ),
+                suites: vec![name],
+            }));
+        }
         let info = registry().get(u32::from(suite))?;
         let leaf = flight.certificates.as_ref().and_then(|chain| chain.first())?;
         let name = info.iana_name.clone();
@@ -194,10 +220,8 @@ mod tests {
     use super::*;
 
     fn code(name: &str) -> u16 {
-        let found = registry()
-            .legacy_candidates(Protocol::Tls12)
-            .into_iter()
-            .find(|&c| registry().name(u32::from(c)) == name);
+        let found =
+            registry().legacy_candidates(Protocol::Tls12).into_iter().find(|&c| registry().name(u32::from(c)) == name);
         found.unwrap_or_else(|| panic!("{name} in the registry"))
     }
 
@@ -211,9 +235,12 @@ mod tests {
         let garbage = b"not a certificate".to_vec();
         let rsa = code("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
         let ecdsa = code("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!(plausibility.observe(Protocol::Tls12, rsa, &flight(&garbage)), None);
-        assert_eq!(plausibility.observe(Protocol::Tls12, code("TLS_RSA_WITH_AES_128_CBC_SHA"), &flight(&garbage)), None);
-        let verdict = plausibility.observe(Protocol::Tls12, ecdsa, &flight(&garbage)).expect("a verdict");
+        assert_eq!(plausibility.observe(Protocol::Tls12, rsa, &flight(&garbage), &[]), None);
+        assert_eq!(
+            plausibility.observe(Protocol::Tls12, code("TLS_RSA_WITH_AES_128_CBC_SHA"), &flight(&garbage), &[]),
+            None
+        );
+        let verdict = plausibility.observe(Protocol::Tls12, ecdsa, &flight(&garbage), &[]).expect("a verdict");
         assert_eq!(verdict.reason, ImplausibleReason::OneCertificateManyKeyTypes);
         assert_eq!(
             verdict.suites,
@@ -228,11 +255,11 @@ mod tests {
         let plausibility = Plausibility::new();
         let rsa = code("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
         let ecdsa = code("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!(plausibility.observe(Protocol::Tls12, rsa, &flight(b"rsa leaf")), None);
-        assert_eq!(plausibility.observe(Protocol::Tls12, ecdsa, &flight(b"ecdsa leaf")), None);
+        assert_eq!(plausibility.observe(Protocol::Tls12, rsa, &flight(b"rsa leaf"), &[]), None);
+        assert_eq!(plausibility.observe(Protocol::Tls12, ecdsa, &flight(b"ecdsa leaf"), &[]), None);
         // Anonymous and PSK suites come without a certificate.
         let anonymous = code("TLS_DH_anon_WITH_AES_128_CBC_SHA");
-        assert_eq!(plausibility.observe(Protocol::Tls12, anonymous, &ServerFlight::default()), None);
+        assert_eq!(plausibility.observe(Protocol::Tls12, anonymous, &ServerFlight::default(), &[]), None);
         assert!(!plausibility.tripped());
     }
 
@@ -240,7 +267,7 @@ mod tests {
     fn a_certificate_with_an_anonymous_suite_is_implausible() {
         let plausibility = Plausibility::new();
         let anonymous = code("TLS_DH_anon_WITH_AES_128_CBC_SHA");
-        let verdict = plausibility.observe(Protocol::Tls10, anonymous, &flight(b"x")).expect("a verdict");
+        let verdict = plausibility.observe(Protocol::Tls10, anonymous, &flight(b"x"), &[]).expect("a verdict");
         assert_eq!(verdict.reason, ImplausibleReason::CertificateWithoutAuthentication);
         assert_eq!(verdict.protocol, Protocol::Tls10);
     }
@@ -251,7 +278,7 @@ mod tests {
         let first = plausibility.not_offered(Protocol::Tls11, 0x1234);
         assert_eq!(first.suites, vec!["UNKNOWN_0x1234"]);
         let anonymous = code("TLS_DH_anon_WITH_AES_128_CBC_SHA");
-        assert_eq!(plausibility.observe(Protocol::Tls12, anonymous, &flight(b"x")), Some(first.clone()));
+        assert_eq!(plausibility.observe(Protocol::Tls12, anonymous, &flight(b"x"), &[]), Some(first.clone()));
         assert_eq!(plausibility.verdict(), Some(first));
     }
 }

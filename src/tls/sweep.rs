@@ -297,7 +297,7 @@ async fn enumerate_suites(
         };
         match answer {
             Answer::Chose { suite, flight } => {
-                if let Some(verdict) = plausibility.observe(protocol, suite, &flight) {
+                if let Some(verdict) = plausibility.observe(protocol, suite, &flight, &options.sent_key_shares()) {
                     scan.error = Some(NetError::Implausible(verdict.detail));
                     break;
                 }
@@ -609,7 +609,7 @@ async fn scan_sslv2(target: &SweepTarget) -> Result<Sslv2Answer, NetError> {
 fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
     let detail = match answer {
         Ok(Sslv2Answer::Hello(hello)) if !hello.cipher_specs.is_empty() => {
-            let names = hello.cipher_specs.iter().map(|&c| registry().name(c)).collect();
+            let names = hello.cipher_specs.iter().map(|&c| registry().sslv2_name(c)).collect();
             facts.cipher_suites.insert(Protocol::Sslv2, names);
             if !hello.certificate.is_empty() && facts.chain_pem.is_empty() {
                 facts.chain_pem = vec![pem("CERTIFICATE", &hello.certificate)];

@@ -18,12 +18,28 @@ extern "C" {
     fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
 }
 
+/// What a peer's connection handlers share: the stop flag and the counts made at the server.
 #[derive(Default)]
-struct Shared {
+pub struct Shared {
     stop: AtomicBool,
     conns: Mutex<Vec<TcpStream>>,
     accepted: AtomicUsize,
     received: AtomicUsize,
+    /// Connections being handled now, and the most ever handled at once.
+    open: AtomicUsize,
+    most_open: AtomicUsize,
+}
+
+impl Shared {
+    /// The guard was dropped: handlers should return.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Count bytes received from a client.
+    pub fn received(&self, bytes: usize) {
+        self.received.fetch_add(bytes, Ordering::SeqCst);
+    }
 }
 
 /// Common guard of the hostile peers.
@@ -35,7 +51,7 @@ pub struct HostilePeer {
 }
 
 impl HostilePeer {
-    fn start<F>(name: &str, handler: F) -> HostilePeer
+    pub fn start<F>(name: &str, handler: F) -> HostilePeer
     where
         F: Fn(TcpStream, &Shared) + Send + Sync + 'static,
     {
@@ -70,7 +86,12 @@ impl HostilePeer {
                             let (sh2, h2) = (sh.clone(), handler.clone());
                             let t = std::thread::Builder::new()
                                 .name(format!("{name}-conn"))
-                                .spawn(move || h2(stream, &sh2))
+                                .spawn(move || {
+                                    let now = sh2.open.fetch_add(1, Ordering::SeqCst) + 1;
+                                    sh2.most_open.fetch_max(now, Ordering::SeqCst);
+                                    h2(stream, &sh2);
+                                    sh2.open.fetch_sub(1, Ordering::SeqCst);
+                                })
                                 .expect("harness: spawn connection thread");
                             th.lock().unwrap().push(t);
                         }
@@ -93,6 +114,11 @@ impl HostilePeer {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The most connections the peer ever handled at once.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
     }
 
     /// Bytes received from clients so far.

@@ -101,6 +101,7 @@ pub mod assess;
 pub mod ca;
 pub mod dns;
 pub mod hostile;
+pub mod hostile_tls;
 pub mod http;
 pub mod legacy_openssl;
 pub mod mail;
@@ -113,6 +114,7 @@ pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
 pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};
+pub use hostile_tls::{HostileMailServer, HostileTlsServer, MailHostility, TlsHostility};
 pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
 pub use oracle::{candidate_suites, openssl_accepted_suites, openssl_accepts_protocol, s_client, Suite};

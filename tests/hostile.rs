@@ -1,0 +1,306 @@
+//! The hostile-peer suite (issue 12): one named test per behaviour a scanner meets on a national
+//! network. Each runs the `postura` binary against a hostile peer AND a well-behaved real server
+//! (`openssl s_server`, TLS 1.3) in the same scan, and asserts that
+//! - the hostile target ends within its deadline with a specific reason,
+//! - the process's peak memory (the child's `ru_maxrss`, from `wait4`) stays under 200 MB,
+//! - the well-behaved target is complete (TLS 1.3, its three suites, its certificate analysed),
+//! - where it matters, the connections counted AT THE SERVER are few.
+//!
+//! The hostile peers are scripted (`common::hostile`, `common::hostile_tls`, `common::dns`,
+//! `common::http`): no real server accepts every suite, retries hellos forever or sends a 64 KB
+//! TXT record on purpose. Related tests elsewhere: `tls_sweep.rs`
+//! (hostile_targets_end_within_the_deadline_and_others_complete), `hostile_reset.rs`,
+//! `cert_hostile_der.rs`, `cert.rs` (hostile_fetches_end_within_bounds, library level),
+//! `starttls.rs` (imap_untagged_lines_without_end_are_refused_at_the_cap), `dns_lab/hostile.rs`.
+//! Caps and what happens at each: `docs/limits.md`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::dns::{HostileDns, Hostility};
+use common::*;
+use postura::facts::{ImplausibleReason, ScanReport, TargetResult};
+use postura::tls::registry::Protocol;
+
+/// Seconds allowed per connection and per target in these scans.
+const TIMEOUT: u64 = 3;
+const DEADLINE: u64 = 30;
+/// A generous bound on the scanning process's peak resident memory.
+const MAX_PEAK_RSS_KB: u64 = 200 * 1024;
+const GOOD_HOST: &str = TEST_HOST;
+
+/// One target of a scan: how it is written on the command line, and where its name points.
+struct Target {
+    arg: String,
+    resolve: Option<String>,
+}
+
+impl Target {
+    /// A TLS endpoint `host` at `address`.
+    fn tls(host: &str, address: SocketAddr) -> Target {
+        Target::named("", host, address)
+    }
+
+    /// A STARTTLS endpoint (`smtp`, `imap`, `pop3`).
+    fn mail(scheme: &str, host: &str, address: SocketAddr) -> Target {
+        Target::named(&format!("{scheme}://"), host, address)
+    }
+
+    fn named(prefix: &str, host: &str, address: SocketAddr) -> Target {
+        let port = address.port();
+        Target { arg: format!("{prefix}{host}:{port}"), resolve: Some(format!("{host}:{port}:{}", address.ip())) }
+    }
+
+    fn resolver(address: SocketAddr) -> Target {
+        Target { arg: format!("resolver://{address}"), resolve: None }
+    }
+}
+
+/// What one run of the binary gave.
+struct Run {
+    report: ScanReport,
+    peak_rss_kb: u64,
+    stderr: String,
+}
+
+impl Run {
+    fn target(&self, host: &str) -> &TargetResult {
+        self.report.targets.iter().find(|t| t.host == host).unwrap_or_else(|| panic!("no target {host}"))
+    }
+
+    /// Memory stayed bounded, every target ended within its deadline (with the sweep's and the
+    /// analysis' own slack), and the well-behaved server was scanned completely.
+    fn assert_bounded_and_good_complete(&self) {
+        assert!(
+            self.peak_rss_kb < MAX_PEAK_RSS_KB,
+            "peak RSS {} KB over {MAX_PEAK_RSS_KB} KB\n{}",
+            self.peak_rss_kb,
+            self.stderr
+        );
+        for target in &self.report.targets {
+            assert!(target.duration_ms <= (DEADLINE + 5) * 1000, "{} took {} ms", target.host, target.duration_ms);
+        }
+        let good = self.target(GOOD_HOST);
+        assert_eq!(good.error, None, "the well-behaved server: {good:#?}");
+        let tls = good.tls.as_ref().expect("the well-behaved server's TLS facts");
+        assert_eq!(tls.protocols, vec![Protocol::Tls13]);
+        assert_eq!(tls.cipher_suites.get(&Protocol::Tls13).map(Vec::len), Some(3));
+        assert_eq!(tls.implausible, None);
+        let certificate = good.certificate.as_ref().expect("the well-behaved server's certificate");
+        assert_eq!(certificate.error, None);
+        assert!(certificate.hostname_match);
+    }
+}
+
+/// A well-behaved real server: `openssl s_server`, TLS 1.3 only, the shared PKI's RSA leaf.
+fn good_server() -> OpenSslServer {
+    OpenSslServer::start_auto(&["-tls1_3"])
+}
+
+/// Run `postura scan` on `targets` (and `extra` flags), waiting with `wait4` to read the child's
+/// peak resident memory.
+fn scan(targets: &[Target], extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("scan.json");
+    let stderr_path = dir.path().join("stderr");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_postura"));
+    command.args(["scan", "--quiet", "--timeout", &TIMEOUT.to_string(), "--deadline", &DEADLINE.to_string()]);
+    command.arg("--json").arg(&json).args(extra);
+    for target in targets {
+        if let Some(resolve) = &target.resolve {
+            command.args(["--resolve", resolve]);
+        }
+        command.arg(&target.arg);
+    }
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).spawn().expect("postura");
+    let (status, peak_rss_kb) = wait_with_peak_rss(child.id());
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    // Exit 0, or 1 when a target failed; 101 is a panic, a signal is a crash.
+    assert!(status == Some(0) || status == Some(1), "postura exited with {status:?}\n{stderr}");
+    let report = read_report(&json, &stderr);
+    Run { report, peak_rss_kb, stderr }
+}
+
+fn read_report(json: &Path, stderr: &str) -> ScanReport {
+    let text = std::fs::read_to_string(json).unwrap_or_else(|e| panic!("{}: {e}\n{stderr}", json.display()));
+    serde_json::from_str(&text).expect("the scan document")
+}
+
+extern "C" {
+    fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut [i64; 18]) -> i32;
+}
+
+/// Reap the child `pid`: its exit code (None when killed by a signal) and its peak resident
+/// memory in KB (`ru_maxrss`, the field after the two `timeval`s of `struct rusage`).
+fn wait_with_peak_rss(pid: u32) -> (Option<i32>, u64) {
+    let mut status = 0i32;
+    let mut usage = [0i64; 18];
+    // SAFETY: a child of this process that nothing else waits for; valid pointers to an int and
+    // to 144 bytes (the size of `struct rusage` on 64-bit Linux) that outlive the call.
+    let reaped = unsafe { wait4(pid as i32, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid as i32, "wait4: {}", std::io::Error::last_os_error());
+    let exited = status & 0x7f == 0;
+    (exited.then_some((status >> 8) & 0xff), usage[4] as u64)
+}
+
+fn tls_of(target: &TargetResult) -> &postura::facts::TlsFacts {
+    target.tls.as_ref().unwrap_or_else(|| panic!("{}: no TLS facts: {target:#?}", target.host))
+}
+
+fn finding<'a>(target: &'a TargetResult, check: &str) -> &'a postura::checks::model::Finding {
+    target.findings.iter().find(|f| f.check == check).unwrap_or_else(|| panic!("{}: no {check}", target.host))
+}
+
+// --- TLS peers -------------------------------------------------------------------------------
+
+#[test]
+fn peer_that_accepts_and_never_speaks() {
+    let good = good_server();
+    let silent = SilentServer::start();
+    let run = scan(&[Target::tls("silent.test", silent.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("silent.test");
+    assert_eq!(target.error.as_deref(), Some("timeout waiting for the server"));
+    assert_eq!(silent.0.accepted(), 1, "given up at first contact (counted at the server)");
+}
+
+#[test]
+fn peer_that_resets_every_connection() {
+    let good = good_server();
+    let reset = ResettingServer::start();
+    let run = scan(&[Target::tls("reset.test", reset.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    assert_eq!(run.target("reset.test").error.as_deref(), Some("connection reset"));
+    assert_eq!(reset.0.accepted(), 1);
+}
+
+#[test]
+fn peer_that_answers_random_bytes() {
+    let good = good_server();
+    let garbage = GarbageServer::random_bytes(3000);
+    let run = scan(&[Target::tls("random.test", garbage.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let error = run.target("random.test").error.clone().unwrap_or_default();
+    assert!(error.starts_with("protocol error: not TLS"), "{error}");
+    assert_eq!(garbage.0.accepted(), 1);
+}
+
+#[test]
+fn peer_that_sends_a_record_header_then_trickles() {
+    let good = good_server();
+    let trickle = TrickleServer::start();
+    let run = scan(&[Target::tls("trickle.test", trickle.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    // Each byte arrives within the connection timeout, but the record never completes within it.
+    assert_eq!(run.target("trickle.test").error.as_deref(), Some("timeout waiting for the server"));
+    assert_eq!(trickle.0.accepted(), 1);
+}
+
+#[test]
+fn server_hello_for_a_suite_not_offered() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::SuiteNotOffered);
+    let run = scan(&[Target::tls("unoffered.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("unoffered.test");
+    assert_eq!(
+        target.error.as_deref(),
+        Some("implausible TLS server: it chose TLS_NULL_WITH_NULL_NULL over TLSv1.2, which was not offered")
+    );
+    let verdict = tls_of(target).implausible.as_ref().expect("the verdict");
+    assert_eq!(verdict.reason, ImplausibleReason::SuiteNotOffered);
+    assert_eq!(verdict.suites, vec!["TLS_NULL_WITH_NULL_NULL"]);
+    assert_eq!(peer.accepted(), 1, "stopped at first contact");
+}
+
+#[test]
+fn hello_retry_request_loop() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::HelloRetryLoop);
+    let run = scan(&[Target::tls("hrr.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("hrr.test");
+    // It retries the hello for x25519, whose key share the hello carried: no real server does.
+    assert_eq!(
+        target.error.as_deref(),
+        Some(
+            "implausible TLS server: its HelloRetryRequest (TLS_AES_128_GCM_SHA256) asks for x25519, whose key \
+             share the hello carried"
+        )
+    );
+    let verdict = tls_of(target).implausible.as_ref().expect("the verdict");
+    assert_eq!(verdict.reason, ImplausibleReason::RetryForOfferedKeyShare);
+    assert_eq!(verdict.protocol, Protocol::Tls13);
+    // Before the verdict: 16 connections, and TLS 1.3 "accepted" with all five suites.
+    assert!(tls_of(target).protocols.is_empty());
+    assert!(peer.accepted() <= 8, "{} connections", peer.accepted());
+}
+
+#[test]
+fn endless_handshake_stream() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::EndlessHandshake);
+    let run = scan(&[Target::tls("endless.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    // Read up to the flight cap (512 KB), then given up.
+    assert_eq!(run.target("endless.test").error.as_deref(), Some("answer too large"));
+    assert_eq!(peer.accepted(), 1);
+}
+
+#[test]
+fn huge_certificate_chain() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::HugeChain(5000));
+    let run = scan(&[Target::tls(TEST_HOST_ALIAS, peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target(TEST_HOST_ALIAS);
+    let tls = tls_of(target);
+    assert_eq!(target.error, None, "{target:#?}");
+    assert_eq!(tls.protocols, vec![Protocol::Tls12]);
+    assert_eq!(tls.chain_pem.len(), 16, "the chain is cut at 16 entries");
+    assert!(
+        tls.probe_errors.iter().any(|e| e == "certificate chain of 5001 entries: the first 16 kept"),
+        "{:?}",
+        tls.probe_errors
+    );
+    let certificate = target.certificate.as_ref().expect("the kept chain is analysed");
+    assert!(certificate.certificates.len() <= 16, "{}", certificate.certificates.len());
+}
+
+/// A second name of the huge-chain peer (the good server is `TEST_HOST`).
+const TEST_HOST_ALIAS: &str = "chain.test";
+
+#[test]
+fn accept_everything_peer_is_stopped_as_implausible() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::AcceptEverything);
+    let run = scan(&[Target::tls("everything.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("everything.test");
+    let verdict = tls_of(target).implausible.clone().expect("the verdict");
+    // Whichever lane sees it first: one certificate for RSA and ECDSA suites (TLS 1.2 lane), or
+    // a certificate with an anonymous suite (the lane of the older protocols).
+    match verdict.reason {
+        ImplausibleReason::OneCertificateManyKeyTypes => assert_eq!(verdict.suites.len(), 2, "{verdict:?}"),
+        ImplausibleReason::CertificateWithoutAuthentication => assert_eq!(verdict.suites.len(), 1, "{verdict:?}"),
+        _ => panic!("{verdict:?}"),
+    }
+    assert_eq!(target.error, Some(format!("implausible TLS server: {}", verdict.detail)));
+    // Before the verdict it cost 500 connections (the per-target ceiling) and would have cost
+    // 718; now a handful, counted at the server and by postura alike.
+    assert!(peer.accepted() <= 6, "{} connections at the server", peer.accepted());
+    assert_eq!(target.connections.total as usize, peer.accepted());
+    let finding = finding(target, "tls.server.implausible");
+    assert_eq!(finding.status, postura::checks::model::Status::Fail);
+    assert_eq!(finding.detail.get("reason"), Some(&serde_json::to_value(&verdict.reason).unwrap()));
+    let good_finding = finding_of(&run, GOOD_HOST, "tls.server.implausible");
+    assert_eq!(good_finding, postura::checks::model::Status::Pass);
+}
+
+fn finding_of(run: &Run, host: &str, check: &str) -> postura::checks::model::Status {
+    finding(run.target(host), check).status
+}
