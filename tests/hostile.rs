@@ -116,6 +116,8 @@ fn scan(targets: &[Target], extra: &[&str]) -> Run {
         command.arg(&target.arg);
     }
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    // Reaped by `wait4` below (which `Child::wait` cannot do: it gives no resource usage).
+    #[allow(clippy::zombie_processes)]
     let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).spawn().expect("postura");
     let (status, peak_rss_kb) = wait_with_peak_rss(child.id());
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -303,4 +305,217 @@ fn accept_everything_peer_is_stopped_as_implausible() {
 
 fn finding_of(run: &Run, host: &str, check: &str) -> postura::checks::model::Status {
     finding(run.target(host), check).status
+}
+
+// --- Mail peers ------------------------------------------------------------------------------
+
+#[test]
+fn smtp_server_that_never_greets() {
+    let good = good_server();
+    let peer = HostileMailServer::start(MailHostility::NeverGreets);
+    let run = scan(&[Target::mail("smtp", "mute.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("mute.test");
+    assert_eq!(target.error.as_deref(), Some("timeout waiting for the server"));
+    assert_eq!(target.starttls, None, "silence says nothing about STARTTLS");
+    assert_eq!(peer.accepted(), 1);
+}
+
+#[test]
+fn smtp_greeting_that_never_ends() {
+    let good = good_server();
+    let peer = HostileMailServer::start(MailHostility::SmtpEndlessGreeting);
+    let run =
+        scan(&[Target::mail("smtp", "chatty.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("chatty.test");
+    assert_eq!(target.error.as_deref(), Some("protocol error: SMTP reply with more than 64 lines"));
+    assert_eq!(peer.accepted(), 1);
+}
+
+#[test]
+fn imap_untagged_lines_that_never_end() {
+    let good = good_server();
+    let peer = HostileMailServer::start(MailHostility::ImapEndlessUntagged);
+    let run =
+        scan(&[Target::mail("imap", "chatty.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("chatty.test");
+    assert_eq!(target.error.as_deref(), Some("protocol error: IMAP STARTTLS reply: no tagged answer within 64 lines"));
+    assert_eq!(peer.accepted(), 1);
+}
+
+#[test]
+fn pop3_greeting_line_that_never_ends() {
+    let good = good_server();
+    let peer = HostileMailServer::start(MailHostility::Pop3EndlessLine);
+    let run =
+        scan(&[Target::mail("pop3", "chatty.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("chatty.test");
+    assert_eq!(target.error.as_deref(), Some("protocol error: STARTTLS dialogue too long"));
+    assert_eq!(peer.accepted(), 1);
+}
+
+// --- DNS peers -------------------------------------------------------------------------------
+
+/// A hostile resolver declared as `resolver://ADDRESS:PORT`: its three queries (root SOA, the
+/// signed and the bogus name) each end with the given reason.
+fn hostile_resolver(kind: Hostility) -> (Run, u32) {
+    let good = good_server();
+    let address = SocketAddr::V4(alloc_endpoint());
+    let peer = HostileDns::serve(address, kind);
+    let run = scan(&[Target::resolver(address), Target::tls(GOOD_HOST, good.socket_addr())], &["--dns-timeout", "2"]);
+    run.assert_bounded_and_good_complete();
+    let queries = peer.queries.load(std::sync::atomic::Ordering::SeqCst);
+    (run, queries)
+}
+
+#[test]
+fn dns_compression_loop() {
+    let (run, _) = hostile_resolver(Hostility::CompressionLoop);
+    let resolver = &run.report.resolvers[0];
+    let error = resolver.open_query.error.clone().unwrap_or_default();
+    assert!(error.starts_with("malformed answer: label points to data not prior to"), "{error}");
+    assert_eq!(resolver.open, None, "no verdict from a malformed answer");
+}
+
+#[test]
+fn dns_answers_with_wrong_ids() {
+    let (run, queries) = hostile_resolver(Hostility::WrongId);
+    let resolver = &run.report.resolvers[0];
+    // Each wrong-id datagram is skipped; the query ends at its timeout.
+    assert_eq!(resolver.open_query.error.as_deref(), Some("no answer within 2000 ms"));
+    assert_eq!(resolver.open, None);
+    assert!(queries <= 2, "{queries} queries");
+}
+
+#[test]
+fn dns_truncated_answers() {
+    // Truncated over UDP, so asked again over TCP, where the answer announced never comes.
+    // Before the fix the truncated, empty UDP answer was taken as the resolver's whole answer:
+    // `open: false`, and the check `resolver.open` passed on no evidence.
+    let (run, queries) = hostile_resolver(Hostility::Truncated);
+    let resolver = &run.report.resolvers[0];
+    assert_eq!(resolver.open_query.error.as_deref(), Some("no answer within 2000 ms"));
+    assert_eq!(resolver.open, None);
+    assert_eq!(queries, 2, "one over UDP, one over TCP");
+}
+
+#[test]
+fn dns_64k_txt_answer() {
+    // Truncated over UDP; over TCP a 64 KB message with one TXT record of 255 strings.
+    let (run, _) = hostile_resolver(Hostility::HugeTxt);
+    let resolver = &run.report.resolvers[0];
+    assert_eq!(resolver.open_query.error, None);
+    assert_eq!(resolver.open_query.truncated, Some(false));
+    assert_eq!(resolver.open_query.answers, Some(1));
+}
+
+// --- HTTP peers behind certificate URLs -----------------------------------------------------
+
+/// Two servers whose leaf names a hostile `route` for OCSP, CRL and caIssuers: `aia.test` sends
+/// the leaf alone (so the caIssuers fetch is made, and then OCSP and CRL are not: no issuer to
+/// check them with), `revocation.test` sends the intermediate too (so OCSP and CRL are fetched).
+/// Scanned beside the well-behaved server; the requests counted at the hostile HTTP server.
+fn hostile_certificate_urls(route: Route) -> (Run, usize) {
+    let good = good_server();
+    let hostile = HttpServer::start();
+    hostile.route("/x", route);
+    let url = hostile.url("/x");
+    let ca = TestCa::shared();
+    let leaf = ca.issue(&LeafSpec {
+        names: vec!["aia.test".into(), "revocation.test".into()],
+        ocsp_url: Some(url.clone()),
+        crl_url: Some(url.clone()),
+        ca_issuers_url: Some(url),
+        ..LeafSpec::default()
+    });
+    let (key, cert) = (leaf.key.display().to_string(), leaf.cert.display().to_string());
+    let chain = ca.chain_file("hostile-urls", &[&ca.intermediate_cert]).display().to_string();
+    let serve = |extra: &[&str]| {
+        let endpoint = alloc_endpoint();
+        let mut args = vec!["-cert", &cert, "-key", &key, "-tls1_3"];
+        args.extend(extra);
+        OpenSslServer::start_with(*endpoint.ip(), endpoint.port(), &Pki::shared().rsa, &args)
+    };
+    let (alone, with_issuer) = (serve(&[]), serve(&["-cert_chain", &chain]));
+    let run = scan(
+        &[
+            Target::tls("aia.test", alone.socket_addr()),
+            Target::tls("revocation.test", with_issuer.socket_addr()),
+            Target::tls(GOOD_HOST, good.socket_addr()),
+        ],
+        &[],
+    );
+    run.assert_bounded_and_good_complete();
+    (run, hostile.requests())
+}
+
+/// Each hostile fetch ended with `reason`.
+fn assert_fetches_ended_with(run: &Run, reason: &str) {
+    let aia = run.target("aia.test").certificate.clone().expect("aia.test: certificate facts");
+    assert_eq!(aia.ca_issuers_fetched.len(), 1);
+    assert_eq!(aia.ca_issuers_fetched[0].error.as_deref(), Some(reason), "{aia:#?}");
+    assert_eq!(aia.fetches, 1);
+    let revocation = run.target("revocation.test").certificate.clone().expect("revocation.test: certificate facts");
+    for check in [&revocation.revocation.ocsp, &revocation.revocation.crl] {
+        let check = check.as_ref().expect("checked");
+        assert_eq!(check.reason.as_deref(), Some(reason), "{revocation:#?}");
+    }
+    assert_eq!(revocation.fetches, 2);
+}
+
+#[test]
+fn redirect_loop_behind_ocsp_crl_and_aia() {
+    let (run, requests) = hostile_certificate_urls(Route::RedirectLoop);
+    assert_fetches_ended_with(&run, "too many redirects (limit 3)");
+    // Three fetches, each the first request and three redirects.
+    assert_eq!(requests, 12, "counted at the server");
+}
+
+#[test]
+fn endless_body_behind_ocsp_crl_and_aia() {
+    let (run, requests) = hostile_certificate_urls(Route::Huge(usize::MAX));
+    assert_fetches_ended_with(&run, "body too large: over the 10485760 byte limit");
+    assert_eq!(requests, 3, "counted at the server");
+}
+
+// --- Limits counted at the server -----------------------------------------------------------
+
+#[test]
+fn per_target_connection_ceiling_counted_at_the_server() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::EveryRsaSuite);
+    let run = scan(
+        &[Target::tls("many.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())],
+        &["--max-connections", "40"],
+    );
+    // The well-behaved server needs fewer than 40 connections and is complete.
+    run.assert_bounded_and_good_complete();
+    let target = run.target("many.test");
+    assert_eq!(target.error.as_deref(), Some("per-target connection ceiling reached (40 connections)"));
+    assert_eq!(peer.accepted(), 40, "counted at the server");
+    assert_eq!(target.connections.total, 40);
+}
+
+#[test]
+fn per_address_limit_counted_at_the_server() {
+    let peer = HostileTlsServer::start(TlsHostility::RefuseAll);
+    // Two names on one address: the limit is per address, across targets.
+    let targets = [Target::tls("one.test", peer.addr()), Target::tls("two.test", peer.addr())];
+    let run = scan(&targets, &["--per-host", "1"]);
+    assert_eq!(peer.0.most_at_once(), 1, "never more than one connection at once");
+    for host in ["one.test", "two.test"] {
+        assert_eq!(run.target(host).error, None, "{:#?}", run.target(host));
+    }
+    assert!(run.peak_rss_kb < MAX_PEAK_RSS_KB);
+
+    // The count can see overlap: with three at once allowed, the two targets' lanes (every
+    // answer held 300 ms by the peer) do overlap.
+    let peer = HostileTlsServer::start(TlsHostility::RefuseAll);
+    let targets = [Target::tls("one.test", peer.addr()), Target::tls("two.test", peer.addr())];
+    scan(&targets, &["--per-host", "3"]);
+    let most = peer.0.most_at_once();
+    assert!((2..=3).contains(&most), "{most} at once with --per-host 3");
 }

@@ -475,7 +475,7 @@ pub fn hostile_answer(kind: Hostility, query: &[u8]) -> Option<Vec<u8>> {
             out.extend_from_slice(&(rdata_len as u16).to_be_bytes());
             for _ in 0..strings {
                 out.push(250);
-                out.extend(std::iter::repeat(b'v').take(250));
+                out.extend(std::iter::repeat_n(b'v', 250));
             }
             Some(out)
         }

@@ -36,7 +36,12 @@ pub enum TlsHostility {
     /// A plausible RSA server (TLS 1.2, RSA key-transport suites) whose Certificate message
     /// carries the shared PKI's leaf followed by this many 32-byte junk entries.
     HugeChain(usize),
-    /// A `handshake_failure` alert to every hello: plausible, and costs a connection per hello.
+    /// A plausible server that accepts every suite authenticated by its RSA certificate (the
+    /// shared PKI's leaf), at every version up to TLS 1.2: over a hundred connections to
+    /// enumerate, for the per-target ceiling.
+    EveryRsaSuite,
+    /// A `handshake_failure` alert to every hello, after 300 ms: plausible, and costs a
+    /// connection per hello.
     RefuseAll,
 }
 
@@ -177,7 +182,28 @@ fn serve(mut stream: TcpStream, shared: &Shared, kind: TlsHostility, leaf: &[u8]
                 // A handshake message longer than a record: split into 16 KB records.
                 flight.chunks(16 * 1024).flat_map(|chunk| record(22, chunk.to_vec())).collect()
             }
+            TlsHostility::EveryRsaSuite => {
+                let rsa = |code: &u16| {
+                    postura::tls::registry::registry()
+                        .get(u32::from(*code))
+                        .is_some_and(|s| s.auth_label == "RSA" && !s.kx_label.contains('/'))
+                };
+                let Some(&suite) = hello.cipher_suites.iter().find(|c| rsa(c)) else {
+                    let _ = stream.write_all(&record(21, vec![2, 40]));
+                    break;
+                };
+                if offers_tls13(&hello) {
+                    let _ = stream.write_all(&record(21, vec![2, 70]));
+                    break;
+                }
+                let mut flight = server_hello(version, suite, rand::random(), Vec::new());
+                flight.extend(handshake(11, CertificateMessage { certificates: vec![leaf.to_vec()] }.encode()));
+                flight.extend(handshake(14, Vec::new()));
+                record(22, flight)
+            }
             TlsHostility::RefuseAll => {
+                // Slowly, so that connections overlap when a client opens several at once.
+                std::thread::sleep(Duration::from_millis(300));
                 let _ = stream.write_all(&record(21, vec![2, 40]));
                 break;
             }
