@@ -129,6 +129,10 @@ pub struct TlsFacts {
     pub chain_pem: Vec<String>,
     /// The protocol whose handshake delivered `chain_pem`.
     pub chain_protocol: Option<Protocol>,
+    /// How many certificates that handshake sent: more than `chain_pem` holds when the chain
+    /// was cut at its cap of 16 (`docs/limits.md`).
+    #[serde(default)]
+    pub chain_sent: usize,
     /// A stapled OCSP response (DER, base64), if the server sent one.
     pub ocsp_staple_base64: Option<String>,
     /// A real TLS 1.3 handshake as a modern client (rustls) performs it.

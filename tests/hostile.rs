@@ -264,6 +264,7 @@ fn huge_certificate_chain() {
     assert_eq!(target.error, None, "{target:#?}");
     assert_eq!(tls.protocols, vec![Protocol::Tls12]);
     assert_eq!(tls.chain_pem.len(), 16, "the chain is cut at 16 entries");
+    assert_eq!(tls.chain_sent, 5001, "the count beside the kept list");
     assert!(
         tls.probe_errors.iter().any(|e| e == "certificate chain of 5001 entries: the first 16 kept"),
         "{:?}",
@@ -518,4 +519,29 @@ fn per_address_limit_counted_at_the_server() {
     scan(&targets, &["--per-host", "3"]);
     let most = peer.0.most_at_once();
     assert!((2..=3).contains(&most), "{most} at once with --per-host 3");
+}
+
+#[test]
+fn certificate_with_thousands_of_names() {
+    let good = good_server();
+    let names: Vec<String> = (0..1500).map(|i| format!("name{i}.test")).collect();
+    let leaf = TestCa::shared().issue(&LeafSpec { names: names.clone(), ..LeafSpec::default() });
+    let (key, cert) = (leaf.key.display().to_string(), leaf.cert.display().to_string());
+    let endpoint = alloc_endpoint();
+    let server = OpenSslServer::start_with(
+        *endpoint.ip(),
+        endpoint.port(),
+        &Pki::shared().rsa,
+        &["-cert", &cert, "-key", &key, "-tls1_3"],
+    );
+    // The last name: matched although it is past the cap of the names listed.
+    let host = &names[1499];
+    let run = scan(&[Target::tls(host, server.socket_addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let certificate = run.target(host).certificate.clone().expect("certificate facts");
+    assert_eq!(certificate.san_dns.len(), 1000);
+    assert_eq!(certificate.san_dns[..2], names[..2]);
+    assert_eq!(certificate.truncated.get("san_dns"), Some(&1500));
+    assert!(certificate.hostname_match, "matching sees every name");
+    assert_eq!(run.target(host).error, None);
 }

@@ -192,6 +192,7 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         if facts.chain_pem.is_empty() && !probe.chain.is_empty() {
             facts.chain_pem = chain_as_pem(&probe.chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(Protocol::Tls13);
+            facts.chain_sent = probe.chain.len();
         }
         if facts.ocsp_staple_base64.is_none() {
             if let Some(staple) = &probe.ocsp {
@@ -614,6 +615,7 @@ fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
             if !hello.certificate.is_empty() && facts.chain_pem.is_empty() {
                 facts.chain_pem = vec![pem("CERTIFICATE", &hello.certificate)];
                 facts.chain_protocol = Some(Protocol::Sslv2);
+                facts.chain_sent = 1;
             }
             ProtocolDetail { accepted: true, refusal: None, error: None }
         }
@@ -661,6 +663,7 @@ fn record_extensions(facts: &mut TlsFacts, scans: &BTreeMap<Protocol, ProtocolSc
         if !chain.is_empty() {
             facts.chain_pem = chain_as_pem(chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(protocol);
+            facts.chain_sent = chain.len();
         }
     }
     if let Some(status) = &flight.certificate_status {
