@@ -21,6 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::dns::{HostileDns, Hostility};
+use common::hostile_dns::ListingZoneServer;
 use common::*;
 use postura::facts::{ImplausibleReason, ScanReport, TargetResult};
 use postura::tls::registry::Protocol;
@@ -544,4 +545,31 @@ fn certificate_with_thousands_of_names() {
     assert_eq!(certificate.truncated.get("san_dns"), Some(&1500));
     assert!(certificate.hostname_match, "matching sees every name");
     assert_eq!(run.target(host).error, None);
+}
+
+#[test]
+fn zone_listing_hundreds_of_nameservers_and_mx() {
+    let good = good_server();
+    let zone = ListingZoneServer::start("many.test", 200, 500);
+    let dir = tempfile::tempdir().unwrap();
+    let hints = dir.path().join("root.hints");
+    std::fs::write(&hints, zone.hints()).unwrap();
+    let hints = hints.display().to_string();
+    let targets = [Target { arg: "dns://many.test".into(), resolve: None }, Target::tls(GOOD_HOST, good.socket_addr())];
+    let run = scan(&targets, &["--root-hints", &hints, "--dns-timeout", "2"]);
+    run.assert_bounded_and_good_complete();
+    let facts = run.report.zones.iter().find(|z| z.name == "many.test.").expect("the zone");
+    // 200 NS names, all at one address: the first 32 resolved and probed.
+    assert_eq!(facts.truncated.get("ns_names"), Some(&200), "{:?}", facts.truncated);
+    assert_eq!(facts.nameservers.len(), 32);
+    let mail = facts.mail.as_ref().expect("mail facts");
+    assert_eq!(mail.truncated.get("mx"), Some(&500));
+    assert_eq!(mail.mx.len(), 32);
+    // The MX pass adds one STARTTLS target per MX kept, not per MX listed.
+    let mx_targets = run.report.targets.iter().filter(|t| t.host.starts_with("mx")).count();
+    assert!(mx_targets <= 32, "{mx_targets} MX targets");
+    let queries = zone.queries.load(std::sync::atomic::Ordering::SeqCst);
+    // Every query sent for the zone reached this server (it is the root too), and they are few.
+    assert_eq!(queries, facts.queries, "counted at the server");
+    assert!(queries < 2000, "{queries} queries");
 }

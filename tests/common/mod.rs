@@ -101,6 +101,7 @@ pub mod assess;
 pub mod ca;
 pub mod dns;
 pub mod hostile;
+pub mod hostile_dns;
 pub mod hostile_tls;
 pub mod http;
 pub mod legacy_openssl;
