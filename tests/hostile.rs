@@ -21,7 +21,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::dns::{HostileDns, Hostility};
-use common::hostile_dns::ListingZoneServer;
+use common::hostile_dns::{txt, ListingZoneServer};
+use common::hostile_tls::EndlessHttpsServer;
 use common::*;
 use postura::facts::{ImplausibleReason, ScanReport, TargetResult};
 use postura::tls::registry::Protocol;
@@ -572,4 +573,29 @@ fn zone_listing_hundreds_of_nameservers_and_mx() {
     // Every query sent for the zone reached this server (it is the root too), and they are few.
     assert_eq!(queries, facts.queries, "counted at the server");
     assert!(queries < 2000, "{queries} queries");
+}
+
+#[test]
+fn endless_body_behind_mta_sts() {
+    let good = good_server();
+    let address = alloc_addr();
+    let https = EndlessHttpsServer::start(SocketAddr::from((address, 443)));
+    let extra = vec![
+        ("_mta-sts.sts.test".to_string(), 16, txt("v=STSv1; id=1")),
+        ("mta-sts.sts.test".to_string(), 1, address.octets().to_vec()),
+    ];
+    let zone = ListingZoneServer::start_with(address, "sts.test", 2, 0, extra);
+    let dir = tempfile::tempdir().unwrap();
+    let hints = dir.path().join("root.hints");
+    std::fs::write(&hints, zone.hints()).unwrap();
+    let hints = hints.display().to_string();
+    let targets = [Target { arg: "dns://sts.test".into(), resolve: None }, Target::tls(GOOD_HOST, good.socket_addr())];
+    let run = scan(&targets, &["--root-hints", &hints, "--dns-timeout", "2"]);
+    run.assert_bounded_and_good_complete();
+    let facts = run.report.zones.iter().find(|z| z.name == "sts.test.").expect("the zone");
+    let mail = facts.mail.as_ref().expect("mail facts");
+    assert_eq!(mail.mta_sts, vec!["v=STSv1; id=1"]);
+    let policy = mail.mta_sts_policy.as_ref().expect("the policy fetch");
+    assert_eq!(policy.error.as_deref(), Some("body too large: over the 65536 byte limit"), "{policy:#?}");
+    assert_eq!(https.requests.load(std::sync::atomic::Ordering::SeqCst), 1, "counted at the server");
 }

@@ -403,7 +403,11 @@ pub struct MtaStsPolicy {
     pub version: Option<String>,
     /// `enforce`, `testing` or `none`.
     pub mode: Option<String>,
+    /// The policy's `mx` patterns, the first 64 (`docs/limits.md`).
     pub mx: Vec<String>,
+    /// How many `mx` lines the policy has (more than `mx` holds when it was cut).
+    #[serde(default)]
+    pub mx_lines: usize,
     pub max_age: Option<u64>,
     /// Always false here: the probe reads the policy whatever the certificate; the certificate
     /// stage judges the chain.

@@ -38,22 +38,47 @@ fn record(out: &mut Vec<u8>, owner: &str, rtype: u16, rdata: &[u8]) {
     out.extend_from_slice(rdata);
 }
 
+/// A record answered authoritatively when asked for exactly: name, type, RDATA.
+pub type Extra = (String, u16, Vec<u8>);
+
+fn encoded(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_name(name, &mut out);
+    out
+}
+
+/// A TXT RDATA of one string.
+pub fn txt(text: &str) -> Vec<u8> {
+    let mut out = vec![text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
 /// The answer to `query` (None when it is not a query with one question).
-fn answer(query: &[u8], zone: &str, ns_count: usize, mx_count: usize, me: Ipv4Addr) -> Option<Vec<u8>> {
+fn answer(
+    query: &[u8],
+    zone: &str,
+    (ns_count, mx_count): (usize, usize),
+    extra: &[Extra],
+    me: Ipv4Addr,
+) -> Option<Vec<u8>> {
     if query.len() < 12 || query[4..6] != [0, 1] {
         return None;
     }
     let name_end = 12 + query[12..].iter().position(|b| *b == 0)? + 1;
     let question = query.get(12..name_end + 4)?;
     let qtype = u16::from_be_bytes([query[name_end], query[name_end + 1]]);
-    let asks_zone = question[..name_end - 12].eq_ignore_ascii_case(&{
-        let mut z = Vec::new();
-        encode_name(zone, &mut z);
-        z
-    });
+    let asks_zone = question[..name_end - 12].eq_ignore_ascii_case(&encoded(zone));
     let mut out = vec![query[0], query[1], 0x80, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     out.extend_from_slice(question);
-    if asks_zone && qtype == 15 {
+    let asked = &question[..name_end - 12];
+    if let Some((name, rtype, rdata)) =
+        extra.iter().find(|(name, rtype, _)| *rtype == qtype && encoded(name).eq_ignore_ascii_case(asked))
+    {
+        out[2] |= 0x04;
+        out[7] = 1;
+        record(&mut out, name, *rtype, rdata);
+    } else if asks_zone && qtype == 15 {
         out[2] |= 0x04; // AA
         out[6..8].copy_from_slice(&(mx_count as u16).to_be_bytes());
         for i in 0..mx_count {
@@ -78,7 +103,17 @@ fn answer(query: &[u8], zone: &str, ns_count: usize, mx_count: usize, me: Ipv4Ad
 
 impl ListingZoneServer {
     pub fn start(zone: &str, ns_count: usize, mx_count: usize) -> ListingZoneServer {
-        let address = alloc_addr();
+        Self::start_with(alloc_addr(), zone, ns_count, mx_count, Vec::new())
+    }
+
+    /// As `start` on `address`, also answering the `extra` records.
+    pub fn start_with(
+        address: Ipv4Addr,
+        zone: &str,
+        ns_count: usize,
+        mx_count: usize,
+        extra: Vec<Extra>,
+    ) -> ListingZoneServer {
         let endpoint = SocketAddr::from((address, 53));
         let udp = UdpSocket::bind(endpoint).expect("harness: UDP port 53 (needs root)");
         udp.set_read_timeout(Some(Duration::from_millis(20))).expect("harness: timeout");
@@ -86,13 +121,14 @@ impl ListingZoneServer {
         tcp.set_nonblocking(true).expect("harness: nonblocking");
         let (stop, queries) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU32::new(0)));
         let zone = zone.to_string();
-        let (s1, q1, z1) = (stop.clone(), queries.clone(), zone.clone());
+        let extra = Arc::new(extra);
+        let (s1, q1, z1, e1) = (stop.clone(), queries.clone(), zone.clone(), extra.clone());
         let udp_thread = std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             while !s1.load(Ordering::SeqCst) {
                 if let Ok((n, peer)) = udp.recv_from(&mut buffer) {
                     q1.fetch_add(1, Ordering::SeqCst);
-                    if let Some(mut reply) = answer(&buffer[..n], &z1, ns_count, mx_count, address) {
+                    if let Some(mut reply) = answer(&buffer[..n], &z1, (ns_count, mx_count), &e1, address) {
                         if reply.len() > 512 {
                             // Header and question only, TC set, no records.
                             let question_end = 12 + buffer[12..n].iter().position(|b| *b == 0).unwrap_or(0) + 1 + 4;
@@ -121,7 +157,7 @@ impl ListingZoneServer {
                         break;
                     }
                     q2.fetch_add(1, Ordering::SeqCst);
-                    let Some(reply) = answer(&query, &zone, ns_count, mx_count, address) else { break };
+                    let Some(reply) = answer(&query, &zone, (ns_count, mx_count), &extra, address) else { break };
                     let _ = stream.write_all(&(reply.len() as u16).to_be_bytes());
                     let _ = stream.write_all(&reply);
                 }

@@ -291,3 +291,77 @@ fn mail(mut stream: TcpStream, shared: &Shared, kind: MailHostility) {
         }
     }
 }
+
+/// An HTTPS server (rustls, the shared PKI's leaf) on `address` that answers every request with
+/// `200` and a body that never ends: an MTA-STS policy host gone wrong.
+pub struct EndlessHttpsServer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EndlessHttpsServer {
+    pub fn start(address: SocketAddr) -> EndlessHttpsServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let pki = Pki::shared();
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki.rsa.chain)
+            .expect("harness: chain")
+            .collect::<Result<_, _>>()
+            .expect("harness: chain PEM");
+        let key = PrivateKeyDer::from_pem_file(&pki.rsa.key).expect("harness: key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("harness: versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("harness: server config");
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind(address).expect("harness: bind HTTPS (port 443 needs root)");
+        listener.set_nonblocking(true).expect("harness: nonblocking");
+        let (stop, requests) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let (s, r) = (stop.clone(), requests.clone());
+        let acceptor = std::thread::spawn(move || {
+            let mut handlers = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                r.fetch_add(1, Ordering::SeqCst);
+                let (config, stop) = (config.clone(), s.clone());
+                handlers.push(std::thread::spawn(move || {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    let mut request = [0u8; 4096];
+                    if tls.read(&mut request).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nversion: STSv1\r\n");
+                    let line = b"mx: mx.endless.test\r\n".repeat(100);
+                    while !stop.load(Ordering::SeqCst) && tls.write_all(&line).is_ok() {}
+                }));
+            }
+            for handler in handlers {
+                let _ = handler.join();
+            }
+        });
+        EndlessHttpsServer { stop, acceptor: Some(acceptor), requests }
+    }
+}
+
+impl Drop for EndlessHttpsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
