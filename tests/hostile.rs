@@ -599,3 +599,59 @@ fn endless_body_behind_mta_sts() {
     assert_eq!(policy.error.as_deref(), Some("body too large: over the 65536 byte limit"), "{policy:#?}");
     assert_eq!(https.requests.load(std::sync::atomic::Ordering::SeqCst), 1, "counted at the server");
 }
+
+#[test]
+fn accept_everything_peer_with_a_real_certificate() {
+    let good = good_server();
+    let peer = HostileTlsServer::start(TlsHostility::AcceptEverythingWithRealCertificate);
+    let run = scan(&[Target::tls("everything.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    run.assert_bounded_and_good_complete();
+    let target = run.target("everything.test");
+    let verdict = tls_of(target).implausible.clone().expect("the verdict");
+    // Its RSA key cannot serve an ECDSA or anonymous suite.
+    assert!(
+        matches!(
+            verdict.reason,
+            ImplausibleReason::KeyDoesNotFitSuite | ImplausibleReason::CertificateWithoutAuthentication
+        ),
+        "{verdict:?}"
+    );
+    assert!(peer.accepted() <= 6, "{} connections at the server", peer.accepted());
+}
+
+/// The detection must not misfire on a real server with two certificates (RSA and ECDSA), each
+/// sent with its own suites, and anonymous suites sent without one.
+#[test]
+fn real_server_with_rsa_and_ecdsa_certificates_is_plausible() {
+    let pki = Pki::shared();
+    let (dcert, dkey) = (pki.ecdsa.cert.display().to_string(), pki.ecdsa.key.display().to_string());
+    let chain = pki.intermediate_cert.display().to_string();
+    let server = OpenSslServer::start_auto(&[
+        "-dcert",
+        &dcert,
+        "-dkey",
+        &dkey,
+        "-dcert_chain",
+        &chain,
+        "-cipher",
+        "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        "-min_protocol",
+        "TLSv1",
+        "-max_protocol",
+        "TLSv1.2",
+    ]);
+    let run = scan(&[Target::tls(GOOD_HOST, server.socket_addr())], &[]);
+    let target = run.target(GOOD_HOST);
+    assert_eq!(target.error, None, "{target:#?}");
+    let tls = tls_of(target);
+    assert_eq!(tls.implausible, None);
+    let suites = &tls.cipher_suites[&Protocol::Tls12];
+    for expected in [
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_DH_anon_WITH_AES_128_GCM_SHA256",
+    ] {
+        assert!(suites.iter().any(|s| s == expected), "{expected} in {suites:?}");
+    }
+    assert!(run.peak_rss_kb < MAX_PEAK_RSS_KB);
+}

@@ -25,6 +25,8 @@ pub enum TlsHostility {
     /// certificate of 600 random bytes (the same on every connection), ServerHelloDone: it
     /// "accepts" every suite of the registry.
     AcceptEverything,
+    /// As `AcceptEverything`, with the shared PKI's real RSA leaf as its certificate.
+    AcceptEverythingWithRealCertificate,
     /// ServerHello for a suite that was not offered (TLS_NULL_WITH_NULL_NULL, 0x0000).
     SuiteNotOffered,
     /// A HelloRetryRequest (TLS_AES_128_GCM_SHA256 if offered, x25519) to every ClientHello
@@ -134,9 +136,10 @@ fn serve(mut stream: TcpStream, shared: &Shared, kind: TlsHostility, leaf: &[u8]
             hello.cipher_suites.iter().copied().find(|s| !SIGNALLING_SUITES.contains(s)).unwrap_or(0x002F);
         let version = hello.client_version.min(0x0303);
         let answer = match kind {
-            TlsHostility::AcceptEverything => {
+            TlsHostility::AcceptEverything | TlsHostility::AcceptEverythingWithRealCertificate => {
                 let mut flight = server_hello(version, first_offered, rand::random(), Vec::new());
-                let certificates = vec![garbage.to_vec()];
+                let real = kind == TlsHostility::AcceptEverythingWithRealCertificate;
+                let certificates = vec![if real { leaf.to_vec() } else { garbage.to_vec() }];
                 flight.extend(handshake(11, CertificateMessage { certificates }.encode()));
                 flight.extend(handshake(14, Vec::new()));
                 record(22, flight)
