@@ -283,7 +283,10 @@ const TEST_HOST_ALIAS: &str = "chain.test";
 fn accept_everything_peer_is_stopped_as_implausible() {
     let good = good_server();
     let peer = HostileTlsServer::start(TlsHostility::AcceptEverything);
-    let run = scan(&[Target::tls("everything.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let targets = [Target::tls("everything.test", peer.addr()), Target::tls(GOOD_HOST, good.socket_addr())];
+    let run = scan(&targets, &["--html", html.to_str().unwrap()]);
     run.assert_bounded_and_good_complete();
     let target = run.target("everything.test");
     let verdict = tls_of(target).implausible.clone().expect("the verdict");
@@ -304,6 +307,10 @@ fn accept_everything_peer_is_stopped_as_implausible() {
     assert_eq!(finding.detail.get("reason"), Some(&serde_json::to_value(&verdict.reason).unwrap()));
     let good_finding = finding_of(&run, GOOD_HOST, "tls.server.implausible");
     assert_eq!(good_finding, postura::checks::model::Status::Pass);
+    // The report shows the reason and the failing check.
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(page.contains("implausible TLS server: "), "the target's error in the report");
+    assert!(page.contains("does not accept everything it is offered"), "the failing check in the report");
 }
 
 fn finding_of(run: &Run, host: &str, check: &str) -> postura::checks::model::Status {
