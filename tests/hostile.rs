@@ -126,6 +126,7 @@ fn scan(targets: &[Target], extra: &[&str]) -> Run {
     // Exit 0, or 1 when a target failed; 101 is a panic, a signal is a crash.
     assert!(status == Some(0) || status == Some(1), "postura exited with {status:?}\n{stderr}");
     let report = read_report(&json, &stderr);
+    eprintln!("postura peak RSS: {peak_rss_kb} KB");
     Run { report, peak_rss_kb, stderr }
 }
 
