@@ -7,8 +7,15 @@
 //!   `ffdhe2048()` DH parameter files.
 //! - [`servers`]: `OpenSslServer`, `Nginx`, `GnutlsServer` guards (`start`, `start_with`,
 //!   `start_auto`); Drop kills the process group and removes the temp dir.
-//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`;
+//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`, and
+//!   `HostilePeer` (connections accepted and the most open at once, counted at the server);
 //!   [`net::closed_port`].
+//! - [`hostile_tls`]: `HostileTlsServer` (accept-everything, a suite not offered, a
+//!   HelloRetryRequest loop, an endless handshake, a huge chain, every RSA suite, refuse-all),
+//!   `HostileMailServer` (never greets, SMTP/IMAP/POP3 dialogues without end),
+//!   `EndlessHttpsServer` (an endless body over rustls).
+//! - [`hostile_dns`]: `ListingZoneServer` — a scripted root and zone listing hundreds of NS and
+//!   MX records (and chosen extra records), on port 53 of its own address.
 //! - [`oracle`]: `openssl_accepted_suites` / `openssl_accepts_protocol` — ground truth from
 //!   `openssl s_client`, one suite per run, 8 runs in parallel.
 //! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
