@@ -7,7 +7,7 @@
 //! - where it matters, the connections counted AT THE SERVER are few.
 //!
 //! The hostile peers are scripted (`common::hostile`, `common::hostile_tls`, `common::dns`,
-//! `common::http`): no real server accepts every suite, retries hellos forever or sends a 64 KB
+//! `common::hostile_dns`, `common::http`): no real server accepts every suite, retries hellos forever or sends a 64 KB
 //! TXT record on purpose. Related tests elsewhere: `tls_sweep.rs`
 //! (hostile_targets_end_within_the_deadline_and_others_complete), `hostile_reset.rs`,
 //! `cert_hostile_der.rs`, `cert.rs` (hostile_fetches_end_within_bounds, library level),
@@ -54,6 +54,11 @@ impl Target {
     fn named(prefix: &str, host: &str, address: SocketAddr) -> Target {
         let port = address.port();
         Target { arg: format!("{prefix}{host}:{port}"), resolve: Some(format!("{host}:{port}:{}", address.ip())) }
+    }
+
+    /// A zone, `dns://NAME`.
+    fn zone(name: &str) -> Target {
+        Target { arg: format!("dns://{name}"), resolve: None }
     }
 
     fn resolver(address: SocketAddr) -> Target {
@@ -564,7 +569,7 @@ fn zone_listing_hundreds_of_nameservers_and_mx() {
     let hints = dir.path().join("root.hints");
     std::fs::write(&hints, zone.hints()).unwrap();
     let hints = hints.display().to_string();
-    let targets = [Target { arg: "dns://many.test".into(), resolve: None }, Target::tls(GOOD_HOST, good.socket_addr())];
+    let targets = [Target::zone("many.test"), Target::tls(GOOD_HOST, good.socket_addr())];
     let run = scan(&targets, &["--root-hints", &hints, "--dns-timeout", "2"]);
     run.assert_bounded_and_good_complete();
     let facts = run.report.zones.iter().find(|z| z.name == "many.test.").expect("the zone");
@@ -597,7 +602,7 @@ fn endless_body_behind_mta_sts() {
     let hints = dir.path().join("root.hints");
     std::fs::write(&hints, zone.hints()).unwrap();
     let hints = hints.display().to_string();
-    let targets = [Target { arg: "dns://sts.test".into(), resolve: None }, Target::tls(GOOD_HOST, good.socket_addr())];
+    let targets = [Target::zone("sts.test"), Target::tls(GOOD_HOST, good.socket_addr())];
     let run = scan(&targets, &["--root-hints", &hints, "--dns-timeout", "2"]);
     run.assert_bounded_and_good_complete();
     let facts = run.report.zones.iter().find(|z| z.name == "sts.test.").expect("the zone");
