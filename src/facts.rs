@@ -129,6 +129,10 @@ pub struct TlsFacts {
     pub chain_pem: Vec<String>,
     /// The protocol whose handshake delivered `chain_pem`.
     pub chain_protocol: Option<Protocol>,
+    /// How many certificates that handshake sent: more than `chain_pem` holds when the chain
+    /// was cut at its cap of 16 (`docs/limits.md`).
+    #[serde(default)]
+    pub chain_sent: usize,
     /// A stapled OCSP response (DER, base64), if the server sent one.
     pub ocsp_staple_base64: Option<String>,
     /// The SignedCertificateTimestampList of the TLS signed_certificate_timestamp extension
@@ -162,6 +166,10 @@ pub struct TlsFacts {
     /// chose `chosen`. Sent only when a simulation needs it (at most 4 questions in all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_order_answers: Vec<GroupOrderAnswer>,
+    /// Set when the server's answers cannot come from a real TLS stack (it accepts whatever it
+    /// is offered): the sweep stopped there, and the target's error says so (`tls::plausibility`).
+    #[serde(default)]
+    pub implausible: Option<ImplausibleServer>,
     /// Every TCP connection opened to the target by the sweep.
     pub connections: u32,
     /// Probes that failed without stopping the sweep (what, and why).
@@ -221,6 +229,38 @@ pub struct GroupFact {
     pub kind: String,
     /// Classical security size in bits (curve size or modulus size).
     pub bits: u32,
+}
+
+/// Why the sweep judged a server's answers implausible and stopped enumerating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImplausibleReason {
+    /// The ServerHello chose a suite the ClientHello did not offer.
+    SuiteNotOffered,
+    /// One certificate was sent with suites that need different kinds of key (RSA, EC, DSA,
+    /// DH, GOST): no single certificate can serve them all.
+    OneCertificateManyKeyTypes,
+    /// A certificate was sent with a suite that authenticates without one (anonymous, PSK,
+    /// SRP, Kerberos).
+    CertificateWithoutAuthentication,
+    /// The certificate's key cannot serve the suite it was sent with (an RSA key with an
+    /// ECDSA suite, …).
+    KeyDoesNotFitSuite,
+    /// A HelloRetryRequest asked for a group whose key share the ClientHello already carried
+    /// (RFC 8446 §4.1.4 forbids it): a peer that retries every hello, whatever it holds.
+    RetryForOfferedKeyShare,
+}
+
+/// The evidence of an implausible ("accept everything") server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImplausibleServer {
+    pub reason: ImplausibleReason,
+    /// The protocol of the answer that gave it away.
+    pub protocol: Protocol,
+    /// The suites whose answers conflict (IANA names, or the hex code of an unknown suite).
+    pub suites: Vec<String>,
+    /// The same in words, as in the target's error.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -90,6 +90,10 @@ pub struct CertificateFacts {
     pub certificates: Vec<CertificateEntry>,
     /// HTTP fetches made (AIA caIssuers, OCSP, CRL).
     pub fetches: u32,
+    /// Lists cut at their cap (`docs/limits.md`): the field's path → how many entries the
+    /// certificate had (`{"san_dns": 5000}`: the first 1000 names are kept in `san_dns`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, usize>,
 }
 
 /// A public key.

@@ -30,6 +30,13 @@ use fetch::Fetcher;
 /// How far AIA caIssuers is followed to complete a chain.
 const MAX_AIA_HOPS: usize = 3;
 
+/// Names kept per list of the leaf (SAN DNS names, SAN addresses, subject CNs): real leaves
+/// carry at most a few hundred; one stuffed with tens of thousands must not make the facts,
+/// checks and reports of every later stage pay for them. Hostname matching sees every name.
+pub const MAX_NAMES_LISTED: usize = 1000;
+/// Entries kept of the leaf's other lists (extended key usages, OCSP and CRL URLs, SCTs).
+pub const MAX_ENTRIES_LISTED: usize = 64;
+
 /// What the analysis may use.
 #[derive(Debug, Clone)]
 pub struct CertOptions {
@@ -411,7 +418,28 @@ pub async fn analyze(input: CertInput<'_>, options: &CertOptions) -> Certificate
     facts.sct_sources =
         SctSources { certificate: from("certificate"), tls_extension: from("tls_extension"), ocsp: from("ocsp") };
     facts.fetches = fetcher.count();
+    cap_lists(&mut facts);
     facts
+}
+
+/// Cut the lists a certificate controls at their caps, noting each cut in `facts.truncated`.
+fn cap_lists(facts: &mut CertificateFacts) {
+    fn cut<T>(path: &str, list: &mut Vec<T>, cap: usize, truncated: &mut std::collections::BTreeMap<String, usize>) {
+        if list.len() > cap {
+            truncated.insert(path.to_string(), list.len());
+            list.truncate(cap);
+        }
+    }
+    let truncated = &mut facts.truncated;
+    cut("san_dns", &mut facts.san_dns, MAX_NAMES_LISTED, truncated);
+    cut("san_ip", &mut facts.san_ip, MAX_NAMES_LISTED, truncated);
+    cut("common_names", &mut facts.common_names, MAX_NAMES_LISTED, truncated);
+    if let Some(usages) = facts.extended_key_usage.as_mut() {
+        cut("extended_key_usage", usages, MAX_ENTRIES_LISTED, truncated);
+    }
+    cut("scts", &mut facts.scts, MAX_ENTRIES_LISTED, truncated);
+    cut("revocation.ocsp_urls", &mut facts.revocation.ocsp_urls, MAX_ENTRIES_LISTED, truncated);
+    cut("revocation.crl_urls", &mut facts.revocation.crl_urls, MAX_ENTRIES_LISTED, truncated);
 }
 
 #[cfg(test)]

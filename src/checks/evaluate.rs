@@ -36,8 +36,9 @@ impl Exception {
 }
 
 /// The document a target's checks read: its facts, minus anything that cannot be trusted as
-/// complete. A target whose sweep stopped on an error has no `tls` facts for checks (its partial
-/// facts stay in the report as evidence); a protocol whose probe failed is left out of
+/// complete. A target whose sweep stopped on an error has no `tls` facts for checks but the
+/// implausible-server verdict, if that was the error (its partial facts stay in the report as
+/// evidence); a protocol whose probe failed is left out of
 /// `protocol_details` so that a check about it is inconclusive.
 pub fn target_document(target: &crate::facts::TargetResult) -> Value {
     let mut document = serde_json::to_value(target).unwrap_or(Value::Null);
@@ -46,7 +47,10 @@ pub fn target_document(target: &crate::facts::TargetResult) -> Value {
             map.remove(field);
         }
         if target.error.is_some() {
-            map.insert("tls".into(), Value::Null);
+            // Only the verdict that stopped the sweep is kept: it is a finding of its own.
+            let implausible = target.tls.as_ref().and_then(|tls| tls.implausible.as_ref());
+            let kept = implausible.map(|verdict| serde_json::json!({ "implausible": verdict }));
+            map.insert("tls".into(), kept.unwrap_or(Value::Null));
         }
         if let Some(Value::Object(tls)) = map.get_mut("tls") {
             if let Some(Value::Object(details)) = tls.get_mut("protocol_details") {

@@ -2,6 +2,8 @@
 //! Facts only: a check stage decides what is good. Every `error` says why a fact is missing;
 //! `null` means "not observed", never "fine".
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,10 @@ pub struct ZoneFacts {
     pub mail: Option<MailFacts>,
     /// Null when the CAA lookups got no answer (nothing can be said about CAA).
     pub caa: Option<CaaFacts>,
+    /// Lists cut at their cap (`docs/limits.md`): `ns_names` (NS names resolved and probed) or
+    /// `nameserver_addresses` (name and address pairs probed) → how many there were.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, usize>,
     /// Every DNS query sent for this zone.
     pub queries: u32,
     pub duration_ms: u64,
@@ -354,6 +360,10 @@ pub struct MailFacts {
     /// `_smtp._tls` TXT records (`v=TLSRPTv1`).
     pub tls_rpt: Vec<String>,
     pub errors: Vec<String>,
+    /// Lists cut at their cap (`docs/limits.md`): `mx` (exchanges kept, most preferred first)
+    /// → how many MX records the zone has.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, usize>,
 }
 
 /// RCODEs of the mail lookups at the zone (null: the lookup got no answer).
@@ -393,7 +403,11 @@ pub struct MtaStsPolicy {
     pub version: Option<String>,
     /// `enforce`, `testing` or `none`.
     pub mode: Option<String>,
+    /// The policy's `mx` patterns, the first 64 (`docs/limits.md`).
     pub mx: Vec<String>,
+    /// How many `mx` lines the policy has (more than `mx` holds when it was cut).
+    #[serde(default)]
+    pub mx_lines: usize,
     pub max_age: Option<u64>,
     /// Always false here: the probe reads the policy whatever the certificate; the certificate
     /// stage judges the chain.

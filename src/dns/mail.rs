@@ -35,34 +35,48 @@ async fn txt_answer(lookups: &Lookups, name: &str) -> Result<(String, Vec<String
     ))
 }
 
+/// MX exchanges looked up and kept, most preferred first: each costs address and TLSA lookups
+/// here and a STARTTLS target in the scan's MX pass, so a zone listing thousands must not cost
+/// thousands. Real zones list a handful.
+pub const MAX_MX: usize = 32;
+
 pub async fn assess(lookups: &Lookups, zone: &str) -> MailFacts {
     let mut facts = MailFacts::default();
     match lookups.lookup(zone, rtype::MX).await {
         Ok(found) => {
             facts.rcodes.mx = conclusive_rcode(found.rcode);
-            for record in &found.records {
-                if let RData::MX(mx) = &record.data {
-                    let exchange = name_text(&mx.exchange);
-                    let mut fact =
-                        MxFact { preference: mx.preference, exchange: exchange.clone(), ..MxFact::default() };
-                    if exchange != "." {
-                        for qtype in [rtype::A, rtype::AAAA] {
-                            if let Ok(addresses) = lookups.lookup(&exchange, qtype).await {
-                                fact.cname |= !addresses.cnames.is_empty();
-                                fact.addresses
-                                    .extend(addresses.records.iter().filter_map(record_address).map(|a| a.to_string()));
-                            }
-                        }
-                        match crate::dns::dane::tlsa(lookups, &exchange).await {
-                            Ok((records, authentic)) => {
-                                fact.tlsa = records;
-                                fact.tlsa_authentic_data = Some(authentic);
-                            }
-                            Err(error) => fact.tlsa_error = Some(error),
+            let mut exchanges: Vec<(u16, String)> = found
+                .records
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some((mx.preference, name_text(&mx.exchange))),
+                    _ => None,
+                })
+                .collect();
+            exchanges.sort();
+            if exchanges.len() > MAX_MX {
+                facts.truncated.insert("mx".into(), exchanges.len());
+                exchanges.truncate(MAX_MX);
+            }
+            for (preference, exchange) in exchanges {
+                let mut fact = MxFact { preference, exchange: exchange.clone(), ..MxFact::default() };
+                if exchange != "." {
+                    for qtype in [rtype::A, rtype::AAAA] {
+                        if let Ok(addresses) = lookups.lookup(&exchange, qtype).await {
+                            fact.cname |= !addresses.cnames.is_empty();
+                            fact.addresses
+                                .extend(addresses.records.iter().filter_map(record_address).map(|a| a.to_string()));
                         }
                     }
-                    facts.mx.push(fact);
+                    match crate::dns::dane::tlsa(lookups, &exchange).await {
+                        Ok((records, authentic)) => {
+                            fact.tlsa = records;
+                            fact.tlsa_authentic_data = Some(authentic);
+                        }
+                        Err(error) => fact.tlsa_error = Some(error),
+                    }
                 }
+                facts.mx.push(fact);
             }
             facts.mx.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
             facts.null_mx = facts.mx.len() == 1 && facts.mx[0].exchange == "." && facts.mx[0].preference == 0;

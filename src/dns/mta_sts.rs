@@ -16,6 +16,8 @@ use crate::dns::wire::rtype;
 
 /// RFC 8461 §3.2: policies are small; anything larger is not one.
 const MAX_POLICY_RESPONSE: usize = 64 * 1024;
+/// `mx` patterns kept from one policy (real policies list a handful).
+pub const MAX_POLICY_MX: usize = 64;
 
 /// Fetch and parse the policy of `zone` (postura's form, trailing dot).
 pub async fn fetch(lookups: &Lookups, zone: &str, timeout: Duration) -> MtaStsPolicy {
@@ -72,7 +74,12 @@ pub fn apply_response(status: u16, body: &[u8], policy: &mut MtaStsPolicy) {
         match key.trim() {
             "version" => policy.version = Some(value),
             "mode" => policy.mode = Some(value),
-            "mx" => policy.mx.push(value),
+            "mx" => {
+                policy.mx_lines += 1;
+                if policy.mx.len() < MAX_POLICY_MX {
+                    policy.mx.push(value);
+                }
+            }
             "max_age" => policy.max_age = value.parse().ok(),
             _ => {}
         }
@@ -97,6 +104,11 @@ mod tests {
         );
         assert_eq!(policy.mx, vec!["mx1.example.org", "*.example.net"]);
         assert_eq!(policy.max_age, Some(604800));
+        assert_eq!(policy.mx_lines, 2);
+        let mut long = MtaStsPolicy::default();
+        let body: String = (0..100).map(|i| format!("mx: mx{i}.example.org\r\n")).collect();
+        apply_response(200, body.as_bytes(), &mut long);
+        assert_eq!((long.mx.len(), long.mx_lines), (MAX_POLICY_MX, 100));
         let mut missing = MtaStsPolicy::default();
         apply_response(404, b"version: STSv1\n", &mut missing);
         assert_eq!((missing.http_status, missing.version), (Some(404), None));

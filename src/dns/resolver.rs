@@ -37,9 +37,24 @@ impl Default for ValidationNames {
     }
 }
 
+/// One query over UDP, asked again over TCP when the answer is truncated (RFC 7766 §5): a
+/// truncated answer is not the resolver's whole answer, and its empty answer section says
+/// nothing about what the resolver would answer.
+async fn ask(
+    client: &DnsClient,
+    address: SocketAddr,
+    question: &Question,
+) -> Result<crate::dns::wire::Answer, crate::dns::transport::QueryError> {
+    let answer = client.query(address, question, Transport::Udp).await;
+    match answer {
+        Ok(truncated) if truncated.message.metadata.truncation => client.query(address, question, Transport::Tcp).await,
+        other => other,
+    }
+}
+
 pub async fn assess(client: &DnsClient, address: SocketAddr, names: &ValidationNames) -> ResolverFacts {
     let mut facts = ResolverFacts { address: address.to_string(), ..ResolverFacts::default() };
-    let open = client.query(address, &Question::new(".", rtype::SOA).recursive(), Transport::Udp).await;
+    let open = ask(client, address, &Question::new(".", rtype::SOA).recursive()).await;
     facts.open_query = query_fact(&open);
     facts.open = match &open {
         Ok(answer) => {
@@ -61,7 +76,7 @@ pub async fn assess(client: &DnsClient, address: SocketAddr, names: &ValidationN
         question
     };
     if let Some(name) = &names.signed {
-        let answer = client.query(address, &question_for(name), Transport::Udp).await;
+        let answer = ask(client, address, &question_for(name)).await;
         facts.signed_query = query_fact(&answer);
         facts.authentic_data = answer
             .as_ref()
@@ -71,7 +86,7 @@ pub async fn assess(client: &DnsClient, address: SocketAddr, names: &ValidationN
         facts.signed_name = Some(name.clone());
     }
     if let Some(name) = &names.bogus {
-        let answer = client.query(address, &question_for(name), Transport::Udp).await;
+        let answer = ask(client, address, &question_for(name)).await;
         facts.bogus_query = query_fact(&answer);
         facts.bogus_name = Some(name.clone());
     }

@@ -24,6 +24,25 @@ use crate::profile::Scope;
 
 /// Nameserver addresses probed at once within one zone.
 const PARALLEL_SERVERS: usize = 4;
+/// NS names resolved and probed per zone (parent and child sets together). Real delegations
+/// have two to thirteen; each name costs address lookups and each address a probe of several
+/// queries, so an NS set of thousands must not cost thousands.
+pub const MAX_NS_NAMES: usize = 32;
+/// (name, address) pairs probed per zone, and nameserver addresses reverse-resolved.
+pub const MAX_NAMESERVER_ADDRESSES: usize = 64;
+
+/// Keep the first `cap` entries of `map`; the number there were when it was cut.
+fn keep_first<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, cap: usize) -> Option<usize> {
+    let total = map.len();
+    if total <= cap {
+        return None;
+    }
+    let beyond: Vec<K> = map.keys().skip(cap).cloned().collect();
+    for key in beyond {
+        map.remove(&key);
+    }
+    Some(total)
+}
 
 /// Assess one zone.
 pub async fn assess_zone(
@@ -61,22 +80,37 @@ pub async fn assess_zone(
             entry.glue.push(ip.to_string());
         }
     }
+    let mut all_names = names.len();
+    keep_first(&mut names, MAX_NS_NAMES);
     resolve_names(lookups, &mut names).await;
     let mut probed: BTreeSet<(String, IpAddr)> = BTreeSet::new();
-    let mut nameservers = probe_all(lookups, &zone, &names, &mut probed, scope).await;
+    let mut pairs = 0usize;
+    let mut nameservers = probe_all(lookups, &zone, &names, &mut probed, &mut pairs, scope).await;
 
     // The child's own NS set may name servers the parent does not: probe those too.
     let child_ns: BTreeSet<String> = nameservers.iter().flat_map(|n| n.ns_set.iter().cloned()).collect();
-    let extra: Vec<String> = child_ns.iter().filter(|n| !names.contains_key(*n)).cloned().collect();
+    let mut extra: Vec<String> = child_ns.iter().filter(|n| !names.contains_key(*n)).cloned().collect();
+    all_names += extra.len();
+    extra.truncate(MAX_NS_NAMES.saturating_sub(names.len()));
     for name in &child_ns {
-        names.entry(name.clone()).or_insert_with(|| NsName { name: name.clone(), ..NsName::default() }).in_child = true;
+        if let Some(entry) = names.get_mut(name) {
+            entry.in_child = true;
+        } else if extra.contains(name) {
+            names.insert(name.clone(), NsName { name: name.clone(), in_child: true, ..NsName::default() });
+        }
     }
     if !extra.is_empty() {
         let mut new_names: BTreeMap<String, NsName> =
             names.iter().filter(|(k, _)| extra.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         resolve_names(lookups, &mut new_names).await;
-        nameservers.extend(probe_all(lookups, &zone, &new_names, &mut probed, scope).await);
+        nameservers.extend(probe_all(lookups, &zone, &new_names, &mut probed, &mut pairs, scope).await);
         names.extend(new_names);
+    }
+    if all_names > names.len() {
+        facts.truncated.insert("ns_names".into(), all_names);
+    }
+    if pairs > MAX_NAMESERVER_ADDRESSES {
+        facts.truncated.insert("nameserver_addresses".into(), pairs);
     }
     nameservers.sort_by(|a, b| (&a.name, &a.address).cmp(&(&b.name, &b.address)));
     // Servers that answered nothing are not asked again by the lookups below.
@@ -87,7 +121,8 @@ pub async fn assess_zone(
     }
 
     let mut delegation = delegation_facts(&referral, &names, &child_ns, asn_table);
-    delegation.reverse = reverse(lookups, &delegation.addresses).await;
+    let reversed = &delegation.addresses[..delegation.addresses.len().min(MAX_NAMESERVER_ADDRESSES)];
+    delegation.reverse = reverse(lookups, reversed).await;
     facts.delegation = Some(delegation);
     facts.soa = Some(zone_soa(&nameservers));
     let authoritative: Vec<SocketAddr> = nameservers
@@ -171,7 +206,8 @@ async fn resolve_names(lookups: &Lookups, names: &mut BTreeMap<String, NsName>) 
     }
 }
 
-/// Probe every (name, address) not probed yet, a few at a time.
+/// Probe every (name, address) not probed yet, a few at a time, up to
+/// `MAX_NAMESERVER_ADDRESSES` per zone (`pairs` counts them all).
 /// Addresses outside a profile's declared networks are not probed (as for TLS targets): their
 /// entry says so, and ordinary lookups may still use them.
 async fn probe_all(
@@ -179,6 +215,7 @@ async fn probe_all(
     zone: &str,
     names: &BTreeMap<String, NsName>,
     probed: &mut BTreeSet<(String, IpAddr)>,
+    pairs: &mut usize,
     scope: Option<&Scope>,
 ) -> Vec<NameserverFacts> {
     let mut out = Vec::new();
@@ -188,9 +225,14 @@ async fn probe_all(
         let addresses: BTreeSet<IpAddr> =
             entry.glue.iter().chain(entry.addresses.iter()).filter_map(|a| a.parse().ok()).collect();
         for ip in addresses {
-            if !probed.insert((entry.name.clone(), ip)) {
+            if probed.contains(&(entry.name.clone(), ip)) {
                 continue;
             }
+            *pairs += 1;
+            if probed.len() >= MAX_NAMESERVER_ADDRESSES {
+                continue;
+            }
+            probed.insert((entry.name.clone(), ip));
             if scope.is_some_and(|scope| !scope.allows_address(ip)) {
                 let reason = format!("out of scope: {ip} is not in the profile's declared networks; not probed");
                 out.push(NameserverFacts {
@@ -303,4 +345,18 @@ fn zone_soa(nameservers: &[NameserverFacts]) -> ZoneSoa {
         })
     });
     ZoneSoa { fields: soas.first().map(|s| (*s).clone()), serials: serials.into_iter().collect(), fields_consistent }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_first;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn keep_first_cuts_at_the_cap_and_says_how_many_there_were() {
+        let mut map: BTreeMap<u32, ()> = (0..100).map(|i| (i, ())).collect();
+        assert_eq!(keep_first(&mut map, 32), Some(100));
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), (0..32).collect::<Vec<_>>());
+        assert_eq!(keep_first(&mut map, 32), None);
+    }
 }

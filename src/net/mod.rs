@@ -50,6 +50,11 @@ pub enum NetError {
     },
     Unreachable(String),
     Io(String),
+    /// The ServerHello chose a suite that was not offered (`tls::hello::classify`).
+    SuiteNotOffered(u16),
+    /// The peer's answers cannot come from a real server (it accepts whatever it is offered):
+    /// probing it further would only cost connections (`tls::plausibility`).
+    Implausible(String),
 }
 
 impl NetError {
@@ -63,6 +68,7 @@ impl NetError {
                 | NetError::Deadline
                 | NetError::Ceiling(_)
                 | NetError::StarttlsRefused { .. }
+                | NetError::Implausible(_)
         )
     }
 
@@ -106,6 +112,12 @@ impl fmt::Display for NetError {
             NetError::StarttlsRefused { protocol, reply } => write!(f, "STARTTLS not offered ({protocol}: {reply})"),
             NetError::Unreachable(detail) => write!(f, "unreachable: {detail}"),
             NetError::Io(detail) => write!(f, "i/o error: {detail}"),
+            NetError::SuiteNotOffered(suite) => write!(
+                f,
+                "protocol error: server chose suite 0x{suite:04X} ({}), which was not offered",
+                crate::tls::registry::registry().name(u32::from(*suite))
+            ),
+            NetError::Implausible(detail) => write!(f, "implausible TLS server: {detail}"),
         }
     }
 }

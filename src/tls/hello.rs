@@ -41,6 +41,14 @@ impl HelloOptions {
     }
 }
 
+impl HelloOptions {
+    /// The groups whose key shares a TLS 1.3 hello built with these options carries.
+    pub fn sent_key_shares(&self) -> Vec<u16> {
+        let offered = |g: &u16| self.groups.as_ref().is_none_or(|groups| groups.contains(g));
+        self.key_shares.iter().copied().filter(offered).filter(|&g| generator_key_share(g).is_some()).collect()
+    }
+}
+
 /// Build the record bytes of a ClientHello offering `suites` at `protocol` (not SSLv2).
 pub fn build_hello(protocol: Protocol, suites: &[u16], options: &HelloOptions) -> Vec<u8> {
     let mut cipher_suites = suites.to_vec();
@@ -85,10 +93,9 @@ pub fn build_hello(protocol: Protocol, suites: &[u16], options: &HelloOptions) -
         if tls13 {
             extensions.push(ClientExtension::SupportedVersions(vec![0x0304]));
             let shares = options
-                .key_shares
-                .iter()
-                .filter(|g| groups.contains(g))
-                .filter_map(|&g| generator_key_share(g).map(|key| (g, key)))
+                .sent_key_shares()
+                .into_iter()
+                .filter_map(|g| generator_key_share(g).map(|key| (g, key)))
                 .collect();
             extensions.push(ClientExtension::KeyShare(shares));
             extensions.push(ClientExtension::PskKeyExchangeModes(vec![1]));
@@ -144,10 +151,7 @@ pub fn classify(
             return Ok(Answer::Negotiated(version));
         }
         if !offered.contains(&hello.cipher_suite) {
-            return Err(NetError::Protocol(format!(
-                "server chose suite 0x{:04X}, which was not offered",
-                hello.cipher_suite
-            )));
+            return Err(NetError::SuiteNotOffered(hello.cipher_suite));
         }
         let suite = hello.cipher_suite;
         return Ok(Answer::Chose { suite, flight: Box::new(flight) });

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod derived;
 pub mod exchange;
 pub mod hello;
+pub mod plausibility;
 pub mod registry;
 pub mod rustls_probe;
 pub mod sweep;

@@ -128,7 +128,11 @@ impl CipherSuite {
 #[derive(Debug)]
 pub struct Registry {
     pub suites: Vec<CipherSuite>,
+    /// SSLv3/TLS suites by their two-byte code.
     by_code: HashMap<u32, usize>,
+    /// SSLv2 cipher specs by their three-byte code (0x000000, SSL_CK_NULL_WITH_MD5, would
+    /// otherwise shadow TLS_NULL_WITH_NULL_NULL, 0x0000).
+    sslv2_by_code: HashMap<u32, usize>,
 }
 
 const CIPHER_SUITES_CSV: &str = include_str!("cipher-suites.csv");
@@ -147,6 +151,7 @@ fn parse_protocol_label(label: &str) -> Option<Protocol> {
 fn parse_registry(csv: &str) -> Result<Registry, String> {
     let mut suites = Vec::new();
     let mut by_code = HashMap::new();
+    let mut sslv2_by_code = HashMap::new();
     for (index, line) in csv.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
             continue;
@@ -159,7 +164,8 @@ fn parse_registry(csv: &str) -> Result<Registry, String> {
             .map_err(|e| format!("cipher-suites.csv:{}: bad code: {e}", index + 1))?;
         let min_protocol = parse_protocol_label(min_protocol)
             .ok_or_else(|| format!("cipher-suites.csv:{}: unknown protocol {min_protocol}", index + 1))?;
-        by_code.insert(code, suites.len());
+        let index_by_code = if min_protocol == Protocol::Sslv2 { &mut sslv2_by_code } else { &mut by_code };
+        index_by_code.insert(code, suites.len());
         suites.push(CipherSuite {
             code,
             iana_name: iana.to_string(),
@@ -172,7 +178,7 @@ fn parse_registry(csv: &str) -> Result<Registry, String> {
             export: export == "yes",
         });
     }
-    Ok(Registry { suites, by_code })
+    Ok(Registry { suites, by_code, sslv2_by_code })
 }
 
 /// The compiled-in registry. The CSV ships inside the binary and is checked by a unit test, so
@@ -186,8 +192,18 @@ pub fn registry() -> &'static Registry {
 }
 
 impl Registry {
+    /// The SSLv3/TLS suite of a two-byte code, or the SSLv2 cipher spec of a three-byte one.
     pub fn get(&self, code: u32) -> Option<&CipherSuite> {
-        self.by_code.get(&code).map(|&i| &self.suites[i])
+        let index = if code > 0xFFFF { self.sslv2_by_code.get(&code) } else { self.by_code.get(&code) };
+        index.map(|&i| &self.suites[i])
+    }
+
+    /// The name of an SSLv2 cipher spec (whatever its value).
+    pub fn sslv2_name(&self, code: u32) -> String {
+        match self.sslv2_by_code.get(&code) {
+            Some(&i) => self.suites[i].iana_name.clone(),
+            None => format!("UNKNOWN_0x{code:06X}"),
+        }
     }
 
     /// Name for a code, or a hex placeholder for a code the registry lacks (servers may pick one).
@@ -362,6 +378,11 @@ mod tests {
         tls13.sort_unstable();
         assert_eq!(tls13, vec![0x1301, 0x1302, 0x1303, 0x1304, 0x1305]);
         assert_eq!(registry.name(0xC02F), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        // Regression: SSLv2's 0x000000 shadowed TLS's 0x0000 (a server choosing 0x0000 over TLS
+        // was reported as having chosen SSL_CK_NULL_WITH_MD5).
+        assert_eq!(registry.name(0x0000), "TLS_NULL_WITH_NULL_NULL");
+        assert_eq!(registry.sslv2_name(0x000000), "SSL_CK_NULL_WITH_MD5");
+        assert_eq!(registry.sslv2_name(0x010080), "SSL_CK_RC4_128_WITH_MD5");
         assert_eq!(registry.name(0xFEFE), "SSL_RSA_FIPS_WITH_DES_CBC_SHA");
         assert_eq!(registry.name(0x0A0A), "UNKNOWN_0x0A0A");
     }

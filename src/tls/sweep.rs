@@ -8,6 +8,10 @@
 //! from the same ServerHellos. The extra connections are listed in `docs/connections.md`.
 //! Last, the known-vulnerability verdicts are derived from these facts and the few active
 //! vulnerability probes run (`tls::vuln`), through the same connector.
+//!
+//! A server whose answers no real TLS stack could give (a suite that was not offered, one
+//! certificate for suites needing different keys: `tls::plausibility`) stops the sweep at once
+//! with that reason instead of costing a connection per registry suite.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +27,7 @@ use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
     MAX_SUITES_PER_HELLO,
 };
+use crate::tls::plausibility::Plausibility;
 use crate::tls::registry::{group, group_name, is_tls12_ec_group, registry, KeyExchange, Protocol, NAMED_GROUPS};
 use crate::tls::rustls_probe;
 use base64::Engine as _;
@@ -81,24 +86,30 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         facts.connections = target.connector.connections();
         return SweepOutcome { facts, fatal: Some(NetError::Reset) };
     }
+    let plausibility = Plausibility::new();
     let first = match classify(Protocol::Tls12, &first_window, first) {
         Ok(answer) => answer,
         Err(error) => {
+            let error = judged(&plausibility, Protocol::Tls12, error);
+            facts.implausible = plausibility.verdict();
             facts.connections = target.connector.connections();
             return SweepOutcome { facts, fatal: Some(error) };
         }
     };
 
-    let tls12_lane = enumerate_suites(target, Protocol::Tls12, tls12_candidates, Some(first));
+    let tls12_lane = enumerate_suites(target, &plausibility, Protocol::Tls12, tls12_candidates, Some(first));
     let other_lane = async {
         let mut scans = BTreeMap::new();
         for protocol in [Protocol::Tls13, Protocol::Tls11, Protocol::Tls10, Protocol::Sslv3] {
+            if plausibility.tripped() {
+                return (scans, None);
+            }
             let candidates = if protocol == Protocol::Tls13 {
                 registry().tls13_candidates()
             } else {
                 registry().legacy_candidates(protocol)
             };
-            let scan = enumerate_suites(target, protocol, candidates, None).await;
+            let scan = enumerate_suites(target, &plausibility, protocol, candidates, None).await;
             let stop = scan.error.as_ref().is_some_and(NetError::is_fatal_for_target);
             scans.insert(protocol, scan);
             if stop {
@@ -127,6 +138,13 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         if let Some(error) = &scan.error {
             facts.probe_errors.push(format!("{protocol} suites: {error}"));
         }
+    }
+    // An implausible server's suites mean nothing: no second phase, no vulnerability probes.
+    if let Some(verdict) = plausibility.verdict() {
+        facts.connections = target.connector.connections();
+        let fatal = NetError::Implausible(verdict.detail.clone());
+        facts.implausible = Some(verdict);
+        return SweepOutcome { facts, fatal: Some(fatal) };
     }
 
     // Second phase: order, groups, fallback, and the TLS 1.3 chain, using what the first found.
@@ -177,6 +195,7 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
         if facts.chain_pem.is_empty() && !probe.chain.is_empty() {
             facts.chain_pem = chain_as_pem(&probe.chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(Protocol::Tls13);
+            facts.chain_sent = probe.chain.len();
         }
         if facts.ocsp_staple_base64.is_none() {
             if let Some(staple) = &probe.ocsp {
@@ -247,9 +266,20 @@ fn accepted_legacy(scans: &BTreeMap<Protocol, ProtocolScan>) -> Vec<crate::tls::
         .collect()
 }
 
-/// "Offer a window, remove the chosen suite, repeat" for one protocol.
+/// A suite the server chose without it being offered is the plausibility verdict; other errors
+/// stay as they are.
+fn judged(plausibility: &Plausibility, protocol: Protocol, error: NetError) -> NetError {
+    match error {
+        NetError::SuiteNotOffered(suite) => NetError::Implausible(plausibility.not_offered(protocol, suite).detail),
+        other => other,
+    }
+}
+
+/// "Offer a window, remove the chosen suite, repeat" for one protocol; stops as soon as the
+/// server is known to be implausible (seen here or by another lane).
 async fn enumerate_suites(
     target: &SweepTarget,
+    plausibility: &Plausibility,
     protocol: Protocol,
     candidates: Vec<u16>,
     first_answer: Option<Answer>,
@@ -261,6 +291,10 @@ async fn enumerate_suites(
     let window_size = MAX_SUITES_PER_HELLO - usize::from(protocol == Protocol::Sslv3);
     // Bounded by construction: every round removes at least one suite from the pool.
     while !pool.is_empty() {
+        if let Some(verdict) = plausibility.verdict() {
+            scan.error = Some(NetError::Implausible(verdict.detail));
+            break;
+        }
         let window: Vec<u16> = pool.iter().copied().take(window_size).collect();
         let answer = match pending_answer.take() {
             Some(answer) => answer,
@@ -270,7 +304,7 @@ async fn enumerate_suites(
                 match classify(protocol, &window, exchange(&target.connector, &hello, until).await) {
                     Ok(answer) => answer,
                     Err(error) => {
-                        scan.error = Some(error);
+                        scan.error = Some(judged(plausibility, protocol, error));
                         break;
                     }
                 }
@@ -278,6 +312,10 @@ async fn enumerate_suites(
         };
         match answer {
             Answer::Chose { suite, flight } => {
+                if let Some(verdict) = plausibility.observe(protocol, suite, &flight, &options.sent_key_shares()) {
+                    scan.error = Some(NetError::Implausible(verdict.detail));
+                    break;
+                }
                 note_flight(&mut scan, protocol, suite, &flight);
                 // Once h2 is known, offer only http/1.1 so that later hellos tell whether it is
                 // spoken too, at no extra connection.
@@ -592,11 +630,12 @@ async fn scan_sslv2(target: &SweepTarget) -> Result<Sslv2Answer, NetError> {
 fn record_sslv2(facts: &mut TlsFacts, answer: &Result<Sslv2Answer, NetError>) {
     let detail = match answer {
         Ok(Sslv2Answer::Hello(hello)) if !hello.cipher_specs.is_empty() => {
-            let names = hello.cipher_specs.iter().map(|&c| registry().name(c)).collect();
+            let names = hello.cipher_specs.iter().map(|&c| registry().sslv2_name(c)).collect();
             facts.cipher_suites.insert(Protocol::Sslv2, names);
             if !hello.certificate.is_empty() && facts.chain_pem.is_empty() {
                 facts.chain_pem = vec![pem("CERTIFICATE", &hello.certificate)];
                 facts.chain_protocol = Some(Protocol::Sslv2);
+                facts.chain_sent = 1;
             }
             ProtocolDetail { accepted: true, refusal: None, error: None }
         }
@@ -644,6 +683,7 @@ fn record_extensions(facts: &mut TlsFacts, scans: &BTreeMap<Protocol, ProtocolSc
         if !chain.is_empty() {
             facts.chain_pem = chain_as_pem(chain, &mut facts.probe_errors);
             facts.chain_protocol = Some(protocol);
+            facts.chain_sent = chain.len();
         }
     }
     if let Some(status) = &flight.certificate_status {

@@ -440,6 +440,39 @@ pub enum Hostility {
     Garbage,
     /// Answers with a record whose owner name is a compression pointer to itself.
     CompressionLoop,
+    /// Answers every query at once, always with the wrong message id.
+    WrongId,
+    /// Over UDP, an empty answer with TC set; over TCP, a length prefix announcing more bytes than
+    /// it sends, then silence with the connection open.
+    Truncated,
+    /// Over UDP, an empty answer with TC set; over TCP, a 64 KB answer: one TXT record of 255
+    /// strings of 250 bytes, whatever was asked.
+    HugeTxt,
+}
+
+/// The question section of `query` (name, type, class), if it parses that far.
+fn question(query: &[u8]) -> Option<&[u8]> {
+    let end = 12 + query.get(12..)?.iter().position(|b| *b == 0)? + 1 + 4;
+    query.get(12..end)
+}
+
+/// A header answering `query` (QR, RD copied, RA), with `tc` and the given section counts,
+/// followed by the question.
+fn answer_header(query: &[u8], tc: bool, answers: u16) -> Option<Vec<u8>> {
+    let flags = 0x80 | (query[2] & 0x01) | if tc { 0x02 } else { 0 };
+    let mut out = vec![query[0], query[1], flags, 0x80, 0, 1];
+    out.extend_from_slice(&answers.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(question(query)?);
+    Some(out)
+}
+
+/// What a hostile server sends to `query` over UDP (where it differs from TCP).
+pub fn hostile_udp_answer(kind: Hostility, query: &[u8]) -> Option<Vec<u8>> {
+    match kind {
+        Hostility::Truncated | Hostility::HugeTxt if query.len() >= 12 => answer_header(query, true, 0),
+        _ => hostile_answer(kind, query),
+    }
 }
 
 /// The answer a hostile server sends to `query`, if any.
@@ -452,6 +485,25 @@ pub fn hostile_answer(kind: Hostility, query: &[u8]) -> Option<Vec<u8>> {
         Hostility::Garbage => {
             let mut out = vec![query[0], query[1], 0x84, 0x00, 0xff, 0xff, 0xff, 0xff];
             out.extend_from_slice(b"<html>not dns</html>\x00\x01\x02");
+            Some(out)
+        }
+        Hostility::WrongId => {
+            let mut out = answer_header(query, false, 0)?;
+            let wrong = u16::from_be_bytes([query[0], query[1]]) ^ 0x5a5a;
+            out[..2].copy_from_slice(&wrong.to_be_bytes());
+            Some(out)
+        }
+        Hostility::Truncated => answer_header(query, false, 0),
+        Hostility::HugeTxt => {
+            let mut out = answer_header(query, false, 1)?;
+            out.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60]);
+            let strings = 255usize;
+            let rdata_len = strings * 251;
+            out.extend_from_slice(&(rdata_len as u16).to_be_bytes());
+            for _ in 0..strings {
+                out.push(250);
+                out.extend(std::iter::repeat_n(b'v', 250));
+            }
             Some(out)
         }
         Hostility::CompressionLoop => {
@@ -489,7 +541,7 @@ impl HostileDns {
             while !s1.load(Ordering::SeqCst) {
                 if let Ok((n, peer)) = udp.recv_from(&mut buffer) {
                     q1.fetch_add(1, Ordering::SeqCst);
-                    if let Some(answer) = hostile_answer(kind, &buffer[..n]) {
+                    if let Some(answer) = hostile_udp_answer(kind, &buffer[..n]) {
                         let _ = udp.send_to(&answer, peer);
                     }
                 }
@@ -508,7 +560,9 @@ impl HostileDns {
                             let mut query = vec![0u8; u16::from_be_bytes(prefix) as usize];
                             if stream.read_exact(&mut query).is_ok() {
                                 if let Some(answer) = hostile_answer(kind, &query) {
-                                    let _ = stream.write_all(&(answer.len() as u16).to_be_bytes());
+                                    // A truncating server announces more than it sends.
+                                    let announced = if kind == Hostility::Truncated { 4096 } else { answer.len() };
+                                    let _ = stream.write_all(&(announced as u16).to_be_bytes());
                                     let _ = stream.write_all(&answer);
                                 }
                             }

@@ -16,14 +16,44 @@ use super::net::alloc_endpoint;
 
 extern "C" {
     fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
+    fn recv(fd: i32, buf: *mut std::ffi::c_void, len: usize, flags: i32) -> isize;
 }
 
+/// The client has closed `stream` (or it was shut down here): a peek without waiting finds the
+/// end of the stream (or an error), not data and not "nothing yet".
+fn ended(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    const MSG_PEEK: i32 = 0x2;
+    const MSG_DONTWAIT: i32 = 0x40;
+    let mut byte = 0u8;
+    // SAFETY: a valid open socket and a one-byte buffer that outlives the call; MSG_DONTWAIT
+    // leaves the descriptor's own blocking mode (shared with the handler's copy) alone.
+    let n = unsafe { recv(stream.as_raw_fd(), (&mut byte as *mut u8).cast(), 1, MSG_PEEK | MSG_DONTWAIT) };
+    n == 0 || (n < 0 && std::io::Error::last_os_error().kind() != ErrorKind::WouldBlock)
+}
+
+/// What a peer's connection handlers share: the stop flag and the counts made at the server.
 #[derive(Default)]
-struct Shared {
+pub struct Shared {
     stop: AtomicBool,
     conns: Mutex<Vec<TcpStream>>,
     accepted: AtomicUsize,
     received: AtomicUsize,
+    /// The most connections ever open at once, as the server sees them: counted at each accept
+    /// over the tracked connections that the client has not closed yet.
+    most_open: AtomicUsize,
+}
+
+impl Shared {
+    /// The guard was dropped: handlers should return.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Count bytes received from a client.
+    pub fn received(&self, bytes: usize) {
+        self.received.fetch_add(bytes, Ordering::SeqCst);
+    }
 }
 
 /// Common guard of the hostile peers.
@@ -35,7 +65,7 @@ pub struct HostilePeer {
 }
 
 impl HostilePeer {
-    fn start<F>(name: &str, handler: F) -> HostilePeer
+    pub fn start<F>(name: &str, handler: F) -> HostilePeer
     where
         F: Fn(TcpStream, &Shared) + Send + Sync + 'static,
     {
@@ -63,9 +93,12 @@ impl HostilePeer {
                             sh.accepted.fetch_add(1, Ordering::SeqCst);
                             let _ = stream.set_nonblocking(false);
                             if track {
+                                let mut conns = sh.conns.lock().unwrap();
                                 if let Ok(c) = stream.try_clone() {
-                                    sh.conns.lock().unwrap().push(c);
+                                    conns.push(c);
                                 }
+                                let open = conns.iter().filter(|c| !ended(c)).count();
+                                sh.most_open.fetch_max(open, Ordering::SeqCst);
                             }
                             let (sh2, h2) = (sh.clone(), handler.clone());
                             let t = std::thread::Builder::new()
@@ -93,6 +126,12 @@ impl HostilePeer {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The most connections ever open at once (not yet closed by the client), seen at each
+    /// accept.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
     }
 
     /// Bytes received from clients so far.

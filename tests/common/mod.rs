@@ -7,8 +7,15 @@
 //!   `ffdhe2048()` DH parameter files.
 //! - [`servers`]: `OpenSslServer`, `Nginx`, `GnutlsServer` guards (`start`, `start_with`,
 //!   `start_auto`); Drop kills the process group and removes the temp dir.
-//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`;
+//! - [`hostile`]: `SilentServer`, `GarbageServer`, `TrickleServer`, `ResettingServer`, and
+//!   `HostilePeer` (connections accepted and the most open at once, counted at the server);
 //!   [`net::closed_port`].
+//! - [`hostile_tls`]: `HostileTlsServer` (accept-everything, a suite not offered, a
+//!   HelloRetryRequest loop, an endless handshake, a huge chain, every RSA suite, refuse-all),
+//!   `HostileMailServer` (never greets, SMTP/IMAP/POP3 dialogues without end),
+//!   `EndlessHttpsServer` (an endless body over rustls).
+//! - [`hostile_dns`]: `ListingZoneServer` — a scripted root and zone listing hundreds of NS and
+//!   MX records (and chosen extra records), on port 53 of its own address.
 //! - [`oracle`]: `openssl_accepted_suites` / `openssl_accepts_protocol` — ground truth from
 //!   `openssl s_client`, one suite per run, 8 runs in parallel.
 //! - [`ca`]: `TestCa::shared()` — an `openssl ca` PKI with revocation (database, CRL over HTTP,
@@ -116,6 +123,8 @@ pub mod assess;
 pub mod ca;
 pub mod dns;
 pub mod hostile;
+pub mod hostile_dns;
+pub mod hostile_tls;
 pub mod http;
 pub mod legacy_openssl;
 pub mod mail;
@@ -131,6 +140,7 @@ pub mod tls_responder;
 
 pub use ca::{IssuedLeaf, Issuer, LeafSpec, TestCa, Validity, DAY};
 pub use hostile::{GarbageServer, HostilePeer, ResettingServer, SilentServer, TrickleServer};
+pub use hostile_tls::{HostileMailServer, HostileTlsServer, MailHostility, TlsHostility};
 pub use http::{HttpServer, Route};
 pub use net::{alloc_addr, alloc_endpoint, alloc_wildcard_port, closed_port, DEFAULT_PORT};
 pub use oracle::{candidate_suites, openssl_accepted_suites, openssl_accepts_protocol, s_client, Suite};
