@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod cert;
 pub mod checks;
 pub mod cli;
+pub mod distributed;
 pub mod dns;
 pub mod engine;
 pub mod facts;

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::pg::TestStores;
 use common::servers::OpenSslServer;
 use postura::store::Store;
 
@@ -161,23 +162,26 @@ fn a_full_disk_stops_the_scan_with_an_error_and_loses_nothing_stored() {
 }
 
 #[test]
-fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes_sqlite() {
+    sigterm_marks_a_stored_scan_interrupted_and_it_resumes(&TestStores::sqlite());
+}
+
+#[test]
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes_postgres() {
+    sigterm_marks_a_stored_scan_interrupted_and_it_resumes(&TestStores::postgres());
+}
+
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes(stores: &TestStores) {
     let servers: Vec<OpenSslServer> =
         (0..6).map(|_| OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"])).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("postura.db");
+    let db = stores.db("postura");
     let mut args: Vec<String> = vec!["scan".into()];
     args.extend(servers.iter().map(|s| s.socket_addr().to_string()));
-    args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", db.to_str().unwrap()].map(String::from));
+    args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", &db].map(String::from));
     let mut child =
         Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let stored = |db: &Path| -> i64 {
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|c| c.query_row("SELECT count(*) FROM items", [], |r| r.get(0)))
-            .unwrap_or(0)
-    };
-    while stored(&db) < 1 {
+    while stores.count_items(&db) < 1 {
         assert!(child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline, "no item stored in time");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -186,11 +190,11 @@ fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("SIGTERM: scan 1 interrupted"), "{text}");
-    let history = Store::open(&db).unwrap().history(None).unwrap();
+    let history = Store::open(Path::new(&db)).unwrap().history(None).unwrap();
     assert_eq!(history[0].status, "interrupted");
     assert!(history[0].items >= 1 && history[0].items < servers.len() as i64, "{:?}", history[0]);
-    let resumed = postura(&["scan", "--resume", "1", "--quiet", "--db", db.to_str().unwrap()]);
+    let resumed = postura(&["scan", "--resume", "1", "--quiet", "--db", &db]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    let report = Store::open(&db).unwrap().report(1).unwrap();
+    let report = Store::open(Path::new(&db)).unwrap().report(1).unwrap();
     assert_eq!(report.targets.len(), servers.len());
 }

@@ -280,7 +280,7 @@ pub async fn run(plan: &ScanPlan, sink: &mut dyn Sink) -> Result<ScanReport, Sca
 /// The facts that need several items: which zones each mail host serves, the DANE match of each
 /// MX against the chain its sweep saw, each target's zone CAA set, and DROWN through another
 /// endpoint serving the same key with SSLv2.
-fn join_across_items(report: &mut ScanReport) {
+pub(crate) fn join_across_items(report: &mut ScanReport) {
     for target in report.targets.iter_mut().filter(|t| t.port == 25) {
         let host = mail_host_key(&target.host);
         target.mx_of = report
@@ -304,7 +304,7 @@ fn mail_host_key(host: &str) -> String {
 /// already declared (or already found for another zone) is scanned once; a Null MX or an
 /// exchange without address gives none; an exchange outside the scope's names is recorded, not
 /// contacted.
-fn mx_targets(plan: &ScanPlan, zones: &[(usize, ZoneFacts)], known: &[TargetSpec]) -> Vec<TargetSpec> {
+pub(crate) fn mx_targets(plan: &ScanPlan, zones: &[(usize, ZoneFacts)], known: &[TargetSpec]) -> Vec<TargetSpec> {
     let mut specs: Vec<TargetSpec> = Vec::new();
     let already = |specs: &[TargetSpec], host: &str| {
         known

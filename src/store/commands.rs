@@ -27,7 +27,7 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
         let store = db.open()?;
         let (stored, cwd, status) = store.scan_arguments(id)?;
         if status == "complete" {
-            anyhow::bail!("store {}: scan {id} is already complete", store.path().display());
+            anyhow::bail!("store {}: scan {id} is already complete", store.location());
         }
         std::env::set_current_dir(&cwd)
             .with_context(|| format!("scan {id} was started in {}, which is gone", cwd.display()))?;
@@ -59,7 +59,7 @@ impl ScanStore {
                 if !quiet {
                     eprintln!(
                         "postura: resuming scan {id} of {} ({} items already done)",
-                        self.store.path().display(),
+                        self.store.location(),
                         plan.done.len()
                     );
                 }
@@ -70,7 +70,7 @@ impl ScanStore {
                 let country = plan.country.as_ref().map(|c| c.code.as_str());
                 let id = self.store.begin_scan(&self.args, &cwd, country)?;
                 if !quiet {
-                    eprintln!("postura: scan {id} in {}", self.store.path().display());
+                    eprintln!("postura: scan {id} in {}", self.store.location());
                 }
                 id
             }

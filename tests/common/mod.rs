@@ -19,6 +19,9 @@
 //! - [`tls_responder`]: `ScriptedTlsServer` — a scripted TLS 1.2 server on postura's codec
 //!   for Heartbleed and CCS injection (no buildable server has them).
 //! - [`http`]: `HttpServer` with per-path routes, hostile ones included (hang, redirect loop, huge).
+//! - [`pg`]: `PgServer` — a real PostgreSQL (initdb in a temp dir, run as `postgres` on a 127.x
+//!   address; `stop`/`start_again` restart it) and `TestStores` (one store test body, two backends).
+//! - [`gate`]: `Gate` — a counting TCP relay (connections per port, most open at once).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
 //! # Rules
@@ -100,12 +103,14 @@
 pub mod assess;
 pub mod ca;
 pub mod dns;
+pub mod gate;
 pub mod hostile;
 pub mod http;
 pub mod legacy_openssl;
 pub mod mail;
 pub mod net;
 pub mod oracle;
+pub mod pg;
 pub mod pki;
 pub mod process;
 pub mod servers;
