@@ -272,3 +272,31 @@ fn the_per_address_limit_holds_across_workers_counted_at_the_server() {
         .count();
     assert!(ran >= 2, "the jobs ran in one worker only\n{}", workers.logs());
 }
+
+#[test]
+fn each_vantage_point_scans_every_item_and_the_store_keeps_its_facts_apart() {
+    let (_nginx, targets) = nginx_farm(4, true);
+    let pg = PgServer::start();
+    let url = pg.url();
+    let scan = submit(&url, &targets, &["--vantage", "north", "--vantage", "south"]);
+    let mut workers = Workers { children: Vec::new(), logs: tempfile::tempdir().unwrap() };
+    workers.add(&url, 2, &["--vantage", "north"]);
+    // Only north's jobs can run: south's wait for a worker of theirs.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while stored_items(&pg, scan) < 4 {
+        assert!(Instant::now() < deadline, "no progress\n{}", workers.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let by_vantage = |vantage: &str| -> i64 {
+        let sql = format!("SELECT count(*) FROM postura.items WHERE scan_id = {scan} AND vantage = '{vantage}'");
+        pg.psql("postura", &sql).parse().unwrap()
+    };
+    assert_eq!((by_vantage("north"), by_vantage("south")), (4, 0), "a worker runs its own vantage's jobs only");
+    assert_eq!(pg.psql("postura", &format!("SELECT status FROM postura.scans WHERE id = {scan}")), "running");
+    workers.add(&url, 2, &["--vantage", "south"]);
+    wait_complete(&pg, scan, &workers, Duration::from_secs(600));
+    assert_eq!((by_vantage("north"), by_vantage("south")), (4, 4));
+    let report = stored_report(&url, scan);
+    assert_eq!(report.targets.len(), 4, "the report is made from the first vantage point's facts");
+}

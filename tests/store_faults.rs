@@ -198,3 +198,44 @@ fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes(stores: &TestStores) {
     let report = Store::open(Path::new(&db)).unwrap().report(1).unwrap();
     assert_eq!(report.targets.len(), servers.len());
 }
+
+#[test]
+fn a_postgresql_store_that_is_not_ours_newer_or_unreachable_is_refused_and_left_untouched() {
+    let pg = common::pg::PgServer::start();
+    let url = pg.url();
+    // Another program's tables in a schema named `postura`.
+    pg.psql(
+        "postura",
+        "CREATE SCHEMA postura; CREATE TABLE postura.accounts (id int); INSERT INTO postura.accounts VALUES (7)",
+    );
+    let output = postura(&["history", "--db", &url]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not a postura store"), "{}", stderr(&output));
+    assert_eq!(
+        pg.psql("postura", "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'postura'"),
+        "accounts"
+    );
+    assert_eq!(pg.psql("postura", "SELECT id FROM postura.accounts"), "7", "never written to");
+
+    // A store from a newer postura: refused, its scans kept.
+    pg.psql("postgres", "CREATE DATABASE newer");
+    let newer = url.replace("/postura", "/newer");
+    let server = OpenSslServer::start_auto(&[]);
+    let target = server.socket_addr().to_string();
+    let scanned = postura(&["scan", &target, "--no-revocation", "--quiet", "--db", &newer]);
+    assert!(scanned.status.success(), "{}", stderr(&scanned));
+    pg.psql("newer", &format!("UPDATE postura.meta SET schema_version = {}", postura::store::SCHEMA_VERSION + 1));
+    let output = postura(&["history", "--db", &newer]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("newer postura"), "{}", stderr(&output));
+    assert_eq!(pg.psql("newer", "SELECT status FROM postura.scans"), "complete");
+
+    // Unreachable: an error naming the store, the password not shown.
+    let closed = common::net::closed_port();
+    let unreachable = format!("postgres://postura:hunter2@{closed}/postura");
+    let output = postura(&["history", "--db", &unreachable]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot connect") && text.contains(&closed.to_string()), "{text}");
+    assert!(!text.contains("hunter2"), "the password is not shown: {text}");
+}

@@ -258,16 +258,36 @@ impl ScanTask {
             }
             WorkItem::Mx { target } => self.run_target(tx, &context, job, target.clone().into()).await?,
             WorkItem::Zone { index } => {
-                let facts = run_item::assess_zone(plan, &context.network, *index)
-                    .await
-                    .ok_or_else(|| anyhow::anyhow!("no zone {index} in the plan"))?;
+                let name =
+                    plan.zones.get(*index).ok_or_else(|| anyhow::anyhow!("no zone {index} in the plan"))?.name.clone();
+                let index = *index;
+                let probe =
+                    isolated(&context, move |c| async move { run_item::assess_zone(&c.plan, &c.network, index).await });
+                let facts = probe.await.unwrap_or_else(|why| crate::dns::facts::ZoneFacts {
+                    name: crate::dns::wire::fqdn(&name),
+                    error: Some(why),
+                    ..Default::default()
+                });
                 let text = serde_json::to_string(&facts)?;
                 postgres::put_item(&mut **tx, scan, "zone", &zone_key(&facts.name), &text, vantage).await?;
             }
             WorkItem::Resolver { index } => {
-                let facts = run_item::assess_resolver(plan, &context.network, *index)
-                    .await
-                    .ok_or_else(|| anyhow::anyhow!("no resolver {index} in the plan"))?;
+                let address = plan
+                    .resolvers
+                    .get(*index)
+                    .ok_or_else(|| anyhow::anyhow!("no resolver {index} in the plan"))?
+                    .address;
+                let index = *index;
+                let probe =
+                    isolated(
+                        &context,
+                        move |c| async move { run_item::assess_resolver(&c.plan, &c.network, index).await },
+                    );
+                let facts = probe.await.unwrap_or_else(|why| crate::dns::facts::ResolverFacts {
+                    address: address.to_string(),
+                    error: Some(why),
+                    ..Default::default()
+                });
                 let text = serde_json::to_string(&facts)?;
                 postgres::put_item(&mut **tx, scan, "resolver", &facts.address, &text, vantage).await?;
             }
@@ -279,7 +299,7 @@ impl ScanTask {
     async fn run_target(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        context: &ScanContext,
+        context: &Arc<ScanContext>,
         job: &Job,
         spec: TargetSpec,
     ) -> anyhow::Result<()> {
@@ -288,7 +308,15 @@ impl ScanTask {
             lock_address(tx, address).await?;
         }
         for target in resolved {
-            let result: TargetResult = run_item::scan_target(&context.plan, &context.network, target).await;
+            let job_target = target.clone();
+            let probe = isolated(context, move |c| async move {
+                Some(run_item::scan_target(&c.plan, &c.network, job_target).await)
+            });
+            let result: TargetResult = probe.await.unwrap_or_else(|why| {
+                let mut result = crate::engine::empty_result(&target);
+                result.error = Some(why);
+                result
+            });
             let text = serde_json::to_string(&result)?;
             postgres::put_item(&mut **tx, job.scan, "target", &target_key(&result), &text, &job.vantage).await?;
         }
@@ -317,8 +345,10 @@ impl ScanTask {
             // Done already (a repeated job): what followed from it was queued then.
             return Ok(());
         }
-        // One completing job at a time per scan, so that exactly one sees the end.
-        sqlx::query("SELECT id FROM scans WHERE id = $1 FOR UPDATE").bind(scan).execute(&mut **tx).await?;
+        // One completing job at a time per scan, so that exactly one sees the end. NO KEY UPDATE:
+        // the job's stored items hold KEY SHARE on the scan's row (their foreign key), which FOR
+        // UPDATE would wait for, in both directions (a deadlock).
+        sqlx::query("SELECT id FROM scans WHERE id = $1 FOR NO KEY UPDATE").bind(scan).execute(&mut **tx).await?;
         if matches!(job.item, WorkItem::Zone { .. }) {
             self.mx_pass(tx, context, scan, vantage).await?;
         }
@@ -413,6 +443,25 @@ impl Task for ScanTask {
 
     fn heartbeat(&self) -> jiff::Span {
         HEARTBEAT_SECONDS.seconds()
+    }
+}
+
+/// Run a probe as a task of its own, so that a probe that panics becomes its item with an
+/// "internal failure" error (as in `scan::run`) rather than a job that never ends.
+async fn isolated<T, F, Fut>(context: &Arc<ScanContext>, probe: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<ScanContext>) -> Fut,
+    Fut: std::future::Future<Output = Option<T>> + Send + 'static,
+{
+    match tokio::spawn(probe(context.clone())).await {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err("internal failure: the item is not in the plan".to_string()),
+        Err(error) => {
+            let why = if error.is_panic() { "the probe panicked".to_string() } else { error.to_string() };
+            tracing::error!(%why, "job's probe failed");
+            Err(format!("internal failure: {why}"))
+        }
     }
 }
 
@@ -551,19 +600,37 @@ pub async fn finish_now(url: &str, scan: i64) -> anyhow::Result<()> {
 
 /// `postura worker`: run jobs of the vantage point's queue, `concurrency` at once, until SIGINT
 /// or SIGTERM (jobs in progress are finished first). Losing the database is not fatal: the
-/// worker keeps trying, and jobs it could not finish are taken over once their heartbeat is stale.
+/// worker waits for it, then starts afresh (below), and jobs it could not finish are taken over
+/// once their heartbeat is stale.
+///
+/// Why afresh: underway 0.2 keeps a job's heartbeat going when the job's completion fails (its
+/// `process_next_task` returns early on the database error before stopping the heartbeat task),
+/// so a job caught by a database restart or a broken connection would look alive for ever and
+/// never be retried. A watchdog notices the loss (a failed query, or PostgreSQL's start time
+/// changed), waits until the database answers, lets the jobs in progress end, and replaces the
+/// process by a new one (`exec`, same PID and arguments): the leaked heartbeats end with it.
 pub async fn work(url: &str, concurrency: usize, vantage: Option<&str>) -> anyhow::Result<()> {
     let vantage = vantage.unwrap_or("");
     if !vantage.is_empty() {
         check_vantage(vantage)?;
     }
+    postgres::connect_options(url)?;
     // A job holds one connection for its transaction; heartbeats, claims and listeners need more.
-    let pool = connect(url, (concurrency as u32) * 2 + 4).await?;
+    let pool = loop {
+        match connect(url, (concurrency as u32) * 2 + 4).await {
+            Ok(pool) => break pool,
+            Err(error) => {
+                eprintln!("postura worker: {error:#}; trying again in 5 s");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        }
+    };
     let task = ScanTask::new(pool.clone());
     let queue = task.queue(vantage).await?;
     let mut worker = Worker::new(queue, task);
     worker.set_concurrency_limit(concurrency.max(1));
     let stopping = Arc::new(AtomicBool::new(false));
+    let renew = Arc::new(AtomicBool::new(false));
     tokio::spawn({
         let (worker, stopping) = (worker.clone(), stopping.clone());
         async move {
@@ -573,8 +640,9 @@ pub async fn work(url: &str, concurrency: usize, vantage: Option<&str>) -> anyho
             worker.shutdown();
         }
     });
+    tokio::spawn(watchdog(pool.clone(), worker.clone(), renew.clone()));
     eprintln!("postura worker: {} on queue {} ({concurrency} at once)", postgres::redact(url), queue_name(vantage));
-    while !stopping.load(Ordering::SeqCst) {
+    while !stopping.load(Ordering::SeqCst) && !renew.load(Ordering::SeqCst) {
         match worker.run_every(1.second()).await {
             Ok(()) => break,
             Err(error) => {
@@ -583,5 +651,47 @@ pub async fn work(url: &str, concurrency: usize, vantage: Option<&str>) -> anyho
             }
         }
     }
+    if renew.load(Ordering::SeqCst) && !stopping.load(Ordering::SeqCst) {
+        use std::os::unix::process::CommandExt;
+        eprintln!("postura worker: the database came back; starting afresh");
+        pool.close().await;
+        let program = std::env::current_exe().context("cannot find this program to start it afresh")?;
+        let error = std::process::Command::new(program).args(std::env::args_os().skip(1)).exec();
+        anyhow::bail!("cannot start afresh: {error}");
+    }
     Ok(())
+}
+
+/// Watch the database: once a query failed or PostgreSQL restarted, wait until it answers, then
+/// stop the worker (it finishes its jobs) and ask for a fresh start.
+async fn watchdog(pool: PgPool, worker: Worker<ScanTask>, renew: Arc<AtomicBool>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let started = |pool: PgPool| async move {
+        let query = sqlx::query_scalar::<_, String>("SELECT pg_postmaster_start_time()::text").fetch_one(&pool);
+        tokio::time::timeout(LIMIT, query).await.ok().and_then(Result::ok)
+    };
+    let mut first = None;
+    let mut lost = false;
+    loop {
+        tokio::time::sleep(EVERY).await;
+        match (started(pool.clone()).await, &first) {
+            (None, _) => {
+                if !lost {
+                    tracing::warn!("the database does not answer");
+                }
+                lost = true;
+            }
+            (Some(now), None) if !lost => first = Some(now),
+            (Some(now), Some(before)) if !lost && &now == before => {}
+            (Some(_), _) => {
+                tracing::warn!(
+                    "the database was lost and is back: finishing the jobs in progress, then starting afresh"
+                );
+                renew.store(true, Ordering::SeqCst);
+                worker.shutdown();
+                return;
+            }
+        }
+    }
 }
