@@ -306,7 +306,14 @@ impl PgStore {
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();
-        let pool = wait(&handle, || connect(url, POOL_SIZE))?;
+        let pool = match wait(&handle, || connect(url, POOL_SIZE)) {
+            Ok(pool) => pool,
+            Err(error) => {
+                // Not dropped (blocking) here: `open` is often called from async code.
+                runtime.shutdown_background();
+                return Err(error);
+            }
+        };
         Ok(PgStore { pool, location: redact(url), runtime: Some(runtime) })
     }
 
