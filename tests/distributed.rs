@@ -274,8 +274,8 @@ fn the_per_address_limit_holds_across_workers_counted_at_the_server() {
 }
 
 #[test]
-fn each_vantage_point_scans_every_item_and_the_store_keeps_its_facts_apart() {
-    let (_nginx, targets) = nginx_farm(4, true);
+fn each_vantage_point_scans_every_item_the_store_keeps_its_facts_apart_and_the_report_shows_differences() {
+    let (nginx, targets) = nginx_farm(4, true);
     let pg = PgServer::start();
     let url = pg.url();
     let scan = submit(&url, &targets, &["--vantage", "north", "--vantage", "south"]);
@@ -294,9 +294,106 @@ fn each_vantage_point_scans_every_item_and_the_store_keeps_its_facts_apart() {
     };
     assert_eq!((by_vantage("north"), by_vantage("south")), (4, 0), "a worker runs its own vantage's jobs only");
     assert_eq!(pg.psql("postura", &format!("SELECT status FROM postura.scans WHERE id = {scan}")), "running");
+    // From the south, the servers are gone: what it sees differs from what the north saw.
+    drop(nginx);
     workers.add(&url, 2, &["--vantage", "south"]);
     wait_complete(&pg, scan, &workers, Duration::from_secs(600));
     assert_eq!((by_vantage("north"), by_vantage("south")), (4, 4));
     let report = stored_report(&url, scan);
     assert_eq!(report.targets.len(), 4, "the report is made from the first vantage point's facts");
+    assert!(report.targets.iter().all(|t| t.tls.is_some()), "the north saw every server");
+    let assessment = report.assessment.as_ref().unwrap();
+    assert_eq!(assessment.vantage.as_deref(), Some("north"));
+    let differences = &assessment.vantage_differences;
+    for target in &report.targets {
+        let key = target_key(target);
+        let grade = differences.iter().find(|d| d.item == key && d.check.is_none()).expect("a grade difference");
+        // Unreachable: no grade there.
+        assert_eq!((grade.vantage.as_str(), grade.there.as_str()), ("south", "-"), "{grade:?}");
+        assert!(
+            differences
+                .iter()
+                .any(|d| d.item == key && d.check.as_deref() == Some("tls.protocol.tls10") && d.here == "fail"),
+            "{differences:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    ok(postura(&strings(&["report", "--scan", &scan.to_string(), "--html", html.to_str().unwrap(), "--db", &url]))
+        .output()
+        .unwrap());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=\"vantages\"") && page.contains("Differences between vantage points"), "no section");
+    assert!(page.contains("tls.protocol.tls10") && page.contains(">south<"), "the rows are shown");
+}
+
+#[test]
+fn scan_distributed_wait_writes_the_outputs_and_finish_refuses_an_unfinished_scan() {
+    let (_nginx, targets) = nginx_farm(3, true);
+    let pg = PgServer::start();
+    let url = pg.url();
+    let workers = Workers::start(&url, 1, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("scan.json"), dir.path().join("scan.html"));
+    let mut args = strings(&["scan", "--distributed", "--wait", "--db", &url, "--no-revocation", "--quiet"]);
+    args.extend(strings(&["--json", json.to_str().unwrap(), "--html", html.to_str().unwrap()]));
+    args.extend(targets.iter().cloned());
+    let output = postura(&args).output().unwrap();
+    assert!(output.status.success(), "{}\n{}", String::from_utf8_lossy(&output.stderr), workers.logs());
+    let scan: i64 = String::from_utf8_lossy(&output.stdout).lines().next().unwrap().parse().unwrap();
+    let written: ScanReport = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(written.targets.len(), 3);
+    assert_eq!(serde_json::to_value(&written).unwrap(), serde_json::to_value(stored_report(&url, scan)).unwrap());
+    assert!(std::fs::read_to_string(&html).unwrap().to_ascii_lowercase().contains("<html"));
+
+    // A scan whose items no worker runs (a vantage point nobody serves) cannot be finished yet.
+    let waiting = submit(&url, &targets, &["--vantage", "nowhere"]);
+    let output = postura(&strings(&["finish", &waiting.to_string(), "--db", &url])).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("3 items are not done yet"));
+}
+
+/// A zone of the DNS lab (BIND/Knot in a network namespace, with its MX hosts' SMTP servers):
+/// the zone's job, the MX pass it leads to (one job per mail host) and the joins at the end give
+/// the findings of a single-process scan. PostgreSQL and the workers run in the lab's namespace.
+#[test]
+fn a_zone_and_its_mx_hosts_found_by_the_mx_pass_equal_a_single_process_scan() {
+    let lab = common::dns::DnsLab::start();
+    let pg = PgServer::start_in(Some(&lab.netns.name));
+    let url = pg.url();
+    let in_lab = |args: &[String]| -> Command {
+        let mut command = lab.netns.command(Path::new(env!("CARGO_BIN_EXE_postura")));
+        command.args(args).env("POSTURA_TODAY", TODAY);
+        command
+    };
+    let hints = lab.hints.to_str().unwrap().to_string();
+    let common_args =
+        strings(&["dns://mail.test", "--root-hints", &hints, "--no-revocation", "--quiet", "--timeout", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let reference_json = dir.path().join("reference.json");
+    let mut args = strings(&["scan", "--json", reference_json.to_str().unwrap()]);
+    args.extend(common_args.iter().cloned());
+    ok(in_lab(&args).output().unwrap());
+    let reference: ScanReport = serde_json::from_slice(&std::fs::read(&reference_json).unwrap()).unwrap();
+    assert_eq!((reference.zones.len(), reference.targets.len()), (1, 2), "the zone and its two MX hosts");
+
+    let mut args = strings(&["scan", "--distributed", "--db", &url]);
+    args.extend(common_args.iter().cloned());
+    let scan: i64 = ok(in_lab(&args).output().unwrap()).trim().parse().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let mut children = Vec::new();
+    for n in 0..2 {
+        let log = std::fs::File::create(logs.path().join(format!("worker-{n}.log"))).unwrap();
+        let mut command = in_lab(&strings(&["worker", "--db", &url, "--concurrency", "2", "-v"]));
+        command.stdout(Stdio::null()).stderr(log);
+        children.push(spawn_guarded(command).unwrap());
+    }
+    let workers = Workers { children, logs };
+    wait_complete(&pg, scan, &workers, Duration::from_secs(600));
+    let db = url.clone();
+    let report = lab.netns.enter(move || Store::open(Path::new(&db)).unwrap().report(scan).unwrap());
+    assert_eq!(outcome(&report), outcome(&reference), "the distributed scan's findings differ");
+    assert_eq!(report.zones[0].name, reference.zones[0].name);
+    let mx_of: Vec<&Vec<String>> = report.targets.iter().map(|t| &t.mx_of).collect();
+    assert!(mx_of.iter().all(|zones| zones.iter().any(|z| z.starts_with("mail.test"))), "{mx_of:?}");
 }

@@ -239,3 +239,45 @@ fn a_postgresql_store_that_is_not_ours_newer_or_unreachable_is_refused_and_left_
     assert!(text.contains("cannot connect") && text.contains(&closed.to_string()), "{text}");
     assert!(!text.contains("hunter2"), "the password is not shown: {text}");
 }
+
+#[test]
+fn a_version_1_store_is_migrated_to_version_2_and_keeps_its_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v1.db");
+    {
+        // Schema version 1 as postura wrote it before vantage points.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE scans (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+                status TEXT NOT NULL, country TEXT, args TEXT NOT NULL, cwd TEXT NOT NULL,
+                tool_version TEXT NOT NULL, index_value REAL, report TEXT);
+             CREATE TABLE items (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL, key TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (scan_id, kind, key));
+             CREATE TABLE findings (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                subject TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,
+                PRIMARY KEY (scan_id, subject, check_id));
+             CREATE TABLE grades (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                subject TEXT NOT NULL, grade TEXT NOT NULL, PRIMARY KEY (scan_id, subject));
+             INSERT INTO scans (started_at, status, args, cwd, tool_version)
+                VALUES ('2026-11-30T10:00:00Z', 'interrupted', '[\"example.test\"]', '/', '0.1.0');
+             PRAGMA application_id = 1347638354; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let zone = postura::dns::facts::ZoneFacts { name: "mail.test.".into(), ..Default::default() };
+        conn.execute("INSERT INTO items VALUES (1, 'zone', 'mail.test.', ?1)", [serde_json::to_string(&zone).unwrap()])
+            .unwrap();
+    }
+    let output = postura(&["history", "--json", "--db", db.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((history[0]["status"].as_str(), history[0]["items"].as_i64()), (Some("interrupted"), Some(1)));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, postura::store::SCHEMA_VERSION);
+    let (key, vantage): (String, String) =
+        conn.query_row("SELECT key, vantage FROM items", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((key.as_str(), vantage.as_str()), ("mail.test.", ""));
+    // The migrated item is what a resume reads back.
+    let stored = Store::open(&db).unwrap().stored_items(1).unwrap();
+    assert!(stored.zones.contains_key("mail.test."));
+}

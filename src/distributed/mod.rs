@@ -35,6 +35,7 @@ use sqlx::{Postgres, Transaction};
 use underway::task::{Error as TaskError, Result as TaskResult, RetryPolicy};
 use underway::{Queue, Task, Worker};
 
+use crate::checks::model::{VantageDifference, MAX_VANTAGE_DIFFERENCES};
 use crate::facts::{ScanReport, TargetResult, ToolInfo, SCHEMA_VERSION};
 use crate::net::Network;
 use crate::profile::Service;
@@ -481,11 +482,68 @@ pub async fn finish(tx: &mut Transaction<'_, Postgres>, context: &ScanContext, s
     let started_at: String =
         sqlx::query_scalar("SELECT started_at FROM scans WHERE id = $1").bind(scan).fetch_one(&mut **tx).await?;
     let rows = postgres::item_rows(&mut **tx, scan, &primary).await?;
-    let report = assemble(context, started_at, crate::store::items_from_rows("", scan, rows)?);
+    let mut report = assemble(context, started_at.clone(), crate::store::items_from_rows("", scan, rows)?);
+    if context.vantages.len() > 1 {
+        let mut differences = Vec::new();
+        for other in &context.vantages[1..] {
+            let rows = postgres::item_rows(&mut **tx, scan, other).await?;
+            let seen = assemble(context, started_at.clone(), crate::store::items_from_rows("", scan, rows)?);
+            differences.extend(compare_vantages(&report, &seen, other));
+        }
+        let total = differences.len();
+        differences.truncate(MAX_VANTAGE_DIFFERENCES);
+        if total > MAX_VANTAGE_DIFFERENCES {
+            tracing::warn!(scan, total, kept = MAX_VANTAGE_DIFFERENCES, "vantage differences cut");
+        }
+        if let Some(assessment) = report.assessment.as_mut() {
+            assessment.vantage = Some(primary.clone());
+            assessment.vantage_differences = differences;
+        }
+    }
     let finished = crate::store::Finished::from_report(&report)?;
     postgres::finish_scan(tx, scan, &finished).await?;
     tracing::info!(scan, targets = report.targets.len(), "scan complete in the store");
     Ok(())
+}
+
+/// Where `there` (another vantage point's assessed document) differs from `here`: items one of
+/// them lacks, grades, and each check's status.
+pub fn compare_vantages(here: &ScanReport, there: &ScanReport, vantage: &str) -> Vec<VantageDifference> {
+    use crate::store::diff::{name, subjects};
+    let theirs: HashMap<String, crate::store::diff::Subject<'_>> =
+        subjects(there).into_iter().map(|s| (s.key.clone(), s)).collect();
+    let mut rows = Vec::new();
+    let row = |item: &str, check: Option<&str>, here: String, there: String| VantageDifference {
+        item: item.to_string(),
+        vantage: vantage.to_string(),
+        check: check.map(str::to_string),
+        here,
+        there,
+    };
+    let mine = subjects(here);
+    for subject in &mine {
+        let Some(other) = theirs.get(&subject.key) else {
+            rows.push(row(&subject.key, None, "present".into(), "-".into()));
+            continue;
+        };
+        if subject.grade != other.grade {
+            let grade = |g: &Option<String>| g.clone().unwrap_or_else(|| "-".into());
+            rows.push(row(&subject.key, None, grade(&subject.grade), grade(&other.grade)));
+        }
+        let statuses: HashMap<&str, String> =
+            other.findings.iter().map(|f| (f.check.as_str(), name(&f.status))).collect();
+        for finding in subject.findings {
+            let (status, seen) = (name(&finding.status), statuses.get(finding.check.as_str()));
+            if seen != Some(&status) {
+                rows.push(row(&subject.key, Some(&finding.check), status, seen.cloned().unwrap_or_else(|| "-".into())));
+            }
+        }
+    }
+    let keys: std::collections::HashSet<&str> = mine.iter().map(|s| s.key.as_str()).collect();
+    let mut missing_here: Vec<&String> = theirs.keys().filter(|k| !keys.contains(k.as_str())).collect();
+    missing_here.sort();
+    rows.extend(missing_here.into_iter().map(|key| row(key, None, "-".into(), "present".into())));
+    rows
 }
 
 /// Stored items in the plan's order, joined across items and assessed, as `scan::run` ends.
