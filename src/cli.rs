@@ -640,7 +640,8 @@ async fn scan_distributed(args: ScanArgs) -> anyhow::Result<u8> {
         }
     }
     // The scan's own arguments as typed (everything after `scan`), to rebuild its plan in workers.
-    let raw: Vec<String> = std::env::args().skip_while(|a| a != "scan").skip(1).collect();
+    let raw: Vec<String> =
+        crate::store::arguments_to_store(std::env::args().skip_while(|a| a != "scan").skip(1).collect());
     let (id, jobs) = crate::distributed::submit(&url, &plan, &raw, &args.vantage).await?;
     let location = crate::store::postgres::redact(&url);
     println!("{id}");

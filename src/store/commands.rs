@@ -45,7 +45,7 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
     }
     let store = db.open()?;
     // The scan's own arguments as typed (everything after `scan`), to rebuild its plan on resume.
-    let raw: Vec<String> = std::env::args().skip_while(|a| a != "scan").skip(1).collect();
+    let raw: Vec<String> = super::arguments_to_store(std::env::args().skip_while(|a| a != "scan").skip(1).collect());
     Ok((args, Some(ScanStore { store, resume: None, args: raw })))
 }
 

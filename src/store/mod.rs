@@ -48,6 +48,24 @@ pub fn is_postgres_url(text: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
+/// A scan's arguments as they are stored (to rebuild its plan): a PostgreSQL URL's password is
+/// not kept (a resume or a worker names its store itself).
+pub fn arguments_to_store(args: Vec<String>) -> Vec<String> {
+    let mut after_db = false;
+    args.into_iter()
+        .map(|arg| {
+            let value = if after_db { Some(arg.as_str()) } else { arg.strip_prefix("--db=") };
+            let redacted = value.filter(|v| is_postgres_url(v)).map(postgres::redact);
+            after_db = arg == "--db";
+            match redacted {
+                Some(url) if arg.starts_with("--db=") => format!("--db={url}"),
+                Some(url) => url,
+                None => arg,
+            }
+        })
+        .collect()
+}
+
 /// One scan as `history` lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScanSummary {
@@ -291,4 +309,16 @@ pub fn items_from_rows(location: &str, id: i64, rows: Vec<(String, String)>) -> 
         }
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_arguments_keep_no_postgresql_password() {
+        let args = ["a.test", "--db", "postgres://u:secret@db/p", "--db=postgresql://u:secret@db/p", "--db", "x.db"];
+        let stored = arguments_to_store(args.iter().map(|s| s.to_string()).collect());
+        assert_eq!(stored, ["a.test", "--db", "postgres://u:***@db/p", "--db=postgresql://u:***@db/p", "--db", "x.db"]);
+    }
 }
