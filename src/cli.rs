@@ -149,13 +149,36 @@ pub enum Command {
     /// Scan country profiles on cron schedules, write reports, alert by webhook on new or
     /// regressed findings, serve Prometheus metrics (see docs/operations.md).
     Daemon(crate::daemon::DaemonArgs),
+    /// Run the jobs of distributed scans (`scan --distributed`) from a PostgreSQL store, until
+    /// SIGINT or SIGTERM; any number of workers on any number of machines (docs/scaling.md).
+    Worker {
+        /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+        #[arg(long, value_name = "URL")]
+        db: String,
+        /// Jobs (targets, zones, resolvers) run at once.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        concurrency: u32,
+        /// The vantage point this worker scans from: it runs the jobs of scans that ask for it
+        /// (`scan --distributed --vantage NAME`), and only those.
+        #[arg(long, value_name = "NAME")]
+        vantage: Option<String>,
+    },
+    /// Run the assessment of a distributed scan whose items are all in (normally the worker that
+    /// finishes the last item queues it).
+    Finish {
+        scan: i64,
+        /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+        #[arg(long, value_name = "URL")]
+        db: String,
+    },
 }
 
 /// Which store: `--db PATH`, else the default data directory (see `docs/operations.md`).
 #[derive(Debug, Clone, Args)]
 pub struct DbArg {
-    /// The scan store (SQLite); default: $XDG_DATA_HOME/postura/postura.db, /var/lib/postura/postura.db as root.
-    #[arg(long, value_name = "PATH")]
+    /// The scan store: an SQLite file, or a PostgreSQL database as postgres://USER[:PASSWORD]@HOST[:PORT]/DB;
+    /// default: $XDG_DATA_HOME/postura/postura.db, /var/lib/postura/postura.db as root.
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -357,13 +380,25 @@ pub struct ScanArgs {
     /// Keep the scan in the store at the default place (each item as it finishes).
     #[arg(long)]
     pub store: bool,
-    /// Keep the scan in this store (SQLite file); implies --store.
-    #[arg(long, value_name = "PATH")]
+    /// Keep the scan in this store (SQLite file, or postgres://… URL); implies --store.
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Continue an interrupted scan of the store: its plan is rebuilt from the arguments it was
     /// started with, and the items it finished are not scanned again.
     #[arg(long, value_name = "SCAN_ID", conflicts_with_all = ["targets", "profile"])]
     pub resume: Option<i64>,
+    /// Queue the scan in the PostgreSQL store given by --db as one job per target, zone and
+    /// resolver, for `postura worker` processes to run (docs/scaling.md); prints the scan ID.
+    #[arg(long, requires = "db", conflicts_with = "resume")]
+    pub distributed: bool,
+    /// With --distributed: scan every item from this vantage point too (repeatable); workers
+    /// started with `--vantage NAME` run them. The first one's facts make the report.
+    #[arg(long, value_name = "NAME", requires = "distributed")]
+    pub vantage: Vec<String>,
+    /// With --distributed: wait until the scan is complete, then print its summary and write
+    /// --json, --html and --csv.
+    #[arg(long, requires = "distributed")]
+    pub wait: bool,
 }
 
 /// Run the parsed command; errors that are the user's are reported with exit code 2.
@@ -436,6 +471,32 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Bundle(args) => bundle_outcome(crate::bundle::command::bundle(&args).map(|()| true)),
         Command::Verify(args) => bundle_outcome(crate::bundle::command::verify(&args)),
         Command::Daemon(args) => ExitCode::from(crate::daemon::run(args).await),
+        Command::Worker { db, concurrency, vantage } => {
+            match crate::distributed::work(&db, concurrency as usize, vantage.as_deref()).await {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(error) => {
+                    eprintln!("postura: {error:#}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+        Command::Finish { scan, db } => match crate::distributed::finish_now(&db, scan).await {
+            Ok(()) => {
+                println!("scan {scan}: complete");
+                ExitCode::from(EXIT_OK)
+            }
+            Err(error) => {
+                eprintln!("postura: {error:#}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Command::Scan(args) if args.distributed => match scan_distributed(args).await {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => {
+                eprintln!("postura: {error:#}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Scan(args) => match scan(args).await {
             Ok(code) => ExitCode::from(code),
             Err(error) => {
@@ -544,7 +605,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut stored_scan = None;
     if let Some(store) = store {
         let sink = store.into_sink(&mut plan, args.quiet)?;
-        stored_scan = Some((sink.store.path().to_path_buf(), sink.scan_id));
+        stored_scan = Some((sink.store.source().to_path_buf(), sink.store.location(), sink.scan_id));
         sinks.push(Box::new(sink));
     }
     if !args.quiet && std::io::stderr().is_terminal() {
@@ -564,17 +625,72 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let summary = match &stored_scan {
         // A stored scan stopped by SIGINT/SIGTERM is marked interrupted (its finished items are
         // kept) and can be resumed.
-        Some((path, id)) => tokio::select! {
+        Some((path, location, id)) => tokio::select! {
             summary = crate::scan::run(&plan, &mut fanout) => summary?,
             signal = crate::store::commands::stop_signal() => {
                 crate::store::Store::open(path)?.set_status(*id, "interrupted")?;
-                eprintln!("postura: {signal}: scan {id} interrupted; continue it with `postura scan --resume {id} --db {}`", path.display());
+                eprintln!("postura: {signal}: scan {id} interrupted; continue it with `postura scan --resume {id} --db {location}`");
                 return Ok(EXIT_USAGE);
             }
         },
         None => crate::scan::run(&plan, &mut fanout).await?,
     };
     Ok(if fail_on.is_some_and(|threshold| summary.fails_at_or_above(threshold)) { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// `postura scan --distributed`: validate the plan here, queue it, and (with --wait) wait for
+/// the workers and write the outputs from the stored document.
+async fn scan_distributed(args: ScanArgs) -> anyhow::Result<u8> {
+    let url = args.db.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    if !crate::store::is_postgres_url(&url) {
+        anyhow::bail!("--distributed needs a PostgreSQL store: --db postgres://USER@HOST/DB");
+    }
+    let (plan, notes) = crate::scan::ScanPlan::from_args(&args).await?;
+    if !args.quiet {
+        for note in notes {
+            eprintln!("postura: {note}");
+        }
+    }
+    // The scan's own arguments as typed (everything after `scan`), to rebuild its plan in workers.
+    let raw: Vec<String> =
+        crate::store::arguments_to_store(std::env::args().skip_while(|a| a != "scan").skip(1).collect());
+    let (id, jobs) = crate::distributed::submit(&url, &plan, &raw, &args.vantage).await?;
+    let location = crate::store::postgres::redact(&url);
+    println!("{id}");
+    if !args.quiet {
+        eprintln!("postura: scan {id} queued in {location}: {jobs} jobs for `postura worker --db …`");
+    }
+    if !args.wait {
+        return Ok(EXIT_OK);
+    }
+    let pool = crate::store::postgres::connect(&url, 1).await?;
+    loop {
+        match crate::distributed::progress(&pool, id).await {
+            Ok((_, status)) if status == "complete" => break,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the scan's progress; trying again"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    pool.close().await;
+    let store = crate::store::Store::open(std::path::Path::new(&url))?;
+    let report = store.report(id)?;
+    if let Some(path) = &args.json {
+        let mut text = serde_json::to_vec_pretty(&report)?;
+        text.push(b'\n');
+        crate::scan::sink::write_atomically(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.html.is_some() || args.csv.is_some() {
+        let renderer = crate::report::Renderer::new(&args.lang, args.templates.as_deref())?;
+        let document = crate::report::view::Document::from_report(report.clone());
+        let catalog = plan.assessment.as_ref().map(|a| &a.catalog);
+        write_reports(&renderer, &document, &document, None, catalog, (args.html.as_deref(), args.csv.as_deref()))?;
+    }
+    if !args.quiet {
+        print!("{}", crate::output::summary(&report));
+    }
+    let fail_on = args.fail_on.as_deref().map(str::parse::<Severity>).transpose().map_err(anyhow::Error::msg)?;
+    Ok(if fail_on.is_some_and(|threshold| report.fails_at_or_above(threshold)) { EXIT_FINDINGS } else { EXIT_OK })
 }
 
 /// Whether `path` can be written, without truncating it.

@@ -8,6 +8,7 @@ pub mod cert;
 pub mod checks;
 pub mod cli;
 pub mod daemon;
+pub mod distributed;
 pub mod dns;
 pub mod engine;
 pub mod facts;

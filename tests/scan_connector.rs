@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::ca::{LeafSpec, TestCa};
+use common::gate::Gate;
 use common::net::{alloc_addr, alloc_endpoint};
 use common::pki::TEST_HOST;
 use common::servers::OpenSslServer;
@@ -71,96 +71,6 @@ fn a_probe_that_panics_leaves_its_item_with_an_error_and_the_scan_completes() {
     assert_eq!(report.zones[0].sector.as_deref(), Some("cctld"));
     assert_eq!(report.resolvers.len(), 1);
     assert_eq!(report.resolvers[0].error.as_deref(), Some("internal failure: the probe panicked"));
-}
-
-/// A TCP gate in front of several servers, all reached at one address: it counts every
-/// connection per port and records whether a connection was ever accepted while another was
-/// still open. A connection counts as open from its accept until the server's first answer
-/// reaches the client, and its request is held for `hold` first, so that a client breaking the
-/// per-address limit is caught (a correct client only opens its next connection after reading
-/// an answer and closing).
-struct Gate {
-    accepted: Vec<Arc<AtomicUsize>>,
-    open: Arc<AtomicUsize>,
-    overlaps: Arc<AtomicUsize>,
-}
-
-impl Gate {
-    fn start(address: Ipv4Addr, routes: &[(u16, SocketAddr)], hold: Duration) -> Gate {
-        let open = Arc::new(AtomicUsize::new(0));
-        let overlaps = Arc::new(AtomicUsize::new(0));
-        let mut accepted = Vec::new();
-        for &(port, backend) in routes {
-            let listener = TcpListener::bind((address, port)).expect("bind gate");
-            let count = Arc::new(AtomicUsize::new(0));
-            accepted.push(count.clone());
-            let (open, overlaps) = (open.clone(), overlaps.clone());
-            std::thread::spawn(move || {
-                for client in listener.incoming().flatten() {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    if open.fetch_add(1, Ordering::SeqCst) > 0 {
-                        overlaps.fetch_add(1, Ordering::SeqCst);
-                    }
-                    let open = open.clone();
-                    std::thread::spawn(move || relay(client, backend, hold, &open));
-                }
-            });
-        }
-        Gate { accepted, open, overlaps }
-    }
-
-    fn count(&self, route: usize) -> usize {
-        self.accepted[route].load(Ordering::SeqCst)
-    }
-}
-
-fn relay(mut client: TcpStream, backend: SocketAddr, hold: Duration, open: &AtomicUsize) {
-    let mut counted = true;
-    let release = |counted: &mut bool| {
-        if std::mem::take(counted) {
-            open.fetch_sub(1, Ordering::SeqCst);
-        }
-    };
-    let Ok(mut server) = TcpStream::connect(backend) else {
-        release(&mut counted);
-        return;
-    };
-    let (Ok(mut client_reader), Ok(mut server_writer)) = (client.try_clone(), server.try_clone()) else {
-        release(&mut counted);
-        return;
-    };
-    let upstream = std::thread::spawn(move || {
-        let mut buffer = [0u8; 16384];
-        let mut first = true;
-        while let Ok(n) = client_reader.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            if std::mem::take(&mut first) {
-                std::thread::sleep(hold);
-            }
-            if server_writer.write_all(&buffer[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = server_writer.shutdown(Shutdown::Write);
-    });
-    let mut buffer = [0u8; 16384];
-    loop {
-        match server.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                // Released before the client can see the answer: its next connection comes after.
-                release(&mut counted);
-                if client.write_all(&buffer[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    release(&mut counted);
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = upstream.join();
 }
 
 #[test]

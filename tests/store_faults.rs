@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::pg::TestStores;
 use common::servers::OpenSslServer;
 use postura::store::Store;
 
@@ -161,23 +162,26 @@ fn a_full_disk_stops_the_scan_with_an_error_and_loses_nothing_stored() {
 }
 
 #[test]
-fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes_sqlite() {
+    sigterm_marks_a_stored_scan_interrupted_and_it_resumes(&TestStores::sqlite());
+}
+
+#[test]
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes_postgres() {
+    sigterm_marks_a_stored_scan_interrupted_and_it_resumes(&TestStores::postgres());
+}
+
+fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes(stores: &TestStores) {
     let servers: Vec<OpenSslServer> =
         (0..6).map(|_| OpenSslServer::start_auto(&["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"])).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("postura.db");
+    let db = stores.db("postura");
     let mut args: Vec<String> = vec!["scan".into()];
     args.extend(servers.iter().map(|s| s.socket_addr().to_string()));
-    args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", db.to_str().unwrap()].map(String::from));
+    args.extend(["--no-revocation", "--quiet", "--concurrency", "1", "--db", &db].map(String::from));
     let mut child =
         Command::new(env!("CARGO_BIN_EXE_postura")).args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let stored = |db: &Path| -> i64 {
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|c| c.query_row("SELECT count(*) FROM items", [], |r| r.get(0)))
-            .unwrap_or(0)
-    };
-    while stored(&db) < 1 {
+    while stores.count_items(&db) < 1 {
         assert!(child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline, "no item stored in time");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -186,12 +190,12 @@ fn sigterm_marks_a_stored_scan_interrupted_and_it_resumes() {
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("SIGTERM: scan 1 interrupted"), "{text}");
-    let history = Store::open(&db).unwrap().history(None).unwrap();
+    let history = Store::open(Path::new(&db)).unwrap().history(None).unwrap();
     assert_eq!(history[0].status, "interrupted");
     assert!(history[0].items >= 1 && history[0].items < servers.len() as i64, "{:?}", history[0]);
-    let resumed = postura(&["scan", "--resume", "1", "--quiet", "--db", db.to_str().unwrap()]);
+    let resumed = postura(&["scan", "--resume", "1", "--quiet", "--db", &db]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    let report = Store::open(&db).unwrap().report(1).unwrap();
+    let report = Store::open(Path::new(&db)).unwrap().report(1).unwrap();
     assert_eq!(report.targets.len(), servers.len());
 }
 
@@ -250,4 +254,87 @@ fn a_disk_that_fills_while_items_are_written_stops_the_scan_and_it_resumes_once_
             assert_eq!(kept.started_at, target.started_at, "{} was probed again", target.host);
         }
     }
+}
+
+#[test]
+fn a_postgresql_store_that_is_not_ours_newer_or_unreachable_is_refused_and_left_untouched() {
+    let pg = common::pg::PgServer::start();
+    let url = pg.url();
+    // Another program's tables in a schema named `postura`.
+    pg.psql(
+        "postura",
+        "CREATE SCHEMA postura; CREATE TABLE postura.accounts (id int); INSERT INTO postura.accounts VALUES (7)",
+    );
+    let output = postura(&["history", "--db", &url]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not a postura store"), "{}", stderr(&output));
+    assert_eq!(
+        pg.psql("postura", "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'postura'"),
+        "accounts"
+    );
+    assert_eq!(pg.psql("postura", "SELECT id FROM postura.accounts"), "7", "never written to");
+
+    // A store from a newer postura: refused, its scans kept.
+    pg.psql("postgres", "CREATE DATABASE newer");
+    let newer = url.replace("/postura", "/newer");
+    let server = OpenSslServer::start_auto(&[]);
+    let target = server.socket_addr().to_string();
+    let scanned = postura(&["scan", &target, "--no-revocation", "--quiet", "--db", &newer]);
+    assert!(scanned.status.success(), "{}", stderr(&scanned));
+    pg.psql("newer", &format!("UPDATE postura.meta SET schema_version = {}", postura::store::SCHEMA_VERSION + 1));
+    let output = postura(&["history", "--db", &newer]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("newer postura"), "{}", stderr(&output));
+    assert_eq!(pg.psql("newer", "SELECT status FROM postura.scans"), "complete");
+
+    // Unreachable: an error naming the store, the password not shown.
+    let closed = common::net::closed_port();
+    let unreachable = format!("postgres://postura:hunter2@{closed}/postura");
+    let output = postura(&["history", "--db", &unreachable]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot connect") && text.contains(&closed.to_string()), "{text}");
+    assert!(!text.contains("hunter2"), "the password is not shown: {text}");
+}
+
+#[test]
+fn a_version_1_store_is_migrated_to_version_2_and_keeps_its_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v1.db");
+    {
+        // Schema version 1 as postura wrote it before vantage points.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE scans (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+                status TEXT NOT NULL, country TEXT, args TEXT NOT NULL, cwd TEXT NOT NULL,
+                tool_version TEXT NOT NULL, index_value REAL, report TEXT);
+             CREATE TABLE items (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL, key TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (scan_id, kind, key));
+             CREATE TABLE findings (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                subject TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,
+                PRIMARY KEY (scan_id, subject, check_id));
+             CREATE TABLE grades (scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+                subject TEXT NOT NULL, grade TEXT NOT NULL, PRIMARY KEY (scan_id, subject));
+             INSERT INTO scans (started_at, status, args, cwd, tool_version)
+                VALUES ('2026-11-30T10:00:00Z', 'interrupted', '[\"example.test\"]', '/', '0.1.0');
+             PRAGMA application_id = 1347638354; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let zone = postura::dns::facts::ZoneFacts { name: "mail.test.".into(), ..Default::default() };
+        conn.execute("INSERT INTO items VALUES (1, 'zone', 'mail.test.', ?1)", [serde_json::to_string(&zone).unwrap()])
+            .unwrap();
+    }
+    let output = postura(&["history", "--json", "--db", db.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((history[0]["status"].as_str(), history[0]["items"].as_i64()), (Some("interrupted"), Some(1)));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, postura::store::SCHEMA_VERSION);
+    let (key, vantage): (String, String) =
+        conn.query_row("SELECT key, vantage FROM items", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((key.as_str(), vantage.as_str()), ("mail.test.", ""));
+    // The migrated item is what a resume reads back.
+    let stored = Store::open(&db).unwrap().stored_items(1).unwrap();
+    assert!(stored.zones.contains_key("mail.test."));
 }

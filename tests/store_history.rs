@@ -1,5 +1,6 @@
 //! History, diffs, reports, export, import and retention from the store, on a real s_server
-//! whose configuration is weakened between two scans and restored for a third.
+//! whose configuration is weakened between two scans and restored for a third; the same test on
+//! an SQLite file and on a real PostgreSQL server (tests/common/pg.rs).
 
 mod common;
 
@@ -7,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::net::alloc_endpoint;
+use common::pg::TestStores;
 use common::servers::OpenSslServer;
 use postura::store::Store;
 
@@ -21,16 +23,9 @@ fn ok(output: Output) -> String {
 
 const WEAK: &[&str] = &["-min_protocol", "TLSv1", "-cipher", "ALL:@SECLEVEL=0"];
 
-fn scan(db: &Path, endpoint: std::net::SocketAddrV4, args: &[&str]) {
+fn scan(db: &str, endpoint: std::net::SocketAddrV4, args: &[&str]) {
     let server = OpenSslServer::start(*endpoint.ip(), endpoint.port(), args);
-    ok(postura(&[
-        "scan",
-        &server.socket_addr().to_string(),
-        "--no-revocation",
-        "--quiet",
-        "--db",
-        db.to_str().unwrap(),
-    ]));
+    ok(postura(&["scan", &server.socket_addr().to_string(), "--no-revocation", "--quiet", "--db", db]));
 }
 
 fn checks(list: &serde_json::Value) -> Vec<String> {
@@ -38,14 +33,23 @@ fn checks(list: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
-fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("postura.db");
-    let dbs = db.to_str().unwrap();
+fn diff_names_the_findings_a_weakened_server_gained_and_lost_sqlite() {
+    diff_names_the_findings_a_weakened_server_gained_and_lost(&TestStores::sqlite());
+}
+
+#[test]
+fn diff_names_the_findings_a_weakened_server_gained_and_lost_postgres() {
+    diff_names_the_findings_a_weakened_server_gained_and_lost(&TestStores::postgres());
+}
+
+fn diff_names_the_findings_a_weakened_server_gained_and_lost(stores: &TestStores) {
+    let dir = &stores.dir;
+    let db = stores.db("postura");
+    let dbs = db.as_str();
     let endpoint = alloc_endpoint();
-    scan(&db, endpoint, &[]);
-    scan(&db, endpoint, WEAK);
-    scan(&db, endpoint, &[]);
+    scan(dbs, endpoint, &[]);
+    scan(dbs, endpoint, WEAK);
+    scan(dbs, endpoint, &[]);
 
     let history = ok(postura(&["history", "--json", "--db", dbs]));
     let history: serde_json::Value = serde_json::from_str(&history).unwrap();
@@ -60,7 +64,7 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
     assert!(regressed.contains(&"tls.protocol.tls10".to_string()), "{weakened:#}");
     assert!(weakened["resolved"].as_array().unwrap().is_empty(), "{weakened:#}");
     // Exactly the findings failing in 2 and not in 1, from the stored documents themselves.
-    let store = Store::open(&db).unwrap();
+    let store = Store::open(Path::new(dbs)).unwrap();
     let failing = |id: i64| -> std::collections::BTreeSet<String> {
         let report = store.report(id).unwrap();
         report.targets[0]
@@ -108,15 +112,15 @@ fn diff_names_the_findings_a_weakened_server_gained_and_lost() {
         dbs,
     ]));
     assert!(std::fs::read_to_string(&csv).unwrap().lines().count() > 1);
-    let other = dir.path().join("imported.db");
-    let imported = ok(postura(&["import", json.to_str().unwrap(), "--db", other.to_str().unwrap()]));
+    let other = stores.db("imported");
+    let imported = ok(postura(&["import", json.to_str().unwrap(), "--db", &other]));
     assert!(imported.contains("scan 1"), "{imported}");
-    let again = Store::open(&other).unwrap().report(1).unwrap();
+    let again = Store::open(Path::new(&other)).unwrap().report(1).unwrap();
     assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(store.report(2).unwrap()).unwrap());
     drop(store);
     let pruned = ok(postura(&["prune", "--keep", "1", "--db", dbs]));
     assert!(pruned.contains("deleted 2 scans"), "{pruned}");
-    let left: Vec<i64> = Store::open(&db).unwrap().history(None).unwrap().iter().map(|s| s.id).collect();
+    let left: Vec<i64> = Store::open(Path::new(dbs)).unwrap().history(None).unwrap().iter().map(|s| s.id).collect();
     assert_eq!(left, vec![3]);
     let missing = postura(&["report", "--scan", "1", "--html", html.to_str().unwrap(), "--db", dbs]);
     assert_eq!(missing.status.code(), Some(2));

@@ -4,16 +4,18 @@
 //! stored twice, and items finished before the kill are not scanned again.
 //!
 //! Everything runs inside the lab's network namespace: the s_servers are started there (on
-//! 127.0.77.N, which no lab server uses) so that one postura process reaches them and the lab.
+//! 127.0.77.N, which no lab server uses) so that one postura process reaches them and the lab;
+//! so is PostgreSQL for the same test on a PostgreSQL store (tests/common/pg.rs).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::dns::DnsLab;
+use common::pg::TestStores;
 use common::pki::Pki;
 use common::process::{spawn_guarded, ServerProcess};
 use postura::facts::ScanReport;
@@ -63,14 +65,14 @@ fn start_targets(lab: &DnsLab) -> (Vec<ServerProcess>, Vec<String>) {
     (servers, targets)
 }
 
-fn scan_args(lab: &DnsLab, targets: &[String], db: &Path) -> Vec<String> {
+fn scan_args(lab: &DnsLab, targets: &[String], db: &str) -> Vec<String> {
     let mut args: Vec<String> = vec!["scan".into()];
     args.extend(targets.iter().cloned());
     args.extend(
         ["dns://mail.test", "--root-hints", p(&lab.hints), "--no-revocation", "--quiet", "--concurrency", "12"]
             .map(String::from),
     );
-    args.extend(["--timeout", "5", "--dns-timeout", "3", "--db", p(db)].map(String::from));
+    args.extend(["--timeout", "5", "--dns-timeout", "3", "--db", db].map(String::from));
     args
 }
 
@@ -80,12 +82,10 @@ fn postura(lab: &DnsLab, args: &[String]) -> Command {
     command
 }
 
-/// Items stored so far (0 while the store is being created).
-fn stored_items(db: &Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-        return 0;
-    };
-    conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0)).unwrap_or(0)
+/// `f` on the store `db`, opened inside the lab's namespace (where a PostgreSQL store runs).
+fn with_store<T: Send + 'static>(lab: &DnsLab, db: &str, f: impl FnOnce(Store) -> T + Send + 'static) -> T {
+    let db = db.to_string();
+    lab.netns.enter(move || f(Store::open(Path::new(&db)).unwrap()))
 }
 
 /// What must not change across an interruption: every item's findings (key, check, status)
@@ -110,18 +110,28 @@ fn assert_no_duplicates(report: &ScanReport) {
 }
 
 #[test]
-fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
+fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one_sqlite() {
     let lab = DnsLab::start();
-    let (_servers, targets) = start_targets(&lab);
-    let work = tempfile::tempdir().unwrap();
+    a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one(&lab, &TestStores::sqlite());
+}
+
+#[test]
+fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one_postgres() {
+    let lab = DnsLab::start();
+    let stores = TestStores::postgres_in(Some(&lab.netns.name));
+    a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one(&lab, &stores);
+}
+
+fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one(lab: &DnsLab, stores: &TestStores) {
+    let (_servers, targets) = start_targets(lab);
 
     // The reference: one uninterrupted scan.
-    let reference_db = work.path().join("reference.db");
+    let reference_db = stores.db("reference");
     let started = Instant::now();
-    let output = postura(&lab, &scan_args(&lab, &targets, &reference_db)).output().unwrap();
+    let output = postura(lab, &scan_args(lab, &targets, &reference_db)).output().unwrap();
     let full_time = started.elapsed();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let reference = Store::open(&reference_db).unwrap().report(1).unwrap();
+    let reference = with_store(lab, &reference_db, |store| store.report(1).unwrap());
     // 50 declared targets and the two MX hosts of mail.test found by the MX pass.
     assert_eq!(
         reference.targets.len(),
@@ -137,38 +147,37 @@ fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
     eprintln!("uninterrupted scan: {full_time:?}, {} findings", expected.0.len());
 
     for kill_after in [1, 17, 38] {
-        let db: PathBuf = work.path().join(format!("killed-{kill_after}.db"));
+        let db = stores.db(&format!("killed{kill_after}"));
         let mut child = spawn_guarded({
-            let mut c = postura(&lab, &scan_args(&lab, &targets, &db));
+            let mut c = postura(lab, &scan_args(lab, &targets, &db));
             c.stdout(Stdio::null()).stderr(Stdio::null());
             c
         })
         .unwrap();
         let deadline = Instant::now() + Duration::from_secs(120);
-        while stored_items(&db) < kill_after {
+        while stores.count_items(&db) < kill_after {
             assert!(child.try_wait().unwrap().is_none(), "the scan ended before {kill_after} items were stored");
             assert!(Instant::now() < deadline, "no progress");
             std::thread::sleep(Duration::from_millis(10));
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let before = Store::open(&db).unwrap().stored_items(1).unwrap();
+        let before = with_store(lab, &db, |store| store.stored_items(1).unwrap());
         assert!(
             before.len() >= kill_after as usize && before.len() < TARGETS + 3,
             "{} items at the kill",
             before.len()
         );
-        let history = Store::open(&db).unwrap().history(None).unwrap();
+        let history = with_store(lab, &db, |store| store.history(None).unwrap());
         assert_eq!(history[0].status, "running", "a killed scan stays resumable");
 
-        let resume = ["scan", "--resume", "1", "--db", p(&db)].map(String::from);
-        let output = postura(&lab, &resume).output().unwrap();
+        let resume = ["scan", "--resume", "1", "--db", &db].map(String::from);
+        let output = postura(lab, &resume).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "resume after {kill_after} items: {stderr}");
         assert!(stderr.contains(&format!("({} items already done)", before.len())), "{stderr}");
 
-        let store = Store::open(&db).unwrap();
-        let resumed = store.report(1).unwrap();
+        let (resumed, history) = with_store(lab, &db, |store| (store.report(1).unwrap(), store.history(None).unwrap()));
         assert_no_duplicates(&resumed);
         assert_eq!(
             outcome(&resumed),
@@ -180,11 +189,10 @@ fn a_scan_killed_at_several_points_and_resumed_equals_an_uninterrupted_one() {
             let now = resumed.targets.iter().find(|t| &target_key(t) == key).expect("stored target kept");
             assert_eq!(now.started_at, stored.started_at, "{key} was scanned again");
         }
-        let history = store.history(None).unwrap();
         assert_eq!((history.len(), history[0].status.as_str()), (1, "complete"));
         assert_eq!(history[0].items as usize, TARGETS + 3, "one row per item, none twice");
         // A finished scan is not resumed again.
-        let again = postura(&lab, &resume).output().unwrap();
+        let again = postura(lab, &resume).output().unwrap();
         assert_eq!(again.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&again.stderr);
         assert!(stderr.contains("already complete"), "{stderr}");

@@ -117,6 +117,8 @@ impl<'a> Assessor<'a> {
             checks_version: format!("{} checks, {}", self.catalog.checks.len(), self.catalog.sources.join(" + ")),
             headline: Some(tally.headline.finish(index)),
             score_caps: self.policy.score_caps.table(),
+            vantage: None,
+            vantage_differences: Vec::new(),
         }
     }
 }

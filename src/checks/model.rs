@@ -187,6 +187,31 @@ pub struct Assessment {
     /// The policy's score caps: severity of the worst failure → highest score (docs/scoring.md).
     #[serde(default)]
     pub score_caps: BTreeMap<Severity, f64>,
+    /// A distributed scan from several vantage points: the one whose facts make this document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
+    /// Where another vantage point saw an item differently (at most `MAX_VANTAGE_DIFFERENCES`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantage_differences: Vec<VantageDifference>,
+}
+
+/// Rows of `vantage_differences` kept at most (the rest are counted in the last row's item).
+pub const MAX_VANTAGE_DIFFERENCES: usize = 10_000;
+
+/// One difference between what two vantage points saw of the same item (docs/scaling.md): a
+/// check's status, a grade, or the item itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VantageDifference {
+    /// The item's key (a target's `host|port|service|address`, `zone NAME`, `resolver ADDRESS`).
+    pub item: String,
+    /// The other vantage point.
+    pub vantage: String,
+    /// The check whose status differs; none for the grade or the item's presence.
+    pub check: Option<String>,
+    /// What this document's vantage point saw: a status, a grade, `present`, or `-` for nothing.
+    pub here: String,
+    /// What the other vantage point saw.
+    pub there: String,
 }
 
 /// Compliance figures beside the index (docs/scoring.md): how many items comply with the

@@ -530,6 +530,28 @@ impl Joins {
     }
 }
 
+/// The joins across items on a whole document in memory (a distributed scan's finishing step,
+/// `crate::distributed`): the same joins the streaming run applies item by item.
+pub(crate) fn join_across_items(report: &mut ScanReport) {
+    let joins = joins_of(&report.targets, &report.zones);
+    report.targets.iter_mut().for_each(|target| joins.apply_to_target(target));
+    report.zones.iter_mut().for_each(|zone| joins.apply_to_zone(zone));
+}
+
+/// The MX pass over zones already assessed (index in the plan, facts), for the distributed scan.
+pub(crate) fn mx_targets_of(plan: &ScanPlan, zones: &[(usize, ZoneFacts)], known: &[TargetSpec]) -> Vec<TargetSpec> {
+    let mut joins = Joins::default();
+    zones.iter().for_each(|(index, zone)| joins.observe_zone(*index, zone));
+    mx_targets(plan, &joins.zones, known)
+}
+
+fn joins_of(targets: &[TargetResult], zones: &[ZoneFacts]) -> Joins {
+    let mut joins = Joins::default();
+    targets.iter().enumerate().for_each(|(index, target)| joins.observe_target((index, 0), target));
+    zones.iter().enumerate().for_each(|(index, zone)| joins.observe_zone(index, zone));
+    joins
+}
+
 fn stopping(stop: &Option<plan::StopFlag>) -> bool {
     stop.as_ref().is_some_and(plan::StopFlag::is_raised)
 }
@@ -543,7 +565,7 @@ fn mail_host_key(host: &str) -> String {
 /// already declared (or already found for another zone) is scanned once; a Null MX or an
 /// exchange without address gives none; an exchange outside the scope's names is recorded, not
 /// contacted.
-fn mx_targets(plan: &ScanPlan, zones: &[ZoneJoin], known: &[TargetSpec]) -> Vec<TargetSpec> {
+pub(crate) fn mx_targets(plan: &ScanPlan, zones: &[ZoneJoin], known: &[TargetSpec]) -> Vec<TargetSpec> {
     let mut specs: Vec<TargetSpec> = Vec::new();
     let already = |specs: &[TargetSpec], host: &str| {
         known

@@ -27,7 +27,7 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
         let store = db.open()?;
         let (stored, cwd, status) = store.scan_arguments(id)?;
         if status == "complete" {
-            anyhow::bail!("store {}: scan {id} is already complete", store.path().display());
+            anyhow::bail!("store {}: scan {id} is already complete", store.location());
         }
         std::env::set_current_dir(&cwd)
             .with_context(|| format!("scan {id} was started in {}, which is gone", cwd.display()))?;
@@ -45,7 +45,7 @@ pub fn scan_store(args: ScanArgs) -> anyhow::Result<(ScanArgs, Option<ScanStore>
     }
     let store = db.open()?;
     // The scan's own arguments as typed (everything after `scan`), to rebuild its plan on resume.
-    let raw: Vec<String> = std::env::args().skip_while(|a| a != "scan").skip(1).collect();
+    let raw: Vec<String> = super::arguments_to_store(std::env::args().skip_while(|a| a != "scan").skip(1).collect());
     Ok((args, Some(ScanStore { store, resume: None, args: raw })))
 }
 
@@ -59,7 +59,7 @@ impl ScanStore {
                 if !quiet {
                     eprintln!(
                         "postura: resuming scan {id} of {} ({} items already done)",
-                        self.store.path().display(),
+                        self.store.location(),
                         plan.done.len()
                     );
                 }
@@ -70,7 +70,7 @@ impl ScanStore {
                 let country = plan.country.as_ref().map(|c| c.code.as_str());
                 let id = self.store.begin_scan(&self.args, &cwd, country)?;
                 if !quiet {
-                    eprintln!("postura: scan {id} in {}", self.store.path().display());
+                    eprintln!("postura: scan {id} in {}", self.store.location());
                 }
                 id
             }

@@ -33,6 +33,9 @@
 //! - [`mail`]: Dovecot (IMAP, POP3, LMTP, ManageSieve) and a scripted STARTTLS shim;
 //!   [`starttls_servers`]: vsftpd, Prosody, slapd, PostgreSQL, MariaDB and INN's nnrpd for the
 //!   other STARTTLS protocols, with and without a certificate.
+//! - [`pg`]: `PgServer` — a real PostgreSQL (initdb in a temp dir, run as `postgres` on a 127.x
+//!   address; `stop`/`start_again` restart it) and `TestStores` (one store test body, two backends).
+//! - [`gate`]: `Gate` — a counting TCP relay (connections per port, most open at once).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
 //! # Rules
@@ -122,6 +125,7 @@
 pub mod assess;
 pub mod ca;
 pub mod dns;
+pub mod gate;
 pub mod hostile;
 pub mod hostile_dns;
 pub mod hostile_tls;
@@ -131,6 +135,7 @@ pub mod mail;
 pub mod net;
 pub mod openssl35;
 pub mod oracle;
+pub mod pg;
 pub mod pki;
 pub mod process;
 pub mod servers;

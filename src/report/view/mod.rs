@@ -21,6 +21,7 @@ mod regional;
 mod sectors;
 mod summary;
 mod top_checks;
+mod vantages;
 
 use serde_json::{json, Value};
 

@@ -70,6 +70,7 @@ pub fn country_linking(
         "has_notices": !notices.is_empty(),
         "top_checks": top_checks::rows(lang, &failing, 20),
         "changes": previous.map_or(Value::Null, |p| changes(lang, &items, p)),
+        "vantages": super::vantages::vantages(lang, document),
         "exceptions": sectors::exceptions(lang, &items),
         // Filled in by the renderer, one item at a time (see `each_item`).
         "endpoints_html": "",
