@@ -130,6 +130,9 @@ pub struct JobTarget {
     pub pinned: Vec<IpAddr>,
     pub sector: Option<String>,
     pub operator: Option<String>,
+    /// The XMPP stream's domain when it is not the host (`TargetSpec::xmpp_domain`).
+    #[serde(default)]
+    pub xmpp_domain: Option<String>,
 }
 
 impl From<TargetSpec> for JobTarget {
@@ -141,6 +144,7 @@ impl From<TargetSpec> for JobTarget {
             pinned: spec.pinned,
             sector: spec.sector,
             operator: spec.operator,
+            xmpp_domain: spec.xmpp_domain,
         }
     }
 }
@@ -154,6 +158,7 @@ impl From<JobTarget> for TargetSpec {
             pinned: target.pinned,
             sector: target.sector,
             operator: target.operator,
+            xmpp_domain: target.xmpp_domain,
         }
     }
 }

@@ -565,7 +565,7 @@ fn mail_host_key(host: &str) -> String {
 /// already declared (or already found for another zone) is scanned once; a Null MX or an
 /// exchange without address gives none; an exchange outside the scope's names is recorded, not
 /// contacted.
-pub(crate) fn mx_targets(plan: &ScanPlan, zones: &[ZoneJoin], known: &[TargetSpec]) -> Vec<TargetSpec> {
+fn mx_targets(plan: &ScanPlan, zones: &[ZoneJoin], known: &[TargetSpec]) -> Vec<TargetSpec> {
     let mut specs: Vec<TargetSpec> = Vec::new();
     let already = |specs: &[TargetSpec], host: &str| {
         known
