@@ -185,7 +185,7 @@ fn slim_target(target: &TargetResult, catalog: Option<&Catalog>) -> TargetResult
         error: target.error.clone(),
         started_at: String::new(),
         duration_ms: target.duration_ms,
-        connections: target.connections.clone(),
+        connections: target.connections,
         out_of_scope: Vec::new(),
         tls: None,
         certificate: None,
