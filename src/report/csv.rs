@@ -176,4 +176,13 @@ mod tests {
         }
         assert_eq!(cell("example.org"), "\"example.org\"");
     }
+
+    #[test]
+    fn cells_are_cut_at_the_documented_length() {
+        let long = "é".repeat(super::MAX_CELL_CHARS + 10);
+        let cut = cell(&long);
+        assert_eq!(cut.chars().count(), super::MAX_CELL_CHARS + 3, "quotes and the mark");
+        assert!(cut.ends_with("…\""));
+        assert_eq!(cell(&"x".repeat(super::MAX_CELL_CHARS)).len(), super::MAX_CELL_CHARS + 2);
+    }
 }

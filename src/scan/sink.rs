@@ -340,3 +340,78 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
     }
     written
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> ScanSummary {
+        ScanSummary {
+            schema_version: 1,
+            tool: ToolInfo { name: "postura".into(), version: "test".into() },
+            started_at: "2026-12-01T00:00:00Z".into(),
+            finished_at: "2026-12-01T00:00:01Z".into(),
+            country: None,
+            assessment: None,
+            targets: 0,
+            zones: 0,
+            resolvers: 0,
+        }
+    }
+
+    fn zone(name: &str) -> ZoneFacts {
+        ZoneFacts { name: name.into(), ..ZoneFacts::default() }
+    }
+
+    fn resolver(address: &str) -> ResolverFacts {
+        ResolverFacts { address: address.into(), ..ResolverFacts::default() }
+    }
+
+    /// The document written item by item is the scan document whatever kinds are missing.
+    #[test]
+    fn documents_written_item_by_item_parse_whatever_kinds_they_hold() {
+        let zones = [zone("a.test."), zone("b.test.")];
+        let resolvers = [resolver("127.0.0.1:53")];
+        let cases: [(&[ZoneFacts], &[ResolverFacts]); 4] =
+            [(&[], &[]), (&zones, &[]), (&[], &resolvers), (&zones, &resolvers)];
+        for (zones, resolvers) in cases {
+            let mut writer = DocumentWriter::begin(Vec::new(), &summary()).unwrap();
+            zones.iter().for_each(|z| writer.item(Item::Zone(z)).unwrap());
+            resolvers.iter().for_each(|r| writer.item(Item::Resolver(r)).unwrap());
+            let text = writer.finish(&summary()).unwrap();
+            let report: ScanReport = serde_json::from_slice(&text).unwrap();
+            assert!(report.targets.is_empty());
+            assert_eq!(report.zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>(), {
+                zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>()
+            });
+            assert_eq!(report.resolvers.len(), resolvers.len());
+        }
+    }
+
+    #[test]
+    fn an_item_after_a_later_kind_is_refused() {
+        let mut writer = DocumentWriter::begin(Vec::new(), &summary()).unwrap();
+        writer.item(Item::Resolver(&resolver("127.0.0.1:53"))).unwrap();
+        assert!(writer.item(Item::Zone(&zone("a.test."))).is_err());
+    }
+
+    #[test]
+    fn the_fail_on_gate_reads_the_counts_by_severity() {
+        let mut counts = crate::checks::model::FindingCounts::default();
+        counts.fail_by_severity.insert(Severity::Medium, 2);
+        let assessment = Assessment {
+            policy: "p".into(),
+            index: None,
+            formula: String::new(),
+            sectors: Vec::new(),
+            counts,
+            checks_version: String::new(),
+            headline: None,
+            score_caps: Default::default(),
+        };
+        let summary = ScanSummary { assessment: Some(assessment), ..summary() };
+        assert!(summary.fails_at_or_above(Severity::Low));
+        assert!(summary.fails_at_or_above(Severity::Medium));
+        assert!(!summary.fails_at_or_above(Severity::High));
+    }
+}
