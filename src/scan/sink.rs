@@ -408,6 +408,8 @@ mod tests {
             checks_version: String::new(),
             headline: None,
             score_caps: Default::default(),
+            vantage: None,
+            vantage_differences: Vec::new(),
         };
         let summary = ScanSummary { assessment: Some(assessment), ..summary() };
         assert!(summary.fails_at_or_above(Severity::Low));
