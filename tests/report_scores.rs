@@ -126,7 +126,11 @@ fn one_critical_failure_caps_its_endpoint_and_keeps_the_index_out_of_the_top_ban
         .unwrap()
         .regional(&[Document::from_report(critical), Document::from_report(clean)], Some(&catalog))
         .unwrap();
-    assert_eq!(regional.matches("<svg class=\"chart\"").count(), 3, "index, compliant share and critical share charts");
+    assert_eq!(
+        regional.matches("<svg class=\"chart\"").count(),
+        4,
+        "index, compliant share, critical share and hybrid post-quantum share charts"
+    );
     assert!(regional.contains("Share with a critical failure, by country"));
     // (The chart escapes `=` as handlebars does.)
     assert!(regional.contains("25% (n&#x3D;4)") && regional.contains("0% (n&#x3D;3)"), "critical shares per country");

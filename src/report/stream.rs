@@ -187,7 +187,24 @@ fn slim_target(target: &TargetResult, catalog: Option<&Catalog>) -> TargetResult
         duration_ms: target.duration_ms,
         connections: target.connections,
         out_of_scope: Vec::new(),
-        tls: None,
+        // The country-wide views read these from each endpoint: the hybrid post-quantum share
+        // (protocols, groups) and the client compatibility table (clients).
+        tls: target.tls.as_ref().map(|tls| crate::facts::TlsFacts {
+            protocols: tls.protocols.clone(),
+            group_details: tls.group_details.clone(),
+            clients: tls
+                .clients
+                .iter()
+                .map(|client| crate::tls::clients::ClientSimulation {
+                    cipher_suite: None,
+                    group: None,
+                    undetermined: Vec::new(),
+                    reason: None,
+                    ..client.clone()
+                })
+                .collect(),
+            ..Default::default()
+        }),
         certificate: None,
         caa: None,
         starttls: target.starttls,

@@ -111,5 +111,7 @@ pub fn assert_connection_budget(facts: &TlsFacts) {
         .map(|fact| fact.connections as usize)
         .sum::<usize>();
     budget += facts.client_auth.as_ref().map_or(0, |auth| auth.connections as usize);
+    // Client simulation's questions about a server's group choice (at most 4).
+    budget += facts.key_share_answers.len() + facts.group_order_answers.len();
     assert!((facts.connections as usize) <= budget, "{} connections, budget {budget}", facts.connections);
 }
