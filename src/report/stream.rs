@@ -129,9 +129,13 @@ impl ScanFile {
         let mut targets = Vec::new();
         let mut zones = Vec::new();
         let mut resolvers = Vec::new();
+        let mut clients = crate::report::view::clients::ClientTallies::default();
         let mut head = self.read(&[Kind::Target, Kind::Zone, Kind::Resolver], &mut |item| {
             match item {
-                Item::Target(t) => targets.push(slim_target(t, catalog)),
+                Item::Target(t) => {
+                    clients.add(t);
+                    targets.push(slim_target(t, catalog));
+                }
                 Item::Zone(z) => zones.push(slim_zone(z, catalog)),
                 Item::Resolver(r) => resolvers.push(r.clone()),
             }
@@ -140,7 +144,7 @@ impl ScanFile {
         head.targets = targets;
         head.zones = zones;
         head.resolvers = resolvers;
-        Ok(Document::from_report(head))
+        Ok(Document { report: head, clients: Some(clients) })
     }
 }
 
@@ -187,22 +191,11 @@ fn slim_target(target: &TargetResult, catalog: Option<&Catalog>) -> TargetResult
         duration_ms: target.duration_ms,
         connections: target.connections,
         out_of_scope: Vec::new(),
-        // The country-wide views read these from each endpoint: the hybrid post-quantum share
-        // (protocols, groups) and the client compatibility table (clients).
+        // The hybrid post-quantum share reads these from each endpoint (protocols, groups).
         tls: target.tls.as_ref().map(|tls| crate::facts::TlsFacts {
             protocols: tls.protocols.clone(),
             group_details: tls.group_details.clone(),
-            clients: tls
-                .clients
-                .iter()
-                .map(|client| crate::tls::clients::ClientSimulation {
-                    cipher_suite: None,
-                    group: None,
-                    undetermined: Vec::new(),
-                    reason: None,
-                    ..client.clone()
-                })
-                .collect(),
+            // Client verdicts are counted as the file is read (`ClientTallies`), not kept.
             ..Default::default()
         }),
         certificate: None,

@@ -11,7 +11,7 @@
 
 mod changes;
 mod charts;
-mod clients;
+pub mod clients;
 mod headline;
 mod items;
 mod methodology;
@@ -47,11 +47,14 @@ pub const UNSPECIFIED: &str = "unspecified";
 /// fields an older one lacked take their defaults (sector and operator "unspecified").
 pub struct Document {
     pub report: ScanReport,
+    /// The client verdicts counted while a saved scan was read item by item (its slim items
+    /// carry none); None: count them from `report`.
+    pub clients: Option<clients::ClientTallies>,
 }
 
 impl Document {
     pub fn from_report(report: ScanReport) -> Document {
-        Document { report }
+        Document { report, clients: None }
     }
 
     /// The operators of the document's items (as declared; "unspecified" for none), in order.
@@ -82,12 +85,12 @@ impl Document {
         if let Some(assessment) = report.assessment.as_mut() {
             assessment.headline = Some(headline);
         }
-        Document { report }
+        Document { report, clients: None }
     }
 
     /// Parse a scan document.
     pub fn from_json(text: &str) -> Result<Document, serde_json::Error> {
-        Ok(Document { report: serde_json::from_str(text)? })
+        Ok(Document { report: serde_json::from_str(text)?, clients: None })
     }
 }
 

@@ -59,7 +59,10 @@ pub fn country_linking(
         "index_class": headline.as_ref().map_or("gn", |h| headline::band_class(&h.band)),
         "headline": headline::view(lang, headline.as_ref()),
         "pqc": super::pqc::view(lang, super::pqc::hybrid_share(report)),
-        "clients": super::clients::view(report, lang),
+        "clients": match &document.clients {
+            Some(tallies) => super::clients::view_of(tallies, lang),
+            None => super::clients::view(report, lang),
+        },
         "index_delta": index_delta,
         "assessed": assessment.is_some(),
         "n": counts(lang, document),
