@@ -703,7 +703,10 @@ pub async fn work(url: &str, concurrency: usize, vantage: Option<&str>) -> anyho
             worker.shutdown();
         }
     });
-    tokio::spawn(watchdog(pool.clone(), worker.clone(), renew.clone()));
+    // PostgreSQL's start time before this worker claims anything: a restart at any later moment,
+    // however early, is then seen (read later, it could already be the restarted server's).
+    let first = postmaster_started(pool.clone()).await;
+    tokio::spawn(watchdog(pool.clone(), worker.clone(), renew.clone(), first));
     eprintln!("postura worker: {} on queue {} ({concurrency} at once)", postgres::redact(url), queue_name(vantage));
     while !stopping.load(Ordering::SeqCst) && !renew.load(Ordering::SeqCst) {
         match worker.run_every(1.second()).await {
@@ -725,20 +728,21 @@ pub async fn work(url: &str, concurrency: usize, vantage: Option<&str>) -> anyho
     Ok(())
 }
 
+/// When the PostgreSQL server started (None: it did not answer within 10 s).
+async fn postmaster_started(pool: PgPool) -> Option<String> {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let query = sqlx::query_scalar::<_, String>("SELECT pg_postmaster_start_time()::text").fetch_one(&pool);
+    tokio::time::timeout(LIMIT, query).await.ok().and_then(Result::ok)
+}
+
 /// Watch the database: once a query failed or PostgreSQL restarted, wait until it answers, then
 /// stop the worker (it finishes its jobs) and ask for a fresh start.
-async fn watchdog(pool: PgPool, worker: Worker<ScanTask>, renew: Arc<AtomicBool>) {
+async fn watchdog(pool: PgPool, worker: Worker<ScanTask>, renew: Arc<AtomicBool>, mut first: Option<String>) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
-    let started = |pool: PgPool| async move {
-        let query = sqlx::query_scalar::<_, String>("SELECT pg_postmaster_start_time()::text").fetch_one(&pool);
-        tokio::time::timeout(LIMIT, query).await.ok().and_then(Result::ok)
-    };
-    let mut first = None;
     let mut lost = false;
     loop {
         tokio::time::sleep(EVERY).await;
-        match (started(pool.clone()).await, &first) {
+        match (postmaster_started(pool.clone()).await, &first) {
             (None, _) => {
                 if !lost {
                     tracing::warn!("the database does not answer");
