@@ -667,3 +667,129 @@ fn the_example_configuration_parses() {
     assert_eq!(profile.alerts[0].headers, vec![("Authorization".to_string(), "Bearer change-me".to_string())]);
     assert_eq!(config.metrics_address, Some("127.0.0.1:9464".parse().unwrap()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Daemons sharing a PostgreSQL store: the schedules go through the job queue
+
+/// A daemon configuration on the PostgreSQL store `url`, reports into `output_dir`.
+fn write_pg_config(dir: &Path, name: &str, url: &str, schedule: &str, output_dir: &str) -> PathBuf {
+    let config = dir.join(name);
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\ndb = \"{url}\"\ngrace_period = 60\n\n[[profile]]\nname = \"zz\"\nprofile = \"zz.toml\"\n\
+             schedule = \"{schedule}\"\noutput_dir = \"{output_dir}\"\nscan_args = [\"--no-revocation\", \"--concurrency\", \"1\"]\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// `SELECT` rows of the store as `|`-separated lines.
+fn pg_rows(pg: &common::pg::PgServer, sql: &str) -> Vec<String> {
+    pg.try_psql("postura", sql).map(|out| out.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Two daemons with the same schedule on one PostgreSQL store: every occurrence is queued once
+/// (one row, one scan) however many daemons run, and each scan is run by one of them.
+#[test]
+fn two_daemons_on_one_postgres_store_scan_each_occurrence_once() {
+    let pg = common::pg::PgServer::start();
+    let servers: Vec<OpenSslServer> = (0..3).map(|_| OpenSslServer::start_auto(&MODERN)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), &servers.iter().map(OpenSslServer::socket_addr).collect::<Vec<_>>());
+    let every_four_seconds = "*/4 * * * * *";
+    let a = write_pg_config(dir.path(), "a.toml", &pg.url(), every_four_seconds, "reports-a");
+    let b = write_pg_config(dir.path(), "b.toml", &pg.url(), every_four_seconds, "reports-b");
+    let mut first = Daemon::start(&a);
+    let mut second = Daemon::start(&b);
+    let complete = |_: &Daemon| pg_rows(&pg, "SELECT count(*) FROM postura.scans WHERE status = 'complete'") == ["4"];
+    wait_until("four complete scans", Duration::from_secs(300), &mut first, complete);
+    second.assert_running();
+    assert_eq!(first.terminate(Duration::from_secs(90)), Some(0), "{}", first.log());
+    assert_eq!(second.terminate(Duration::from_secs(90)), Some(0), "{}", second.log());
+
+    let runs = pg_rows(&pg, "SELECT occurrence FROM postura.daemon_runs ORDER BY occurrence");
+    let queued: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|d| d.events("scan queued"))
+        .map(|e| e["fields"]["occurrence"].as_str().unwrap().to_string())
+        .collect();
+    let mut queued_sorted = queued.clone();
+    queued_sorted.sort();
+    // Each occurrence queued by exactly one of the two daemons, and recorded once.
+    assert_eq!(queued_sorted, runs, "A: {}\nB: {}", first.log(), second.log());
+    assert_eq!(queued.iter().collect::<BTreeSet<_>>().len(), queued.len(), "an occurrence queued twice");
+    let ran: usize = [&first, &second].iter().map(|d| d.events("running a scheduled scan from the queue").len()).sum();
+    let scans = pg_rows(&pg, "SELECT count(*) FROM postura.scans")[0].parse::<usize>().unwrap();
+    // One scan per occurrence run (an occurrence may still be queued at shutdown, none runs twice).
+    assert_eq!(ran, scans, "A: {}\nB: {}", first.log(), second.log());
+    assert!(scans >= 4 && scans <= runs.len(), "{scans} scans for {} occurrences", runs.len());
+    // While a scan was queued or running, the daemons skipped the occurrences that came.
+    let skipped: usize = [&first, &second]
+        .iter()
+        .map(|d| d.events("the previous scan of this profile is still queued or running: occurrence skipped").len())
+        .sum();
+    let by_another: usize = [&first, &second].iter().map(|d| d.events("queued by another daemon").len()).sum();
+    println!(
+        "occurrences queued: {}, scans: {scans}, occurrences skipped: {skipped}, found queued by the other daemon: {by_another}",
+        runs.len()
+    );
+    // Both daemons fired: the one that did not queue an occurrence found it queued.
+    assert!(by_another >= 1, "A: {}\nB: {}", first.log(), second.log());
+    // Both daemons are schedulers: each saw every occurrence (queued it, or found it queued or
+    // skipped), and the reports of each scan were written by the daemon that ran it.
+    let reports = ["reports-a", "reports-b"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(dir.path().join(d)).ok())
+        .flat_map(|entries| entries.filter_map(Result::ok))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".html"))
+        .count();
+    assert!(reports >= 4, "{reports} HTML reports");
+}
+
+/// A daemon killed mid-scan: its job's heartbeat stops, and another daemon on the same store
+/// takes the job and resumes the same scan (the items already stored are not probed again).
+#[test]
+fn a_scan_left_by_a_killed_daemon_is_resumed_by_another() {
+    let pg = common::pg::PgServer::start();
+    let servers: Vec<OpenSslServer> = (0..8).map(|_| OpenSslServer::start_auto(&WEAK)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), &servers.iter().map(OpenSslServer::socket_addr).collect::<Vec<_>>());
+    // Fires once, soon; then never again during the test.
+    let soon = chrono_like_next_second_pattern();
+    let a = write_pg_config(dir.path(), "a.toml", &pg.url(), &soon, "reports-a");
+    let b = write_pg_config(dir.path(), "b.toml", &pg.url(), "0 0 1 1 *", "reports-b");
+    let mut first = Daemon::start(&a);
+    let stored = |_: &Daemon| {
+        pg_rows(&pg, "SELECT count(*) FROM postura.items WHERE scan_id = 1").first().and_then(|n| n.parse::<i64>().ok())
+            >= Some(1)
+    };
+    wait_until("a stored item", Duration::from_secs(180), &mut first, stored);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let at_kill: i64 = pg_rows(&pg, "SELECT count(*) FROM postura.items WHERE scan_id = 1")[0].parse().unwrap();
+    assert!(at_kill < servers.len() as i64, "the scan ended before the kill: {at_kill} items");
+
+    let mut second = Daemon::start(&b);
+    let complete = |_: &Daemon| pg_rows(&pg, "SELECT status FROM postura.scans WHERE id = 1") == ["complete"];
+    wait_until("the resumed scan", Duration::from_secs(300), &mut second, complete);
+    assert_eq!(pg_rows(&pg, "SELECT count(*) FROM postura.scans"), ["1"], "one scan, resumed: {}", second.log());
+    let resumed = second.events("resuming an interrupted scan");
+    assert_eq!(resumed.len(), 1, "{}", second.log());
+    let done_at_resume = resumed[0]["fields"]["done"].as_i64().unwrap();
+    assert!(done_at_resume >= at_kill, "{done_at_resume} items kept of {at_kill} stored");
+    assert_eq!(pg_rows(&pg, "SELECT count(*) FROM postura.items WHERE scan_id = 1"), [servers.len().to_string()]);
+    wait_until("the reports", Duration::from_secs(60), &mut second, |d| !d.events("reports written").is_empty());
+    // The occurrence is done once its job commits, just after the reports.
+    let done = |_: &Daemon| pg_rows(&pg, "SELECT done FROM postura.daemon_runs") == ["t"];
+    wait_until("the occurrence done", Duration::from_secs(60), &mut second, done);
+    assert!(dir.path().join("reports-b/zz-1.html").is_file());
+    assert_eq!(second.terminate(Duration::from_secs(60)), Some(0), "{}", second.log());
+}
+
+/// A six-field pattern that fires at one second a few seconds from now (and then a minute later).
+fn chrono_like_next_second_pattern() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    format!("{} * * * * *", (now + 5) % 60)
+}

@@ -397,3 +397,49 @@ fn a_zone_and_its_mx_hosts_found_by_the_mx_pass_equal_a_single_process_scan() {
     let mx_of: Vec<&Vec<String>> = report.targets.iter().map(|t| &t.mx_of).collect();
     assert!(mx_of.iter().all(|zones| zones.iter().any(|z| z.starts_with("mail.test"))), "{mx_of:?}");
 }
+
+/// A network partition between one worker and PostgreSQL: a relay that passes nothing for 40 s
+/// while the other worker reaches the database directly. The scan goes on through the other
+/// worker; once the partition heals, the cut-off worker's sessions resume (its jobs commit or are
+/// retried) and the scan completes with every target stored exactly once; the worker survives.
+#[test]
+fn a_network_partition_between_a_worker_and_the_database_loses_nothing() {
+    use common::partition::Partition;
+    let (_nginx, targets) = nginx_farm(40, true);
+    let pg = PgServer::start();
+    let url = pg.url();
+    let relay = Partition::start(std::net::SocketAddr::V4(alloc_endpoint()), pg.endpoint());
+    let relayed_url = format!("postgres://postgres@{}/postura", relay.addr);
+    let scan = submit(&url, &targets, &[]);
+    let mut workers = Workers::start(&relayed_url, 1, 2);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while stored_items(&pg, scan) < 3 {
+        assert!(Instant::now() < deadline, "no progress\n{}", workers.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    relay.cut();
+    let cut_at = Instant::now();
+    let before = stored_items(&pg, scan);
+    workers.add(&url, 2, &[]);
+    // The scan goes on without the cut-off worker.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while stored_items(&pg, scan) < before + 10 {
+        assert!(Instant::now() < deadline, "no progress during the partition\n{}", workers.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(40).saturating_sub(cut_at.elapsed()));
+    let during = stored_items(&pg, scan);
+    relay.heal();
+    wait_complete(&pg, scan, &workers, Duration::from_secs(900));
+    assert!(workers.alive(0) && workers.alive(1), "both workers survived\n{}", workers.logs());
+    let report = stored_report(&url, scan);
+    let keys: BTreeSet<String> = report.targets.iter().map(target_key).collect();
+    assert_eq!((report.targets.len(), keys.len()), (40, 40), "every target exactly once");
+    assert!(report.targets.iter().all(|t| t.tls.is_some()), "every target was scanned");
+    println!("items stored: {before} at the cut, {during} after 40 s of partition, 40 at the end");
+    // The cut-off worker saw the database go, and started afresh once it came back.
+    let cut_off = workers.logs();
+    let cut_off = cut_off.split("--- worker 1 ---").next().unwrap_or_default();
+    assert!(cut_off.contains("the database does not answer"), "{cut_off}");
+    assert!(cut_off.contains("the database came back; starting afresh"), "{cut_off}");
+}

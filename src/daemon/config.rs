@@ -182,7 +182,13 @@ impl Checker<'_> {
             grace_period: None,
             max_concurrent_scans: None,
         });
-        let db = daemon.db.as_ref().map_or_else(crate::store::default_path, |d| self.path(d.get_ref()));
+        let db = daemon.db.as_ref().map_or_else(crate::store::default_path, |d| {
+            if crate::store::is_postgres_url(d.get_ref()) {
+                PathBuf::from(d.get_ref())
+            } else {
+                self.path(d.get_ref())
+            }
+        });
         let metrics_address = daemon.metrics_address.as_ref().and_then(|a| match a.get_ref().parse::<SocketAddr>() {
             Ok(address) => Some(address),
             Err(_) => {

@@ -107,8 +107,17 @@ impl Sink for DaemonSink {
     }
 }
 
+/// How a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Complete,
+    /// Stopped by shutdown, marked interrupted in the store: to be resumed.
+    Interrupted,
+    Failed,
+}
+
 /// Run one scan of `job` (a new one, or `resume` an unfinished one) and everything after it.
-pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) {
+pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) -> Outcome {
     let label = ProfileLabel { profile: job.name.clone() };
     let started = Instant::now();
     match scan(context, job, resume).await {
@@ -128,13 +137,16 @@ pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) {
             if let Err(error) = after.await {
                 tracing::error!(scan = id, %error, "writing the reports failed");
             }
+            Outcome::Complete
         }
         Ok(None) => {
             context.metrics.scans_interrupted.get_or_create(&label).inc();
+            Outcome::Interrupted
         }
         Err(error) => {
             context.metrics.scans_failed.get_or_create(&label).inc();
             tracing::error!(profile = job.name, error = format!("{error:#}"), "scan failed");
+            Outcome::Failed
         }
     }
 }

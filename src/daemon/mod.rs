@@ -6,13 +6,15 @@
 //!
 //! One task per profile waits for its next occurrence and runs its scans one after another (an
 //! occurrence that comes while the previous scan still runs is skipped); a semaphore bounds the
-//! scans running at once across profiles. Deliveries of alerts run on their own tasks
+//! scans running at once across profiles. With a PostgreSQL store the occurrences go through the
+//! job queue instead ([`queue`]), so that several daemons on one store scan each occurrence once. Deliveries of alerts run on their own tasks
 //! ([`alerts`]), the metrics server on another ([`metrics`]).
 
 pub mod alerts;
 pub mod config;
 pub mod job;
 pub mod metrics;
+pub mod queue;
 pub mod schedule;
 
 use std::path::PathBuf;
@@ -81,8 +83,25 @@ pub async fn run(args: DaemonArgs) -> u8 {
     let context = Context { config: config.clone(), metrics, alerts, shutdown };
     let gate = Arc::new(Semaphore::new(config.max_concurrent_scans));
     let mut profiles = tokio::task::JoinSet::new();
-    for job in config.profiles.clone() {
-        profiles.spawn(profile_loop(context.clone(), job, gate.clone()));
+    let db = config.db.display().to_string();
+    if crate::store::is_postgres_url(&db) {
+        // Shared schedules (`queue`): a scan job claimed, a schedule waiting and a heartbeat per
+        // profile, plus the store's own connections.
+        let size = (config.profiles.len() as u32) * 3 + 4;
+        let pool = match crate::distributed::connect(&db, size).await {
+            Ok(pool) => pool,
+            Err(error) => {
+                eprintln!("postura: {error:#}");
+                return EXIT_USAGE;
+            }
+        };
+        for job in config.profiles.clone() {
+            profiles.spawn(queue::profile_loop(context.clone(), job, gate.clone(), pool.clone()));
+        }
+    } else {
+        for job in config.profiles.clone() {
+            profiles.spawn(profile_loop(context.clone(), job, gate.clone()));
+        }
     }
     tracing::info!(profiles = config.profiles.len(), db = %config.db.display(), "daemon started");
     while let Some(done) = profiles.join_next().await {
@@ -118,7 +137,8 @@ async fn prepare(config: &Config) -> anyhow::Result<()> {
             )
         })?;
     }
-    if let Some(dir) = config.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let is_file = !crate::store::is_postgres_url(&config.db.display().to_string());
+    if let Some(dir) = config.db.parent().filter(|d| is_file && !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
     crate::store::Store::open(&config.db)?;
@@ -139,7 +159,7 @@ async fn profile_loop(context: Context, job: ProfileJob, gate: Arc<Semaphore>) {
     match unfinished {
         Ok(Some(id)) => {
             let Some(_permit) = acquire(&gate, &mut shutdown).await else { return };
-            job::run(&context, &job, Some(id)).await;
+            let _ = job::run(&context, &job, Some(id)).await;
         }
         Ok(None) => {}
         Err(error) => {
@@ -169,7 +189,7 @@ async fn profile_loop(context: Context, job: ProfileJob, gate: Arc<Semaphore>) {
         }
         last = next;
         let Some(_permit) = acquire(&gate, &mut shutdown).await else { return };
-        job::run(&context, &job, None).await;
+        let _ = job::run(&context, &job, None).await;
         if let Some(missed) = job.schedule.next_after(last).filter(|m| *m < Utc::now()) {
             tracing::warn!(profile = job.name, missed = %missed.to_rfc3339(), "the scan outlasted the next occurrence: occurrences in the meantime are skipped");
         }

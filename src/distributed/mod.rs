@@ -587,9 +587,16 @@ fn assemble(context: &ScanContext, started_at: String, stored: crate::scan::Stor
 /// A pool for queue work, the store's schema and the queue's migrated.
 pub async fn connect(url: &str, size: u32) -> anyhow::Result<PgPool> {
     let pool = postgres::connect(url, size).await?;
-    underway::run_migrations(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("store {}: cannot set up the job queue: {e}", postgres::redact(url)))?;
+    let location = postgres::redact(url);
+    // underway's migrations create its schema without a lock: two processes starting at once
+    // (two daemons, a fleet of workers) would race on CREATE SCHEMA. One at a time, then.
+    let mut lock = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('postura queue migration'))").execute(&mut *lock).await?;
+    let migrated = underway::run_migrations(&pool).await;
+    let unlocked =
+        sqlx::query("SELECT pg_advisory_unlock(hashtext('postura queue migration'))").execute(&mut *lock).await;
+    migrated.map_err(|e| anyhow::anyhow!("store {location}: cannot set up the job queue: {e}"))?;
+    unlocked?;
     Ok(pool)
 }
 

@@ -71,6 +71,18 @@ CREATE TABLE work (
     PRIMARY KEY (scan_id, item, vantage)
 );
 ",
+    "
+-- Version 3: the occurrences of the daemon's schedules queued on a shared PostgreSQL store, one
+-- row each, so that several daemons queue each occurrence once (src/daemon/queue.rs; kept in
+-- both backends so the versions stay one).
+CREATE TABLE daemon_runs (
+    profile     TEXT NOT NULL,
+    occurrence  TEXT NOT NULL,
+    queued_at   TEXT NOT NULL,
+    done        BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (profile, occurrence)
+);
+",
 ];
 
 /// The schema version this postura writes.

@@ -36,6 +36,7 @@
 //! - [`pg`]: `PgServer` — a real PostgreSQL (initdb in a temp dir, run as `postgres` on a 127.x
 //!   address; `stop`/`start_again` restart it) and `TestStores` (one store test body, two backends).
 //! - [`gate`]: `Gate` — a counting TCP relay (connections per port, most open at once).
+//! - [`partition`]: `Partition` — a TCP relay that can be cut and healed (a network partition).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
 //!
 //! # Rules
@@ -135,6 +136,7 @@ pub mod mail;
 pub mod net;
 pub mod openssl35;
 pub mod oracle;
+pub mod partition;
 pub mod pg;
 pub mod pki;
 pub mod process;
