@@ -353,9 +353,9 @@ fn scan_distributed_wait_writes_the_outputs_and_finish_refuses_an_unfinished_sca
     assert!(String::from_utf8_lossy(&output.stderr).contains("3 items are not done yet"));
 }
 
-/// A zone of the DNS lab (BIND/Knot in a network namespace, with its MX hosts' SMTP servers):
-/// the zone's job, the MX pass it leads to (one job per mail host) and the joins at the end give
-/// the findings of a single-process scan. PostgreSQL and the workers run in the lab's namespace.
+/// Zones of the DNS lab (BIND/Knot in a network namespace, with mail.test's MX hosts' SMTP
+/// servers): the zones' job, the MX pass it leads to (one job per mail host) and the joins at the
+/// end give the findings of a single-process scan. PostgreSQL and the workers run in the lab's namespace.
 #[test]
 fn a_zone_and_its_mx_hosts_found_by_the_mx_pass_equal_a_single_process_scan() {
     let lab = common::dns::DnsLab::start();
@@ -367,15 +367,22 @@ fn a_zone_and_its_mx_hosts_found_by_the_mx_pass_equal_a_single_process_scan() {
         command
     };
     let hints = lab.hints.to_str().unwrap().to_string();
-    let common_args =
-        strings(&["dns://mail.test", "--root-hints", &hints, "--no-revocation", "--quiet", "--timeout", "5"]);
+    let common_args = strings(&[
+        "dns://mail.test",
+        "dns://optout.test",
+        "dns://alias.test",
+        "--root-hints",
+        &hints,
+        "--no-revocation",
+    ]);
+    let common_args = [common_args, strings(&["--quiet", "--timeout", "5"])].concat();
     let dir = tempfile::tempdir().unwrap();
     let reference_json = dir.path().join("reference.json");
     let mut args = strings(&["scan", "--json", reference_json.to_str().unwrap()]);
     args.extend(common_args.iter().cloned());
     ok(in_lab(&args).output().unwrap());
     let reference: ScanReport = serde_json::from_slice(&std::fs::read(&reference_json).unwrap()).unwrap();
-    assert_eq!((reference.zones.len(), reference.targets.len()), (1, 2), "the zone and its two MX hosts");
+    assert_eq!((reference.zones.len(), reference.targets.len()), (3, 2), "three zones and mail.test's two MX hosts");
 
     let mut args = strings(&["scan", "--distributed", "--db", &url]);
     args.extend(common_args.iter().cloned());
@@ -393,7 +400,12 @@ fn a_zone_and_its_mx_hosts_found_by_the_mx_pass_equal_a_single_process_scan() {
     let db = url.clone();
     let report = lab.netns.enter(move || Store::open(Path::new(&db)).unwrap().report(scan).unwrap());
     assert_eq!(outcome(&report), outcome(&reference), "the distributed scan's findings differ");
-    assert_eq!(report.zones[0].name, reference.zones[0].name);
+    let names = |r: &ScanReport| r.zones.iter().map(|z| z.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&report), names(&reference));
+    // The three zones (optout.test and alias.test share their nameservers) were one job.
+    let logs = workers.logs();
+    assert_eq!(logs.matches("job done scan=1 item=Zones").count(), 1, "{logs}");
+    assert_eq!(logs.matches("item=Zone {").count(), 0, "{logs}");
     let mx_of: Vec<&Vec<String>> = report.targets.iter().map(|t| &t.mx_of).collect();
     assert!(mx_of.iter().all(|zones| zones.iter().any(|z| z.starts_with("mail.test"))), "{mx_of:?}");
 }

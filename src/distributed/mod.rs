@@ -14,7 +14,10 @@
 //! - politeness across workers: a target's whole probe is one job, and before probing it the
 //!   job takes a transaction-level advisory lock per address, so that jobs for the same address
 //!   never run at once anywhere; inside the job the scan's per-address limit (`--per-host`) and
-//!   per-target ceiling (`--max-connections`) apply as in a single process.
+//!   per-target ceiling (`--max-connections`) apply as in a single process. A resolver's job
+//!   locks its address the same way. The zones of a vantage point are one job (their
+//!   nameservers are shared and found only while probing), run with the plan's DNS concurrency
+//!   through one process's per-address limit, as in a single-process scan.
 //!
 //! A worker rebuilds a scan's plan from the arguments stored with it (`scans.args`, read in the
 //! directory the scan was started from, which every worker must have: profiles and CA files at
@@ -95,9 +98,14 @@ pub enum WorkItem {
     Mx {
         target: JobTarget,
     },
+    /// One zone (scans queued before zones became one job per vantage point).
     Zone {
         index: usize,
     },
+    /// Every zone of the plan, in one job: zones share nameservers (a registry's, an operator's)
+    /// that are only found while probing, so the per-address limit can only hold across them
+    /// inside one process, as in a single-process scan.
+    Zones,
     Resolver {
         index: usize,
     },
@@ -113,7 +121,8 @@ impl WorkItem {
             WorkItem::Mx { target } => Some(format!("mx {}", target.host)),
             WorkItem::Zone { index } => Some(format!("zone {index}")),
             WorkItem::Resolver { index } => Some(format!("resolver {index}")),
-            WorkItem::Finish => None,
+            // Each zone's own row is marked as it is stored.
+            WorkItem::Zones | WorkItem::Finish => None,
         }
     }
 }
@@ -264,25 +273,18 @@ impl ScanTask {
             }
             WorkItem::Mx { target } => self.run_target(tx, &context, job, target.clone().into()).await?,
             WorkItem::Zone { index } => {
-                let name =
-                    plan.zones.get(*index).ok_or_else(|| anyhow::anyhow!("no zone {index} in the plan"))?.name.clone();
-                let index = *index;
-                let probe =
-                    isolated(&context, move |c| async move { run_item::assess_zone(&c.plan, &c.network, index).await });
-                let facts = probe.await.unwrap_or_else(|why| crate::dns::facts::ZoneFacts {
-                    name: crate::dns::wire::fqdn(&name),
-                    error: Some(why),
-                    ..Default::default()
-                });
+                let facts = zone_facts(&context, *index).await?;
                 let text = serde_json::to_string(&facts)?;
                 postgres::put_item(&mut **tx, scan, "zone", &zone_key(&facts.name), &text, vantage).await?;
             }
+            WorkItem::Zones => return self.run_zones(tx, &context, job).await,
             WorkItem::Resolver { index } => {
                 let address = plan
                     .resolvers
                     .get(*index)
                     .ok_or_else(|| anyhow::anyhow!("no resolver {index} in the plan"))?
                     .address;
+                lock_address(tx, address.ip()).await?;
                 let index = *index;
                 let probe =
                     isolated(
@@ -299,6 +301,38 @@ impl ScanTask {
             }
         }
         self.complete(tx, &context, job).await
+    }
+
+    /// Every zone of the plan at once (at most the plan's DNS concurrency), through this
+    /// process's connection path; each zone stored and marked done as a `Zone` job would be.
+    async fn run_zones(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        context: &Arc<ScanContext>,
+        job: &Job,
+    ) -> anyhow::Result<()> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(context.plan.dns.concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        for index in 0..context.plan.zones.len() {
+            let (context, gate) = (context.clone(), gate.clone());
+            running.spawn(async move {
+                let _slot = gate.acquire_owned().await;
+                (index, zone_facts(&context, index).await)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(finished) = running.join_next().await {
+            let (index, facts) = finished.map_err(|e| anyhow::anyhow!("a zone's task failed: {e}"))?;
+            done.push((index, facts?));
+        }
+        done.sort_by_key(|(index, _)| *index);
+        for (index, facts) in done {
+            let text = serde_json::to_string(&facts)?;
+            postgres::put_item(&mut **tx, job.scan, "zone", &zone_key(&facts.name), &text, &job.vantage).await?;
+            let zone = Job { scan: job.scan, vantage: job.vantage.clone(), item: WorkItem::Zone { index } };
+            self.complete(tx, context, &zone).await?;
+        }
+        Ok(())
     }
 
     /// Resolve, take every address's lock (no other job probes them meanwhile), probe.
@@ -471,6 +505,18 @@ where
     }
 }
 
+/// The facts of the plan's zone `index` (an "internal failure" error if its probe panicked).
+async fn zone_facts(context: &Arc<ScanContext>, index: usize) -> anyhow::Result<crate::dns::facts::ZoneFacts> {
+    let name =
+        context.plan.zones.get(index).ok_or_else(|| anyhow::anyhow!("no zone {index} in the plan"))?.name.clone();
+    let probe = isolated(context, move |c| async move { run_item::assess_zone(&c.plan, &c.network, index).await });
+    Ok(probe.await.unwrap_or_else(|why| crate::dns::facts::ZoneFacts {
+        name: crate::dns::wire::fqdn(&name),
+        error: Some(why),
+        ..Default::default()
+    }))
+}
+
 /// Wait until no other job holds `address`; held until the job's transaction ends.
 async fn lock_address(tx: &mut Transaction<'_, Postgres>, address: IpAddr) -> anyhow::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('postura address'), hashtext($1))")
@@ -616,12 +662,18 @@ pub async fn submit(url: &str, plan: &ScanPlan, args: &[String], vantages: &[Str
         postgres::begin_scan(&mut *tx, &serde_json::to_string(args)?, &cwd.display().to_string(), country).await?;
     let mut items: Vec<WorkItem> = Vec::new();
     items.extend((0..plan.targets.len()).map(|index| WorkItem::Target { index }));
-    items.extend((0..plan.zones.len()).map(|index| WorkItem::Zone { index }));
     items.extend((0..plan.resolvers.len()).map(|index| WorkItem::Resolver { index }));
+    let zone_rows: Vec<String> =
+        (0..plan.zones.len()).filter_map(|index| WorkItem::Zone { index }.work_key()).collect();
     let mut jobs = 0;
     for vantage in &vantages {
         if !plan.zones.is_empty() {
             add_work(&mut tx, scan, MX_PASS, vantage).await?;
+            for row in &zone_rows {
+                add_work(&mut tx, scan, row, vantage).await?;
+            }
+            task.enqueue(&mut tx, &Job { scan, vantage: vantage.clone(), item: WorkItem::Zones }).await?;
+            jobs += 1;
         }
         for item in &items {
             add_work(&mut tx, scan, &item.work_key().unwrap_or_default(), vantage).await?;
