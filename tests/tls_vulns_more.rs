@@ -191,6 +191,8 @@ fn dh_groups_judged_beyond_size_safe_known_unsafe_and_composite() {
     let g = &tls.dh_groups[0];
     assert_eq!((g.bits, g.prime, g.safe_prime), (composite.bits() as u32, Some(false), Some(false)), "{g:?}");
     assert_eq!(status(&report, "tls.kex.dh_composite"), Status::Fail);
+    assert!(has_cap(&report, CapReason::DhComposite), "{:?}", report.targets[0].grade);
+    assert_eq!(report.targets[0].grade.as_ref().unwrap().grade, "F");
     // Judged from the sweep's ServerKeyExchanges: no connection of its own.
     assert!(tls.key_exchange.iter().all(|k| k.kind == "DH"), "{:?}", tls.key_exchange);
 }

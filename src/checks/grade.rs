@@ -107,6 +107,7 @@ pub enum CapReason {
     InsecureClientRenegotiation,
     Robot,
     Ticketbleed,
+    DhComposite,
 }
 
 impl CapReason {
@@ -127,7 +128,8 @@ impl CapReason {
             | DrownSharedKey
             | InsecureClientRenegotiation
             | Robot
-            | Ticketbleed => "F",
+            | Ticketbleed
+            | DhComposite => "F",
             Untrusted | Expired | SelfSigned | Revoked => "T",
             NameMismatch => "M",
             Compression | Poodle | NoTls12 | Rc4Or3desModern => "C",
@@ -171,6 +173,7 @@ impl CapReason {
             InsecureClientRenegotiation => "insecure client-initiated renegotiation accepted",
             Robot => "vulnerable to ROBOT (RSA padding oracle)",
             Ticketbleed => "vulnerable to Ticketbleed (session ID echo leaks memory)",
+            DhComposite => "DH modulus not prime, or generator out of range (no secrecy)",
         }
     }
 
@@ -284,6 +287,11 @@ pub fn grade_facts(tls: &TlsFacts, certificate: Option<&CertificateFacts>, hsts_
     }
     if vulnerabilities.ticketbleed.vulnerable == Some(true) {
         cap(CapReason::Ticketbleed);
+    }
+    // Not an SSL Labs rule: a composite modulus (or g = 0, 1, p−1) gives a key exchange without
+    // secrecy, worse than export DH, which SSL Labs caps at F.
+    if tls.dh_groups.iter().any(|g| g.prime == Some(false) || !g.generator_in_range) {
+        cap(CapReason::DhComposite);
     }
     if vulnerabilities.drown.vulnerable == Some(true) && !accepted(Protocol::Sslv2) {
         cap(CapReason::DrownSharedKey);
