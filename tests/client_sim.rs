@@ -557,3 +557,84 @@ fn gnutls_normal_priority() {
     let address = SocketAddr::from((server.addr(), server.port));
     assert_simulation_matches_s_client("gnutls-serv NORMAL", address, Oracle::V35);
 }
+
+/// Whether `openssl s_client` (`oracle`), verifying the chain against `root` as a real client
+/// does, completes the handshake; and its verification message.
+fn verified_handshake(oracle: Oracle, address: SocketAddr, root: &Path) -> (bool, String) {
+    verified_with(oracle.command(), address, root)
+}
+
+fn verified_with(mut command: Command, address: SocketAddr, root: &Path) -> (bool, String) {
+    let output = command
+        .args(["s_client", "-connect", &address.to_string(), "-servername", TEST_HOST, "-verify_return_error"])
+        .arg("-CAfile")
+        .arg(root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run s_client");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let connected =
+        output.status.success() && text.lines().any(|l| l.contains(", Cipher is ") && !l.contains("(NONE)"));
+    let verification = text.lines().find(|l| l.starts_with("Verification")).unwrap_or_default().to_string();
+    (connected, verification)
+}
+
+/// Client-side limits on the server's chain, on real nginx servers and real verifying clients: an
+/// RSA-1024 leaf is refused by the clients with a 2048-bit minimum (OpenSSL 3.5, Debian's 3.0 at
+/// security level 2: "EE certificate key too weak") and taken by OpenSSL 1.1.1w at its default
+/// level; a SHA-1-signed leaf is refused by the clients that require SHA-2 (OpenSSL 3.x: "CA
+/// signature digest algorithm too weak") and taken by 1.1.1w. The simulation says the same, with
+/// the reason.
+#[test]
+fn small_keys_and_sha1_chains_are_refused_by_the_clients_that_refuse_them() {
+    use common::ca::{LeafSpec, TestCa};
+    let ca = TestCa::shared();
+    let serve = |name: &str, spec: LeafSpec| {
+        let leaf = ca.issue(&spec);
+        let chain = ca.chain_file(name, &[&leaf.cert, &ca.intermediate_cert]);
+        Nginx::start_auto(&format!(
+            "ssl_certificate {};\nssl_certificate_key {};\nssl_protocols TLSv1.2 TLSv1.3;\nssl_ciphers DEFAULT:@SECLEVEL=0;\n",
+            chain.display(),
+            leaf.key.display()
+        ))
+    };
+    let small = serve("sim-rsa1024", LeafSpec { key: "rsa:1024".into(), ..LeafSpec::default() });
+    let sha1 = serve("sim-sha1", LeafSpec { digest: "sha1".into(), ..LeafSpec::default() });
+    let sims = scan(small.socket_addr()).tls.unwrap().clients;
+    for id in ["openssl-3.5", "openssl-3.0", "curl-7.88"] {
+        let sim = outcome(&sims, id);
+        assert_eq!(sim.outcome, SimulatedOutcome::Fails, "{sim:?}");
+        assert_eq!(
+            sim.reason.as_deref(),
+            Some("the server's RSA key has 1024 bits, under this client's minimum of 2048")
+        );
+    }
+    assert_eq!(outcome(&sims, "openssl-1.0.2").outcome, SimulatedOutcome::Connects);
+    let (connected, why) = verified_handshake(Oracle::V35, small.socket_addr(), &ca.root_cert);
+    assert!(!connected && why.contains("EE certificate key too weak"), "OpenSSL 3.5: {why}");
+    let (connected, why) = debian_verified_handshake(small.socket_addr(), &ca.root_cert);
+    assert!(!connected && why.contains("EE certificate key too weak"), "Debian's OpenSSL 3.0: {why}");
+    let (connected, why) = verified_handshake(Oracle::V111, small.socket_addr(), &ca.root_cert);
+    assert!(connected, "OpenSSL 1.1.1w takes an RSA-1024 leaf at its default level: {why}");
+
+    let sims = scan(sha1.socket_addr()).tls.unwrap().clients;
+    for id in ["openssl-3.5", "openssl-3.0", "curl-7.88", "chrome-137", "java-8"] {
+        let sim = outcome(&sims, id);
+        assert_eq!(sim.outcome, SimulatedOutcome::Fails, "{sim:?}");
+        assert!(sim.reason.as_deref().unwrap().contains("signed with SHA-1"), "{sim:?}");
+    }
+    assert_eq!(outcome(&sims, "openssl-1.0.2").outcome, SimulatedOutcome::Connects);
+    let (connected, why) = verified_handshake(Oracle::V35, sha1.socket_addr(), &ca.root_cert);
+    assert!(!connected && why.contains("digest algorithm too weak"), "OpenSSL 3.5: {why}");
+    let (connected, why) = debian_verified_handshake(sha1.socket_addr(), &ca.root_cert);
+    assert!(!connected && why.contains("digest algorithm too weak"), "Debian's OpenSSL 3.0: {why}");
+    let (connected, why) = verified_handshake(Oracle::V111, sha1.socket_addr(), &ca.root_cert);
+    assert!(connected, "OpenSSL 1.1.1w takes a SHA-1 leaf at its default level: {why}");
+}
+
+/// [`verified_handshake`] with Debian's own `openssl` (3.0, security level 2 by Debian's default).
+fn debian_verified_handshake(address: SocketAddr, root: &Path) -> (bool, String) {
+    let mut command = Command::new("timeout");
+    command.args(["-k", "2", "15", "openssl"]);
+    verified_with(command, address, root)
+}

@@ -61,6 +61,13 @@ pub struct ClientProfile {
     pub alpn: Vec<String>,
     pub min_dh_bits: Option<u32>,
     pub max_dh_bits: Option<u32>,
+    /// Sizes of the server's RSA or ECDSA key the client accepts, where known.
+    pub min_rsa_bits: Option<u32>,
+    pub max_rsa_bits: Option<u32>,
+    pub min_ecdsa_bits: Option<u32>,
+    /// The client refuses a chain with a certificate signed with SHA-1.
+    #[serde(default)]
+    pub requires_sha2: bool,
     pub source: String,
     pub note: Option<String>,
 }
@@ -152,19 +159,70 @@ pub enum LeafKey {
     Ed448,
 }
 
-/// The leaf's key type from the chain as sent (null when there is none or it does not parse).
-pub fn leaf_key(facts: &TlsFacts) -> Option<LeafKey> {
+/// What a client checks of the server's chain beyond the signature scheme: the leaf's key type
+/// and size, and whether a certificate it must verify is signed with SHA-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    pub key: LeafKey,
+    /// The key's size in bits (null when it does not parse).
+    pub bits: Option<u32>,
+    /// A certificate of the chain as sent, self-signed roots aside, is signed with SHA-1.
+    pub sha1_signed: bool,
+}
+
+/// The leaf's key and the chain's SHA-1 signatures, from the chain as sent (null when there is
+/// no chain or its leaf does not parse).
+pub fn leaf_key(facts: &TlsFacts) -> Option<Leaf> {
     let pem = facts.chain_pem.first()?;
     let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
     let cert = parsed.parse_x509().ok()?;
     let oid = cert.public_key().algorithm.algorithm.to_id_string();
-    match oid.as_str() {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Some(LeafKey::Rsa),
-        "1.2.840.10045.2.1" => Some(LeafKey::Ec),
-        "1.3.101.112" => Some(LeafKey::Ed25519),
-        "1.3.101.113" => Some(LeafKey::Ed448),
+    let key = match oid.as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => LeafKey::Rsa,
+        "1.2.840.10045.2.1" => LeafKey::Ec,
+        "1.3.101.112" => LeafKey::Ed25519,
+        "1.3.101.113" => LeafKey::Ed448,
+        _ => return None,
+    };
+    let bits = match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => u32::try_from(rsa.key_size()).ok(),
+        Ok(x509_parser::public_key::PublicKey::EC(point)) => u32::try_from(point.key_size()).ok(),
         _ => None,
+    };
+    Some(Leaf { key, bits, sha1_signed: chain_signed_with_sha1(&facts.chain_pem) })
+}
+
+/// sha1WithRSAEncryption, ecdsa-with-SHA1, dsa-with-sha1.
+const SHA1_SIGNATURES: [&str; 3] = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.2.840.10040.4.3"];
+
+fn chain_signed_with_sha1(chain_pem: &[String]) -> bool {
+    chain_pem.iter().any(|pem| {
+        let Ok((_, parsed)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) else { return false };
+        let Ok(cert) = parsed.parse_x509() else { return false };
+        // A root's own signature is not verified by clients.
+        let self_signed = cert.subject().as_raw() == cert.issuer().as_raw();
+        !self_signed && SHA1_SIGNATURES.contains(&cert.signature_algorithm.algorithm.to_id_string().as_str())
+    })
+}
+
+/// Why the client refuses the server's key or chain (its size limits, SHA-1), if it does.
+fn leaf_refused(client: &ClientProfile, leaf: Leaf) -> Option<String> {
+    if client.requires_sha2 && leaf.sha1_signed {
+        return Some("the chain has a certificate signed with SHA-1, which this client refuses".into());
     }
+    let bits = leaf.bits?;
+    let (name, min, max) = match leaf.key {
+        LeafKey::Rsa => ("RSA", client.min_rsa_bits, client.max_rsa_bits),
+        LeafKey::Ec => ("ECDSA", client.min_ecdsa_bits, None),
+        LeafKey::Ed25519 | LeafKey::Ed448 => return None,
+    };
+    if let Some(min) = min.filter(|&min| bits < min) {
+        return Some(format!("the server's {name} key has {bits} bits, under this client's minimum of {min}"));
+    }
+    if let Some(max) = max.filter(|&max| bits > max) {
+        return Some(format!("the server's {name} key has {bits} bits, over this client's maximum of {max}"));
+    }
+    None
 }
 
 /// Every built-in client against the target's facts (empty when no protocol was accepted).
@@ -177,7 +235,7 @@ pub fn simulate_all(facts: &TlsFacts) -> Vec<ClientSimulation> {
 }
 
 /// One client against the target's facts.
-pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<LeafKey>) -> ClientSimulation {
+pub fn simulate(client: &ClientProfile, facts: &TlsFacts, key: Option<Leaf>) -> ClientSimulation {
     simulate_with_question(client, facts, key).0
 }
 
@@ -196,7 +254,7 @@ enum Question {
 fn simulate_with_question(
     client: &ClientProfile,
     facts: &TlsFacts,
-    key: Option<LeafKey>,
+    leaf: Option<Leaf>,
 ) -> (ClientSimulation, Option<Question>) {
     let mut result = ClientSimulation {
         client: client.id.clone(),
@@ -230,9 +288,12 @@ fn simulate_with_question(
     }
 
     // The certificate: the client must be able to verify the server's signature.
-    if let Some(key) = key {
-        if !signature_scheme_for(client, protocol, key) {
-            return fail(result, format!("no signature scheme for the server's {key:?} key at {protocol}"));
+    if let Some(leaf) = leaf {
+        if !signature_scheme_for(client, protocol, leaf.key) {
+            return fail(result, format!("no signature scheme for the server's {:?} key at {protocol}", leaf.key));
+        }
+        if let Some(reason) = leaf_refused(client, leaf) {
+            return fail(result, reason);
         }
     }
 
@@ -592,9 +653,47 @@ mod tests {
             alpn: Vec::new(),
             min_dh_bits: None,
             max_dh_bits: None,
+            min_rsa_bits: None,
+            max_rsa_bits: None,
+            min_ecdsa_bits: None,
+            requires_sha2: false,
             source: "test".into(),
             note: None,
         }
+    }
+
+    fn leaf(key: LeafKey, bits: u32) -> Leaf {
+        Leaf { key, bits: Some(bits), sha1_signed: false }
+    }
+
+    #[test]
+    fn a_client_refuses_keys_outside_its_sizes_and_sha1_chains_when_it_requires_sha2() {
+        let facts = tls12_facts(&[ECDHE_GCM], Some(true));
+        let mut strict = client(&[Protocol::Tls12], &[0xC02F]);
+        strict.min_rsa_bits = Some(2048);
+        strict.max_rsa_bits = Some(16384);
+        strict.min_ecdsa_bits = Some(224);
+        strict.requires_sha2 = true;
+        assert_eq!(simulate(&strict, &facts, Some(leaf(LeafKey::Rsa, 2048))).outcome, SimulatedOutcome::Connects);
+        let small = simulate(&strict, &facts, Some(leaf(LeafKey::Rsa, 1024)));
+        assert_eq!(small.outcome, SimulatedOutcome::Fails);
+        assert_eq!(
+            small.reason.as_deref(),
+            Some("the server's RSA key has 1024 bits, under this client's minimum of 2048")
+        );
+        let huge = simulate(&strict, &facts, Some(leaf(LeafKey::Rsa, 32768)));
+        assert!(huge.reason.unwrap().contains("over this client's maximum of 16384"));
+        let mut facts_ec = facts.clone();
+        facts_ec.cipher_suites.insert(Protocol::Tls12, vec![ECDHE_GCM.to_string()]);
+        strict.signature_algorithms = vec![0x0403, 0x0804];
+        let p192 = simulate(&strict, &facts_ec, Some(leaf(LeafKey::Ec, 192)));
+        assert!(p192.reason.unwrap().contains("ECDSA key has 192 bits"));
+        let sha1 = Leaf { sha1_signed: true, ..leaf(LeafKey::Rsa, 2048) };
+        let refused = simulate(&strict, &facts, Some(sha1));
+        assert_eq!(refused.outcome, SimulatedOutcome::Fails);
+        assert!(refused.reason.unwrap().contains("SHA-1"));
+        strict.requires_sha2 = false;
+        assert_eq!(simulate(&strict, &facts, Some(sha1)).outcome, SimulatedOutcome::Connects);
     }
 
     fn tls12_facts(suites: &[&str], preference: Option<bool>) -> TlsFacts {
@@ -621,11 +720,11 @@ mod tests {
         });
         let mut strict = client(&[Protocol::Tls12], &[0x009E]);
         strict.min_dh_bits = Some(2048);
-        let result = simulate(&strict, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&strict, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.outcome, SimulatedOutcome::Fails);
         assert!(result.reason.as_deref().unwrap_or_default().contains("1024-bit DH"), "{result:?}");
         strict.min_dh_bits = Some(1024);
-        let result = simulate(&strict, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&strict, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!((result.outcome, result.group.as_deref()), (SimulatedOutcome::Connects, Some("DH-1024")));
     }
 
@@ -634,17 +733,19 @@ mod tests {
         // The server's order was not measured (null) and it accepts both suites.
         let facts = tls12_facts(&[ECDHE_GCM, DHE_GCM], None);
         let dhe_first = client(&[Protocol::Tls12], &[0x009E, 0xC02F]);
-        let result = simulate(&dhe_first, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&dhe_first, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.outcome, SimulatedOutcome::Connects);
         assert_eq!(result.cipher_suite, None);
         assert_eq!(result.undetermined, ["cipher_suite", "group"]);
         let ecdhe_first = client(&[Protocol::Tls12], &[0xC02F, 0x009E]);
-        let result = simulate(&ecdhe_first, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&ecdhe_first, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.cipher_suite.as_deref(), Some(ECDHE_GCM));
         // Measured: the server's order, or the client's.
-        let result = simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(true)), Some(LeafKey::Rsa));
+        let result =
+            simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(true)), Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.cipher_suite.as_deref(), Some(ECDHE_GCM));
-        let result = simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(false)), Some(LeafKey::Rsa));
+        let result =
+            simulate(&dhe_first, &tls12_facts(&[ECDHE_GCM, DHE_GCM], Some(false)), Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.cipher_suite.as_deref(), Some(DHE_GCM));
     }
 
@@ -655,10 +756,10 @@ mod tests {
         facts.groups = vec!["x25519".into()];
         facts.groups_protocol = Some(Protocol::Tls13);
         let rsa_only = client(&[Protocol::Tls13], &[0x1301]);
-        let result = simulate(&rsa_only, &facts, Some(LeafKey::Ec));
+        let result = simulate(&rsa_only, &facts, Some(leaf(LeafKey::Ec, 2048)));
         assert_eq!(result.outcome, SimulatedOutcome::Fails);
         assert_eq!(result.protocol, Some(Protocol::Tls13));
-        let result = simulate(&rsa_only, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&rsa_only, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!((result.outcome, result.group.as_deref()), (SimulatedOutcome::Connects, Some("x25519")));
     }
 
@@ -666,7 +767,7 @@ mod tests {
     fn a_client_below_the_servers_protocols_fails_with_the_reason() {
         let facts = tls12_facts(&[ECDHE_GCM], Some(true));
         let old = client(&[Protocol::Sslv3, Protocol::Tls10], &[0x002F]);
-        let result = simulate(&old, &facts, Some(LeafKey::Rsa));
+        let result = simulate(&old, &facts, Some(leaf(LeafKey::Rsa, 2048)));
         assert_eq!(result.outcome, SimulatedOutcome::Fails);
         assert_eq!(result.protocol, None);
         assert!(result.reason.as_deref().unwrap_or_default().contains("no common protocol"), "{result:?}");
