@@ -18,6 +18,7 @@ mod server;
 mod sslv2;
 #[cfg(test)]
 mod tests;
+pub mod tls13_flight;
 
 /// Why bytes from the network could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
