@@ -358,6 +358,9 @@ pub struct ExtensionFacts {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Tls13Handshake {
+    /// How these facts were read.
+    #[serde(default)]
+    pub source: Tls13HandshakeSource,
     pub completed: bool,
     pub error: Option<String>,
     pub cipher_suite: Option<String>,
@@ -365,6 +368,18 @@ pub struct Tls13Handshake {
     pub alpn: Option<String>,
     pub ocsp_stapled: bool,
     pub chain_length: usize,
+}
+
+/// Where `tls13_handshake` comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tls13HandshakeSource {
+    /// A real rustls handshake on a connection of its own (`tls::rustls_probe`).
+    #[default]
+    Rustls,
+    /// The sweep's own TLS 1.3 hello: the server's encrypted flight decrypted and its Finished
+    /// checked against the transcript (`tls::codec::tls13_flight`), no connection of its own.
+    DecryptedFlight,
 }
 
 /// The published JSON Schema of the scan result.
