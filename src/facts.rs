@@ -136,10 +136,12 @@ pub struct TlsFacts {
     /// A stapled OCSP response (DER, base64), if the server sent one.
     pub ocsp_staple_base64: Option<String>,
     /// The SignedCertificateTimestampList of the TLS signed_certificate_timestamp extension
-    /// (RFC 6962 §3.3) in the TLS ≤ 1.2 ServerHello, base64; null when none was sent.
+    /// (RFC 6962 §3.3) in the TLS ≤ 1.2 ServerHello, else in the leaf's TLS 1.3 CertificateEntry
+    /// (decrypted from the sweep's flight), base64; null when none was sent.
     #[serde(default)]
     pub sct_list_base64: Option<String>,
-    /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
+    /// The TLS 1.3 handshake as a client sees it: the sweep's decrypted flight, or a rustls
+    /// handshake when that could not be read (`source`).
     pub tls13_handshake: Option<Tls13Handshake>,
     /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
     #[serde(default)]

@@ -623,6 +623,54 @@ mod tests {
         assert_eq!(decryptor.flight().alert.map(|a| a.description), Some(40));
     }
 
+    /// A record as the RFC 8448 server would seal `inner` (content then type) at `sequence`.
+    fn sealed(sequence: u64, inner: &[u8]) -> Record {
+        let hello_hash = digest::digest(&digest::SHA256, &[hex(CLIENT_HELLO), hex(SERVER_HELLO)].concat());
+        let secrets = handshake_secrets(0x1301, &hex(SHARED_SECRET), hello_hash.as_ref()).expect("secrets");
+        let key = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, &secrets.server_key).expect("key"));
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&secrets.server_iv);
+        for (byte, s) in nonce.iter_mut().skip(4).zip(sequence.to_be_bytes()) {
+            *byte ^= s;
+        }
+        let mut fragment = inner.to_vec();
+        let length = (fragment.len() + 16) as u16;
+        let header = [23, 3, 3, (length >> 8) as u8, length as u8];
+        key.seal_in_place_append_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(header), &mut fragment)
+            .expect("seal");
+        Record { content_type: 23, version: 0x0303, fragment }
+    }
+
+    #[test]
+    fn records_and_messages_are_capped() {
+        // A long message trickled one byte per record: the 257th record is refused.
+        let mut decryptor = rfc8448_decryptor();
+        let mut outcome = decryptor.push(&sealed(0, &[99, 0x03, 0xff, 0xff, 22]));
+        for sequence in 1..=MAX_FLIGHT_RECORDS as u64 {
+            outcome = decryptor.push(&sealed(sequence, &[0x5a, 22]));
+            if outcome != Ok(Progress::More) {
+                break;
+            }
+        }
+        assert_eq!(outcome, Err(FlightError::Cap(format!("more than {MAX_FLIGHT_RECORDS} records"))));
+        // Seventeen empty messages of an unknown type in one record.
+        let mut inner: Vec<u8> = (0..=MAX_FLIGHT_MESSAGES).flat_map(|_| [99, 0, 0, 0]).collect();
+        inner.push(22);
+        assert_eq!(
+            rfc8448_decryptor().push(&sealed(0, &inner)),
+            Err(FlightError::Cap(format!("more than {MAX_FLIGHT_MESSAGES} handshake messages")))
+        );
+        // A message announcing more than the cap is refused before it is read.
+        let mut decryptor = rfc8448_decryptor();
+        assert!(matches!(decryptor.push(&sealed(0, &[11, 0x04, 0x00, 0x01, 22])), Err(FlightError::Codec(_))));
+        // Padding only, or an inner type other than handshake and alert.
+        assert!(matches!(rfc8448_decryptor().push(&sealed(0, &[0, 0, 0])), Err(FlightError::Protocol(_))));
+        assert!(matches!(rfc8448_decryptor().push(&sealed(0, &[1, 2, 23])), Err(FlightError::Protocol(_))));
+        let mut decryptor = rfc8448_decryptor();
+        assert_eq!(decryptor.push(&sealed(0, &[2, 80, 21, 0, 0])), Ok(Progress::Done));
+        assert_eq!(decryptor.flight().alert.map(|a| a.description), Some(80));
+    }
+
     #[test]
     fn ccm_suites_are_recorded_not_decrypted() {
         assert_eq!(handshake_secrets(0x1304, &[0; 32], &[0; 32]), Err(FlightError::UnsupportedSuite("CCM".into())));
