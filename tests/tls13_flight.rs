@@ -197,3 +197,61 @@ fn the_flight_decrypts_from_nginx_and_gnutls() {
     assert_read_from_the_flight(facts, "TLS_CHACHA20_POLY1305_SHA256");
     assert_eq!(recorded_chain(facts), served_chain());
 }
+
+#[test]
+fn a_ten_thousand_name_leaf_fits_the_tls13_flight() {
+    // rustls refuses handshake messages above 64 KiB; the decrypted flight allows 256 KiB, so a
+    // TLS 1.3-only server's 210 KB leaf is read (docs/limits.md).
+    let pki = Pki::shared();
+    let mut names = vec![TEST_HOST.to_string()];
+    names.extend((1..10_000).map(|i| format!("n{i:05}.postura.test")));
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let leaf = pki.issue_leaf(&refs, &[], KeyKind::Rsa2048);
+    let server = OpenSslServer::start_auto(&[
+        "-tls1_3",
+        "-cert",
+        leaf.cert.to_str().unwrap(),
+        "-key",
+        leaf.key.to_str().unwrap(),
+        "-cert_chain",
+        pki.intermediate_cert.to_str().unwrap(),
+    ]);
+    let report = assessed(server.socket_addr());
+    let facts = tls(&report);
+    assert_read_from_the_flight(facts, "TLS_AES_128_GCM_SHA256");
+    assert_eq!(facts.chain_protocol, Some(Protocol::Tls13));
+    let served = ders(&std::fs::read_to_string(&leaf.cert).unwrap());
+    assert_eq!(recorded_chain(facts).first(), served.first());
+    let cert = report.targets[0].certificate.as_ref().unwrap();
+    assert!((190_000..240_000).contains(&cert.largest_certificate_bytes), "{}", cert.largest_certificate_bytes);
+    assert_eq!(cert.truncated.get("san_dns"), Some(&10_000));
+}
+
+#[test]
+fn a_ccm_suite_is_recorded_as_not_decrypted_and_the_next_hello_is_read() {
+    // The server's first choice is CCM (ring has no CCM): the next hello, which no longer
+    // offers it, gets AES-128-GCM and its flight is read.
+    let server = OpenSslServer::start_auto(&[
+        "-tls1_3",
+        "-serverpref",
+        "-ciphersuites",
+        "TLS_AES_128_CCM_SHA256:TLS_AES_128_GCM_SHA256",
+    ]);
+    let report = scan_lab_target(server.socket_addr(), Service::Tls, "operator", Duration::from_secs(20));
+    let facts = tls(&report);
+    assert_read_from_the_flight(facts, "TLS_AES_128_GCM_SHA256");
+    assert_eq!(recorded_chain(facts), served_chain());
+
+    // CCM only: nothing to decrypt, said so, and the rustls handshake is tried instead.
+    let ccm = OpenSslServer::start_auto(&["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256"]);
+    let report = scan_lab_target(ccm.socket_addr(), Service::Tls, "operator", Duration::from_secs(20));
+    let facts = tls(&report);
+    assert_eq!(facts.cipher_suites[&Protocol::Tls13], ["TLS_AES_128_CCM_SHA256"]);
+    assert!(
+        facts.probe_errors.contains(&"TLS 1.3 flight: not decrypted (CCM)".to_string()),
+        "{:?}",
+        facts.probe_errors
+    );
+    let handshake = facts.tls13_handshake.as_ref().expect("tls13_handshake");
+    assert_eq!(handshake.source, Tls13HandshakeSource::Rustls);
+}
