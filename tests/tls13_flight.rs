@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::assess::{assert_connection_budget, assess, scan_lab_target};
+use common::hostile_tls::{HostileTlsServer, TlsHostility};
 use common::*;
 use postura::checks::model::Status;
 use postura::facts::{ScanReport, Tls13HandshakeSource, TlsFacts};
@@ -254,4 +255,22 @@ fn a_ccm_suite_is_recorded_as_not_decrypted_and_the_next_hello_is_read() {
     );
     let handshake = facts.tls13_handshake.as_ref().expect("tls13_handshake");
     assert_eq!(handshake.source, Tls13HandshakeSource::Rustls);
+}
+
+#[test]
+fn a_flight_that_does_not_decrypt_is_a_reason_and_the_enumeration_stands() {
+    // Scripted: no real server sends a record that does not open under its own keys.
+    let peer = HostileTlsServer::start(TlsHostility::Tls13BadRecord);
+    let report = scan_lab_target(peer.addr(), Service::Tls, "operator", Duration::from_secs(20));
+    let facts = tls(&report);
+    assert_eq!(facts.protocols, [Protocol::Tls13]);
+    assert_eq!(facts.cipher_suites[&Protocol::Tls13].len(), 3, "{:?}", facts.cipher_suites);
+    // Record 1 is the middlebox ChangeCipherSpec; record 2 does not open. Asked once only.
+    let flight_errors: Vec<&String> = facts.probe_errors.iter().filter(|e| e.starts_with("TLS 1.3 flight")).collect();
+    assert_eq!(flight_errors, ["TLS 1.3 flight: record 2 did not decrypt (bad_record_mac)"]);
+    // The rustls handshake is tried instead, and fails on the same server.
+    let handshake = facts.tls13_handshake.as_ref().expect("tls13_handshake");
+    assert_eq!((handshake.source, handshake.completed), (Tls13HandshakeSource::Rustls, false), "{handshake:?}");
+    assert!(facts.chain_pem.is_empty());
+    assert_eq!(peer.accepted(), facts.connections as usize, "every connection counted at the server");
 }

@@ -87,7 +87,19 @@ async fn read_flight(connection: &mut Connection, until: Until, hello: &[u8]) ->
     let mut decryptor: Option<FlightDecryptor> = None;
     loop {
         // Take every complete record out of the buffer before reading more.
-        while let Some((record, consumed)) = Record::decode(&buffer).map_err(not_tls(&buffer))? {
+        loop {
+            let decoded = match (Record::decode(&buffer), decryptor.take()) {
+                // Past the ServerHello, bytes that are not a record end the encrypted read only.
+                (Err(error), Some(reader)) => {
+                    flight.tls13 = Some(stopped(Some(reader), &format!("not a TLS record ({error})")));
+                    return Ok(flight);
+                }
+                (decoded, reader) => {
+                    decryptor = reader;
+                    decoded.map_err(not_tls(&buffer))?
+                }
+            };
+            let Some((record, consumed)) = decoded else { break };
             buffer.drain(..consumed);
             if let Some(reader) = decryptor.as_mut() {
                 match reader.push(&record) {
