@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::assess::{assert_connection_budget, assess, scan_lab_target};
-use common::hostile_tls::{HostileTlsServer, TlsHostility};
+use common::staple::ocsp_response_with_scts;
 use common::*;
 use postura::checks::model::Status;
 use postura::facts::{ScanReport, Tls13HandshakeSource, TlsFacts};
@@ -273,4 +273,31 @@ fn a_flight_that_does_not_decrypt_is_a_reason_and_the_enumeration_stands() {
     assert_eq!((handshake.source, handshake.completed), (Tls13HandshakeSource::Rustls, false), "{handshake:?}");
     assert!(facts.chain_pem.is_empty());
     assert_eq!(peer.accepted(), facts.connections as usize, "every connection counted at the server");
+}
+
+#[test]
+fn an_ocsp_staple_in_the_tls13_certificate_entry_is_read() {
+    // nginx TLS 1.3 only, stapling a hand-built response that carries two SCTs: the staple
+    // travels in the leaf's CertificateEntry status_request extension.
+    let mut list = sct(0x66, 1_767_225_600_000);
+    list.extend(sct(0x77, 1_767_225_601_000));
+    let mut sct_list = (list.len() as u16).to_be_bytes().to_vec();
+    sct_list.extend(list);
+    let dir = tempfile::tempdir().unwrap();
+    let staple = ocsp_response_with_scts(dir.path(), &sct_list);
+    let nginx = Nginx::start_auto(&format!(
+        "ssl_protocols TLSv1.3;\nssl_stapling on;\nssl_stapling_file {};\n",
+        staple.to_str().unwrap()
+    ));
+    let report = assessed(nginx.socket_addr());
+    let facts = tls(&report);
+    assert_read_from_the_flight(facts, "TLS_AES_128_GCM_SHA256");
+    assert!(facts.tls13_handshake.as_ref().is_some_and(|h| h.ocsp_stapled));
+    assert_eq!(facts.extensions.ocsp_stapling, Some(true));
+    assert_eq!(facts.ocsp_staple_base64.as_deref(), Some(B64.encode(std::fs::read(&staple).unwrap()).as_str()));
+    let cert = report.targets[0].certificate.as_ref().unwrap();
+    let stapled = cert.revocation.stapled.as_ref().expect("a staple");
+    assert_eq!(stapled.status, postura::cert::RevocationStatus::Good, "{stapled:?}");
+    assert_eq!((cert.sct_sources.certificate, cert.sct_sources.tls_extension, cert.sct_sources.ocsp), (0, 0, 2));
+    assert_eq!(status(&report, "cert.no_sct"), Status::Pass);
 }
