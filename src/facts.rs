@@ -136,10 +136,12 @@ pub struct TlsFacts {
     /// A stapled OCSP response (DER, base64), if the server sent one.
     pub ocsp_staple_base64: Option<String>,
     /// The SignedCertificateTimestampList of the TLS signed_certificate_timestamp extension
-    /// (RFC 6962 §3.3) in the TLS ≤ 1.2 ServerHello, base64; null when none was sent.
+    /// (RFC 6962 §3.3) in the TLS ≤ 1.2 ServerHello, else in the leaf's TLS 1.3 CertificateEntry
+    /// (decrypted from the sweep's flight), base64; null when none was sent.
     #[serde(default)]
     pub sct_list_base64: Option<String>,
-    /// A real TLS 1.3 handshake as a modern client (rustls) performs it.
+    /// The TLS 1.3 handshake as a client sees it: the sweep's decrypted flight, or a rustls
+    /// handshake when that could not be read (`source`).
     pub tls13_handshake: Option<Tls13Handshake>,
     /// Known vulnerabilities: verdict, evidence and connections of each (`tls::vuln`).
     #[serde(default)]
@@ -358,6 +360,9 @@ pub struct ExtensionFacts {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Tls13Handshake {
+    /// How these facts were read.
+    #[serde(default)]
+    pub source: Tls13HandshakeSource,
     pub completed: bool,
     pub error: Option<String>,
     pub cipher_suite: Option<String>,
@@ -365,6 +370,18 @@ pub struct Tls13Handshake {
     pub alpn: Option<String>,
     pub ocsp_stapled: bool,
     pub chain_length: usize,
+}
+
+/// Where `tls13_handshake` comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tls13HandshakeSource {
+    /// A real rustls handshake on a connection of its own (`tls::rustls_probe`).
+    #[default]
+    Rustls,
+    /// The sweep's own TLS 1.3 hello: the server's encrypted flight decrypted and its Finished
+    /// checked against the transcript (`tls::codec::tls13_flight`), no connection of its own.
+    DecryptedFlight,
 }
 
 /// The published JSON Schema of the scan result.

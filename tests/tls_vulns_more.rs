@@ -236,23 +236,31 @@ fn client_certificate_over_tls_1_3_only() {
     use postura::tls::registry::Protocol;
     let root = Pki::shared().root_cert.to_str().unwrap().to_string();
 
-    // The request is encrypted: one rustls handshake reads it and sends no certificate.
+    // The request is encrypted: the sweep decrypts it from its own TLS 1.3 hello's flight, and
+    // one rustls handshake sends no certificate to see whether it is required.
     let requested = OpenSslServer::start_auto(&["-tls1_3", "-verify", "1", "-CAfile", &root]);
     let report = assessed(requested.socket_addr(), Service::Tls);
     let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
     assert_eq!(auth.protocol, Some(Protocol::Tls13));
     assert_eq!((auth.requested, auth.required, auth.connections), (true, Some(false), 1), "{auth:?}");
     assert_eq!(auth.ca_names, ["O=Postura Test, CN=Postura Test Root CA"]);
-    assert_eq!(auth.evidence, ["a TLS 1.3 handshake without a client certificate was not refused"]);
+    assert_eq!(
+        auth.evidence,
+        [
+            "CertificateRequest decrypted from the sweep's TLS 1.3 flight",
+            "a TLS 1.3 handshake without a client certificate was not refused"
+        ]
+    );
 
     let required = OpenSslServer::start_auto(&["-tls1_3", "-Verify", "1", "-CAfile", &root]);
     let report = assessed(required.socket_addr(), Service::Tls);
     let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
     assert_eq!((auth.requested, auth.required, auth.connections), (true, Some(true), 1), "{auth:?}");
-    assert!(auth.evidence[0].contains("CertificateRequired"), "{auth:?}");
+    assert!(auth.evidence[1].contains("CertificateRequired"), "{auth:?}");
 
+    // No request in the decrypted flight: nothing to test, no connection.
     let open = OpenSslServer::start_auto(&["-tls1_3"]);
     let report = assessed(open.socket_addr(), Service::Tls);
     let auth = report.targets[0].tls.as_ref().unwrap().client_auth.clone().unwrap();
-    assert_eq!((auth.requested, auth.required, auth.connections), (false, None, 1), "{auth:?}");
+    assert_eq!((auth.requested, auth.required, auth.connections), (false, None, 0), "{auth:?}");
 }

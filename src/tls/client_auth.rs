@@ -6,9 +6,11 @@
 //!
 //! Cost: one connection, only when a certificate was requested and TLS 1.2 is accepted with a
 //! suite postura's TLS 1.2 client speaks; otherwise none. A TLS 1.3-only server encrypts its
-//! CertificateRequest: one rustls handshake (`probe_tls13`) whose client-certificate resolver
-//! records the request and answers with no certificate, then a read of at most
-//! `TLS13_REFUSAL_WAIT` for the server's certificate_required alert (only when it asked).
+//! CertificateRequest: the sweep decrypts it from its own TLS 1.3 hello's flight
+//! (`from_tls13_flight`, no connection); only when it is there does one rustls handshake
+//! (`probe_tls13`) answer it with no certificate, then read for at most `TLS13_REFUSAL_WAIT`
+//! the server's certificate_required alert. When the flight could not be decrypted, that rustls
+//! handshake also records the request (one connection for every such server).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::tls::codec::tls13_flight::Tls13CertificateRequest;
 use crate::tls::codec::CertificateRequest;
 use crate::tls::registry::Protocol;
 use crate::tls::sweep::SweepTarget;
@@ -64,6 +67,28 @@ impl ClientAuthFact {
             ca_names_sent: request.authorities.len(),
             evidence: Vec::new(),
             connections: 0,
+        }
+    }
+}
+
+impl ClientAuthFact {
+    /// From a decrypted TLS 1.3 flight: the request, if any (TLS 1.3 names no certificate
+    /// types; its signature algorithms are not kept here).
+    pub fn from_tls13_flight(request: Option<&Tls13CertificateRequest>) -> ClientAuthFact {
+        let Some(request) = request else {
+            return ClientAuthFact {
+                protocol: Some(Protocol::Tls13),
+                evidence: vec!["no CertificateRequest in the sweep's decrypted TLS 1.3 flight".into()],
+                ..ClientAuthFact::default()
+            };
+        };
+        ClientAuthFact {
+            protocol: Some(Protocol::Tls13),
+            requested: true,
+            ca_names: request.authorities.iter().take(MAX_CA_NAMES).map(|der| name_text(der)).collect(),
+            ca_names_sent: request.authorities.len(),
+            evidence: vec!["CertificateRequest decrypted from the sweep's TLS 1.3 flight".into()],
+            ..ClientAuthFact::default()
         }
     }
 }
@@ -140,6 +165,21 @@ impl rustls::client::ResolvesClientCert for RecordingResolver {
     fn has_certs(&self) -> bool {
         true
     }
+}
+
+/// Whether a certificate request read from the decrypted TLS 1.3 flight is a requirement: one
+/// rustls handshake without a certificate. The names stay those of the flight.
+pub async fn probe_tls13_required(target: &SweepTarget, fact: &mut ClientAuthFact) {
+    if !fact.requested {
+        return;
+    }
+    let handshake = probe_tls13(target).await;
+    fact.required = handshake.required;
+    fact.connections += handshake.connections;
+    if !handshake.requested && handshake.required.is_none() {
+        fact.evidence.push("the rustls handshake was not asked for a certificate this time".into());
+    }
+    fact.evidence.extend(handshake.evidence);
 }
 
 /// Client authentication of a server reached only over TLS 1.3: one connection.

@@ -4,9 +4,12 @@
 //! and a size cap — and then the connection is dropped without completing the handshake.
 
 use crate::net::{Connection, Connector, NetError};
+use crate::tls::codec::tls13_flight::{
+    client_hello_from_records, generator_shared_secret, FlightDecryptor, FlightError, Progress, Tls13Flight,
+};
 use crate::tls::codec::{
     content_type, handshake_type, Alert, CertificateMessage, CertificateRequest, CertificateStatus, CodecError,
-    HandshakeReassembler, Record, ServerHello, Sslv2ServerHello,
+    HandshakeMessage, HandshakeReassembler, Record, ServerHello, Sslv2ServerHello,
 };
 
 /// The most a server may send in its first flight before postura gives up on it.
@@ -27,6 +30,24 @@ pub struct ServerFlight {
     pub alert: Option<Alert>,
     /// The server closed the connection (after whatever is recorded above).
     pub closed: bool,
+    /// The decrypted TLS 1.3 flight, when asked for (`Until::Tls13Flight`) and a TLS 1.3
+    /// ServerHello came.
+    pub tls13: Option<Tls13FlightRead>,
+}
+
+/// What reading a TLS 1.3 server's encrypted flight gave: everything decrypted up to the first
+/// failure, and that failure's reason.
+#[derive(Debug, Clone, Default)]
+pub struct Tls13FlightRead {
+    pub flight: Tls13Flight,
+    pub error: Option<String>,
+}
+
+impl Tls13FlightRead {
+    /// Read through a Finished that matches the transcript.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.flight.finished_verified
+    }
 }
 
 /// How to read the answer.
@@ -36,6 +57,8 @@ pub enum Until {
     ServerHello,
     /// Also read Certificate, ServerKeyExchange and CertificateStatus (TLS ≤ 1.2).
     HelloDone,
+    /// After a TLS 1.3 ServerHello, read and decrypt the server's flight up to its Finished.
+    Tls13Flight,
 }
 
 /// Send a TLS ClientHello and read the flight.
@@ -52,19 +75,46 @@ pub async fn exchange_open(
 ) -> Result<(Connection, ServerFlight), NetError> {
     let mut connection = connector.connect().await?;
     connection.send(hello).await?;
-    let flight = read_flight(&mut connection, until).await?;
+    let flight = read_flight(&mut connection, until, hello).await?;
     Ok((connection, flight))
 }
 
-async fn read_flight(connection: &mut Connection, until: Until) -> Result<ServerFlight, NetError> {
+async fn read_flight(connection: &mut Connection, until: Until, hello: &[u8]) -> Result<ServerFlight, NetError> {
     let mut flight = ServerFlight::default();
     let mut buffer = Vec::new();
     let mut reassembler = HandshakeReassembler::new(MAX_HANDSHAKE_MESSAGE);
     let mut received_total = 0usize;
+    let mut decryptor: Option<FlightDecryptor> = None;
     loop {
         // Take every complete record out of the buffer before reading more.
-        while let Some((record, consumed)) = Record::decode(&buffer).map_err(not_tls(&buffer))? {
+        loop {
+            let decoded = match (Record::decode(&buffer), decryptor.take()) {
+                // Past the ServerHello, bytes that are not a record end the encrypted read only.
+                (Err(error), Some(reader)) => {
+                    flight.tls13 = Some(stopped(Some(reader), &format!("not a TLS record ({error})")));
+                    return Ok(flight);
+                }
+                (decoded, reader) => {
+                    decryptor = reader;
+                    decoded.map_err(not_tls(&buffer))?
+                }
+            };
+            let Some((record, consumed)) = decoded else { break };
             buffer.drain(..consumed);
+            if let Some(reader) = decryptor.as_mut() {
+                match reader.push(&record) {
+                    Ok(Progress::More) => continue,
+                    Ok(Progress::Done) => {
+                        flight.tls13 =
+                            decryptor.take().map(|d| Tls13FlightRead { flight: d.into_flight(), error: None });
+                        return Ok(flight);
+                    }
+                    Err(error) => {
+                        flight.tls13 = Some(stopped(decryptor.take(), &error.to_string()));
+                        return Ok(flight);
+                    }
+                }
+            }
             match record.content_type {
                 content_type::ALERT => {
                     flight.alert = Some(Alert::decode(&record.fragment).map_err(protocol_error)?);
@@ -74,6 +124,27 @@ async fn read_flight(connection: &mut Connection, until: Until) -> Result<Server
                     reassembler.push(&record.fragment);
                     while let Some(message) = reassembler.next_message().map_err(protocol_error)? {
                         if take_message(&mut flight, message.handshake_type, &message.body)? {
+                            if until == Until::Tls13Flight {
+                                match start_decryption(hello, &message, &flight) {
+                                    Ok(Some(reader)) if reassembler.pending_len() == 0 => {
+                                        decryptor = Some(reader);
+                                        break;
+                                    }
+                                    Ok(Some(_)) => {
+                                        flight.tls13 =
+                                            Some(stopped(None, "plaintext handshake bytes after the ServerHello"))
+                                    }
+                                    Ok(None) => {}
+                                    Err(error) => {
+                                        let mut read = stopped(None, &error.to_string());
+                                        if let Some(hello) = &flight.server_hello {
+                                            read.flight.cipher_suite = hello.cipher_suite;
+                                            read.flight.group = hello.key_share_group().ok().flatten().unwrap_or(0);
+                                        }
+                                        flight.tls13 = Some(read);
+                                    }
+                                }
+                            }
                             return Ok(flight);
                         }
                         if until == Until::ServerHello && flight.server_hello.is_some() {
@@ -90,6 +161,24 @@ async fn read_flight(connection: &mut Connection, until: Until) -> Result<Server
             }
         }
         let n = connection.receive(&mut buffer, MAX_FLIGHT_BYTES.saturating_sub(received_total)).await;
+        // The ServerHello is in: a failure while reading the encrypted rest is that read's
+        // reason, not the exchange's.
+        if let Some(reader) = decryptor.take() {
+            match n {
+                Ok(n) if n > 0 => {
+                    received_total += n;
+                    decryptor = Some(reader);
+                    continue;
+                }
+                Ok(_) | Err(NetError::Reset) => {
+                    flight.closed = true;
+                    flight.tls13 =
+                        Some(stopped(Some(reader), "the connection was closed before the server's Finished"));
+                }
+                Err(error) => flight.tls13 = Some(stopped(Some(reader), &error.to_string())),
+            }
+            return Ok(flight);
+        }
         match n {
             Ok(0) | Err(NetError::Reset) if flight.server_hello.is_some() => {
                 flight.closed = true;
@@ -99,6 +188,32 @@ async fn read_flight(connection: &mut Connection, until: Until) -> Result<Server
             Ok(n) => received_total += n,
             Err(error) => return Err(error),
         }
+    }
+}
+
+/// The decryptor for the records after a TLS 1.3 ServerHello (`None` for a HelloRetryRequest or
+/// an older version).
+fn start_decryption(
+    hello: &[u8],
+    server_hello: &HandshakeMessage,
+    flight: &ServerFlight,
+) -> Result<Option<FlightDecryptor>, FlightError> {
+    let Some(decoded) = flight.server_hello.as_ref() else {
+        return Ok(None);
+    };
+    if decoded.is_hello_retry_request() || decoded.selected_version()? < 0x0304 {
+        return Ok(None);
+    }
+    let secret = generator_shared_secret(decoded)?;
+    let client_hello = client_hello_from_records(hello)?;
+    FlightDecryptor::new(&client_hello, &server_hello.encode(), &secret).map(Some)
+}
+
+/// A flight read that stopped with `reason`, keeping what was decrypted before.
+fn stopped(decryptor: Option<FlightDecryptor>, reason: &str) -> Tls13FlightRead {
+    Tls13FlightRead {
+        flight: decryptor.map(FlightDecryptor::into_flight).unwrap_or_default(),
+        error: Some(reason.to_string()),
     }
 }
 

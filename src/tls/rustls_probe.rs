@@ -83,6 +83,7 @@ impl ServerCertVerifier for RecordingVerifier {
 fn failed(error: String) -> Tls13Probe {
     Tls13Probe {
         summary: Tls13Handshake {
+            source: crate::facts::Tls13HandshakeSource::Rustls,
             completed: false,
             error: Some(error),
             cipher_suite: None,
@@ -136,6 +137,7 @@ pub async fn handshake(connector: &Connector, sni: Option<&str>) -> Tls13Probe {
     let ocsp = (!presented.ocsp.is_empty()).then(|| presented.ocsp.clone());
     Tls13Probe {
         summary: Tls13Handshake {
+            source: crate::facts::Tls13HandshakeSource::Rustls,
             completed: true,
             error: None,
             cipher_suite: session

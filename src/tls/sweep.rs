@@ -6,6 +6,9 @@
 //! connection per accepted suite plus one per refused window (2 for SSLv3–TLS 1.1, whose 179
 //! candidates fit in two windows, 2–3 for TLS 1.2's 352, 1 for TLS 1.3's 5). Extensions are read
 //! from the same ServerHellos. The extra connections are listed in `docs/connections.md`.
+//! A TLS 1.3 hello's encrypted flight (EncryptedExtensions, CertificateRequest, Certificate
+//! with its entries' SCTs and OCSP staple) is read and decrypted on the enumeration's own
+//! connection (`codec::tls13_flight`); a rustls handshake is opened only when that fails.
 //! Last, the known-vulnerability verdicts are derived from these facts and the few active
 //! vulnerability probes run (`tls::vuln`), through the same connector.
 //!
@@ -15,14 +18,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::{ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, TlsFacts};
+use crate::facts::{
+    ExtensionFacts, KeyExchangeFact, ProtocolDetail, Refusal, Tls13Handshake, Tls13HandshakeSource, TlsFacts,
+};
 use crate::net::{Connector, NetError};
 use crate::tls::client_auth::ClientAuthFact;
+use crate::tls::codec::tls13_flight::Tls13Flight;
+use crate::tls::codec::CertificateStatus;
 use crate::tls::codec::{
     alert_description, decode_server_key_exchange, encode_sslv2_client_hello, extension_type, KeyExchangeKind,
     KeyExchangeParams,
 };
-use crate::tls::exchange::{exchange, exchange_sslv2, ServerFlight, Sslv2Answer, Until};
+use crate::tls::exchange::{exchange, exchange_sslv2, ServerFlight, Sslv2Answer, Tls13FlightRead, Until};
 use crate::tls::hello::{
     build_hello, classify, is_inappropriate_fallback, version_name, Answer, HelloOptions, ALPN_H2, ALPN_HTTP11,
     MAX_SUITES_PER_HELLO,
@@ -59,6 +66,9 @@ struct ProtocolScan {
     /// Every finite-field DH (p, g) seen, for `tls::vuln::judge_dh_groups`.
     dh_params: Vec<(Vec<u8>, Vec<u8>)>,
     alpn_selected: Vec<String>,
+    /// TLS 1.3: the decrypted flight of the first hello whose flight could be read (or the last
+    /// failure to read one).
+    tls13_flight: Option<Tls13FlightRead>,
     refusal: Option<Refusal>,
     error: Option<NetError>,
 }
@@ -149,6 +159,8 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
 
     // Second phase: order, groups, fallback, and the TLS 1.3 chain, using what the first found.
     let accepted: Vec<Protocol> = scans.iter().filter(|(_, s)| s.accepted()).map(|(&p, _)| p).collect();
+    let tls13_flight = scans.get(&Protocol::Tls13).and_then(|s| s.tls13_flight.clone());
+    let flight_complete = tls13_flight.as_ref().is_some_and(Tls13FlightRead::complete);
     let order_lane = async {
         let mut orders = BTreeMap::new();
         for &protocol in &accepted {
@@ -161,7 +173,8 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     let extras_lane = async {
         let groups = enumerate_groups(target, &scans).await;
         let fallback = fallback_scsv(target, &scans).await;
-        let tls13 = if accepted.contains(&Protocol::Tls13) {
+        // The decrypted flight already holds what this handshake would show.
+        let tls13 = if accepted.contains(&Protocol::Tls13) && !flight_complete {
             Some(rustls_probe::handshake(&target.connector, target.sni.as_deref()).await)
         } else {
             None
@@ -190,6 +203,9 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.fallback_scsv = fallback_result;
     if let Some(error) = fallback_error {
         facts.probe_errors.push(format!("fallback SCSV: {error}"));
+    }
+    if let Some(read) = &tls13_flight {
+        record_tls13_flight(&mut facts, read);
     }
     if let Some(probe) = tls13 {
         if facts.chain_pem.is_empty() && !probe.chain.is_empty() {
@@ -227,7 +243,9 @@ pub async fn sweep(target: &SweepTarget) -> SweepOutcome {
     facts.clients = crate::tls::clients::simulate_all(&facts);
     if !facts.protocols.is_empty() && !target.connector.deadline_passed() {
         crate::tls::vuln::probe(target, &mut facts, &accepted_legacy(&scans)).await;
-        if let Some(client_auth) = facts.client_auth.as_mut() {
+        if let Some(client_auth) = facts.client_auth.as_mut().filter(|c| c.protocol == Some(Protocol::Tls13)) {
+            crate::tls::client_auth::probe_tls13_required(target, client_auth).await;
+        } else if let Some(client_auth) = facts.client_auth.as_mut() {
             let tls12_suites = scans.get(&Protocol::Tls12).map(|s| s.chosen.as_slice()).unwrap_or_default();
             crate::tls::client_auth::probe(target, client_auth, tls12_suites).await;
         } else if facts.protocols.contains(&Protocol::Tls13) {
@@ -300,7 +318,11 @@ async fn enumerate_suites(
             Some(answer) => answer,
             None => {
                 let hello = build_hello(protocol, &window, &options);
-                let until = if protocol == Protocol::Tls13 { Until::ServerHello } else { Until::HelloDone };
+                let until = match protocol {
+                    Protocol::Tls13 if wants_tls13_flight(&scan) => Until::Tls13Flight,
+                    Protocol::Tls13 => Until::ServerHello,
+                    _ => Until::HelloDone,
+                };
                 match classify(protocol, &window, exchange(&target.connector, &hello, until).await) {
                     Ok(answer) => answer,
                     Err(error) => {
@@ -311,12 +333,17 @@ async fn enumerate_suites(
             }
         };
         match answer {
-            Answer::Chose { suite, flight } => {
+            Answer::Chose { suite, mut flight } => {
                 if let Some(verdict) = plausibility.observe(protocol, suite, &flight, &options.sent_key_shares()) {
                     scan.error = Some(NetError::Implausible(verdict.detail));
                     break;
                 }
                 note_flight(&mut scan, protocol, suite, &flight);
+                if let Some(read) = flight.tls13.take() {
+                    if wants_tls13_flight(&scan) {
+                        scan.tls13_flight = Some(read);
+                    }
+                }
                 // Once h2 is known, offer only http/1.1 so that later hellos tell whether it is
                 // spoken too, at no extra connection.
                 if scan.alpn_selected.iter().any(|p| p == "h2") {
@@ -360,6 +387,88 @@ async fn enumerate_suites(
         }
     }
     scan
+}
+
+/// Whether the next TLS 1.3 hello should read the encrypted flight: until one was read, or
+/// again when the last one chose a CCM suite (the next hello does not offer it). A flight that
+/// failed otherwise (a stall, a bad record) is not asked for again: that could cost a timeout
+/// per hello.
+fn wants_tls13_flight(scan: &ProtocolScan) -> bool {
+    match &scan.tls13_flight {
+        None => true,
+        Some(read) => !read.complete() && matches!(read.flight.cipher_suite, 0x1304 | 0x1305),
+    }
+}
+
+/// Facts from the decrypted TLS 1.3 flight: the chain (when no TLS ≤ 1.2 handshake gave one),
+/// the leaf entry's SCTs and OCSP staple (when that leaf is the recorded one), ALPN, and the
+/// client-certificate request of a server without TLS ≤ 1.2.
+fn record_tls13_flight(facts: &mut TlsFacts, read: &Tls13FlightRead) {
+    if let Some(error) = &read.error {
+        facts.probe_errors.push(format!("TLS 1.3 flight: {error}"));
+    }
+    if !read.complete() {
+        return;
+    }
+    let flight = &read.flight;
+    let chain: Vec<Vec<u8>> = flight.certificate.iter().flat_map(|c| c.entries.iter().map(|e| e.der.clone())).collect();
+    let sent = flight.certificate.as_ref().map_or(0, |c| c.entries_sent);
+    if facts.chain_pem.is_empty() && !chain.is_empty() {
+        if sent > chain.len() {
+            facts.probe_errors.push(format!("certificate chain of {sent} entries: the first {} kept", chain.len()));
+        }
+        facts.chain_pem = chain.iter().map(|der| pem("CERTIFICATE", der)).collect();
+        facts.chain_protocol = Some(Protocol::Tls13);
+        facts.chain_sent = sent;
+    }
+    let leaf = flight.leaf();
+    let staple = leaf
+        .and_then(|entry| entry.extension(extension_type::STATUS_REQUEST))
+        .and_then(|e| CertificateStatus::decode(&e.data).ok())
+        .filter(|status| status.status_type == 1 && !status.response.is_empty());
+    let same_leaf = leaf.is_some_and(|entry| facts.chain_pem.first() == Some(&pem("CERTIFICATE", &entry.der)));
+    if same_leaf {
+        let scts = leaf.and_then(|entry| entry.extension(extension_type::SIGNED_CERTIFICATE_TIMESTAMP));
+        if let Some(scts) = scts.filter(|e| !e.data.is_empty()) {
+            if facts.sct_list_base64.is_none() {
+                facts.sct_list_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&scts.data));
+            }
+        }
+        if let Some(status) = &staple {
+            if facts.ocsp_staple_base64.is_none() {
+                facts.ocsp_staple_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&status.response));
+            }
+        }
+    }
+    if facts.extensions.ocsp_stapling.is_none() {
+        facts.extensions.ocsp_stapling = Some(staple.is_some());
+    }
+    let alpn = flight.alpn().map(|name| String::from_utf8_lossy(&name).into_owned());
+    if let Some(alpn) = &alpn {
+        facts.extensions.alpn.push(alpn.clone());
+    }
+    if facts.client_auth.is_none() {
+        facts.client_auth = Some(ClientAuthFact::from_tls13_flight(flight.certificate_request.as_ref()));
+    }
+    facts.tls13_handshake = Some(flight_summary(flight, alpn, staple.is_some(), sent));
+}
+
+fn flight_summary(
+    flight: &Tls13Flight,
+    alpn: Option<String>,
+    ocsp_stapled: bool,
+    chain_length: usize,
+) -> Tls13Handshake {
+    Tls13Handshake {
+        source: Tls13HandshakeSource::DecryptedFlight,
+        completed: true,
+        error: None,
+        cipher_suite: Some(registry().name(u32::from(flight.cipher_suite))),
+        group: Some(group_name(flight.group)),
+        alpn,
+        ocsp_stapled,
+        chain_length,
+    }
 }
 
 /// Take the facts a ServerHello flight carries besides the suite.

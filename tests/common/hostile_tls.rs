@@ -45,6 +45,10 @@ pub enum TlsHostility {
     /// A `handshake_failure` alert to every hello, after 300 ms: plausible, and costs a
     /// connection per hello.
     RefuseAll,
+    /// TLS 1.3 only: a well-formed ServerHello (TLS_AES_128_GCM_SHA256 when offered, x25519 with
+    /// a random share), the middlebox ChangeCipherSpec, then an application-data record of 100
+    /// random bytes where the encrypted flight should be. Every other hello: protocol_version.
+    Tls13BadRecord,
 }
 
 /// TLS_RSA_WITH_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA.
@@ -203,6 +207,23 @@ fn serve(mut stream: TcpStream, shared: &Shared, kind: TlsHostility, leaf: &[u8]
                 flight.extend(handshake(11, CertificateMessage { certificates: vec![leaf.to_vec()] }.encode()));
                 flight.extend(handshake(14, Vec::new()));
                 record(22, flight)
+            }
+            TlsHostility::Tls13BadRecord => {
+                let suite = [0x1301, 0x1302, 0x1303].into_iter().find(|s| hello.cipher_suites.contains(s));
+                let (true, Some(suite)) = (offers_tls13(&hello), suite) else {
+                    let _ = stream.write_all(&record(21, vec![2, 70]));
+                    break;
+                };
+                let mut share = vec![0x00, 0x1d, 0x00, 0x20];
+                share.extend(rand::random::<[u8; 32]>());
+                let extensions = vec![
+                    RawExtension { extension_type: 43, data: vec![0x03, 0x04] },
+                    RawExtension { extension_type: 51, data: share },
+                ];
+                let mut hello_record = record(22, server_hello(0x0303, suite, rand::random(), extensions));
+                hello_record.extend(record(20, vec![1]));
+                hello_record.extend(record(23, (0..100).map(|_| rand::random::<u8>()).collect()));
+                hello_record
             }
             TlsHostility::RefuseAll => {
                 // Slowly, so that connections overlap when a client opens several at once.

@@ -35,6 +35,8 @@
 //!   other STARTTLS protocols, with and without a certificate.
 //! - [`pg`]: `PgServer` — a real PostgreSQL (initdb in a temp dir, run as `postgres` on a 127.x
 //!   address; `stop`/`start_again` restart it) and `TestStores` (one store test body, two backends).
+//! - [`staple`]: `ocsp_response_with_scts` — a hand-built, issuer-signed OCSP response for the
+//!   shared RSA leaf carrying SCTs (for nginx `ssl_stapling_file`).
 //! - [`gate`]: `Gate` — a counting TCP relay (connections per port, most open at once).
 //! - [`partition`]: `Partition` — a TCP relay that can be cut and healed (a network partition).
 //! - [`net`]: the address/port allocator (`alloc_addr`, `alloc_endpoint`, `alloc_wildcard_port`).
@@ -141,6 +143,7 @@ pub mod pg;
 pub mod pki;
 pub mod process;
 pub mod servers;
+pub mod staple;
 pub mod starttls_servers;
 pub mod ticketbleed;
 pub mod tls_responder;

@@ -3,8 +3,9 @@
 //! No maintained TLS library still speaks SSLv2, SSLv3 or the legacy suites a scanner must detect,
 //! so the ClientHello is built here byte by byte and the server's first flight (ServerHello,
 //! Certificate, ServerKeyExchange, CertificateStatus, ServerHelloDone, Alert, and the SSLv2
-//! ServerHello) is parsed here. Pure code: no I/O, no clock, no randomness — callers pass random
-//! bytes in. Every parser rejects truncated input and trailing bytes and never panics.
+//! ServerHello) is parsed here, and so is a TLS 1.3 server's encrypted flight (`tls13_flight`,
+//! decrypted with ring from the generator key share's secret). Pure code: no I/O, no clock, no
+//! randomness — callers pass random bytes in. Every parser rejects truncated input and trailing bytes and never panics.
 //!
 //! CONTRACT (fixed; the sweep is written against these signatures): the public types and function
 //! signatures in this file must keep their names and shapes. Bodies may move to submodules.
@@ -18,6 +19,7 @@ mod server;
 mod sslv2;
 #[cfg(test)]
 mod tests;
+pub mod tls13_flight;
 
 /// Why bytes from the network could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
