@@ -690,8 +690,10 @@ fn pg_rows(pg: &common::pg::PgServer, sql: &str) -> Vec<String> {
     pg.try_psql("postura", sql).map(|out| out.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
-/// Two daemons with the same schedule on one PostgreSQL store: every occurrence is queued once
-/// (one row, one scan) however many daemons run, and each scan is run by one of them.
+/// Two daemons with the same schedule on one PostgreSQL store: one schedules (holds the profile's
+/// scheduler lock), the other stands by; every occurrence is queued once (one row) and each scan
+/// runs in one daemon. The scheduler is then SIGKILLed: the standby takes over the schedule
+/// within seconds and the scans go on, still one per occurrence.
 #[test]
 fn two_daemons_on_one_postgres_store_scan_each_occurrence_once() {
     let pg = common::pg::PgServer::start();
@@ -701,44 +703,67 @@ fn two_daemons_on_one_postgres_store_scan_each_occurrence_once() {
     let every_four_seconds = "*/4 * * * * *";
     let a = write_pg_config(dir.path(), "a.toml", &pg.url(), every_four_seconds, "reports-a");
     let b = write_pg_config(dir.path(), "b.toml", &pg.url(), every_four_seconds, "reports-b");
-    let mut first = Daemon::start(&a);
-    let mut second = Daemon::start(&b);
-    let complete = |_: &Daemon| pg_rows(&pg, "SELECT count(*) FROM postura.scans WHERE status = 'complete'") == ["4"];
-    wait_until("four complete scans", Duration::from_secs(300), &mut first, complete);
-    second.assert_running();
-    assert_eq!(first.terminate(Duration::from_secs(90)), Some(0), "{}", first.log());
-    assert_eq!(second.terminate(Duration::from_secs(90)), Some(0), "{}", second.log());
+    let mut daemons = [Daemon::start(&a), Daemon::start(&b)];
+    let pg = &pg;
+    let complete = |n: usize| {
+        move |_: &Daemon| {
+            pg_rows(pg, "SELECT count(*) FROM postura.scans WHERE status = 'complete'")
+                .first()
+                .and_then(|c| c.parse::<usize>().ok())
+                >= Some(n)
+        }
+    };
+    wait_until("two complete scans", Duration::from_secs(300), &mut daemons[0], complete(2));
+    const LEADS: &str = "this daemon schedules the profile; others on the store stand by";
+    const STANDS_BY: &str = "another daemon schedules this profile: standing by";
+    let leader = daemons.iter().position(|d| !d.events(LEADS).is_empty()).expect("a scheduler");
+    let standby = 1 - leader;
+    let logs = |d: &[Daemon; 2]| format!("A: {}\nB: {}", d[0].log(), d[1].log());
+    assert_eq!(daemons[standby].events(LEADS).len(), 0, "{}", logs(&daemons));
+    assert_eq!(daemons[standby].events(STANDS_BY).len(), 1, "{}", logs(&daemons));
+    assert!(daemons[standby].events("scan queued").is_empty(), "the standby fired: {}", logs(&daemons));
+    assert!(daemons[leader].events("scan queued").len() >= 2, "{}", logs(&daemons));
 
-    let runs = pg_rows(&pg, "SELECT occurrence FROM postura.daemon_runs ORDER BY occurrence");
-    let queued: Vec<String> = [&first, &second]
+    // The scheduler dies; the standby takes the schedule over and the scans go on.
+    daemons[leader].child.kill().unwrap();
+    daemons[leader].child.wait().unwrap();
+    let queued_before = pg_rows(pg, "SELECT count(*) FROM postura.daemon_runs")[0].parse::<usize>().unwrap();
+    let complete_at_kill: usize =
+        pg_rows(pg, "SELECT count(*) FROM postura.scans WHERE status = 'complete'")[0].parse().unwrap();
+    wait_until(
+        "two more complete scans",
+        Duration::from_secs(300),
+        &mut daemons[standby],
+        complete(complete_at_kill + 2),
+    );
+    assert_eq!(daemons[standby].events(LEADS).len(), 1, "the standby took over: {}", logs(&daemons));
+    let after_takeover = daemons[standby].events("scan queued").len();
+    assert!(after_takeover >= 1, "{}", logs(&daemons));
+    assert_eq!(daemons[standby].terminate(Duration::from_secs(90)), Some(0), "{}", logs(&daemons));
+
+    // Each occurrence recorded once, queued by exactly one daemon.
+    let runs = pg_rows(pg, "SELECT occurrence FROM postura.daemon_runs ORDER BY occurrence");
+    let mut queued: Vec<String> = daemons
         .iter()
         .flat_map(|d| d.events("scan queued"))
         .map(|e| e["fields"]["occurrence"].as_str().unwrap().to_string())
         .collect();
-    let mut queued_sorted = queued.clone();
-    queued_sorted.sort();
-    // Each occurrence queued by exactly one of the two daemons, and recorded once.
-    assert_eq!(queued_sorted, runs, "A: {}\nB: {}", first.log(), second.log());
-    assert_eq!(queued.iter().collect::<BTreeSet<_>>().len(), queued.len(), "an occurrence queued twice");
-    let ran: usize = [&first, &second].iter().map(|d| d.events("running a scheduled scan from the queue").len()).sum();
-    let scans = pg_rows(&pg, "SELECT count(*) FROM postura.scans")[0].parse::<usize>().unwrap();
-    // One scan per occurrence run (an occurrence may still be queued at shutdown, none runs twice).
-    assert_eq!(ran, scans, "A: {}\nB: {}", first.log(), second.log());
-    assert!(scans >= 4 && scans <= runs.len(), "{scans} scans for {} occurrences", runs.len());
-    // While a scan was queued or running, the daemons skipped the occurrences that came.
-    let skipped: usize = [&first, &second]
-        .iter()
-        .map(|d| d.events("the previous scan of this profile is still queued or running: occurrence skipped").len())
-        .sum();
-    let by_another: usize = [&first, &second].iter().map(|d| d.events("queued by another daemon").len()).sum();
+    queued.sort();
+    assert_eq!(queued, runs, "{}", logs(&daemons));
+    queued.dedup();
+    assert_eq!(queued.len(), runs.len(), "an occurrence queued twice");
+    let scans = pg_rows(pg, "SELECT count(*) FROM postura.scans")[0].parse::<usize>().unwrap();
+    assert!(scans <= runs.len(), "{scans} scans for {} occurrences", runs.len());
+    let resumed = daemons[standby].events("resuming an interrupted scan").len();
+    let complete_already = daemons[standby]
+        .events("the occurrence's scan is complete already: writing its reports and alerts again")
+        .len();
     println!(
-        "occurrences queued: {}, scans: {scans}, occurrences skipped: {skipped}, found queued by the other daemon: {by_another}",
+        "occurrences queued: {} ({queued_before} by the first scheduler, {after_takeover} after the takeover), scans: {scans}, \
+         taken over by the standby: {resumed} resumed, {complete_already} complete already",
         runs.len()
     );
-    // Both daemons fired: the one that did not queue an occurrence found it queued.
-    assert!(by_another >= 1, "A: {}\nB: {}", first.log(), second.log());
-    // Both daemons are schedulers: each saw every occurrence (queued it, or found it queued or
-    // skipped), and the reports of each scan were written by the daemon that ran it.
+    // The reports of each scan were written by the daemon that ran it.
     let reports = ["reports-a", "reports-b"]
         .iter()
         .filter_map(|d| std::fs::read_dir(dir.path().join(d)).ok())

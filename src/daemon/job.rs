@@ -118,9 +118,19 @@ pub enum Outcome {
 
 /// Run one scan of `job` (a new one, or `resume` an unfinished one) and everything after it.
 pub async fn run(context: &Context, job: &ProfileJob, resume: Option<i64>) -> Outcome {
+    run_reporting_id(context, job, resume, None).await
+}
+
+/// [`run`], sending the scan's ID on `started` as soon as the scan is in the store.
+pub async fn run_reporting_id(
+    context: &Context,
+    job: &ProfileJob,
+    resume: Option<i64>,
+    started_id: Option<tokio::sync::mpsc::UnboundedSender<i64>>,
+) -> Outcome {
     let label = ProfileLabel { profile: job.name.clone() };
     let started = Instant::now();
-    match scan(context, job, resume).await {
+    match scan(context, job, resume, started_id).await {
         Ok(Some((store, id, report))) => {
             let elapsed = started.elapsed();
             let metrics = &context.metrics;
@@ -156,6 +166,7 @@ async fn scan(
     context: &Context,
     job: &ProfileJob,
     resume: Option<i64>,
+    started_id: Option<tokio::sync::mpsc::UnboundedSender<i64>>,
 ) -> anyhow::Result<Option<(Store, i64, ScanReport)>> {
     let config = &context.config;
     let store = Store::open(&config.db)?;
@@ -179,6 +190,9 @@ async fn scan(
             id
         }
     };
+    if let Some(sender) = started_id {
+        let _ = sender.send(id);
+    }
     let stop = StopFlag::default();
     plan.stop = Some(stop.clone());
     let mut sink = DaemonSink {
@@ -218,6 +232,20 @@ async fn scan(
         }
         Err(error) => Err(anyhow::anyhow!("scan {id}: {error}")),
     }
+}
+
+/// The steps after a scan that is already complete (its daemon stopped before its job was marked
+/// done): the reports and alerts again, so that none is lost (an alert may then be sent twice).
+pub async fn after_complete(context: &Context, job: &ProfileJob, id: i64) -> anyhow::Result<()> {
+    let (context, job) = (context.clone(), job.clone());
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let store = Store::open(&context.config.db)?;
+        let report = store.report(id)?;
+        after_scan(&context, &job, &store, id, report);
+        Ok(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the reports' task failed: {e}"))?
 }
 
 /// Alerts on what is new or regressed since the previous complete scan, then the reports.

@@ -79,6 +79,8 @@ CREATE TABLE daemon_runs (
     profile     TEXT NOT NULL,
     occurrence  TEXT NOT NULL,
     queued_at   TEXT NOT NULL,
+    -- the scan run for it, once started (a retried job resumes it, or sees it complete)
+    scan_id     BIGINT,
     done        BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (profile, occurrence)
 );
