@@ -28,10 +28,7 @@ fn status(report: &ScanReport, check: &str) -> Status {
 #[test]
 fn ten_thousand_sans_are_a_size_problem_and_trust_is_judged_apart() {
     let pki = Pki::shared();
-    let mut names = vec![TEST_HOST.to_string()];
-    names.extend((1..10_000).map(|i| format!("n{i:05}.postura.test")));
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let leaf = pki.issue_leaf(&refs, &[], KeyKind::Rsa2048);
+    let leaf = pki.ten_thousand_name_leaf();
     let server = OpenSslServer::start_auto(&[
         "-cert",
         leaf.cert.to_str().unwrap(),

@@ -204,10 +204,7 @@ fn a_ten_thousand_name_leaf_fits_the_tls13_flight() {
     // rustls refuses handshake messages above 64 KiB; the decrypted flight allows 256 KiB, so a
     // TLS 1.3-only server's 210 KB leaf is read (docs/limits.md).
     let pki = Pki::shared();
-    let mut names = vec![TEST_HOST.to_string()];
-    names.extend((1..10_000).map(|i| format!("n{i:05}.postura.test")));
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let leaf = pki.issue_leaf(&refs, &[], KeyKind::Rsa2048);
+    let leaf = pki.ten_thousand_name_leaf();
     let server = OpenSslServer::start_auto(&[
         "-tls1_3",
         "-cert",
